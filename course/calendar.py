@@ -1,0 +1,92 @@
+"""Calendar arithmetic in the course's time zone.
+
+Instants are stored and compared in UTC; anything a person reads or writes ("Sunday 18:00") is a
+local wall-clock time in the course's IANA zone, converted here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "WEEKDAYS",
+    "LocalTimeError",
+    "get_zone",
+    "localize",
+    "weekday_before",
+    "iso_local",
+    "iso_utc",
+    "parse_local",
+    "utcnow",
+]
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+UTC = dt.timezone.utc
+
+
+class LocalTimeError(ValueError):
+    """A wall-clock time that does not exist (or is not a time) in the course's zone."""
+
+
+def get_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise LocalTimeError(f"unknown IANA time zone {name!r} (e.g. 'Europe/Berlin')") from exc
+
+
+def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """Attach ``zone`` to a wall-clock time, refusing times skipped by a DST change.
+
+    An ambiguous time (the repeated hour in autumn) takes its first occurrence, the earlier and
+    therefore stricter deadline.
+    """
+    if naive.tzinfo is not None:
+        return naive.astimezone(zone)
+    aware = naive.replace(tzinfo=zone, fold=0)
+    # A skipped time does not survive the round trip through UTC.
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise LocalTimeError(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks jump forward then)"
+        )
+    return aware
+
+
+def parse_local(text: str, zone: ZoneInfo) -> dt.datetime:
+    """Parse 'YYYY-MM-DD HH:MM' (or ISO 8601 with an offset) into an aware datetime."""
+    value = text.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise LocalTimeError(f"expected a date and time like '2018-10-28 18:00', got {text!r}") from exc
+    if len(value) <= 10:  # a bare date: a deadline needs a time of day
+        raise LocalTimeError(f"expected a date and time like '2018-10-28 18:00', got {text!r}")
+    return localize(parsed, zone)
+
+
+def weekday_before(moment: dt.datetime, weekday: str, time: dt.time, zone: ZoneInfo) -> dt.datetime:
+    """The last ``weekday`` at local ``time`` strictly before ``moment`` (e.g. Sunday 18:00)."""
+    target = WEEKDAYS.index(weekday)
+    local = moment.astimezone(zone)
+    day = local.date()
+    for back in range(0, 8):
+        candidate_day = day - dt.timedelta(days=back)
+        if candidate_day.weekday() != target:
+            continue
+        candidate = localize(dt.datetime.combine(candidate_day, time), zone)
+        if candidate < moment:
+            return candidate
+    raise AssertionError("unreachable: a weekday recurs within 8 days")
+
+
+def iso_local(moment: dt.datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)

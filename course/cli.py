@@ -1,0 +1,316 @@
+"""The ``course`` command: a thin shell over the stage modules; each command reads the course from
+./course.yml or ``--course PATH``. User errors print one message and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import calendar
+from .errors import UserError
+
+__all__ = ["main", "build_parser"]
+
+err = Console(stderr=True)
+
+
+def wide_console() -> Console:
+    # wide enough for the status table when piped, so rows are not folded
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _workspace(args):
+    from .workspace import open_workspace
+
+    return open_workspace(args.course)
+
+
+def _local_time(text: str, ws) -> dt.datetime:
+    try:
+        return calendar.parse_local(text, ws.course.zone)
+    except calendar.LocalTimeError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _as_of(args, ws) -> dt.datetime:
+    return _local_time(args.as_of, ws) if args.as_of else calendar.utcnow()
+
+
+def cmd_init(args) -> int:
+    from .templates import skeleton_course_file
+
+    root = Path(args.dir)
+    course_file = root / "course.yml"
+    if course_file.exists():
+        raise UserError(f"{course_file} already exists; not overwriting it")
+    (root / "assignments").mkdir(parents=True, exist_ok=True)
+    course_id = args.id or root.resolve().name
+    course_file.write_text(skeleton_course_file(course_id, dt.date.today()), encoding="utf-8")
+    print(f"created {course_file}; put assignment sources in {root / 'assignments'}/<id>/")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    ws = _workspace(args)
+    course = ws.course
+    print(f"{ws.course_file}: ok ({len(course.assignments)} assignments, "
+          f"{len(course.sessions)} sessions, {len(course.roster.students)} students)")
+    return 0
+
+
+def cmd_roster_import(args) -> int:
+    from .coursefile import find_course_file
+    from .roster import import_roster
+
+    change = import_roster(find_course_file(args.course), Path(args.csv))
+    print(f"roster: {change.added} added, {change.updated} updated, {change.unchanged} unchanged")
+    return 0
+
+
+def cmd_deadlines(args) -> int:
+    from .reports import deadlines_data, deadlines_table
+
+    ws = _workspace(args)
+    if args.format == "json":
+        print(json.dumps(deadlines_data(ws.course), indent=2))
+    else:
+        wide_console().print(deadlines_table(ws.course))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .release import generate
+
+    folder = generate(_workspace(args), args.assignment, out=Path(args.out) if args.out else None)
+    print(f"student version of {args.assignment}: {folder}")
+    return 0
+
+
+def cmd_release(args) -> int:
+    from .release import release
+
+    ws = _workspace(args)
+    release(ws, args.assignment)
+    print(f"released {args.assignment} to students (exchange: {ws.root / 'exchange'})")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .gradebook.records import current_user
+    from .inbox import read_submission_folder, receive
+
+    ws = _workspace(args)
+    student = args.student or current_user()
+    files = {}
+    for path in map(Path, args.paths):
+        if path.is_dir():
+            files.update(read_submission_folder(path))
+        elif path.is_file():
+            files[path.name] = path.read_bytes()
+        else:
+            raise UserError(f"{path}: no such file or folder")
+    with ws.gradebook() as gb:
+        receipt = receive(ws, gb, student, args.assignment, files)
+    print(f"received {args.assignment} from {student} at "
+          f"{calendar.iso_local(receipt.received_at, ws.course.zone)} (sha256 {receipt.sha256[:12]})")
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from .collect import collect
+
+    collected = collect(_workspace(args), args.assignment)
+    print(f"collected {len(collected)} submissions of {args.assignment}")
+    return 0
+
+
+def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None):
+    from .grade import collected_students, grade
+
+    todo = students if students is not None else collected_students(ws, assignment_id)
+    columns = [TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console or err, transient=False) as progress:
+        task = progress.add_task(assignment_id, total=len(todo))
+        outcomes = grade(ws, assignment_id, students=todo,
+                         on_result=lambda _outcome: progress.advance(task))
+    return outcomes
+
+
+def cmd_grade(args) -> int:
+    ws = _workspace(args)
+    outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None)
+    failed = [o for o in outcomes if o.outcome == "error"]
+    print(f"graded {len(outcomes) - len(failed)} of {len(outcomes)} submissions of "
+          f"{args.assignment}")
+    for outcome in failed:
+        print(f"  {outcome.student_id}: {outcome.message}")
+    return 0
+
+
+def _check_pair(ws, student: str, assignment: str) -> None:
+    ws.course.student(student)
+    ws.course.assignment(assignment)
+
+
+def cmd_extend(args) -> int:
+    from .gradebook.records import grant_extension
+
+    ws = _workspace(args)
+    _check_pair(ws, args.student, args.assignment)
+    until = _local_time(args.until, ws)
+    if until <= ws.course.due(args.assignment):
+        raise UserError(f"--until {args.until} is not after the deadline "
+                        f"{calendar.iso_local(ws.course.due(args.assignment), ws.course.zone)}")
+    with ws.gradebook() as gb:
+        grant_extension(gb, args.student, args.assignment, until, args.reason)
+        gb.commit()
+    print(f"extended {args.assignment} for {args.student} until "
+          f"{calendar.iso_local(until, ws.course.zone)}")
+    return 0
+
+
+def cmd_excuse(args) -> int:
+    from .gradebook.records import grant_excuse
+
+    ws = _workspace(args)
+    _check_pair(ws, args.student, args.assignment)
+    with ws.gradebook() as gb:
+        grant_excuse(gb, args.student, args.assignment, args.reason)
+        gb.commit()
+    print(f"excused {args.student} from {args.assignment}")
+    return 0
+
+
+def standing_data(ws, as_of: dt.datetime) -> dict:
+    from .gradebook.records import gather_facts
+    from .policy import judge
+    from .reports import status_data
+
+    with ws.gradebook() as gb:
+        facts = gather_facts(gb, ws.course)
+    return status_data(ws.course, judge(ws.course, facts, as_of), as_of)
+
+
+def cmd_status(args) -> int:
+    from .reports import status_csv, status_json, status_table
+
+    ws = _workspace(args)
+    if args.student:
+        ws.course.student(args.student)
+    data = standing_data(ws, _as_of(args, ws))
+    if args.student:
+        data["students"] = [s for s in data["students"] if s["id"] == args.student]
+    if args.format == "json":
+        print(status_json(data))
+    elif args.format == "csv":
+        sys.stdout.write(status_csv(data))
+    else:
+        wide_console().print(status_table(data))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .reports import write_report
+
+    ws = _workspace(args)
+    out = Path(args.out) if args.out else ws.root / "reports"
+    html_path, csv_path = write_report(standing_data(ws, _as_of(args, ws)), out)
+    print(f"report: {html_path}\n        {csv_path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.dir), force=args.force)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", metavar="PATH",
+                        help="course file or its folder (default: ./course.yml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text, **kwargs):
+        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text,
+                                 **kwargs)
+        command.set_defaults(func=func)
+        return command
+
+    p = add("init", cmd_init, "create a new course skeleton (course.yml, assignments/)")
+    p.add_argument("dir", nargs="?", default=".")
+    p.add_argument("--id", help="course id (default: the folder's name)")
+    add("validate", cmd_validate, "check the course file and report what it holds")
+
+    roster = add("roster", None, "manage the roster")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
+    p = roster_sub.add_parser("import", parents=[common], help="merge people from a CSV file")
+    p.add_argument("csv", metavar="FILE.csv")
+    p.set_defaults(func=cmd_roster_import)
+
+    p = add("deadlines", cmd_deadlines, "list release and due times, local and UTC")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = add("generate", cmd_generate, "make the student version of an assignment (nbgrader)")
+    p.add_argument("assignment")
+    p.add_argument("--out", metavar="DIR", help="also copy the student version here")
+    p = add("release", cmd_release, "generate and publish an assignment to students")
+    p.add_argument("assignment")
+    p = add("submit", cmd_submit, "hand in files or a folder (stamped with this machine's clock)")
+    p.add_argument("assignment")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--student", help="student id (default: $COURSE_USER or the login name)")
+    p = add("collect", cmd_collect, "gather the submission that counts from each student")
+    p.add_argument("assignment")
+    p = add("grade", cmd_grade, "autograde collected submissions into the gradebook")
+    p.add_argument("assignment")
+    p.add_argument("--student", help="grade only this student")
+    p = add("extend", cmd_extend, "grant a student a later deadline for one assignment")
+    p.add_argument("student")
+    p.add_argument("assignment")
+    p.add_argument("--until", required=True, metavar="DATETIME",
+                   help="new deadline, local time, e.g. '2018-11-01 18:00'")
+    p.add_argument("--reason", required=True)
+    p = add("excuse", cmd_excuse, "excuse a student from one assignment (not counted as missed)")
+    p.add_argument("student")
+    p.add_argument("assignment")
+    p.add_argument("--reason", required=True)
+    for name, func, help_text in (
+        ("status", cmd_status, "each student's standing under the excused-miss policy"),
+        ("report", cmd_report, "write the standing as HTML and CSV"),
+    ):
+        p = add(name, func, help_text)
+        p.add_argument("--as-of", metavar="DATETIME", help="judge at this local time (default: now)")
+        if name == "status":
+            p.add_argument("--student")
+            p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+        else:
+            p.add_argument("--out", metavar="DIR", help="default: reports/ beside the course file")
+    p = add("demo", cmd_demo, "build a demo course with scripted students and grade it")
+    p.add_argument("--dir", default="demo-course", help="where to build it (default: demo-course)")
+    p.add_argument("--force", action="store_true", help="replace the folder if it exists")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, LookupError) as exc:
+        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
+        err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

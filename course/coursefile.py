@@ -1,0 +1,307 @@
+"""The course file (``course.yml``): its schema, loading, and errors that point at the line.
+
+Local wall-clock times in the file ("due: 2018-10-28 18:00") are read in the course's time zone
+and held here as aware datetimes; everything downstream compares instants.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from . import calendar
+from .errors import UserError
+
+__all__ = [
+    "CourseFileError",
+    "Course",
+    "Assignment",
+    "Session",
+    "Person",
+    "Policy",
+    "load_course",
+    "parse_course",
+    "find_course_file",
+]
+
+COURSE_FILE = "course.yml"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"  # safe as an nbgrader folder name
+USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"  # JupyterHub-style user names, never '+' or '/'
+
+
+class CourseFileError(UserError):
+    """A problem the user can fix in the course file; names the file, line and field."""
+
+    def __init__(self, path: Path | str, message: str, *, line: int | None = None, field: str = ""):
+        self.path, self.line, self.field, self.message = str(path), line, field, message
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Person(_Strict):
+    id: str = Field(pattern=USER_PATTERN)
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.id
+
+
+class Roster(_Strict):
+    students: list[Person] = []
+    instructors: list[Person] = []
+    graders: list[Person] = []
+
+
+class Policy(_Strict):
+    excused_misses: int = Field(1, ge=0, description="misses allowed before exclusion")
+    pass_threshold: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of points below which a submission is a miss"
+    )
+    late: Literal["missed", "accepted"] = "missed"
+
+
+class DeadlineRule(_Strict):
+    """When an assignment names ``for_session`` but no ``due``: last WEEKDAY TIME before it."""
+
+    weekday: Literal[tuple(calendar.WEEKDAYS)] = "sunday"  # type: ignore[valid-type]
+    time: dt.time = dt.time(18, 0)
+
+
+def _zone(info: ValidationInfo) -> ZoneInfo:
+    return info.context["zone"]
+
+
+class Session(_Strict):
+    date: dt.date
+    start: dt.time | None = None
+    topic: str = ""
+
+    def starts_at(self, zone: ZoneInfo) -> dt.datetime:
+        return calendar.localize(dt.datetime.combine(self.date, self.start or dt.time(0, 0)), zone)
+
+
+class Assignment(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = ""
+    release: dt.datetime | None = None
+    due: dt.datetime | None = None
+    for_session: int | None = Field(None, ge=1, description="1-based index into sessions")
+
+    @field_validator("release", "due", mode="before")
+    @classmethod
+    def _local_time(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        return calendar.parse_local(str(value), _zone(info))
+
+
+class Gradebook(_Strict):
+    url: str | None = None
+
+
+class Course(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str
+    timezone: str
+    withdrawal_deadline: dt.date
+    deadline_rule: DeadlineRule = DeadlineRule()
+    sessions: list[Session] = []
+    assignments: list[Assignment] = []
+    policy: Policy = Policy()
+    roster: Roster = Roster()
+    gradebook: Gradebook = Gradebook()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return calendar.get_zone(self.timezone)
+
+    def assignment(self, assignment_id: str) -> Assignment:
+        for assignment in self.assignments:
+            if assignment.id == assignment_id:
+                return assignment
+        known = ", ".join(a.id for a in self.assignments) or "none"
+        raise LookupError(f"unknown assignment {assignment_id!r} (known: {known})")
+
+    def student(self, student_id: str) -> Person:
+        for person in self.roster.students:
+            if person.id == student_id:
+                return person
+        raise LookupError(f"unknown student {student_id!r}: not in the course roster")
+
+    def due(self, assignment_id: str) -> dt.datetime:
+        due = self.assignment(assignment_id).due
+        assert due is not None  # filled in by parse_course
+        return due
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's tree as plain data; dates become ISO strings so pydantic parses one form."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, (dt.date, dt.datetime)):
+        return node.isoformat(sep=" ") if isinstance(node, dt.datetime) else node.isoformat()
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _line_of(tree: Any, loc: tuple) -> int | None:
+    """1-based line of the deepest node of ``loc`` that exists in the YAML tree."""
+    line = None
+    node = tree
+    for part in loc:
+        try:
+            if isinstance(part, int) and isinstance(node, list):
+                line = node.lc.item(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, dict) and part in node:
+                line = node.lc.key(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+    if line is None and hasattr(tree, "lc"):
+        line = tree.lc.line + 1
+    return line
+
+
+def _field_name(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if error["type"] == "missing":
+        return "required but missing"
+    ctx_error = error.get("ctx", {}).get("error")
+    if isinstance(ctx_error, calendar.LocalTimeError):
+        return str(ctx_error)
+    message = error["msg"].removeprefix("Value error, ")
+    if "input" in error and not isinstance(error["input"], (dict, list)):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _resolve_deadlines(course: Course, fail) -> None:
+    zone = course.zone
+    for index, assignment in enumerate(course.assignments):
+        loc = ("assignments", index)
+        if assignment.for_session is not None and assignment.for_session > len(course.sessions):
+            fail(loc + ("for_session",), f"there are only {len(course.sessions)} sessions")
+            continue
+        if assignment.due is None:
+            if assignment.for_session is None:
+                fail(loc, "needs 'due' (a local date and time) or 'for_session' (a session number)")
+                continue
+            session = course.sessions[assignment.for_session - 1]
+            rule = course.deadline_rule
+            assignment.due = calendar.weekday_before(
+                session.starts_at(zone), rule.weekday, rule.time, zone
+            )
+        if assignment.release is not None and assignment.release >= assignment.due:
+            fail(loc + ("release",), "release must be before the deadline")
+
+
+def _check_unique(course: Course, fail) -> None:
+    seen: dict[str, tuple] = {}
+    for index, assignment in enumerate(course.assignments):
+        if assignment.id in seen:
+            fail(("assignments", index, "id"), f"duplicate assignment id {assignment.id!r}")
+        seen[assignment.id] = ("assignments", index)
+    people: dict[str, str] = {}
+    for role in ("students", "instructors", "graders"):
+        for index, person in enumerate(getattr(course.roster, role)):
+            if person.id in people:
+                fail(("roster", role, index, "id"),
+                     f"{person.id!r} is already listed under roster.{people[person.id]}")
+            people[person.id] = role
+
+
+def parse_course(text: str, path: Path | str = COURSE_FILE) -> Course:
+    """Validate course-file text; raise CourseFileError naming the line and field at fault."""
+    try:
+        tree = _yaml().load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise CourseFileError(path, f"not valid YAML: {exc.problem}", line=line) from None
+    if not isinstance(tree, dict):
+        raise CourseFileError(path, "expected a mapping of keys such as 'id', 'title', 'timezone'")
+
+    def fail(loc: tuple, message: str):
+        raise CourseFileError(path, message, line=_line_of(tree, loc), field=_field_name(loc))
+
+    data = _plain(tree)
+    zone_name = data.get("timezone")
+    if not isinstance(zone_name, str):
+        fail(("timezone",), "required: an IANA time zone name such as 'Europe/Berlin'")
+    try:
+        zone = calendar.get_zone(zone_name)
+    except calendar.LocalTimeError as exc:
+        fail(("timezone",), str(exc))
+    try:
+        course = Course.model_validate(data, context={"zone": zone})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(tuple(first["loc"]), _message(first))
+    _check_unique(course, fail)
+    _resolve_deadlines(course, fail)
+    return course
+
+
+def find_course_file(path: Path | str | None = None) -> Path:
+    """``--course PATH`` if given (a file or its folder), else ./course.yml."""
+    candidate = Path(path) if path else Path.cwd() / COURSE_FILE
+    if candidate.is_dir():
+        candidate = candidate / COURSE_FILE
+    if not candidate.is_file():
+        raise CourseFileError(candidate, "no course file here (create one with 'course init')")
+    return candidate
+
+
+def load_course(path: Path | str | None = None) -> tuple[Course, Path]:
+    """Load and validate the course file; returns the course and the file's path."""
+    course_file = find_course_file(path)
+    try:
+        text = course_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CourseFileError(course_file, "not UTF-8 text") from None
+    return parse_course(text, course_file), course_file
+
+
+def dump_yaml(tree: Any) -> str:
+    out = io.StringIO()
+    _yaml().dump(tree, out)
+    return out.getvalue()
+
+
+def load_yaml_tree(path: Path) -> Any:
+    """The round-trip tree (comments kept), for tools that edit the course file."""
+    return _yaml().load(path.read_text(encoding="utf-8"))
+

@@ -1,0 +1,232 @@
+"""``course demo``: a small course replayed end to end on SQLite.
+
+Two assignments from this repository's ``assignments/`` are generated and released with
+nbgrader; eight scripted students fetch them, answer (well, partly, late, not at all, with an
+unreadable file) and submit; the instructor grants an extension and an excuse, collects, grades
+and reads the standing. The course calendar is laid out around today so both deadlines have
+passed and the withdrawal deadline has not. Submissions are replayed with scripted receipt times
+(``inbox.receive(received_at=...)``): this is a recorded week, not a live server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from rich.console import Console
+
+from . import calendar
+from .errors import UserError
+
+__all__ = ["run_demo", "DEMO_ASSIGNMENTS", "STUDENTS", "solution_cells", "answer_notebook"]
+
+REPO_ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
+DEMO_ASSIGNMENTS = [("01-numpy", "Python and NumPy"),
+                    ("02-linreg", "Linear regression by gradient descent")]
+ZONE = "Europe/Berlin"
+INSTRUCTOR = "demo-instructor"
+
+MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+@dataclass(frozen=True)
+class Persona:
+    """One scripted student: what they hand in for each assignment, and when.
+
+    ``plan[assignment]`` is one of: ``"reference"`` (the solution), ``"partial"`` (the
+    assignment's ``partial`` mutant), ``"malformed"`` (not JSON at all), or absent (no
+    submission). ``offset`` is the receipt time relative to the deadline.
+    """
+
+    id: str
+    first_name: str
+    last_name: str
+    plan: dict[str, str]
+    offset: dict[str, dt.timedelta] = field(default_factory=dict)
+    story: str = ""
+
+
+BEFORE = -dt.timedelta(hours=20)
+STUDENTS = [
+    Persona("ada", "Ada", "Lovelace", {"01-numpy": "reference", "02-linreg": "reference"},
+            story="perfect, on time"),
+    Persona("ben", "Ben", "Partial", {"01-numpy": "partial", "02-linreg": "partial"},
+            story="partly right, on time"),
+    Persona("cleo", "Cleo", "Late", {"01-numpy": "reference", "02-linreg": "reference"},
+            {"02-linreg": dt.timedelta(hours=3)}, story="second assignment 3 h late"),
+    Persona("dan", "Dan", "Absent", {}, story="submits nothing: two misses"),
+    Persona("eve", "Eve", "Extended", {"01-numpy": "reference", "02-linreg": "reference"},
+            {"02-linreg": dt.timedelta(days=1)}, story="extension of 2 days, uses one"),
+    Persona("finn", "Finn", "Broken", {"01-numpy": "malformed", "02-linreg": "reference"},
+            story="first notebook is not valid JSON"),
+    Persona("gus", "Gus", "Excused", {"02-linreg": "reference"},
+            story="excused from the first assignment (illness)"),
+    Persona("hana", "Hana", "Once", {"02-linreg": "reference"},
+            story="misses the first assignment: the one excused miss"),
+]
+EXTENSIONS = {("eve", "02-linreg"): (dt.timedelta(days=2), "hospital appointment")}
+EXCUSES = {("gus", "01-numpy"): "medical certificate"}
+
+
+def _tuesday_before(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=(day.weekday() - 1) % 7 or 7)
+
+
+def demo_course_file(today: dt.date) -> str:
+    """Weekly Tuesday sessions placed so both deadlines lie in the past."""
+    third = _tuesday_before(today)
+    first = third - dt.timedelta(weeks=2)
+    topics = ["Introduction, NumPy", "Linear regression", "Gradient descent", "Perceptron",
+              "Backpropagation"]
+    sessions = "\n".join(
+        f'  - {{date: {first + dt.timedelta(weeks=n)}, start: "10:15", topic: {json.dumps(topic)}}}'
+        for n, topic in enumerate(topics)
+    )
+    assignments = "\n".join(
+        f"  - {{id: {aid}, title: {json.dumps(title)}, release: {first + dt.timedelta(weeks=n) } 12:00, "
+        f"for_session: {n + 2}}}"
+        for n, (aid, title) in enumerate(DEMO_ASSIGNMENTS)
+    )
+    people = "\n".join(
+        f"    - {{id: {p.id}, first_name: {p.first_name}, last_name: {p.last_name}, "
+        f"email: {p.id}@example.org}}"
+        for p in STUDENTS
+    )
+    return f"""\
+# Demo course written by `course demo` on {today}.
+id: demo-dl
+title: Deep Learning (demo)
+timezone: {ZONE}
+withdrawal_deadline: {third + dt.timedelta(weeks=4)}
+deadline_rule: {{weekday: sunday, time: "18:00"}}
+sessions:
+{sessions}
+assignments:
+{assignments}
+policy: {{excused_misses: 1, pass_threshold: 0, late: missed}}
+roster:
+  instructors:
+    - {{id: {INSTRUCTOR}, first_name: Ina, last_name: Structor}}
+  students:
+{people}
+"""
+
+
+def solution_cells(source_nb) -> dict[str, str]:
+    """The reference code of each solution cell of a source notebook, markers removed."""
+    cells = {}
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            lines = [line for line in cell.source.splitlines() if not MARKER.match(line)]
+            cells[meta["grade_id"]] = "\n".join(lines)
+    return cells
+
+
+def answer_notebook(released_nb, answers: dict[str, str]):
+    """A student's notebook: the released one with some solution cells filled in."""
+    answered = nbformat.from_dict(json.loads(nbformat.writes(released_nb)))
+    for cell in answered.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id in answers:
+            cell.source = answers[grade_id]
+    return answered
+
+
+def _answers(plan: str, source: Path, assignment_id: str) -> dict[str, str]:
+    (notebook,) = sorted(source.glob("*.ipynb"))
+    answers = solution_cells(nbformat.read(notebook, as_version=4))
+    if plan == "partial":
+        mutant = json.loads((source / "mutants" / "partial.json").read_text())
+        answers.update(mutant["cells"])
+    return answers
+
+
+def _prepare(root: Path, force: bool) -> None:
+    if not REPO_ASSIGNMENTS.is_dir():
+        raise UserError(f"{REPO_ASSIGNMENTS}: the demo needs the repository's assignments folder")
+    if root.exists() and any(root.iterdir()):
+        if not force:
+            raise UserError(f"{root} is not empty; pass --force to replace it")
+        shutil.rmtree(root)
+    (root / "assignments").mkdir(parents=True)
+    for assignment_id, _title in DEMO_ASSIGNMENTS:
+        shutil.copytree(REPO_ASSIGNMENTS / assignment_id, root / "assignments" / assignment_id)
+    (root / "course.yml").write_text(demo_course_file(dt.date.today()), encoding="utf-8")
+
+
+def _submit_all(ws, console: Console) -> None:
+    from .inbox import receive
+
+    with ws.gradebook() as gb:
+        for assignment_id, _title in DEMO_ASSIGNMENTS:
+            outbound = ws.root / "exchange" / ws.course.id / "outbound" / assignment_id
+            (released_path,) = sorted(outbound.glob("*.ipynb"))  # what `fetch` gives a student
+            released = nbformat.read(released_path, as_version=4)
+            due = ws.course.due(assignment_id)
+            for persona in STUDENTS:
+                plan = persona.plan.get(assignment_id)
+                if plan is None:
+                    continue
+                if plan == "malformed":
+                    content = b'{"cells": [ {"cell_type": "code", "source": "oops"'
+                else:
+                    answers = _answers(plan, ws.source / assignment_id, assignment_id)
+                    content = nbformat.writes(answer_notebook(released, answers)).encode()
+                received_at = due + persona.offset.get(assignment_id, BEFORE)
+                files = {released_path.name: content,
+                         # what the client claims is stored but never trusted
+                         "timestamp.txt": str(due - dt.timedelta(days=3)).encode()}
+                receive(ws, gb, persona.id, assignment_id, files, received_at=received_at)
+        console.print(f"  {len(STUDENTS)} students fetched and submitted (scripted receipt times)")
+
+
+def _grant(ws) -> None:
+    from .gradebook.records import grant_excuse, grant_extension
+
+    with ws.gradebook() as gb:
+        for (student, assignment_id), (extra, reason) in EXTENSIONS.items():
+            grant_extension(gb, student, assignment_id, ws.course.due(assignment_id) + extra,
+                            reason, by=INSTRUCTOR)
+        for (student, assignment_id), reason in EXCUSES.items():
+            grant_excuse(gb, student, assignment_id, reason, by=INSTRUCTOR)
+        gb.commit()
+
+
+def run_demo(root: Path, *, force: bool = False, console: Console | None = None) -> int:
+    from .cli import grade_with_progress, standing_data, wide_console
+    from .collect import collect
+    from .release import release
+    from .reports import status_table, write_report
+    from .workspace import open_workspace
+
+    console = console or wide_console()
+    started = time.perf_counter()
+    root = root.resolve()
+    _prepare(root, force)
+    ws = open_workspace(root)
+    console.print(f"[bold]Demo course[/] in {root} (gradebook {ws.db_url})")
+    for assignment_id, _title in DEMO_ASSIGNMENTS:
+        release(ws, assignment_id)
+        due = calendar.iso_local(ws.course.due(assignment_id), ws.course.zone)
+        console.print(f"  generated and released {assignment_id} (due {due})")
+    _submit_all(ws, console)
+    _grant(ws)
+    console.print("  granted 1 extension and 1 excuse")
+    for assignment_id, _title in DEMO_ASSIGNMENTS:
+        collected = collect(ws, assignment_id)
+        console.print(f"  collected {len(collected)} submissions of {assignment_id}")
+        grade_with_progress(ws, assignment_id, console=console)
+    data = standing_data(ws, calendar.utcnow())
+    console.print(status_table(data))
+    html_path, csv_path = write_report(data, root / "reports")
+    console.print(f"Report: {html_path}\n        {csv_path}")
+    console.print(f"Try: course status --course {root / 'course.yml'} --format json")
+    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s")
+    return 0

@@ -1,0 +1,6 @@
+"""The gradebook: nbgrader's database plus our tables (receipts, extensions, excuses, runs)."""
+
+from .database import Gradebook, open_gradebook
+from .models import Excuse, Extension, GradingRun, Receipt, Release
+
+__all__ = ["Gradebook", "open_gradebook", "Receipt", "Extension", "Excuse", "GradingRun", "Release"]

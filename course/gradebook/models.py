@@ -1,0 +1,112 @@
+"""Our tables, next to nbgrader's in the same database: what nbgrader's schema lacks.
+
+Rows refer to students and assignments by their ids (strings) rather than by foreign keys into
+nbgrader's tables, so neither schema's migrations depend on the other's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "Receipt", "Extension", "Excuse", "GradingRun", "Release"]
+
+UTC = dt.timezone.utc
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: store instants as aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(Integer, primary_key=True, autoincrement=True)
+
+
+class Receipt(Base):
+    """One submission as the server received it. Never updated: re-submitting adds a row."""
+
+    __tablename__ = "course_receipt"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    storage_path: Mapped[str] = mapped_column(Text, doc="folder of the stored files, course-relative")
+    client_timestamp: Mapped[str | None] = mapped_column(String(64), doc="what the client claimed")
+
+
+class Extension(Base):
+    """A per-student deadline; the most recently granted one for a pair is in force."""
+
+    __tablename__ = "course_extension"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Excuse(Base):
+    """An instructor's excuse (illness, ...): the assignment does not count as a miss."""
+
+    __tablename__ = "course_excuse"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GradingRun(Base):
+    """One attempt to grade one collected submission, successful or not."""
+
+    __tablename__ = "course_grading_run"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    receipt_id: Mapped[int | None] = mapped_column(Integer)
+    engine: Mapped[str] = mapped_column(String(64))
+    grader_version: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16), doc="running | success | error")
+    message: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+
+
+class Release(Base):
+    """When an assignment's student version was published, and by whom."""
+
+    __tablename__ = "course_release"
+    id: Mapped[int] = _id()
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    released_by: Mapped[str] = mapped_column(String(128))
+    checksum: Mapped[str] = mapped_column(String(64), doc="sha256 over the released files")

@@ -1,0 +1,108 @@
+"""Receiving submissions: the server's side of "submit".
+
+Every submission is kept (history, not overwrite) under ``inbox/<assignment>/<student>/`` and
+recorded in the gradebook with the receiving side's clock, its content hash and size. Whatever a
+client says about time is stored for information only. A submission becomes visible in one
+``rename``: a crash leaves at most a ``.partial`` folder that nothing reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import shutil
+from pathlib import Path, PurePosixPath
+
+from .calendar import utcnow
+from .errors import UserError
+from .gradebook import Gradebook, Receipt
+from .gradebook.records import add_receipt
+from .workspace import Workspace
+
+__all__ = ["receive", "read_submission_folder", "MAX_SUBMISSION_BYTES"]
+
+MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+CLIENT_TIMESTAMP_FILE = "timestamp.txt"
+
+
+def _safe_name(name: str) -> str:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts or name.startswith("."):
+        raise UserError(f"refusing file name {name!r} in a submission")
+    return path.as_posix()
+
+
+def read_submission_folder(folder: Path) -> dict[str, bytes]:
+    """The files of a student's working folder, as a submission (checkpoints left out)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def _write_durably(folder: Path, files: dict[str, bytes]) -> None:
+    for name, content in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
+            files: dict[str, bytes], *, received_at: dt.datetime | None = None) -> Receipt:
+    """Store one submission and record its receipt; returns the committed Receipt.
+
+    ``received_at`` is for replaying a recorded timeline (the demo, tests); a live server never
+    passes it, so the receipt time is this process's clock at arrival.
+    """
+    received_at = received_at or utcnow()
+    ws.course.student(student_id)
+    ws.course.assignment(assignment_id)
+    files = {_safe_name(name): content for name, content in files.items()}
+    client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
+    if not any(name.endswith(".ipynb") for name in files):
+        raise UserError(f"a submission of {assignment_id!r} must contain a notebook (.ipynb)")
+    size = sum(len(content) for content in files.values())
+    if size > MAX_SUBMISSION_BYTES:
+        raise UserError(
+            f"submission of {size / 1e6:.1f} MB exceeds the limit of "
+            f"{MAX_SUBMISSION_BYTES / 1e6:.0f} MB"
+        )
+
+    parent = ws.root / "inbox" / assignment_id / student_id
+    parent.mkdir(parents=True, exist_ok=True)
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+    partial = parent / f".{name}.partial"
+    partial.mkdir()
+    try:
+        _write_durably(partial, files)
+        final = parent / name
+        partial.rename(final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    receipt = add_receipt(
+        gb,
+        student_id=student_id,
+        assignment_id=assignment_id,
+        received_at=received_at,
+        sha256=_digest(files),
+        size_bytes=size,
+        storage_path=final.relative_to(ws.root).as_posix(),
+        client_timestamp=client_timestamp,
+    )
+    gb.commit()
+    return receipt

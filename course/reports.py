@@ -1,0 +1,215 @@
+"""Rendering standings and deadlines: JSON (a contract other tools read), CSV, HTML, terminal."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from .calendar import iso_local, iso_utc
+from .coursefile import Course
+from .policy import Standing
+
+__all__ = [
+    "deadlines_data",
+    "deadlines_table",
+    "status_data",
+    "status_json",
+    "status_csv",
+    "status_html",
+    "status_table",
+    "write_report",
+]
+
+STATE_STYLE = {
+    "on_time": "green", "extended": "cyan", "late": "yellow", "missing": "red",
+    "excused": "blue", "pending": "dim",
+}
+STATUS_STYLE = {"ok": "green", "at_risk": "yellow", "exclude": "bold red"}
+
+
+def deadlines_data(course: Course) -> list[dict]:
+    zone = course.zone
+    rows = []
+    for assignment in course.assignments:
+        due = course.due(assignment.id)
+        rows.append({
+            "assignment": assignment.id,
+            "title": assignment.title,
+            "release_local": iso_local(assignment.release, zone) if assignment.release else None,
+            "due_local": iso_local(due, zone),
+            "due_utc": iso_utc(due),
+            "for_session": assignment.for_session,
+        })
+    return rows
+
+
+def deadlines_table(course: Course) -> Table:
+    table = Table(title=f"{course.title}: deadlines ({course.timezone})")
+    for column in ("assignment", "title", "release", "due (local)", "due (UTC)"):
+        table.add_column(column)
+    for row in deadlines_data(course):
+        table.add_row(row["assignment"], row["title"], (row["release_local"] or "")[:16].replace("T", " "),
+                      _weekday(row["due_local"]), row["due_utc"])
+    return table
+
+
+def _weekday(iso: str) -> str:
+    moment = dt.datetime.fromisoformat(iso)
+    return f"{moment:%a %Y-%m-%d %H:%M %z}"
+
+
+def _fmt_score(score, max_score) -> str:
+    return "" if score is None else f"{score:g}/{max_score:g}"
+
+
+def status_data(course: Course, standings: list[Standing], as_of: dt.datetime) -> dict:
+    students = []
+    for standing in standings:
+        person = course.student(standing.student_id)
+        students.append({
+            "id": standing.student_id,
+            "name": person.name,
+            "status": standing.status,
+            "status_text": standing.status_text,
+            "misses": standing.misses,
+            "excused": standing.excused,
+            "assignments": {
+                result.assignment_id: {
+                    "state": result.state,
+                    "score": result.score,
+                    "max_score": result.max_score,
+                    "due_utc": iso_utc(result.due),
+                    "effective_due_utc": iso_utc(result.effective_due),
+                    "received_utc": iso_utc(result.received) if result.received else None,
+                    "counts_as_miss": result.counts_as_miss,
+                    "note": result.note,
+                }
+                for result in standing.results.values()
+            },
+        })
+    return {
+        "course": course.id,
+        "as_of_utc": iso_utc(as_of),
+        "policy": course.policy.model_dump(),
+        "withdrawal_deadline": course.withdrawal_deadline.isoformat(),
+        "students": students,
+    }
+
+
+def status_json(data: dict) -> str:
+    return json.dumps(data, indent=2)
+
+
+CSV_COLUMNS = ["student", "name", "status", "misses", "excused", "assignment", "state", "score",
+               "max_score", "due_utc", "effective_due_utc", "received_utc", "counts_as_miss", "note"]
+
+
+def status_csv(data: dict) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS)
+    writer.writeheader()
+    for student in data["students"]:
+        for assignment_id, entry in student["assignments"].items():
+            writer.writerow({
+                "student": student["id"], "name": student["name"], "status": student["status"],
+                "misses": student["misses"], "excused": student["excused"],
+                "assignment": assignment_id,
+                **{key: entry[key] for key in CSV_COLUMNS[6:]},
+            })
+    return out.getvalue()
+
+
+def _cell(entry: dict) -> str:
+    text = entry["state"].replace("_", " ")
+    score = _fmt_score(entry["score"], entry["max_score"])
+    return f"{text} {score}".strip() + (" !" if entry["note"].startswith("grading failed") else "")
+
+
+def status_table(data: dict) -> Table:
+    students = data["students"]
+    assignment_ids = list(students[0]["assignments"]) if students else []
+    problems = [
+        f"{student['id']}, {assignment_id}: {entry['note']}"
+        for student in students
+        for assignment_id, entry in student["assignments"].items()
+        if entry["note"].startswith("grading failed")
+    ]
+    table = Table(title=f"{data['course']}: standing as of {data['as_of_utc']}",
+                  caption="\n".join(["! " + line for line in problems]) or None,
+                  caption_justify="left")
+    table.add_column("student")
+    for assignment_id in assignment_ids:
+        table.add_column(assignment_id)
+    table.add_column("misses", justify="right")
+    table.add_column("status")
+    for student in students:
+        cells = []
+        for assignment_id in assignment_ids:
+            entry = student["assignments"][assignment_id]
+            style = STATE_STYLE[entry["state"]]
+            cells.append(f"[{style}]{_cell(entry)}[/]")
+        status = student["status_text"] or student["status"]
+        table.add_row(student["id"], *cells, str(student["misses"]),
+                      f"[{STATUS_STYLE[student['status']]}]{status}[/]")
+    return table
+
+
+HTML_STATE_COLOR = {
+    "on_time": "#d4edda", "extended": "#d1ecf1", "late": "#fff3cd", "missing": "#f8d7da",
+    "excused": "#dbe4ff", "pending": "#eeeeee",
+}
+
+
+def status_html(data: dict) -> str:
+    esc = html.escape
+    students = data["students"]
+    assignment_ids = list(students[0]["assignments"]) if students else []
+    head = "".join(f"<th>{esc(a)}</th>" for a in assignment_ids)
+    rows, problems = [], []
+    for student in students:
+        cells = []
+        for assignment_id in assignment_ids:
+            entry = student["assignments"][assignment_id]
+            title = esc(entry["note"], quote=True)
+            color = HTML_STATE_COLOR[entry["state"]]
+            cells.append(f'<td style="background:{color}" title="{title}">{esc(_cell(entry))}</td>')
+            if entry["note"].startswith("grading failed"):
+                problems.append(f"<li><b>{esc(student['id'])}</b>, {esc(assignment_id)}: "
+                                f"{esc(entry['note'])}</li>")
+        status = esc(student["status_text"] or student["status"])
+        rows.append(f"<tr><td>{esc(student['id'])}</td><td>{esc(student['name'])}</td>"
+                    f"{''.join(cells)}<td>{student['misses']}</td>"
+                    f"<td class=\"{student['status']}\">{status}</td></tr>")
+    problem_list = f"<h2>Grading problems</h2><ul>{''.join(problems)}</ul>" if problems else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(data['course'])} standing</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px}}.exclude{{color:#a00;font-weight:bold}}
+.at_risk{{color:#a60}}</style></head><body>
+<h1>{esc(data['course'])}: standing as of {esc(data['as_of_utc'])}</h1>
+<p>Withdrawal deadline: {esc(data['withdrawal_deadline'])}. Misses allowed:
+{data['policy']['excused_misses']}.</p>
+<table><thead><tr><th>student</th><th>name</th>{head}<th>misses</th><th>status</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+{problem_list}
+</body></html>
+"""
+
+
+def write_report(data: dict, out_dir: Path) -> tuple[Path, Path]:
+    """status.html and status.csv in ``out_dir``, each written whole or not at all."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in (("status.html", status_html(data)), ("status.csv", status_csv(data))):
+        path = out_dir / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        paths.append(path)
+    return paths[0], paths[1]

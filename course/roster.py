@@ -1,0 +1,78 @@
+"""``course roster import``: merge a CSV of people into the course file, comments kept.
+
+Columns: ``id`` (required), ``first_name``, ``last_name``, ``email``, ``role`` (student,
+instructor or grader; default student). Existing people are updated by id, new ones appended.
+The merged file is validated before it replaces the old one, so a bad CSV changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from .coursefile import dump_yaml, load_yaml_tree, parse_course
+from .errors import UserError
+
+__all__ = ["import_roster", "RosterChange"]
+
+ROLES = {"student": "students", "instructor": "instructors", "grader": "graders"}
+FIELDS = ("first_name", "last_name", "email")
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _read_csv(csv_path: Path) -> list[dict]:
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "id" not in [f.strip() for f in reader.fieldnames]:
+                raise UserError(f"{csv_path}:1: the header must name an 'id' column "
+                                f"(got {reader.fieldnames})")
+            rows = []
+            for line, raw in enumerate(reader, start=2):
+                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+                if not row.get("id"):
+                    raise UserError(f"{csv_path}:{line}: id is empty")
+                role = (row.get("role") or "student").lower()
+                if role not in ROLES:
+                    raise UserError(f"{csv_path}:{line}: role {role!r} is not one of "
+                                    f"{', '.join(ROLES)}")
+                rows.append({**row, "role": role, "line": line})
+            return rows
+    except FileNotFoundError:
+        raise UserError(f"{csv_path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{csv_path}: not UTF-8 text") from None
+
+
+def import_roster(course_file: Path, csv_path: Path) -> RosterChange:
+    rows = _read_csv(Path(csv_path))
+    tree = load_yaml_tree(course_file)
+    roster = tree.setdefault("roster", CommentedMap())
+    added = updated = unchanged = 0
+    for row in rows:
+        people = roster.setdefault(ROLES[row["role"]], CommentedSeq())
+        entry = next((p for p in people if str(p.get("id")) == row["id"]), None)
+        wanted = {key: row[key] for key in FIELDS if row.get(key)}
+        if entry is None:
+            people.append(CommentedMap({"id": row["id"], **wanted}))
+            added += 1
+        elif any(str(entry.get(key, "")) != value for key, value in wanted.items()):
+            entry.update(wanted)
+            updated += 1
+        else:
+            unchanged += 1
+    text = dump_yaml(tree)
+    parse_course(text, f"{course_file} (after importing {csv_path})")  # refuse a broken result
+    tmp = course_file.with_suffix(".yml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(course_file)
+    return RosterChange(added, updated, unchanged)
