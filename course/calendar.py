@@ -37,24 +37,25 @@ def get_zone(name: str) -> ZoneInfo:
 
 
 def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    """Attach ``zone`` to a wall-clock time, refusing times skipped by a DST change.
+    """The UTC instant of a wall-clock time in ``zone``, refusing times skipped by a DST change.
 
     An ambiguous time (the repeated hour in autumn) takes its first occurrence, the earlier and
-    therefore stricter deadline.
+    therefore stricter deadline. The result is in UTC: Python never calls an aware datetime in a
+    DST fold equal to one in another zone, so instants are kept in UTC throughout.
     """
     if naive.tzinfo is not None:
-        return naive.astimezone(zone)
+        return naive.astimezone(UTC)
     aware = naive.replace(tzinfo=zone, fold=0)
     # A skipped time does not survive the round trip through UTC.
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise LocalTimeError(
             f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks jump forward then)"
         )
-    return aware
+    return aware.astimezone(UTC)
 
 
 def parse_local(text: str, zone: ZoneInfo) -> dt.datetime:
-    """Parse 'YYYY-MM-DD HH:MM' (or ISO 8601 with an offset) into an aware datetime."""
+    """Parse local 'YYYY-MM-DD HH:MM' (or ISO 8601 with an offset) into a UTC instant."""
     value = text.strip()
     try:
         parsed = dt.datetime.fromisoformat(value)

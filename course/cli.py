@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (UserError, LookupError) as exc:
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
-        err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

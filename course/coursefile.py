@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from . import calendar
@@ -154,6 +155,20 @@ def _yaml() -> YAML:
     return yaml
 
 
+class _DatesAsText(RoundTripConstructor):
+    """Leaves dates as text, so a bad date is reported by the schema with its field and line
+    instead of failing the whole parse."""
+
+
+_DatesAsText.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+
+
+def _reading_yaml() -> YAML:
+    yaml = _yaml()  # round-trip mode: it knows each node's line
+    yaml.Constructor = _DatesAsText
+    return yaml
+
+
 def _plain(node: Any) -> Any:
     """ruamel's tree as plain data; dates become ISO strings so pydantic parses one form."""
     if isinstance(node, dict):
@@ -247,7 +262,7 @@ def _check_unique(course: Course, fail) -> None:
 def parse_course(text: str, path: Path | str = COURSE_FILE) -> Course:
     """Validate course-file text; raise CourseFileError naming the line and field at fault."""
     try:
-        tree = _yaml().load(io.StringIO(text))
+        tree = _reading_yaml().load(io.StringIO(text))
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise CourseFileError(path, f"not valid YAML: {exc.problem}", line=line) from None

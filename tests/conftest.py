@@ -6,3 +6,69 @@ sys.path before importing this file; plain `postgres_server` is therefore import
 
 # Throwaway PostgreSQL server: `postgres_server` (session) and `postgres_url` (per test).
 pytest_plugins = ["postgres_server"]
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+BASE_COURSE = """\
+id: dl-test
+title: Deep Learning (test)
+timezone: Europe/Berlin
+withdrawal_deadline: 2026-12-01
+deadline_rule: {weekday: sunday, time: "18:00"}
+sessions:
+  - {date: 2026-10-20, start: "10:15", topic: Intro}
+  - {date: 2026-10-27, start: "10:15", topic: MLP}
+  - {date: 2026-11-03, start: "10:15", topic: CNN}
+assignments:
+  - {id: 01-numpy, title: NumPy, for_session: 2}
+  - {id: 02-linreg, title: Linear regression, due: 2026-11-01 18:00}
+policy: {excused_misses: 1}
+roster:
+  instructors:
+    - {id: ina, first_name: Ina, last_name: Structor}
+  students:
+    - {id: ada, first_name: Ada, last_name: Lovelace, email: ada@example.org}
+    - {id: ben, first_name: Ben}
+    - {id: cleo, first_name: Cleo}
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """The gradebook URL, once on a SQLite file and once on the throwaway PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gradebook.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def make_course(tmp_path, monkeypatch):
+    """Write a course folder (course.yml, optional repo assignments) and return its root."""
+
+    def make(text: str = BASE_COURSE, *, assignments: tuple[str, ...] = (), db_url=None) -> Path:
+        import shutil
+
+        root = tmp_path / "course"
+        root.mkdir(exist_ok=True)
+        (root / "course.yml").write_text(textwrap.dedent(text))
+        for assignment_id in assignments:
+            shutil.copytree(REPO / "assignments" / assignment_id,
+                            root / "assignments" / assignment_id)
+        if db_url:
+            monkeypatch.setenv("COURSE_DB_URL", db_url)
+        else:
+            monkeypatch.delenv("COURSE_DB_URL", raising=False)
+        monkeypatch.setenv("COURSE_USER", "ina")
+        return root
+
+    return make
+
+
+def utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
