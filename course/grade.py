@@ -18,7 +18,7 @@ from nbformat.reader import NotJSONError
 
 from .collect import RECEIPT_FILE
 from .gradebook.records import finish_run, start_run
-from .release import folder_checksum
+from .release import folder_checksum, generate
 from .workspace import Workspace
 
 __all__ = ["grade", "GradeOutcome", "ENGINE", "collected_students"]
@@ -79,6 +79,10 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
     ws.course.assignment(assignment_id)
     todo = students if students is not None else collected_students(ws, assignment_id)
     version = folder_checksum(ws.source / assignment_id)[:16]
+    with ws.gradebook() as gb:
+        registered = gb.nb.find_assignment(assignment_id).notebooks
+    if not registered:  # nbgrader grades against the cells that generate_assignment recorded
+        generate(ws, assignment_id)
     api = ws.nbgrader_api()
     outcomes = []
     with ws.gradebook() as gb:

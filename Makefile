@@ -1,0 +1,35 @@
+# `make demo` and `make test` work on a fresh machine: they install what they need first.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# TensorFlow flavour: cpu everywhere by default; `make install TF=gpu` on GPU servers.
+TF ?= cpu
+
+.PHONY: install deps demo test lint clean
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+deps:
+	bash scripts/install-system-deps.sh
+
+$(VENV)/.installed-$(TF): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra $(TF)
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: deps $(VENV)/.installed-$(TF)
+
+demo: install
+	$(VENV)/bin/course demo --dir demo-course --force
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run --locked ruff check course autograder hub_config tests
+
+clean:
+	rm -rf $(VENV) demo-course .pytest_cache

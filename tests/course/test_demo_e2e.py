@@ -1,0 +1,62 @@
+"""`course demo` end to end in a subprocess: every scripted student lands in the right state."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COURSE = [sys.executable, "-m", "course.cli"]
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path):
+    demo = tmp_path / "demo"
+    done = subprocess.run([*COURSE, "demo", "--dir", str(demo)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "must be excluded by" in done.stdout
+    assert "is not valid JSON" in done.stdout  # the malformed notebook, named in the summary
+    html_report = demo / "reports" / "status.html"
+    assert html_report.is_file() and (demo / "reports" / "status.csv").is_file()
+    assert str(html_report) in done.stdout.replace("\n", "")
+
+    status = subprocess.run([*COURSE, "status", "--format", "json", "--course", str(demo)],
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    students = {s["id"]: s for s in json.loads(status.stdout)["students"]}
+
+    def states(student):
+        return [a["state"] for a in students[student]["assignments"].values()]
+
+    assert states("ada") == ["on_time", "on_time"] and students["ada"]["status"] == "ok"
+    ada_scores = [(a["score"], a["max_score"]) for a in students["ada"]["assignments"].values()]
+    assert all(score == max_score > 0 for score, max_score in ada_scores)
+    ben = list(students["ben"]["assignments"].values())
+    assert all(0 < a["score"] < a["max_score"] for a in ben)
+    assert states("cleo") == ["on_time", "late"] and students["cleo"]["status"] == "at_risk"
+    assert states("dan") == ["missing", "missing"] and students["dan"]["status"] == "exclude"
+    assert states("eve") == ["on_time", "extended"] and students["eve"]["status"] == "ok"
+    finn = students["finn"]["assignments"]["01-numpy"]
+    assert finn["score"] is None and "not valid JSON" in finn["note"]
+    assert students["finn"]["assignments"]["02-linreg"]["score"] > 0
+    assert states("gus") == ["excused", "on_time"] and students["gus"]["excused"] == 1
+    assert states("hana") == ["missing", "on_time"] and students["hana"]["status"] == "at_risk"
+
+    # the students received only the student version: no solutions, hidden tests or mutants
+    released = demo / "exchange" / "demo-dl" / "outbound"
+    for notebook in released.rglob("*.ipynb"):
+        text = notebook.read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+    assert not list(released.rglob("mutants")) and not list(released.rglob("graders"))
+
+
+def test_demo_refuses_a_non_empty_folder(tmp_path, capsys):
+    from course.cli import main
+
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["demo", "--dir", str(tmp_path)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert Path(tmp_path / "keep.txt").read_text() == "mine"
