@@ -13,16 +13,16 @@ __all__ = [
     "WEEKDAYS",
     "LocalTimeError",
     "get_zone",
-    "localize",
-    "weekday_before",
     "iso_local",
     "iso_utc",
+    "localize",
     "parse_local",
     "utcnow",
+    "weekday_before",
 ]
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class LocalTimeError(ValueError):
@@ -71,7 +71,7 @@ def weekday_before(moment: dt.datetime, weekday: str, time: dt.time, zone: ZoneI
     target = WEEKDAYS.index(weekday)
     local = moment.astimezone(zone)
     day = local.date()
-    for back in range(0, 8):
+    for back in range(8):
         candidate_day = day - dt.timedelta(days=back)
         if candidate_day.weekday() != target:
             continue

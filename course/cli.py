@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import calendar
 from .errors import UserError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 err = Console(stderr=True)
 

@@ -16,7 +16,7 @@ from .gradebook.records import gather_facts, receipts_for
 from .policy import pick_receipt
 from .workspace import Workspace
 
-__all__ = ["collect", "Collected", "RECEIPT_FILE"]
+__all__ = ["RECEIPT_FILE", "Collected", "collect"]
 
 RECEIPT_FILE = "receipt.json"  # which receipt a collected folder holds, for the grading run
 

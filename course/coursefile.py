@@ -21,15 +21,15 @@ from . import calendar
 from .errors import UserError
 
 __all__ = [
-    "CourseFileError",
-    "Course",
     "Assignment",
-    "Session",
+    "Course",
+    "CourseFileError",
     "Person",
     "Policy",
+    "Session",
+    "find_course_file",
     "load_course",
     "parse_course",
-    "find_course_file",
 ]
 
 COURSE_FILE = "course.yml"

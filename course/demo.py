@@ -24,7 +24,7 @@ from rich.console import Console
 from . import calendar
 from .errors import UserError
 
-__all__ = ["run_demo", "DEMO_ASSIGNMENTS", "STUDENTS", "solution_cells", "answer_notebook"]
+__all__ = ["DEMO_ASSIGNMENTS", "STUDENTS", "answer_notebook", "run_demo", "solution_cells"]
 
 REPO_ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
 DEMO_ASSIGNMENTS = [("01-numpy", "Python and NumPy"),

@@ -21,7 +21,7 @@ from .gradebook.records import finish_run, start_run
 from .release import folder_checksum, generate
 from .workspace import Workspace
 
-__all__ = ["grade", "GradeOutcome", "ENGINE", "collected_students"]
+__all__ = ["ENGINE", "GradeOutcome", "collected_students", "grade"]
 
 ENGINE = "nbgrader-autograde"
 
@@ -53,7 +53,7 @@ def _unreadable_notebook(folder: Path) -> str | None:
             nbformat.validate(nbformat.read(path, as_version=4))
         except NotJSONError:
             return f"{path.name} is not valid JSON (a damaged or non-notebook file): not graded"
-        except Exception as exc:  # nbformat raises several kinds for a broken notebook
+        except (ValueError, KeyError, TypeError, nbformat.ValidationError) as exc:  # damaged
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return f"{path.name} is not a valid notebook ({first[:200]}): not graded"
     return None

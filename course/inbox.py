@@ -21,7 +21,7 @@ from .gradebook import Gradebook, Receipt
 from .gradebook.records import add_receipt
 from .workspace import Workspace
 
-__all__ = ["receive", "read_submission_folder", "MAX_SUBMISSION_BYTES"]
+__all__ = ["MAX_SUBMISSION_BYTES", "read_submission_folder", "receive"]
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 CLIENT_TIMESTAMP_FILE = "timestamp.txt"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .coursefile import Course
 
-__all__ = ["Facts", "AssignmentResult", "Standing", "STATES", "STATUSES", "judge", "pick_receipt"]
+__all__ = ["STATES", "STATUSES", "AssignmentResult", "Facts", "Standing", "judge", "pick_receipt"]
 
 STATES = ("on_time", "extended", "late", "missing", "excused", "pending")
 STATUSES = ("ok", "at_risk", "exclude")
@@ -63,7 +63,7 @@ def pick_receipt(received: list[dt.datetime], deadline: dt.datetime) -> dt.datet
 
 
 def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> AssignmentResult:
-    student_id, assignment_id = pair
+    _student_id, assignment_id = pair
     due = course.due(assignment_id)
     effective_due = max(due, facts.extensions.get(pair, due))
     received = pick_receipt(facts.receipts.get(pair, []), effective_due)

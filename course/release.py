@@ -10,7 +10,7 @@ from .errors import UserError
 from .gradebook.records import record_release
 from .workspace import STAFF_ONLY_FOLDERS, Workspace
 
-__all__ = ["generate", "release", "folder_checksum"]
+__all__ = ["folder_checksum", "generate", "release"]
 
 
 def folder_checksum(folder: Path) -> str:

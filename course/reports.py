@@ -18,10 +18,10 @@ from .policy import Standing
 __all__ = [
     "deadlines_data",
     "deadlines_table",
-    "status_data",
-    "status_json",
     "status_csv",
+    "status_data",
     "status_html",
+    "status_json",
     "status_table",
     "write_report",
 ]

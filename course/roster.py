@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from .coursefile import dump_yaml, load_yaml_tree, parse_course
 from .errors import UserError
 
-__all__ = ["import_roster", "RosterChange"]
+__all__ = ["RosterChange", "import_roster"]
 
 ROLES = {"student": "students", "instructor": "instructors", "grader": "graders"}
 FIELDS = ("first_name", "last_name", "email")

@@ -22,7 +22,7 @@ from traitlets.config import Config
 from .coursefile import Course, load_course
 from .gradebook import Gradebook
 
-__all__ = ["Workspace", "open_workspace", "DB_URL_ENV", "STAFF_ONLY_FOLDERS"]
+__all__ = ["DB_URL_ENV", "STAFF_ONLY_FOLDERS", "Workspace", "open_workspace"]
 
 DB_URL_ENV = "COURSE_DB_URL"
 # Kept next to an assignment's sources but never copied into what students receive.
@@ -98,7 +98,7 @@ class Workspace:
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
     # nbgrader keeps due dates as naive UTC
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _sync(gb: Gradebook, course: Course) -> None:

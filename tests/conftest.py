@@ -71,4 +71,4 @@ def make_course(tmp_path, monkeypatch):
 
 
 def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)

@@ -3,4 +3,4 @@
 from .database import Gradebook, open_gradebook
 from .models import Excuse, Extension, GradingRun, Receipt, Release
 
-__all__ = ["Gradebook", "open_gradebook", "Receipt", "Extension", "Excuse", "GradingRun", "Release"]
+__all__ = ["Excuse", "Extension", "Gradebook", "GradingRun", "Receipt", "Release", "open_gradebook"]

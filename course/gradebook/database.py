@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
+from typing import Self
 
 import nbgrader
 from alembic import command
@@ -70,7 +71,7 @@ class Gradebook:
         self.session.close()
         self.nb.close()
 
-    def __enter__(self) -> "Gradebook":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, *_exc) -> None:

@@ -11,9 +11,9 @@ import datetime as dt
 from sqlalchemy import DateTime, Float, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Receipt", "Extension", "Excuse", "GradingRun", "Release"]
+__all__ = ["Base", "Excuse", "Extension", "GradingRun", "Receipt", "Release"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class UTCDateTime(TypeDecorator):

@@ -15,15 +15,15 @@ from .database import Gradebook
 from .models import Excuse, Extension, GradingRun, Receipt, Release
 
 __all__ = [
-    "current_user",
     "add_receipt",
-    "receipts_for",
-    "grant_extension",
-    "grant_excuse",
-    "record_release",
-    "start_run",
+    "current_user",
     "finish_run",
     "gather_facts",
+    "grant_excuse",
+    "grant_extension",
+    "receipts_for",
+    "record_release",
+    "start_run",
 ]
 
 

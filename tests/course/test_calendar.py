@@ -8,7 +8,7 @@ from course import calendar
 from course.coursefile import parse_course
 
 BERLIN = calendar.get_zone("Europe/Berlin")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def course_with(sessions: str, assignments: str, zone: str = "Europe/Berlin") -> str:

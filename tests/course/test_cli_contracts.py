@@ -123,7 +123,7 @@ def test_bad_input_exits_2_with_a_clear_message(make_course, capsys, argv, messa
 
 
 def test_init_writes_a_course_that_validates(tmp_path, capsys):
-    code, out, _ = run(capsys, "init", str(tmp_path / "new"), "--id", "dl-2027")
+    code, _out, _ = run(capsys, "init", str(tmp_path / "new"), "--id", "dl-2027")
     assert code == 0 and (tmp_path / "new" / "assignments").is_dir()
     assert run(capsys, "validate", "--course", str(tmp_path / "new"))[0] == 0
     assert run(capsys, "init", str(tmp_path / "new"))[0] == 2  # never overwrites

@@ -25,8 +25,8 @@ COURSE = parse_course(BASE_COURSE)
 
 
 def receipt(student, assignment, when):
-    return dict(student_id=student, assignment_id=assignment, received_at=when, sha256="0" * 64,
-                size_bytes=10, storage_path=f"inbox/{assignment}/{student}/x")
+    return {"student_id": student, "assignment_id": assignment, "received_at": when,
+            "sha256": "0" * 64, "size_bytes": 10, "storage_path": f"inbox/{assignment}/{student}/x"}
 
 
 def test_schema_has_nbgrader_tables_and_ours(db_url):
@@ -48,12 +48,11 @@ def test_schema_has_nbgrader_tables_and_ours(db_url):
 
 
 def test_migrations_match_the_models(db_url):
-    with Gradebook(db_url, "dl-test") as gb:
-        with gb.nb.engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn, opts={"include_name": lambda name, type_, *_: type_ != "table"
-                            or (name.startswith("course_") and name != "course_alembic_version")})
-            assert compare_metadata(context, Base.metadata) == []
+    with Gradebook(db_url, "dl-test") as gb, gb.nb.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_name": lambda name, type_, *_: type_ != "table"
+                        or (name.startswith("course_") and name != "course_alembic_version")})
+        assert compare_metadata(context, Base.metadata) == []
 
 
 def test_times_round_trip_as_aware_utc(db_url):
@@ -63,7 +62,7 @@ def test_times_round_trip_as_aware_utc(db_url):
         gb.commit()
     with Gradebook(db_url, "dl-test") as gb:
         (row,) = gb.session.scalars(sa.select(Receipt)).all()
-        assert row.received_at.tzinfo == dt.timezone.utc
+        assert row.received_at.tzinfo == dt.UTC
         assert row.received_at == utc(2026, 10, 25, 0, 30)
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             add_receipt(gb, **receipt("ada", "01-numpy", dt.datetime(2026, 1, 1)))

@@ -3,12 +3,10 @@ the batch gets a clear error and never stops the others."""
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE
 
 from course.collect import collect
 from course.demo import answer_notebook, solution_cells
