@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--format", choices=["table", "json", "csv"], default="table")
         else:
             p.add_argument("--out", metavar="DIR", help="default: reports/ beside the course file")
+    from .life_cli import add_life_commands  # presenters, summaries, wiki: their own module
+
+    add_life_commands(add)
     p = add("demo", cmd_demo, "build a demo course with scripted students and grade it")
     p.add_argument("--dir", default="demo-course", help="where to build it (default: demo-course)")
     p.add_argument("--force", action="store_true", help="replace the folder if it exists")
