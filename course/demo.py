@@ -131,7 +131,7 @@ def solution_cells(source_nb) -> dict[str, str]:
 
 def answer_notebook(released_nb, answers: dict[str, str]):
     """A student's notebook: the released one with some solution cells filled in."""
-    answered = nbformat.from_dict(json.loads(nbformat.writes(released_nb)))
+    answered = nbformat.reads(nbformat.writes(released_nb), as_version=4)  # a deep copy
     for cell in answered.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.cell_type == "code" and grade_id in answers:

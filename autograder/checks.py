@@ -1,0 +1,116 @@
+"""Checks for hidden graders: gradients, shapes, closeness, thresholds over seeds.
+
+Each check raises ``AssertionError`` with a message a student can act on (the message is what
+the feedback shows; the grader's source never is). They take plain functions, so they work the
+same on a local reference and on the student's functions through the ``submission`` proxy.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["gradient_check", "numeric_gradient", "relative_error", "assert_shape",
+           "assert_close", "assert_array", "passes_for_seeds", "seed_local", "assert_no_loops"]
+
+
+def relative_error(a, b, eps: float = 1e-12) -> float:
+    """max |a-b| / max(|a|+|b|, eps), elementwise: the usual gradient-check measure."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps), initial=0.0))
+
+
+def numeric_gradient(f: Callable, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Centered finite differences of the scalar function ``f`` at ``x``."""
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        plus = float(f(x.copy()))
+        x[index] = old - h
+        minus = float(f(x.copy()))
+        x[index] = old
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+def gradient_check(f: Callable, grad_f: Callable, x, *, h: float = 1e-5, tol: float = 1e-6,
+                   what: str = "gradient") -> float:
+    """Compare ``grad_f(x)`` with the centered difference of ``f``; returns the relative error."""
+    x = np.asarray(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    assert_shape(analytic, x.shape, what)
+    numeric = numeric_gradient(f, x, h)
+    error = relative_error(analytic, numeric)
+    worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), x.shape) if x.size else ()
+    assert error <= tol, (
+        f"{what}: relative error {error:.2e} exceeds {tol:.0e} (worst at index {tuple(worst)}: "
+        f"analytic {analytic[worst]:.6g}, numeric {numeric[worst]:.6g})")
+    return error
+
+
+def assert_shape(value, shape: Sequence[int], what: str = "result") -> None:
+    actual = np.shape(value)
+    assert tuple(actual) == tuple(shape), f"{what}: expected shape {tuple(shape)}, got {actual}"
+
+
+def assert_array(value, *, shape=None, dtype_kind: str | None = None, what: str = "result"):
+    """An ndarray (not a list, not an object array) with the given shape and dtype kind
+    ('f' float, 'i' integer, 'b' bool)."""
+    assert isinstance(value, np.ndarray), f"{what}: expected a numpy array, got {type(value).__name__}"
+    if shape is not None:
+        assert_shape(value, shape, what)
+    if dtype_kind is not None:
+        kinds = {"i": "iu", "f": "f", "b": "b"}.get(dtype_kind, dtype_kind)
+        assert value.dtype.kind in kinds, f"{what}: expected dtype kind {dtype_kind}, got {value.dtype}"
+
+
+def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-8,
+                 what: str = "result") -> None:
+    """Same shape and close elementwise; the message names the worst element."""
+    expected = np.asarray(expected, dtype=float)
+    assert np.ndim(actual) == expected.ndim and np.shape(actual) == expected.shape, (
+        f"{what}: expected shape {expected.shape}, got {np.shape(actual)}")
+    actual = np.asarray(actual, dtype=float)
+    assert np.all(np.isfinite(actual)), f"{what}: contains NaN or infinity"
+    if not np.allclose(actual, expected, rtol=rtol, atol=atol):
+        worst = np.unravel_index(np.argmax(np.abs(actual - expected)), expected.shape) \
+            if expected.ndim else ()
+        raise AssertionError(f"{what}: differs from the expected value (at index {tuple(worst)}: "
+                             f"got {actual[worst]:.6g}, expected {expected[worst]:.6g})")
+
+
+def passes_for_seeds(trial: Callable[[int], bool], seeds: Sequence[int], *, need: int,
+                     what: str = "check") -> list[bool]:
+    """Run ``trial(seed)`` for each seed; at least ``need`` must return True ("m of k")."""
+    outcomes = [bool(trial(seed)) for seed in seeds]
+    assert sum(outcomes) >= need, (
+        f"{what}: passed for {sum(outcomes)} of {len(seeds)} seeds, needs {need}")
+    return outcomes
+
+
+def seed_local(seed: int) -> None:
+    """Seed the grader's own generators (the student's: ``submission.seed``)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def assert_no_loops(source: str, function: str) -> None:
+    """The function ``function`` in ``source`` (``submission.source``) has no for/while loop or
+    comprehension. Static: the student's code is parsed, never run, in the grader's process."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise AssertionError(f"the notebook's code does not parse: {exc.msg}") from None
+    found = [node for node in ast.walk(tree)
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function]
+    assert found, f"no function named {function!r} in the notebook"
+    loops = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp,
+             ast.GeneratorExp)
+    for node in ast.walk(found[-1]):  # the last definition is the one in force
+        assert not isinstance(node, loops), (
+            f"{function} uses a Python loop (line {node.lineno}); use NumPy operations instead")

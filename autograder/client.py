@@ -1,0 +1,296 @@
+"""The grader's side of the wire: start the student's process, read the notebook's results, and
+call into it through ``Submission`` (the object the ``submission`` fixture gives a grader).
+
+Every call has a timeout; a timeout, crash or protocol violation kills the whole sandbox and
+raises ``SubmissionUnavailable`` with a reason, which fails the test that made the call.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .protocol import Handle, Limits, ProtocolError, decode, encode, read_frame, write_frame
+from .sandbox import Launch, SandboxLimits, launch
+
+__all__ = ["StudentProcess", "Submission", "RemoteObject", "StudentError",
+           "SubmissionUnavailable", "Timeouts"]
+
+STREAM_CAP = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    notebook: float = 120.0  # executing all the student's cells
+    call: float = 30.0  # one call from a grader
+
+
+class SubmissionUnavailable(Exception):
+    """The student's process is gone (timed out, crashed, killed, broke the protocol)."""
+
+
+class StudentError(Exception):
+    """An exception raised by the student's code; ``type_name`` is its class name there."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message = type_name, message
+
+
+_error_classes: dict[str, type] = {}
+
+
+def _remote_error(type_name: str, message: str) -> StudentError:
+    """A StudentError that is also the builtin exception of the same name (ValueError, ...),
+    so graders can write ``pytest.raises(ValueError)``. Only builtins are mirrored."""
+    base = getattr(builtins, type_name, None)
+    if not (isinstance(base, type) and issubclass(base, Exception)) or base is StudentError:
+        return StudentError(type_name, message)
+    cls = _error_classes.get(type_name)
+    if cls is None:
+        cls = type(f"Student{type_name}", (StudentError, base), {})
+        _error_classes[type_name] = cls
+    return cls(type_name, message)
+
+
+class _Drain(threading.Thread):
+    """Keeps the first bytes of a stream (stdout/stderr of the child) so it never blocks."""
+
+    def __init__(self, stream, cap: int = STREAM_CAP):
+        super().__init__(daemon=True)
+        self.stream, self.cap, self.data, self.dropped = stream, cap, bytearray(), 0
+        self.start()
+
+    def run(self):
+        for chunk in iter(lambda: self.stream.read(65536), b""):
+            room = self.cap - len(self.data)
+            self.data += chunk[:max(room, 0)]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        return self.data.decode(errors="replace")
+
+
+class StudentProcess:
+    """One sandboxed run of a notebook: ``start()``, ``cells`` once ready, ``request()``."""
+
+    def __init__(self, cells: list[dict], *, data_dir: Path | None = None,
+                 limits: SandboxLimits = SandboxLimits(), timeouts: Timeouts = Timeouts()):
+        self.cells_in, self.data_dir, self.limits, self.timeouts = cells, data_dir, limits, timeouts
+        self.cells: list[dict] = []
+        self.dead_reason: str | None = None
+        self.launch: Launch | None = None
+        self._frames: queue.Queue = queue.Queue()
+        self._next_id = 0
+        self._lock = threading.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> StudentProcess:
+        self.job_dir = Path(tempfile.mkdtemp(prefix="course-job-"))
+        os.chmod(self.job_dir, 0o755)
+        (self.job_dir / "cells.json").write_text(json.dumps(self.cells_in))
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        try:
+            self.launch = launch(self.job_dir, self.data_dir, self.limits, to_child_r,
+                                 from_child_w)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.launch.cleanup_paths.append(self.job_dir)
+        self._writer = os.fdopen(self._to_child, "wb")
+        self._reader = os.fdopen(self._from_child, "rb")
+        self.stdout = _Drain(self.launch.process.stdout)
+        self.stderr = _Drain(self.launch.process.stderr)
+        threading.Thread(target=self._read_frames, daemon=True).start()
+        return self
+
+    def _read_frames(self):
+        while True:
+            try:
+                self._frames.put(read_frame(self._reader, Limits()))
+            except (EOFError, OSError, ValueError):
+                self._frames.put(EOFError())
+                return
+            except ProtocolError as exc:
+                self._frames.put(exc)
+                return
+
+    @property
+    def alive(self) -> bool:
+        return self.dead_reason is None
+
+    def _die(self, reason: str) -> SubmissionUnavailable:
+        if self.dead_reason is None:
+            if self.launch and self.launch.cgroup.oom_killed():
+                reason = f"{reason} (out of memory: limit {self.limits.memory_bytes // 2**20} MiB)"
+            self.dead_reason = reason
+            self.close()
+        return SubmissionUnavailable(self.dead_reason)
+
+    def _exit_reason(self) -> str:
+        process = self.launch.process
+        try:
+            code = process.wait(timeout=2)
+        except Exception:
+            code = None
+        if self.launch.cgroup.oom_killed():
+            return f"the notebook's process was killed: out of memory (limit " \
+                   f"{self.limits.memory_bytes // 2**20} MiB)"
+        time.sleep(0.05)  # let the drain thread take the last words
+        last = [line for line in self.stderr.text().splitlines() if line.strip()][-1:]
+        return f"the notebook's process exited (exit code {code})" + (
+            f": {last[0][:300]}" if last else "")
+
+    def _next_frame(self, deadline: float, what: str) -> dict:
+        try:
+            frame = self._frames.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise self._die(f"timed out after {what}") from None
+        if isinstance(frame, EOFError):
+            raise self._die(self._exit_reason())
+        if isinstance(frame, Exception):
+            raise self._die(f"broke the protocol: {frame}")
+        return frame
+
+    def wait_ready(self) -> list[dict]:
+        """Run the notebook's cells; returns each cell's recorded outputs."""
+        deadline = time.monotonic() + self.timeouts.notebook
+        while True:
+            frame = self._next_frame(deadline, f"{self.timeouts.notebook:g} s running the notebook")
+            if frame.get("ready") is True:
+                return self.cells
+            if type(frame.get("cell")) is int:
+                self.cells.append(frame)
+
+    def request(self, message: dict, timeout: float | None = None):
+        if not self.alive:
+            raise SubmissionUnavailable(self.dead_reason)
+        timeout = self.timeouts.call if timeout is None else timeout
+        with self._lock:
+            self._next_id += 1
+            message = {**message, "id": self._next_id}
+            try:
+                write_frame(self._writer, message)
+            except (OSError, ValueError):
+                raise self._die(self._exit_reason()) from None
+            deadline = time.monotonic() + timeout
+            while True:
+                frame = self._next_frame(deadline, f"{timeout:g} s in a call to the notebook")
+                if frame.get("id") == message["id"]:
+                    break
+        if "error" in frame:
+            error = frame["error"] if type(frame["error"]) is dict else {}
+            raise _remote_error(str(error.get("type", "Exception"))[:100],
+                                str(error.get("message", ""))[:2000])
+        try:
+            return decode(frame.get("ok"), Limits())
+        except ProtocolError as exc:
+            raise self._die(f"sent a malformed answer: {exc}") from None
+
+    def close(self) -> None:
+        if self.launch is not None:
+            for stream in (getattr(self, "_writer", None), getattr(self, "_reader", None)):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+            self.launch.cleanup()
+        if self.dead_reason is None:
+            self.dead_reason = "closed"
+
+
+class RemoteObject:
+    """An object living in the student's process; attributes, items and calls go over the wire."""
+
+    __slots__ = ("_process", "_handle")
+
+    def __init__(self, process: StudentProcess, handle: Handle):
+        object.__setattr__(self, "_process", process)
+        object.__setattr__(self, "_handle", handle)
+
+    def _wrap(self, value):
+        return _wrap(self._process, value)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._wrap(self._process.request({"op": "getattr", "target": self._handle.id,
+                                                 "name": name}))
+
+    def __getitem__(self, key):
+        return self._wrap(self._process.request({"op": "getitem", "target": self._handle.id,
+                                                 "key": _to_wire(key)}))
+
+    def __call__(self, *args, timeout: float | None = None, **kwargs):
+        message = {"op": "call", "target": self._handle.id, "args": _to_wire(list(args)),
+                   "kwargs": _to_wire(dict(kwargs))}
+        return self._wrap(self._process.request(message, timeout))
+
+    def __repr__(self) -> str:
+        return f"<student {self._handle.type_name}>"
+
+
+def _to_wire(value):
+    """Arguments: plain data, with RemoteObjects passed back as their handles."""
+    if isinstance(value, RemoteObject):
+        handle = value._handle
+        return {"$handle": {"id": handle.id, "type": handle.type_name,
+                            "callable": handle.callable}}
+    if type(value) is list:
+        return [_to_wire(v) for v in value]
+    if type(value) is tuple:
+        return {"$tuple": [_to_wire(v) for v in value]}
+    if type(value) is dict:
+        return {"$dict": {k: _to_wire(v) for k, v in value.items()}}
+    return encode(value)
+
+
+def _wrap(process: StudentProcess, value):
+    if isinstance(value, Handle):
+        return RemoteObject(process, value)
+    if type(value) is list:
+        return [_wrap(process, v) for v in value]
+    if type(value) is tuple:
+        return tuple(_wrap(process, v) for v in value)
+    if type(value) is dict:
+        return {k: _wrap(process, v) for k, v in value.items()}
+    return value
+
+
+class Submission:
+    """The grader's whole view of a student's work: ``submission.softmax(x)``,
+    ``submission.model.predict(X)``, ``"fit" in submission``, ``submission.seed(0)``."""
+
+    def __init__(self, process: StudentProcess):
+        object.__setattr__(self, "_process", process)
+
+    @property
+    def source(self) -> str:
+        """The code the notebook ran, as text: for static checks (``ast``), never executed."""
+        return "\n\n".join(cell["source"] for cell in self._process.cells_in)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _wrap(self._process, self._process.request(
+            {"op": "getattr", "target": None, "name": name}))
+
+    def __contains__(self, name: str) -> bool:
+        return bool(self._process.request({"op": "defined", "name": name}))
+
+    def seed(self, seed: int) -> list[str]:
+        """Seed random, numpy and TensorFlow (with deterministic ops) in the student's process."""
+        return self._process.request({"op": "seed", "seed": int(seed)})
+
+    @property
+    def cells(self) -> list[dict]:
+        return self._process.cells

@@ -1,0 +1,154 @@
+"""Grade one notebook: hidden pytest graders in a trusted process, the notebook in the sandbox.
+
+``grade_notebook`` is the whole engine: nbgrader's autograde (``autograder.nbgrader_bridge``),
+``course grade-file`` and ``course check-graders`` all call it. The scores are decided here from
+the graders' results; nothing the student's process says is taken as a score, except for
+legacy nbgrader test cells (no grader stands for them), which pass when they ran without error,
+exactly as nbgrader judges them, and are reported as not tamper-proof.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .client import Timeouts
+from .sandbox import SandboxLimits
+
+__all__ = ["GradingOptions", "TestResult", "CellResult", "GradingResult", "grade_notebook",
+           "notebook_cells"]
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    limits: SandboxLimits = SandboxLimits()
+    timeouts: Timeouts = Timeouts()
+    total_seconds: float = 900.0  # the whole pytest run, a backstop behind the per-call timeouts
+
+
+@dataclass
+class TestResult:
+    name: str
+    grade_id: str | None
+    points: float
+    max_points: float
+    outcome: str  # passed | failed | error
+    message: str
+
+
+@dataclass
+class CellResult:
+    """What the notebook printed, displayed or raised in one cell (for the feedback)."""
+
+    index: int
+    stdout: str = ""
+    stderr: str = ""
+    displays: list[dict] = field(default_factory=list)
+    error: dict | None = None
+
+
+@dataclass
+class GradingResult:
+    tests: list[TestResult]
+    cells: dict[int, CellResult]
+    legacy_cells: dict[str, bool]  # grade_id -> passed, for cells no grader stands for
+    notebook_error: str | None
+    isolation: str | None
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def notebook_cells(nb) -> list[dict]:
+    """The code cells of an nbformat notebook, with the nbgrader metadata the engine needs."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        source = "".join(cell.source) if isinstance(cell.source, list) else str(cell.source)
+        cells.append({"index": index, "source": source, "grade_id": meta.get("grade_id"),
+                      "grade": bool(meta.get("grade")), "points": meta.get("points", 0)})
+    return cells
+
+
+def _score(test: dict) -> TestResult:
+    passed = test["outcome"] == "passed"
+    return TestResult(test["name"], test["grade_id"], test["max_points"] if passed else 0.0,
+                      test["max_points"], test["outcome"], test["message"])
+
+
+def _run_pytest(graders: Path | None, job: Path, results: Path, options: GradingOptions,
+                workdir: Path) -> tuple[int | None, str]:
+    command = [sys.executable, "-m", "pytest", "-p", "autograder.pytest_plugin",
+               "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", "-rN",
+               "--tb=line", f"--submission-job={job}", f"--grading-results={results}",
+               "--rootdir", str(graders or workdir), "-c", os.devnull]
+    command.append(str(graders) if graders else str(workdir / "no_graders"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env,
+                              timeout=options.total_seconds, check=False)
+        return done.returncode, (done.stdout + done.stderr)[-4000:]
+    except subprocess.TimeoutExpired:
+        return None, f"grading took longer than {options.total_seconds:g} s"
+
+
+def grade_notebook(nb, *, graders: Path | None, data_dir: Path | None = None,
+                   options: GradingOptions = GradingOptions()) -> GradingResult:
+    """Run the hidden graders in ``graders`` against notebook ``nb`` (an nbformat node)."""
+    started = time.monotonic()
+    graders = Path(graders).resolve() if graders else None
+    data_dir = Path(data_dir).resolve() if data_dir else None
+    cells = notebook_cells(nb)
+    with tempfile.TemporaryDirectory(prefix="course-grading-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "no_graders").mkdir()
+        job, results = workdir / "job.json", workdir / "results.json"
+        job.write_text(json.dumps({
+            "cells": cells, "data_dir": str(data_dir) if data_dir else None,
+            "limits": dataclasses.asdict(options.limits),
+            "timeouts": dataclasses.asdict(options.timeouts),
+        }))
+        code, log = _run_pytest(graders, job, results, options, workdir)
+        try:
+            raw = json.loads(results.read_text())
+        except (OSError, ValueError):
+            raw = None
+    if raw is None:  # fail closed: every grader-tied cell earns nothing
+        reason = log.strip().splitlines()[-1] if log.strip() else f"pytest exited with {code}"
+        return GradingResult([], {}, {}, f"grading failed: {reason}", None,
+                             time.monotonic() - started, [f"grading failed: {reason}"])
+    tests = [_score(t) for t in raw["tests"]]
+    cell_results = {}
+    for c in raw["cells"]:
+        cell_results[int(c["cell"])] = CellResult(
+            int(c["cell"]), str(c.get("stdout", "")), str(c.get("stderr", "")),
+            list(c.get("displays") or []), c.get("error"))
+    tied = {t.grade_id for t in tests if t.grade_id}
+    legacy = {}
+    for cell in cells:
+        if cell["grade"] and cell["grade_id"] not in tied:
+            ran = cell_results.get(cell["index"])
+            legacy[cell["grade_id"]] = bool(ran and ran.error is None and not ran.stderr)
+    problems = [f"grader file failed to load: {err.strip().splitlines()[-1]}"
+                for err in raw.get("collect_errors", []) if err.strip()]
+    if legacy:
+        problems.append(
+            f"{len(legacy)} test cell(s) ({', '.join(sorted(legacy))}) have no hidden grader: "
+            "they ran inside the student's process as in nbgrader and are not tamper-proof")
+    return GradingResult(tests, cell_results, legacy, raw.get("notebook_error"),
+                         raw.get("isolation"), time.monotonic() - started, problems)

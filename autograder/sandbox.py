@@ -1,0 +1,335 @@
+"""Starting the student's process inside layers of isolation, and saying which layers are active.
+
+Layers, outermost first: a cgroup (memory and process count; cgroup v1 or v2 when writable), a
+non-root uid, rlimits (processes, file size, CPU time, open files, no core dumps), and
+bubblewrap (no network, own pid/ipc/uts namespaces, read-only system, only the Python runtime
+and the assignment's data mounted, a size-capped private home on tmpfs, scrubbed environment).
+Where bubblewrap cannot run, ``unshare`` gives the network and pid namespaces; where that cannot
+either, only the outer layers remain, and ``course doctor`` says so.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import autograder
+
+__all__ = ["SandboxLimits", "Launch", "launch", "isolation_report", "Cgroup", "NOBODY"]
+
+NOBODY = 65534
+RUNTIME_MOUNT = "/opt/grader-runtime"  # our runner package, read-only
+DATA_MOUNT = "/opt/assignment-data"  # the assignment's data files, read-only
+JOB_MOUNT = "/opt/job"  # the cells to execute, read-only
+HOME = "/home/student"
+SYSTEM_PATHS = ["/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc/ld.so.cache", "/etc/ld.so.conf",
+                "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
+                "/etc/nsswitch.conf", "/etc/alternatives", "/etc/fonts"]
+GPU_DEVICES = ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"]
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    memory_bytes: int = 4 * 1024**3
+    processes: int = 256  # threads count too: leave room for BLAS and TensorFlow pools
+    file_bytes: int = 64 * 1024**2
+    home_bytes: int = 256 * 1024**2
+    cpu_seconds: int = 600
+    open_files: int = 512
+    gpu_devices: tuple[str, ...] = ()  # CUDA device ids visible to the student, e.g. ("0",)
+    isolation: str = "auto"  # auto | bwrap | unshare | none
+
+
+def _root() -> bool:
+    return os.geteuid() == 0
+
+
+def _works(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=20, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _namespaces() -> list[str]:
+    # As root, bwrap mounts with real privileges and the uid is dropped inside (see _drop);
+    # a user namespace would map the sandbox's uid back to root outside.
+    if _root():
+        return ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try"]
+    return ["--unshare-all"]
+
+
+def _drop() -> list[str]:
+    """Inside the sandbox, as root: become nobody with no capabilities and no way back."""
+    if not _root():
+        return []
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+
+
+def _bwrap_works() -> bool:
+    if not shutil.which("bwrap") or (_root() and not shutil.which("setpriv")):
+        return False
+    probe = ["bwrap", *_namespaces(), "--die-with-parent", "--ro-bind", "/usr", "/usr",
+             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+             "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
+             *_drop(), "/usr/bin/true"]
+    return _works(probe)
+
+
+def _unshare_works() -> bool:
+    return _root() and bool(shutil.which("unshare")) and _works(
+        ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "/usr/bin/true"])
+
+
+_chosen: dict[str, str] = {}
+
+
+def choose_isolation(wanted: str = "auto") -> str:
+    """The strongest isolation that runs here (cached), or ``wanted`` if it was named and runs."""
+    if wanted not in _chosen:
+        if wanted in ("auto", "bwrap") and _bwrap_works():
+            _chosen[wanted] = "bwrap"
+        elif wanted in ("auto", "bwrap", "unshare") and _unshare_works():
+            _chosen[wanted] = "unshare"
+        else:
+            _chosen[wanted] = "none"
+    return _chosen[wanted]
+
+
+class Cgroup:
+    """A cgroup for one student process tree: memory cap, process cap, and a clean kill."""
+
+    V1 = Path("/sys/fs/cgroup")
+    V2 = Path("/sys/fs/cgroup/unified")
+
+    def __init__(self, limits: SandboxLimits):
+        self.dirs: list[Path] = []
+        name = f"course-grading-{uuid.uuid4().hex[:12]}"
+        if not _root():
+            return
+        try:
+            if (self.V1 / "memory").is_dir() and (self.V1 / "pids").is_dir():
+                self._make(self.V1 / "memory" / name, "memory.limit_in_bytes", limits.memory_bytes)
+                self._make(self.V1 / "pids" / name, "pids.max", limits.processes)
+            elif (Path("/sys/fs/cgroup") / "cgroup.controllers").is_file():
+                group = Path("/sys/fs/cgroup") / name
+                self._make(group, "memory.max", limits.memory_bytes)
+                (group / "pids.max").write_text(str(limits.processes))
+                (group / "memory.swap.max").write_text("0")
+        except OSError:
+            self.remove()
+            self.dirs = []
+
+    def _make(self, path: Path, limit_file: str, value: int) -> None:
+        path.mkdir()
+        self.dirs.append(path)
+        (path / limit_file).write_text(str(value))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.dirs)
+
+    def join(self) -> None:
+        """Called in the child before exec: move this process into the group."""
+        for path in self.dirs:
+            with open(path / "cgroup.procs", "w") as handle:
+                handle.write(str(os.getpid()))
+
+    def pids(self) -> list[int]:
+        found = set()
+        for path in self.dirs:
+            try:
+                found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        return sorted(found)
+
+    def oom_killed(self) -> bool:
+        for path in self.dirs:
+            for name in ("memory.oom_control", "memory.events"):
+                try:
+                    text = (path / name).read_text()
+                except OSError:
+                    continue
+                for line in text.splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and value.strip() not in ("", "0"):
+                        return True
+        return False
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+            import time
+
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        for path in reversed(self.dirs):
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+@dataclass
+class Launch:
+    """What ``launch`` started; the caller owns the process and must call ``cleanup``."""
+
+    process: subprocess.Popen
+    cgroup: Cgroup
+    isolation: str
+    home: Path | None = None
+    cleanup_paths: list[Path] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        try:
+            os.killpg(self.process.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.cgroup.kill_all()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.cgroup.remove()
+        for path in self.cleanup_paths:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _environment(limits: SandboxLimits) -> dict[str, str]:
+    env = {"HOME": HOME, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNTIME_MOUNT,
+           "TF_CPP_MIN_LOG_LEVEL": "2", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+           "CUDA_VISIBLE_DEVICES": ",".join(limits.gpu_devices)}
+    return env
+
+
+def _bwrap_command(python: str, job_dir: Path, data_dir: Path | None,
+                   limits: SandboxLimits) -> list[str]:
+    command = ["bwrap", *_namespaces(), "--die-with-parent", "--new-session",
+               "--hostname", "jupyter", "--proc", "/proc", "--dev", "/dev",
+               # tmpfs mounts are root's; the private namespace makes world-writable safe here
+               "--perms", "1777", "--size", str(64 * 1024**2), "--tmpfs", "/tmp",
+               "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", HOME,
+               "--clearenv", "--chdir", HOME]
+    for path in SYSTEM_PATHS:
+        command += ["--ro-bind-try", path, path]
+    binds = [(prefix, prefix) for prefix in sorted({sys.base_prefix, sys.prefix})]
+    binds += [(str(Path(autograder.__file__).parent), f"{RUNTIME_MOUNT}/autograder"),
+              (str(job_dir), JOB_MOUNT)]
+    if data_dir is not None:
+        binds.append((str(data_dir), DATA_MOUNT))
+    made: set[str] = set()
+    for source, target in binds:
+        # bwrap would create missing parents private to root, out of the student's reach
+        for parent in reversed(Path(target).parents[:-1]):
+            if str(parent) not in made:
+                made.add(str(parent))
+                command += ["--perms", "0755", "--dir", str(parent)]
+        command += ["--ro-bind", source, target]
+    if limits.gpu_devices:
+        for device in GPU_DEVICES + [f"/dev/nvidia{n}" for n in limits.gpu_devices]:
+            command += ["--dev-bind-try", device, device]
+    for key, value in _environment(limits).items():
+        command += ["--setenv", key, value]
+    return command + _drop() + [python]
+
+
+def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: int,
+           out_fd: int) -> Launch:
+    """Start ``autograder.student_runner`` on ``job_dir/cells.json`` behind every layer that
+    runs here. ``in_fd``/``out_fd`` are the child's ends of the two protocol pipes."""
+    isolation = choose_isolation(limits.isolation)
+    cgroup = Cgroup(limits)
+    python = sys.executable
+    runner = ["-s", "-m", "autograder.student_runner"]  # -s: no user site-packages
+    cleanup = []
+    home = None
+    if isolation == "bwrap":
+        command = _bwrap_command(python, job_dir, data_dir, limits) + runner
+        command += [f"{JOB_MOUNT}/cells.json", str(in_fd), str(out_fd),
+                    DATA_MOUNT if data_dir is not None else ""]
+        env = None
+    else:
+        # No mount namespace of our own: a private home folder on disk, data copied in.
+        home = Path(job_dir).with_name(Path(job_dir).name + "-home")
+        home.mkdir(mode=0o700)
+        if data_dir is not None:
+            shutil.copytree(data_dir, home, dirs_exist_ok=True)
+        if _root():
+            os.chown(home, NOBODY, NOBODY)
+        cleanup.append(home)
+        env = {**_environment(limits), "HOME": str(home),
+               "PYTHONPATH": str(Path(autograder.__file__).parent.parent)}
+        command = [python, *runner, str(Path(job_dir) / "cells.json"), str(in_fd), str(out_fd),
+                   ""]
+        if isolation == "unshare":
+            command = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+                       *_drop(), *command]
+
+    def in_child() -> None:
+        os.setsid()
+        if cgroup.active:
+            cgroup.join()
+        for which, value in ((resource.RLIMIT_NPROC, limits.processes),
+                             (resource.RLIMIT_FSIZE, limits.file_bytes),
+                             (resource.RLIMIT_CPU, limits.cpu_seconds),
+                             (resource.RLIMIT_NOFILE, limits.open_files),
+                             (resource.RLIMIT_CORE, 0)):
+            resource.setrlimit(which, (value, value))
+        if not cgroup.active:  # no memory cgroup: address-space cap as the fallback
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        if _root() and isolation == "none":  # bwrap and unshare drop root themselves
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        pass_fds=(in_fd, out_fd), preexec_fn=in_child, env=env,
+        cwd=str(home) if home else "/",
+    )
+    return Launch(process, cgroup, isolation, home, cleanup)
+
+
+def isolation_report(limits: SandboxLimits = SandboxLimits()) -> list[tuple[str, bool, str]]:
+    """(layer, active, detail) for each layer, as ``course doctor`` prints them."""
+    isolation = choose_isolation(limits.isolation)
+    cgroup = Cgroup(limits)
+    cgroup_ok = cgroup.active
+    cgroup.remove()
+    bwrap = isolation == "bwrap"
+    namespaced = isolation in ("bwrap", "unshare")
+    return [
+        ("bubblewrap", bwrap, shutil.which("bwrap") or "not installed (apt-get install bubblewrap)"),
+        ("no network", namespaced, "network namespace" if namespaced else "NOT isolated"),
+        ("own pid namespace", namespaced, isolation),
+        ("read-only system, graders not mounted", bwrap,
+         "only the runtime and data are mounted" if bwrap else "whole filesystem visible"),
+        ("private home (tmpfs, size-capped)", bwrap, f"{limits.home_bytes // 2**20} MiB"),
+        ("non-root uid", _root(), f"uid {NOBODY}" if _root() else "runs as the grader's own uid"),
+        ("scrubbed environment", True, "only HOME, PATH, LANG and runtime settings"),
+        ("memory cap", True, f"{limits.memory_bytes // 2**20} MiB via "
+         + ("cgroup" if cgroup_ok else "RLIMIT_AS")),
+        ("process cap", True, f"{limits.processes} via RLIMIT_NPROC"
+         + (" and cgroup pids" if cgroup_ok else "")),
+        ("file size / CPU time rlimits", True,
+         f"{limits.file_bytes // 2**20} MiB per file, {limits.cpu_seconds} s CPU"),
+        ("wall-clock kill", True, "SIGKILL from the grader's process"),
+    ]
