@@ -130,7 +130,8 @@ def cmd_collect(args) -> int:
     return 0
 
 
-def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None):
+def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None,
+                        workers: int | None = None):
     from .grade import collected_students, grade
 
     todo = students if students is not None else collected_students(ws, assignment_id)
@@ -138,19 +139,77 @@ def grade_with_progress(ws, assignment_id: str, students=None, console: Console 
                TimeElapsedColumn()]
     with Progress(*columns, console=console or err, transient=False) as progress:
         task = progress.add_task(assignment_id, total=len(todo))
-        outcomes = grade(ws, assignment_id, students=todo,
+        outcomes = grade(ws, assignment_id, students=todo, workers=workers,
                          on_result=lambda _outcome: progress.advance(task))
+    warnings = sorted({w for outcome in outcomes for w in outcome.warnings})
+    for warning in warnings:
+        (console or err).print(f"[yellow]warning:[/] {warning}", highlight=False)
     return outcomes
 
 
 def cmd_grade(args) -> int:
     ws = _workspace(args)
-    outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None)
+    outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
+                                   workers=args.workers)
     failed = [o for o in outcomes if o.outcome == "error"]
     print(f"graded {len(outcomes) - len(failed)} of {len(outcomes)} submissions of "
           f"{args.assignment}")
     for outcome in failed:
         print(f"  {outcome.student_id}: {outcome.message}")
+    return 0
+
+
+def grading_options(ws, assignment_id: str):
+    from autograder.client import Timeouts
+    from autograder.engine import GradingOptions
+    from autograder.sandbox import SandboxLimits
+
+    settings = ws.course.grading_for(assignment_id)
+    return GradingOptions(
+        limits=SandboxLimits(memory_bytes=settings["memory_mb"] * 2**20,
+                             isolation=settings["isolation"]),
+        timeouts=Timeouts(notebook=settings["notebook_timeout"], call=settings["call_timeout"]))
+
+
+def cmd_grade_file(args) -> int:
+    from autograder.single import NotebookError, grade_file
+
+    ws = _workspace(args)
+    ws.course.assignment(args.assignment)
+    try:
+        result = grade_file(ws.source / args.assignment, Path(args.notebook),
+                            grading_options(ws, args.assignment))
+    except NotebookError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for test in result["tests"]:
+        mark = "[green]PASSED[/]" if test["outcome"] == "passed" else "[red]FAILED[/]"
+        wide_console().print(f"{mark} {test['name']} ({test['points']:g}/{test['max_points']:g})"
+                             + (f": {test['message']}" if test["message"] else ""),
+                             highlight=False)
+    for problem in result["problems"]:
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    print(f"score: {result['score']:g} / {result['max_score']:g}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from rich.table import Table
+
+    from autograder.sandbox import SandboxLimits, choose_isolation, isolation_report
+
+    table = Table(title="grading sandbox: isolation layers on this machine")
+    for column in ("layer", "active", "detail"):
+        table.add_column(column)
+    for layer, active, detail in isolation_report(SandboxLimits()):
+        table.add_row(layer, "[green]yes[/]" if active else "[bold red]NO[/]", detail)
+    wide_console().print(table)
+    mode = choose_isolation()
+    if mode != "bwrap":
+        err.print(f"[bold red]warning:[/] grading runs with isolation '{mode}': see the NO rows",
+                  highlight=False)
     return 0
 
 
@@ -272,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("grade", cmd_grade, "autograde collected submissions into the gradebook")
     p.add_argument("assignment")
     p.add_argument("--student", help="grade only this student")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="submissions graded at once (default: grading.workers, else the cores)")
+    p = add("grade-file", cmd_grade_file,
+            "grade one notebook without touching the gradebook")
+    p.add_argument("assignment")
+    p.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add("doctor", cmd_doctor, "show which isolation layers grading runs behind here")
     p = add("extend", cmd_extend, "grant a student a later deadline for one assignment")
     p.add_argument("student")
     p.add_argument("assignment")

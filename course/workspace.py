@@ -69,11 +69,25 @@ class Workspace:
         config.CourseDirectory.db_url = self.db_url
         config.CourseDirectory.ignore = NBGRADER_IGNORE
         config.Exchange.root = str(self.root / "exchange")
-        # the kernel's own start-up warnings would drown the progress bar
-        config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+        # our engine in place of nbgrader's Execute; nbgrader's other steps unchanged
+        from autograder.nbgrader_bridge import SandboxedGrading
+        from nbgrader.converters import Autograde
+        from nbgrader.preprocessors import Execute
+
+        steps = Autograde().autograde_preprocessors  # nbgrader's own list, Execute swapped
+        config.Autograde.autograde_preprocessors = [
+            SandboxedGrading if step is Execute else step for step in steps]
+        config.SandboxedGrading.source_root = str(self.source)
         return config
 
-    def nbgrader_api(self):
+    def configure_grading(self, config: Config, assignment_id: str) -> Config:
+        """The assignment's grading limits (course file, then defaults) for SandboxedGrading."""
+        settings = self.course.grading_for(assignment_id)
+        for key in ("notebook_timeout", "call_timeout", "memory_mb", "isolation"):
+            setattr(config.SandboxedGrading, key, settings[key])
+        return config
+
+    def nbgrader_api(self, assignment_id: str | None = None):
         from nbgrader.apps import NbGraderAPI  # heavy import: only for commands that need it
         from nbgrader.coursedir import CourseDirectory
         from sqlalchemy.exc import SAWarning
@@ -82,6 +96,8 @@ class Workspace:
         warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
 
         config = self.nbgrader_config()
+        if assignment_id is not None:
+            self.configure_grading(config, assignment_id)
         coursedir = CourseDirectory(config=config)
         return NbGraderAPI(coursedir=coursedir, config=config)
 

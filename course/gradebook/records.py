@@ -69,10 +69,16 @@ def record_release(gb: Gradebook, assignment_id: str, checksum: str) -> Release:
 
 def start_run(gb: Gradebook, student_id: str, assignment_id: str, receipt_id: int | None,
               engine: str, grader_version: str) -> GradingRun:
-    run = GradingRun(student_id=student_id, assignment_id=assignment_id, receipt_id=receipt_id,
-                     engine=engine, grader_version=grader_version, started_at=utcnow(),
-                     outcome="running", message="")
-    gb.session.add(run)
+    """A run row for this grading; the same submission graded again by the same graders
+    reuses its row (a re-grade replaces, it does not duplicate)."""
+    key = {"student_id": student_id, "assignment_id": assignment_id, "receipt_id": receipt_id,
+           "engine": engine, "grader_version": grader_version}
+    run = gb.session.scalars(select(GradingRun).filter_by(**key)).first()
+    if run is None:
+        run = GradingRun(**key)
+        gb.session.add(run)
+    run.started_at, run.finished_at, run.outcome, run.message = utcnow(), None, "running", ""
+    run.score = run.max_score = None
     gb.session.commit()  # a crash mid-grade leaves a visible 'running' row
     return run
 

@@ -1,0 +1,126 @@
+"""nbgrader's seam: ``SandboxedGrading`` takes the place of nbgrader's ``Execute`` in
+``Autograde.autograde_preprocessors``. nbgrader's sanitizing preprocessors (ClearOutput,
+OverwriteCells, CheckCellMetadata, ...) still run first, and SaveAutoGrades after it reads the
+scores from the outputs written here, so the gradebook, formgrader, feedback and late penalties
+work unchanged.
+
+Output written per cell:
+- a cell the notebook ran: what it printed, displayed or raised (for the feedback);
+- a test cell a hidden grader stands for: one line per test (name, points, message) and the
+  cell's score as an ``execute_result``, which nbgrader reads as partial credit. The graders'
+  source never appears.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbformat.v4 import new_output
+from traitlets import Float, Int, Unicode
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .client import Timeouts
+from .engine import GradingOptions, GradingResult, grade_notebook
+from .sandbox import SandboxLimits
+
+__all__ = ["SandboxedGrading", "cell_outputs", "grader_cell_score", "UNSAFE_WARNING"]
+
+UNSAFE_WARNING = "not tamper-proof"
+
+
+def _cell_points(cell) -> float:
+    return float(cell.metadata.get("nbgrader", {}).get("points", 0) or 0)
+
+
+def test_lines(tests) -> str:
+    lines = []
+    for test in tests:
+        mark = "PASSED" if test.outcome == "passed" else "FAILED"
+        line = f"{mark} {test.name} ({test.points:g}/{test.max_points:g})"
+        lines.append(line + (f": {test.message}" if test.message else ""))
+    return "\n".join(lines) + "\n"
+
+
+def grader_cell_score(cell, result: GradingResult) -> float | None:
+    """A test cell's score from the graders that stand for it (their share of its points),
+    or None when no grader does."""
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    tests = [t for t in result.tests if grade_id and t.grade_id == grade_id]
+    if not tests:
+        return None
+    earned, possible = sum(t.points for t in tests), sum(t.max_points for t in tests)
+    return _cell_points(cell) * earned / possible if possible else 0.0
+
+
+def cell_outputs(cell, result: GradingResult, index: int) -> list:
+    """nbformat outputs for one code cell after grading."""
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    tests = [t for t in result.tests if grade_id and t.grade_id == grade_id]
+    if tests:
+        score = grader_cell_score(cell, result)
+        return [new_output("stream", name="stdout", text=test_lines(tests)),
+                new_output("execute_result", data={"text/plain": f"{score:g}"},
+                           execution_count=None)]
+    ran = result.cells.get(index)
+    if ran is None:
+        if cell.metadata.get("nbgrader", {}).get("grade") and result.notebook_error:
+            return [new_output("error", ename="NotGraded", evalue=result.notebook_error,
+                               traceback=[])]
+        return []
+    outputs = []
+    if ran.stdout:
+        outputs.append(new_output("stream", name="stdout", text=ran.stdout))
+    if ran.stderr:
+        outputs.append(new_output("stream", name="stderr", text=ran.stderr))
+    for display in ran.displays[:20]:
+        data = {k: str(v) for k, v in display.items() if k in ("text/plain", "image/png")}
+        if data:
+            outputs.append(new_output("display_data", data=data))
+    if ran.error:
+        outputs.append(new_output("error", ename=str(ran.error.get("ename", "Error"))[:200],
+                                  evalue=str(ran.error.get("evalue", ""))[:2000], traceback=[]))
+    return outputs
+
+
+class SandboxedGrading(NbGraderPreprocessor):
+    """Grades with hidden pytest graders against the notebook run in the sandbox."""
+
+    source_root = Unicode("", help="folder holding <assignment>/graders and <assignment>/data"
+                          ).tag(config=True)
+    notebook_timeout = Float(300.0, help="seconds to run all of the notebook's cells"
+                             ).tag(config=True)
+    call_timeout = Float(60.0, help="seconds for one call from a grader").tag(config=True)
+    memory_mb = Int(4096, help="memory cap of the student's process tree").tag(config=True)
+    isolation = Unicode("auto", help="auto | bwrap | unshare | none").tag(config=True)
+    gpu_devices = Unicode("", help="comma-separated CUDA device ids for the sandbox"
+                          ).tag(config=True)
+
+    def options(self) -> GradingOptions:
+        gpus = tuple(d for d in self.gpu_devices.split(",") if d)
+        return GradingOptions(
+            limits=SandboxLimits(memory_bytes=self.memory_mb * 2**20, isolation=self.isolation,
+                                 gpu_devices=gpus),
+            timeouts=Timeouts(notebook=self.notebook_timeout, call=self.call_timeout))
+
+    def preprocess(self, nb, resources):
+        assignment = resources["nbgrader"]["assignment"]
+        folder = Path(self.source_root) / assignment
+        graders = folder / "graders"
+        data = folder / "data"
+        result = grade_notebook(nb, graders=graders if graders.is_dir() else None,
+                                data_dir=data if data.is_dir() else None,
+                                options=self.options())
+        for problem in result.problems:
+            self.log.warning("%s: %s", assignment, problem)
+        if result.notebook_error:
+            self.log.warning("%s: %s", assignment, result.notebook_error)
+        count = 0
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            count += 1
+            cell.outputs = cell_outputs(cell, result, index)
+            cell.execution_count = count
+        resources.setdefault("course_grading", []).append(result)
+        return nb, resources
