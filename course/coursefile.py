@@ -26,7 +26,9 @@ __all__ = [
     "CourseFileError",
     "Person",
     "Policy",
+    "Presenters",
     "Session",
+    "Summaries",
     "find_course_file",
     "load_course",
     "parse_course",
@@ -55,6 +57,9 @@ class Person(_Strict):
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+    unavailable: list[int | dt.date] = Field(
+        [], description="sessions a student cannot attend: 1-based numbers or session dates"
+    )
 
     @property
     def name(self) -> str:
@@ -82,6 +87,36 @@ class DeadlineRule(_Strict):
     time: dt.time = dt.time(18, 0)
 
 
+class SummaryDeadline(_Strict):
+    """A session summary is due on the first WEEKDAY at TIME on a day after the session."""
+
+    weekday: Literal[tuple(calendar.WEEKDAYS)] = "friday"  # type: ignore[valid-type]
+    time: dt.time = dt.time(12, 0)
+
+
+class Summaries(_Strict):
+    per_session: int = Field(2, ge=1, description="students who write each session's summary")
+    deadline: SummaryDeadline = SummaryDeadline()
+
+
+class Presenters(_Strict):
+    count: int = Field(2, ge=1, description="students drawn to present each assignment")
+
+
+class Grading(_Strict):
+    """Limits for grading one submission; an assignment's own ``grading:`` overrides these."""
+
+    notebook_timeout: float | None = Field(None, gt=0, description="s to run all cells (300)")
+    call_timeout: float | None = Field(None, gt=0, description="s for one grader call (60)")
+    memory_mb: int | None = Field(None, ge=64, description="memory cap in MiB (4096)")
+    isolation: Literal["auto", "bwrap", "unshare", "none"] | None = None
+    workers: int | None = Field(None, ge=1, description="submissions graded at once (cores)")
+
+
+GRADING_DEFAULTS = {"notebook_timeout": 300.0, "call_timeout": 60.0, "memory_mb": 4096,
+                    "isolation": "auto", "workers": None}
+
+
 def _zone(info: ValidationInfo) -> ZoneInfo:
     return info.context["zone"]
 
@@ -101,6 +136,7 @@ class Assignment(_Strict):
     release: dt.datetime | None = None
     due: dt.datetime | None = None
     for_session: int | None = Field(None, ge=1, description="1-based index into sessions")
+    grading: Grading = Grading()
 
     @field_validator("release", "due", mode="before")
     @classmethod
@@ -123,8 +159,16 @@ class Course(_Strict):
     sessions: list[Session] = []
     assignments: list[Assignment] = []
     policy: Policy = Policy()
+    summaries: Summaries = Summaries()
+    presenters: Presenters = Presenters()
     roster: Roster = Roster()
     gradebook: Gradebook = Gradebook()
+    grading: Grading = Grading()
+
+    def grading_for(self, assignment_id: str) -> dict:
+        """Grading settings resolved in order: the assignment's, the course's, the defaults."""
+        own = self.assignment(assignment_id).grading.model_dump(exclude_none=True)
+        return {**GRADING_DEFAULTS, **self.grading.model_dump(exclude_none=True), **own}
 
     @property
     def zone(self) -> ZoneInfo:
@@ -142,6 +186,21 @@ class Course(_Strict):
             if person.id == student_id:
                 return person
         raise LookupError(f"unknown student {student_id!r}: not in the course roster")
+
+    def session_number(self, ref: int | dt.date) -> int:
+        """The 1-based number of a session given by number or by date."""
+        if isinstance(ref, int):
+            if 1 <= ref <= len(self.sessions):
+                return ref
+            raise LookupError(f"unknown session {ref}: the course has {len(self.sessions)} sessions")
+        for number, session in enumerate(self.sessions, start=1):
+            if session.date == ref:
+                return number
+        raise LookupError(f"unknown session: no session on {ref.isoformat()}")
+
+    def unavailable_sessions(self, student_id: str) -> set[int]:
+        """Session numbers a student declared they cannot attend."""
+        return {self.session_number(ref) for ref in self.student(student_id).unavailable}
 
     def due(self, assignment_id: str) -> dt.datetime:
         due = self.assignment(assignment_id).due
@@ -259,6 +318,15 @@ def _check_unique(course: Course, fail) -> None:
             people[person.id] = role
 
 
+def _check_unavailable(course: Course, fail) -> None:
+    for index, person in enumerate(course.roster.students):
+        for item, ref in enumerate(person.unavailable):
+            try:
+                course.session_number(ref)
+            except LookupError as exc:
+                fail(("roster", "students", index, "unavailable", item), exc.args[0])
+
+
 def parse_course(text: str, path: Path | str = COURSE_FILE) -> Course:
     """Validate course-file text; raise CourseFileError naming the line and field at fault."""
     try:
@@ -286,6 +354,7 @@ def parse_course(text: str, path: Path | str = COURSE_FILE) -> Course:
         first = exc.errors()[0]
         fail(tuple(first["loc"]), _message(first))
     _check_unique(course, fail)
+    _check_unavailable(course, fail)
     _resolve_deadlines(course, fail)
     return course
 
