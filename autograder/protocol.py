@@ -38,10 +38,10 @@ _HEADER = struct.Struct(">I")
 
 @dataclass(frozen=True)
 class Limits:
-    max_frame_bytes: int = 256 * 1024 * 1024
+    max_frame_bytes: int = 96 * 1024 * 1024
     max_depth: int = 32
     max_items: int = 1_000_000  # container entries, summed over the whole value
-    max_array_bytes: int = 256 * 1024 * 1024
+    max_array_bytes: int = 64 * 1024 * 1024
 
 
 class ProtocolError(Exception):

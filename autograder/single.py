@@ -21,7 +21,13 @@ class NotebookError(ValueError):
     """The file is not a notebook we can grade."""
 
 
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+
 def read_notebook(path: Path):
+    if path.is_file() and path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{path}: {path.stat().st_size / 1e6:.0f} MB is larger than a "
+                            f"notebook may be ({MAX_NOTEBOOK_BYTES / 1e6:.0f} MB)")
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)

@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbformat.reader import NotJSONError
 
+from autograder.single import MAX_NOTEBOOK_BYTES
+
 from .collect import RECEIPT_FILE
 from .gradebook.records import finish_run, start_run
 from .release import folder_checksum, generate
@@ -58,6 +60,8 @@ def _unreadable_notebook(folder: Path) -> str | None:
     if not notebooks:
         return "the submission contains no notebook"
     for path in notebooks:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return f"{path.name} is larger than {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB: not graded"
         try:
             nbformat.validate(nbformat.read(path, as_version=4))
         except NotJSONError:
