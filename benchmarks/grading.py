@@ -1,0 +1,149 @@
+"""Grading benchmarks, measured side by side in one run (`make bench`).
+
+1. Overhead: grading the 01-numpy reference notebook with our engine (sandbox + hidden graders)
+   vs executing the same notebook with plain nbclient. Target: at most 10 % more time, or at
+   most 0.5 s more, whichever is larger.
+2. Throughput: N submissions of 01-numpy, `course grade --workers 2` vs stock
+   `nbgrader autograde` on the same submissions. Target: at least 1.8x faster on 2 cores.
+
+Medians over the repeats; each side is run alternately so drift hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from autograder.engine import grade_notebook  # noqa: E402
+from course.demo import answer_notebook, solution_cells  # noqa: E402
+
+SOURCE = REPO / "assignments" / "01-numpy"
+COURSE_YML = """\
+id: bench
+title: Benchmark
+timezone: UTC
+withdrawal_deadline: 2030-01-01
+assignments:
+  - {{id: 01-numpy, due: 2029-01-01 18:00}}
+roster:
+  students:
+{students}
+"""
+
+
+def reference_notebook():
+    src = nbformat.read(SOURCE / "numpy-basics.ipynb", as_version=4)
+    return answer_notebook(src, solution_cells(src))
+
+
+def time_nbclient(nb) -> float:
+    from nbclient import NotebookClient
+
+    started = time.perf_counter()
+    NotebookClient(nbformat.from_dict(nb), timeout=120, kernel_name="python3").execute()
+    return time.perf_counter() - started
+
+
+def time_engine(nb) -> float:
+    started = time.perf_counter()
+    result = grade_notebook(nb, graders=SOURCE / "graders")
+    assert result.score == 10, result
+    return time.perf_counter() - started
+
+
+def overhead(repeats: int) -> dict:
+    nb = reference_notebook()
+    time_nbclient(nb), time_engine(nb)  # warm caches (imports, page cache) for both
+    plain, ours = [], []
+    for _ in range(repeats):
+        plain.append(time_nbclient(nb))
+        ours.append(time_engine(nb))
+    p, o = statistics.median(plain), statistics.median(ours)
+    allowed = max(0.10 * p, 0.5)
+    return {"nbclient_s": p, "engine_s": o, "extra_s": o - p, "ratio": o / p,
+            "allowed_extra_s": allowed, "meets_target": o - p <= allowed}
+
+
+def make_course(root: Path, n: int) -> list[str]:
+    students = [f"s{i:02d}" for i in range(n)]
+    (root / "assignments").mkdir(parents=True)
+    shutil.copytree(SOURCE, root / "assignments" / "01-numpy")
+    people = "\n".join(f"    - {{id: {s}}}" for s in students)
+    (root / "course.yml").write_text(COURSE_YML.format(students=people))
+    nb = reference_notebook()
+    for student in students:
+        folder = root / "submitted" / student / "01-numpy"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "numpy-basics.ipynb")
+        (folder / "timestamp.txt").write_text("2028-12-31 12:00:00.000000 UTC")
+    return students
+
+
+def run(command: list[str], cwd: Path) -> float:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return elapsed
+
+
+def throughput(n: int, workers: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        ours_root, stock_root = Path(tmp) / "ours", Path(tmp) / "stock"
+        make_course(ours_root, n)
+        make_course(stock_root, n)
+        course = [sys.executable, "-m", "course.cli"]
+        run([*course, "generate", "01-numpy"], ours_root)
+        run([*course, "generate", "01-numpy"], stock_root)  # same gradebook content
+        # stock nbgrader: its own config file, its default Execute preprocessor
+        (stock_root / "nbgrader_config.py").write_text(
+            "c = get_config()\nc.CourseDirectory.root = '.'\n"
+            "c.CourseDirectory.source_directory = 'assignments'\n"
+            "c.CourseDirectory.course_id = 'bench'\n"
+            "c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__', "
+            "'feedback', 'graders', 'mutants']\n")
+        stock = run([str(Path(sys.executable).parent / "nbgrader"), "autograde", "01-numpy",
+                     "--force"], stock_root)
+        ours = run([*course, "grade", "01-numpy", "--workers", str(workers)], ours_root)
+    return {"submissions": n, "workers": workers, "nbgrader_autograde_s": stock,
+            "course_grade_s": ours, "speedup": stock / ours, "meets_target": stock / ours >= 1.8}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.submissions = 1, 2
+    print(f"# grading benchmarks, {dt.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores")
+    o = overhead(args.repeats)
+    print(f"overhead: nbclient {o['nbclient_s']:.2f} s, engine {o['engine_s']:.2f} s, "
+          f"extra {o['extra_s']:+.2f} s (ratio {o['ratio']:.2f}; allowed +{o['allowed_extra_s']:.2f} s)"
+          f" -> {'meets' if o['meets_target'] else 'MISSES'} target")
+    t = throughput(args.submissions, args.workers)
+    print(f"throughput: {t['submissions']} submissions, nbgrader autograde "
+          f"{t['nbgrader_autograde_s']:.1f} s, course grade --workers {t['workers']} "
+          f"{t['course_grade_s']:.1f} s, speedup {t['speedup']:.2f}x "
+          f"-> {'meets' if t['meets_target'] else 'MISSES'} target (1.8x)")
+
+
+if __name__ == "__main__":
+    main()
