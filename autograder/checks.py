@@ -13,8 +13,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["gradient_check", "numeric_gradient", "relative_error", "assert_shape",
-           "assert_close", "assert_array", "passes_for_seeds", "seed_local", "assert_no_loops"]
+__all__ = [
+    "assert_array",
+    "assert_close",
+    "assert_no_loops",
+    "assert_shape",
+    "gradient_check",
+    "numeric_gradient",
+    "passes_for_seeds",
+    "relative_error",
+    "seed_local",
+]
 
 
 def relative_error(a, b, eps: float = 1e-12) -> float:

@@ -11,6 +11,7 @@ import builtins
 import json
 import os
 import queue
+import subprocess
 import tempfile
 import threading
 import time
@@ -20,8 +21,14 @@ from pathlib import Path
 from .protocol import Handle, Limits, ProtocolError, decode, encode, read_frame, write_frame
 from .sandbox import Launch, SandboxLimits, launch
 
-__all__ = ["StudentProcess", "Submission", "RemoteObject", "StudentError",
-           "SubmissionUnavailable", "Timeouts"]
+__all__ = [
+    "RemoteObject",
+    "StudentError",
+    "StudentProcess",
+    "Submission",
+    "SubmissionUnavailable",
+    "Timeouts",
+]
 
 STREAM_CAP = 64 * 1024
 
@@ -139,7 +146,7 @@ class StudentProcess:
         process = self.launch.process
         try:
             code = process.wait(timeout=2)
-        except Exception:
+        except subprocess.TimeoutExpired:
             code = None
         if self.launch.cgroup.oom_killed():
             return f"the notebook's process was killed: out of memory (limit " \
@@ -211,7 +218,7 @@ class StudentProcess:
 class RemoteObject:
     """An object living in the student's process; attributes, items and calls go over the wire."""
 
-    __slots__ = ("_process", "_handle")
+    __slots__ = ("_handle", "_process")
 
     def __init__(self, process: StudentProcess, handle: Handle):
         object.__setattr__(self, "_process", process)

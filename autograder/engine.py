@@ -22,8 +22,14 @@ from pathlib import Path
 from .client import Timeouts
 from .sandbox import SandboxLimits
 
-__all__ = ["GradingOptions", "TestResult", "CellResult", "GradingResult", "grade_notebook",
-           "notebook_cells"]
+__all__ = [
+    "CellResult",
+    "GradingOptions",
+    "GradingResult",
+    "TestResult",
+    "grade_notebook",
+    "notebook_cells",
+]
 
 
 @dataclass(frozen=True)

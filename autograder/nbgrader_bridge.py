@@ -16,15 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbformat.v4 import new_output
-from traitlets import Float, Int, Unicode
-
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float, Int, Unicode
 
 from .client import Timeouts
 from .engine import GradingOptions, GradingResult, grade_notebook
 from .sandbox import SandboxLimits
 
-__all__ = ["SandboxedGrading", "cell_outputs", "grader_cell_score", "UNSAFE_WARNING"]
+__all__ = ["UNSAFE_WARNING", "SandboxedGrading", "cell_outputs", "grader_cell_score"]
 
 UNSAFE_WARNING = "not tamper-proof"
 

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "Limits",
-    "ProtocolError",
-    "NotData",
-    "Handle",
-    "encode",
-    "decode",
-    "write_frame",
-    "read_frame",
     "ALLOWED_DTYPES",
+    "Handle",
+    "Limits",
+    "NotData",
+    "ProtocolError",
+    "decode",
+    "encode",
+    "read_frame",
+    "write_frame",
 ]
 
 ALLOWED_DTYPES = frozenset(

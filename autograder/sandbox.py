@@ -21,7 +21,7 @@ from pathlib import Path
 
 import autograder
 
-__all__ = ["SandboxLimits", "Launch", "launch", "isolation_report", "Cgroup", "NOBODY"]
+__all__ = ["NOBODY", "Cgroup", "Launch", "SandboxLimits", "isolation_report", "launch"]
 
 NOBODY = 65534
 RUNTIME_MOUNT = "/opt/grader-runtime"  # our runner package, read-only
@@ -302,7 +302,8 @@ def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: i
 
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        pass_fds=(in_fd, out_fd), preexec_fn=in_child, env=env,
+        # preexec_fn: rlimits, cgroup and uid must be set between fork and exec
+        pass_fds=(in_fd, out_fd), preexec_fn=in_child, env=env,  # noqa: PLW1509
         cwd=str(home) if home else "/",
     )
     return Launch(process, cgroup, isolation, home, cleanup)

@@ -14,7 +14,7 @@ from nbformat.reader import NotJSONError
 from .engine import GradingOptions, grade_notebook
 from .nbgrader_bridge import grader_cell_score
 
-__all__ = ["NotebookError", "restore_from_source", "grade_file"]
+__all__ = ["NotebookError", "grade_file", "restore_from_source"]
 
 
 class NotebookError(ValueError):

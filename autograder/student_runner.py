@@ -7,6 +7,7 @@ grader's process decides every score from the plain data this process sends back
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -15,7 +16,15 @@ import shutil
 import sys
 import traceback
 
-from autograder.protocol import Limits, NotData, ProtocolError, decode, encode, read_frame, write_frame
+from autograder.protocol import (
+    Limits,
+    NotData,
+    ProtocolError,
+    decode,
+    encode,
+    read_frame,
+    write_frame,
+)
 
 CELL_OUTPUT_CHARS = 20_000  # per cell and stream; the rest is counted, not kept
 MAX_DISPLAY_OUTPUTS = 20
@@ -79,7 +88,7 @@ class Runner:
             failure = result.error_before_exec or result.error_in_exec
             if failure is not None:
                 error = {"ename": type(failure).__name__, "evalue": str(failure)[:2000]}
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt raised past IPython
+        except BaseException as exc:  # noqa: BLE001 - SystemExit etc. raised past IPython
             error = {"ename": type(exc).__name__, "evalue": str(exc)[:2000]}
         finally:
             sys.stdout, sys.stderr = saved
@@ -155,7 +164,7 @@ class Runner:
             sys.stdout, sys.stderr = out, err
             try:
                 reply["ok"] = self.to_wire(self.handle(message))
-            except BaseException as exc:  # report every failure, even SystemExit, as data
+            except BaseException as exc:  # noqa: BLE001 - every failure, even SystemExit, as data
                 reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:2000],
                                   "traceback": traceback.format_exc(limit=-3)[-4000:]}
             finally:
@@ -174,10 +183,8 @@ def seed_everything(seed: int) -> list[str]:
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
         tf.keras.utils.set_random_seed(seed)
-        try:
+        with contextlib.suppress(AttributeError, RuntimeError):  # older TF: seeding alone
             tf.config.experimental.enable_op_determinism()
-        except Exception:  # older TF: seeding alone
-            pass
         seeded.append("tensorflow")
     return seeded
 
