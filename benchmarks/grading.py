@@ -27,8 +27,8 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.engine import grade_notebook  # noqa: E402
-from course.demo import answer_notebook, solution_cells  # noqa: E402
+from autograder.engine import grade_notebook
+from course.demo import answer_notebook, solution_cells
 
 SOURCE = REPO / "assignments" / "01-numpy"
 COURSE_YML = """\

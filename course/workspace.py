@@ -70,9 +70,10 @@ class Workspace:
         config.CourseDirectory.ignore = NBGRADER_IGNORE
         config.Exchange.root = str(self.root / "exchange")
         # our engine in place of nbgrader's Execute; nbgrader's other steps unchanged
-        from autograder.nbgrader_bridge import SandboxedGrading
         from nbgrader.converters import Autograde
         from nbgrader.preprocessors import Execute
+
+        from autograder.nbgrader_bridge import SandboxedGrading
 
         steps = Autograde().autograde_preprocessors  # nbgrader's own list, Execute swapped
         config.Autograde.autograde_preprocessors = [
