@@ -195,6 +195,46 @@ def cmd_grade_file(args) -> int:
     return 0
 
 
+def cmd_check_graders(args) -> int:
+    from autograder.check_graders import check_assignments
+    from rich.table import Table
+
+    from .grade import default_workers
+
+    ws = _workspace(args)
+    ids = args.assignments or [a.id for a in ws.course.assignments
+                               if (ws.source / a.id).is_dir()]
+    for assignment_id in ids:
+        ws.course.assignment(assignment_id)
+        if not (ws.source / assignment_id).is_dir():
+            raise UserError(f"{ws.source / assignment_id}: no such assignment folder")
+    options = grading_options(ws, ids[0]) if ids else None
+    with err.status(f"checking graders of {len(ids)} assignments"):
+        checks = check_assignments([ws.source / i for i in ids], options,
+                                   workers=args.workers or default_workers())
+    if args.json:
+        print(json.dumps({"assignments": [c.to_json() for c in checks]}, indent=2))
+    else:
+        table = Table(title="hidden graders")
+        for column in ("assignment", "reference", "release", "mutants caught", "deterministic",
+                       "s / submission", "ok"):
+            table.add_column(column)
+        for c in checks:
+            caught = sum(m.caught for m in c.mutants)
+            table.add_row(c.id, f"{c.reference_score:g}/{c.max_score:g}", f"{c.release_score:g}",
+                          f"{caught}/{len(c.mutants)}", "yes" if c.deterministic else "[red]no[/]",
+                          f"{c.seconds:.1f}", "[green]yes[/]" if c.ok else "[bold red]NO[/]")
+        wide_console().print(table)
+        for c in checks:
+            for problem in c.problems + [f"mutant {m.name} not caught in {', '.join(m.missed)}"
+                                         for m in c.mutants if not m.caught]:
+                err.print(f"[red]{c.id}:[/] {problem}", highlight=False)
+    for c in checks:
+        for warning in c.warnings:
+            err.print(f"[yellow]warning:[/] {c.id}: {warning}", highlight=False)
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_doctor(args) -> int:
     from rich.table import Table
 
@@ -250,11 +290,13 @@ def cmd_excuse(args) -> int:
 def standing_data(ws, as_of: dt.datetime) -> dict:
     from .gradebook.records import gather_facts
     from .policy import judge
+    from .presenters import presentation_history
     from .reports import status_data
 
     with ws.gradebook() as gb:
         facts = gather_facts(gb, ws.course)
-    return status_data(ws.course, judge(ws.course, facts, as_of), as_of)
+        presented = presentation_history(gb)
+    return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented)
 
 
 def cmd_status(args) -> int:
@@ -339,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", metavar="NOTEBOOK.ipynb")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add("doctor", cmd_doctor, "show which isolation layers grading runs behind here")
+    p = add("check-graders", cmd_check_graders,
+            "check hidden graders: reference 100 %, release 0, every mutant caught")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--workers", type=int, metavar="N", help="assignments checked at once")
     p = add("extend", cmd_extend, "grant a student a later deadline for one assignment")
     p.add_argument("student")
     p.add_argument("assignment")

@@ -1,0 +1,157 @@
+"""``course check-graders``: are an assignment's hidden graders worth anything?
+
+For each assignment: the reference solution must score 100 %; the student version as released
+must score nothing; every mutant (a plausible mistake in ``mutants/*.json``) must lose points in
+the test cells it names; grading the reference twice must give identical scores. Wall time per
+submission is reported, and assignments are checked in parallel processes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import nbformat
+
+from .engine import GradingOptions, GradingResult, grade_notebook
+
+__all__ = ["AssignmentCheck", "check_assignment", "check_assignments", "MARKER_LINES"]
+
+MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclass
+class MutantCheck:
+    name: str
+    score: float
+    caught: bool
+    missed: list[str] = field(default_factory=list)  # named cells that did not lose points
+
+
+@dataclass
+class AssignmentCheck:
+    id: str
+    reference_score: float
+    max_score: float
+    release_score: float
+    mutants: list[MutantCheck]
+    deterministic: bool
+    seconds: float  # wall time per graded submission
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (self.reference_score == self.max_score > 0 and self.release_score == 0
+                and all(m.caught for m in self.mutants) and self.deterministic
+                and not self.problems)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["mutants"] = [{"name": m.name, "score": m.score, "caught": m.caught}
+                           for m in self.mutants]
+        data.pop("problems")
+        data.pop("warnings")
+        return {**data, "ok": self.ok, "problems": self.problems, "warnings": self.warnings}
+
+
+def _solution_code(cell) -> str:
+    return "\n".join(line for line in cell.source.splitlines()
+                     if line.strip() not in MARKER_LINES)
+
+
+def _versions(source_nb):
+    """(reference, released): the solution filled in, and nbgrader's student version."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    reference = nbformat.reads(nbformat.writes(source_nb), as_version=4)
+    for cell in reference.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = _solution_code(cell)
+    released = nbformat.reads(nbformat.writes(source_nb), as_version=4)
+    released, _ = ClearSolutions().preprocess(released, {})
+    released, _ = ClearHiddenTests().preprocess(released, {})
+    return reference, released
+
+
+def _with_cells(nb, replacements: dict[str, str]):
+    out = nbformat.reads(nbformat.writes(nb), as_version=4)
+    for cell in out.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id in replacements:
+            cell.source = replacements[grade_id]
+    return out
+
+
+def _cell_scores(nb, result: GradingResult) -> dict[str, float]:
+    from .nbgrader_bridge import grader_cell_score
+
+    scores = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            earned = grader_cell_score(cell, result)
+            if earned is None:
+                earned = float(meta.get("points", 0)) if result.legacy_cells.get(
+                    meta["grade_id"]) else 0.0
+            scores[meta["grade_id"]] = earned
+    return scores
+
+
+def check_assignment(folder: Path, options: GradingOptions = GradingOptions()) -> AssignmentCheck:
+    folder = Path(folder)
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if len(notebooks) != 1:
+        return AssignmentCheck(folder.name, 0, 0, 0, [], False, 0.0,
+                               [f"expected one notebook in {folder}, found {len(notebooks)}"])
+    source = nbformat.read(notebooks[0], as_version=4)
+    reference, released = _versions(source)
+    graders = folder / "graders"
+    data = folder / "data"
+    kwargs = {"graders": graders if graders.is_dir() else None,
+              "data_dir": data if data.is_dir() else None, "options": options}
+    max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in source.cells
+                    if c.metadata.get("nbgrader", {}).get("grade"))
+    started, graded = time.monotonic(), 0
+
+    def grade(nb):
+        nonlocal graded
+        graded += 1
+        result = grade_notebook(nb, **kwargs)
+        return _cell_scores(nb, result), result
+
+    ref_cells, ref_result = grade(reference)
+    again_cells, _ = grade(reference)
+    release_cells, _ = grade(released)
+    warnings = [p for p in ref_result.problems if "not tamper-proof" in p]
+    problems = [p for p in ref_result.problems if p not in warnings]
+    if ref_result.notebook_error:
+        problems.append(f"reference: {ref_result.notebook_error}")
+    failed = [t.name + (f": {t.message}" if t.message else "")
+              for t in ref_result.tests if t.outcome != "passed"]
+    problems += [f"reference fails {name}" for name in failed]
+    mutants = []
+    for path in sorted((folder / "mutants").glob("*.json")):
+        spec = json.loads(path.read_text())
+        cells, _ = grade(_with_cells(reference, spec["cells"]))
+        missed = [cell for cell in spec.get("must_fail", [])
+                  if cells.get(cell, 0) >= ref_cells.get(cell, 0)]
+        total = sum(cells.values())
+        mutants.append(MutantCheck(path.stem, total, not missed and total < max_score, missed))
+    if not mutants:
+        problems.append("no mutants: nothing shows the graders tell right from wrong")
+    return AssignmentCheck(
+        folder.name, sum(ref_cells.values()), max_score, sum(release_cells.values()), mutants,
+        ref_cells == again_cells, (time.monotonic() - started) / graded, problems, warnings)
+
+
+def check_assignments(folders: list[Path], options: GradingOptions = GradingOptions(),
+                      workers: int = 1) -> list[AssignmentCheck]:
+    if workers <= 1 or len(folders) <= 1:
+        return [check_assignment(folder, options) for folder in folders]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(check_assignment, folders, [options] * len(folders)))

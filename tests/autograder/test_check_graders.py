@@ -1,0 +1,51 @@
+"""`course check-graders`: the shipped assignments' graders tell right from wrong."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from autograder.check_graders import check_assignment
+
+ASSIGNMENTS = sorted(p.name for p in (REPO / "assignments").iterdir() if (p / "graders").is_dir())
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_check_graders_on_the_shipped_assignments(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "assignments", course / "assignments")
+    listed = "\n".join(f"  - {{id: {a}, due: 2030-01-06 18:00}}" for a in ASSIGNMENTS)
+    (course / "course.yml").write_text("id: c\ntitle: C\ntimezone: Europe/Berlin\n"
+                                       f"withdrawal_deadline: 2030-02-01\nassignments:\n{listed}\n")
+    done = subprocess.run([sys.executable, "-m", "course.cli", "check-graders", "--json",
+                           "--course", str(course)], capture_output=True, text=True,
+                          timeout=1200, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout)["assignments"]
+    assert [a["id"] for a in report] == ASSIGNMENTS and len(ASSIGNMENTS) >= 2
+    for a in report:
+        assert a["reference_score"] == a["max_score"] > 0
+        assert a["release_score"] == 0 and a["deterministic"]
+        assert len(a["mutants"]) >= 3 and all(m["caught"] for m in a["mutants"])
+        assert all(m["score"] < a["max_score"] for m in a["mutants"])
+        assert a["seconds"] < 60
+
+
+def test_a_mutant_the_graders_miss_fails_the_check(tmp_path):
+    folder = tmp_path / "01-numpy"
+    shutil.copytree(REPO / "assignments" / "01-numpy", folder)
+    shutil.rmtree(folder / "mutants")
+    (folder / "mutants").mkdir()
+    # "mistake": a correct alternative implementation; no grader can catch it
+    (folder / "mutants" / "not_a_bug.json").write_text(json.dumps({
+        "description": "np.dot instead of @", "must_fail": ["test_matmul"],
+        "cells": {"matmul": "def matmul(A, B):\n    return np.dot(A, B)"}}))
+    check = check_assignment(folder)
+    assert check.reference_score == 10 and check.release_score == 0
+    (mutant,) = check.mutants
+    assert not mutant.caught and mutant.missed == ["test_matmul"] and mutant.score == 10
+    assert not check.ok
