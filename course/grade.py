@@ -134,10 +134,11 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
             if problem is None:
                 gb.nb.db.expire_all()  # nbgrader wrote the grades through its own session
                 submission = gb.nb.find_submission(assignment_id, student_id)
-                finish_run(gb, run, "success", "; ".join(warnings), submission.score,
-                           submission.max_score)
-                outcome = GradeOutcome(student_id, "success", submission.score,
-                                       submission.max_score, "", seconds, tuple(warnings))
+                score, max_score = submission.score, submission.max_score
+                gb.nb.db.rollback()  # end the read, so no lock is held while workers write
+                finish_run(gb, run, "success", "; ".join(warnings), score, max_score)
+                outcome = GradeOutcome(student_id, "success", score, max_score, "", seconds,
+                                       tuple(warnings))
             else:
                 finish_run(gb, run, "error", problem)
                 outcome = GradeOutcome(student_id, "error", None, None, problem, seconds)

@@ -32,6 +32,10 @@ def _create_nbgrader_schema(url: str) -> None:
     """
     engine = create_engine(url)
     try:
+        if engine.dialect.name == "sqlite":
+            # WAL: readers never block the writers of parallel graders (persists in the file)
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         if sa_inspect(engine).get_table_names():
             return
         head = ScriptDirectory(str(Path(nbgrader.__file__).with_name("alembic"))).get_current_head()
