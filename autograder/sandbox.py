@@ -287,14 +287,17 @@ def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: i
         os.setsid()
         if cgroup.active:
             cgroup.join()
-        for which, value in ((resource.RLIMIT_NPROC, limits.processes),
-                             (resource.RLIMIT_FSIZE, limits.file_bytes),
+        for which, value in ((resource.RLIMIT_FSIZE, limits.file_bytes),
                              (resource.RLIMIT_CPU, limits.cpu_seconds),
                              (resource.RLIMIT_NOFILE, limits.open_files),
                              (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(which, (value, value))
-        if not cgroup.active:  # no memory cgroup: address-space cap as the fallback
+        if not cgroup.active:  # no cgroup: address-space and process caps as the fallback
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+            # RLIMIT_NPROC counts every process of the uid, so all sandboxes running as nobody
+            # share it: one student's fork bomb would starve the others. The cgroup's pids cap
+            # is per sandbox, so with a cgroup this limit is left alone.
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
         if _root() and isolation == "none":  # bwrap and unshare drop root themselves
             os.setgroups([])
             os.setgid(NOBODY)
@@ -328,8 +331,8 @@ def isolation_report(limits: SandboxLimits = SandboxLimits()) -> list[tuple[str,
         ("scrubbed environment", True, "only HOME, PATH, LANG and runtime settings"),
         ("memory cap", True, f"{limits.memory_bytes // 2**20} MiB via "
          + ("cgroup" if cgroup_ok else "RLIMIT_AS")),
-        ("process cap", True, f"{limits.processes} via RLIMIT_NPROC"
-         + (" and cgroup pids" if cgroup_ok else "")),
+        ("process cap", True, f"{limits.processes} via "
+         + ("cgroup pids" if cgroup_ok else "RLIMIT_NPROC (shared by all sandboxes)")),
         ("file size / CPU time rlimits", True,
          f"{limits.file_bytes // 2**20} MiB per file, {limits.cpu_seconds} s CPU"),
         ("wall-clock kill", True, "SIGKILL from the grader's process"),
