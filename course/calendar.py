@@ -18,6 +18,7 @@ __all__ = [
     "localize",
     "parse_local",
     "utcnow",
+    "weekday_after",
     "weekday_before",
 ]
 
@@ -79,6 +80,13 @@ def weekday_before(moment: dt.datetime, weekday: str, time: dt.time, zone: ZoneI
         if candidate < moment:
             return candidate
     raise AssertionError("unreachable: a weekday recurs within 8 days")
+
+
+def weekday_after(day: dt.date, weekday: str, time: dt.time, zone: ZoneInfo) -> dt.datetime:
+    """The first ``weekday`` at local ``time`` on a day after ``day`` (e.g. the Friday noon
+    after a session), as a UTC instant: the wall-clock time holds across a DST change."""
+    ahead = (WEEKDAYS.index(weekday) - day.weekday()) % 7 or 7
+    return localize(dt.datetime.combine(day + dt.timedelta(days=ahead), time), zone)
 
 
 def iso_local(moment: dt.datetime, zone: ZoneInfo) -> str:

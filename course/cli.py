@@ -290,11 +290,13 @@ def cmd_excuse(args) -> int:
 def standing_data(ws, as_of: dt.datetime) -> dict:
     from .gradebook.records import gather_facts
     from .policy import judge
+    from .presenters import presentation_history
     from .reports import status_data
 
     with ws.gradebook() as gb:
         facts = gather_facts(gb, ws.course)
-    return status_data(ws.course, judge(ws.course, facts, as_of), as_of)
+        presented = presentation_history(gb)
+    return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented)
 
 
 def cmd_status(args) -> int:

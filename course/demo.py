@@ -223,10 +223,14 @@ def run_demo(root: Path, *, force: bool = False, console: Console | None = None)
         collected = collect(ws, assignment_id)
         console.print(f"  collected {len(collected)} submissions of {assignment_id}")
         grade_with_progress(ws, assignment_id, console=console)
+    from .demo_life import run_course_life  # presenters, summaries, wiki
+
+    wiki = run_course_life(ws, [aid for aid, _title in DEMO_ASSIGNMENTS], console)
     data = standing_data(ws, calendar.utcnow())
     console.print(status_table(data))
     html_path, csv_path = write_report(data, root / "reports")
     console.print(f"Report: {html_path}\n        {csv_path}")
+    console.print("Wiki:   " + "\n        ".join(f"{path} ({fmt})" for fmt, path in wiki.items()))
     console.print(f"Try: course status --course {root / 'course.yml'} --format json")
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s")
     return 0

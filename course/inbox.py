@@ -27,7 +27,7 @@ MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 CLIENT_TIMESTAMP_FILE = "timestamp.txt"
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts or name.startswith("."):
         raise UserError(f"refusing file name {name!r} in a submission")
@@ -44,7 +44,7 @@ def read_submission_folder(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def _digest(files: dict[str, bytes]) -> str:
+def digest(files: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
@@ -61,28 +61,8 @@ def _write_durably(folder: Path, files: dict[str, bytes]) -> None:
             os.fsync(handle.fileno())
 
 
-def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
-            files: dict[str, bytes], *, received_at: dt.datetime | None = None) -> Receipt:
-    """Store one submission and record its receipt; returns the committed Receipt.
-
-    ``received_at`` is for replaying a recorded timeline (the demo, tests); a live server never
-    passes it, so the receipt time is this process's clock at arrival.
-    """
-    received_at = received_at or utcnow()
-    ws.course.student(student_id)
-    ws.course.assignment(assignment_id)
-    files = {_safe_name(name): content for name, content in files.items()}
-    client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
-    if not any(name.endswith(".ipynb") for name in files):
-        raise UserError(f"a submission of {assignment_id!r} must contain a notebook (.ipynb)")
-    size = sum(len(content) for content in files.values())
-    if size > MAX_SUBMISSION_BYTES:
-        raise UserError(
-            f"submission of {size / 1e6:.1f} MB exceeds the limit of "
-            f"{MAX_SUBMISSION_BYTES / 1e6:.0f} MB"
-        )
-
-    parent = ws.root / "inbox" / assignment_id / student_id
+def store(parent: Path, received_at: dt.datetime, files: dict[str, bytes]) -> Path:
+    """Write ``files`` into a new folder under ``parent``, visible only once complete."""
     parent.mkdir(parents=True, exist_ok=True)
     name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
     partial = parent / f".{name}.partial"
@@ -94,12 +74,37 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    return final
+
+
+def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
+            files: dict[str, bytes], *, received_at: dt.datetime | None = None) -> Receipt:
+    """Store one submission and record its receipt; returns the committed Receipt.
+
+    ``received_at`` is for replaying a recorded timeline (the demo, tests); a live server never
+    passes it, so the receipt time is this process's clock at arrival.
+    """
+    received_at = received_at or utcnow()
+    ws.course.student(student_id)
+    ws.course.assignment(assignment_id)
+    files = {safe_name(name): content for name, content in files.items()}
+    client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
+    if not any(name.endswith(".ipynb") for name in files):
+        raise UserError(f"a submission of {assignment_id!r} must contain a notebook (.ipynb)")
+    size = sum(len(content) for content in files.values())
+    if size > MAX_SUBMISSION_BYTES:
+        raise UserError(
+            f"submission of {size / 1e6:.1f} MB exceeds the limit of "
+            f"{MAX_SUBMISSION_BYTES / 1e6:.0f} MB"
+        )
+
+    final = store(ws.root / "inbox" / assignment_id / student_id, received_at, files)
     receipt = add_receipt(
         gb,
         student_id=student_id,
         assignment_id=assignment_id,
         received_at=received_at,
-        sha256=_digest(files),
+        sha256=digest(files),
         size_bytes=size,
         storage_path=final.relative_to(ws.root).as_posix(),
         client_timestamp=client_timestamp,

@@ -2,8 +2,169 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import calendar
+from .errors import UserError
+
 __all__ = ["add_life_commands"]
+
+DUTY_STYLE = {"handed_in": "green", "late": "yellow", "overdue": "red", "pending": "dim"}
+
+
+def _workspace(args):
+    from .workspace import open_workspace
+
+    return open_workspace(args.course)
+
+
+def _as_of(args, course) -> dt.datetime:
+    if not getattr(args, "as_of", None):
+        return calendar.utcnow()
+    try:
+        return calendar.parse_local(args.as_of, course.zone)
+    except calendar.LocalTimeError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_draw(args) -> int:
+    from .presenters import draw, drawn_for, replace_absentees
+
+    ws = _workspace(args)
+    ws.course.assignment(args.assignment)
+    with ws.gradebook() as gb:
+        earlier = drawn_for(gb, args.assignment)
+        if args.absent:
+            result = replace_absentees(ws.course, gb, args.assignment, args.absent)
+            print(f"marked absent: {', '.join(result.absent)}")
+            drawn = ", ".join(result.picked) or "nobody left"
+            print(f"drawn instead (seed {result.seed}): {drawn}")
+        elif earlier and args.seed is None and args.count is None:
+            when = calendar.iso_local(earlier[0].drawn_at, ws.course.zone)
+            print(f"presenters for {args.assignment} were drawn at {when} "
+                  f"(seed {earlier[0].seed}):")
+            for row in earlier:
+                print(f"  {row.student_id}{' (absent)' if row.absent else ''}")
+            print(f"replace an absentee with: course draw {args.assignment} --absent STUDENT")
+        else:
+            result = draw(ws.course, gb, args.assignment, count=args.count, seed=args.seed)
+            print(f"drew {len(result.picked)} of {result.eligible} students who handed in "
+                  f"{args.assignment} on time (seed {result.seed}): {', '.join(result.picked)}")
+    return 0
+
+
+def _session_ref(text: str) -> int | dt.date:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"expected a session number or a date like 2026-11-03, got {text!r}") \
+            from None
+
+
+def cmd_summaries(args) -> int:
+    from .summaries import duties
+
+    ws = _workspace(args)
+    course = ws.course
+    as_of = _as_of(args, course)
+    with ws.gradebook() as gb:
+        rows = duties(course, gb, as_of)
+    if args.format == "json":
+        print(json.dumps([{
+            "session": d.session, "date": d.date.isoformat(), "topic": d.topic,
+            "authors": d.authors, "deadline_local": calendar.iso_local(d.deadline, course.zone),
+            "deadline_utc": calendar.iso_utc(d.deadline), "state": d.state,
+            "received_utc": calendar.iso_utc(d.received_at) if d.received_at else None,
+        } for d in rows], indent=2))
+        return 0
+    table = Table(title=f"{course.title}: session summaries as of "
+                        f"{calendar.iso_local(as_of, course.zone)[:16].replace('T', ' ')}")
+    for column in ("#", "date", "topic", "authors", "due", "state"):
+        table.add_column(column)
+    for d in rows:
+        due = d.deadline.astimezone(course.zone)
+        table.add_row(str(d.session), f"{d.date:%a %Y-%m-%d}", d.topic, ", ".join(d.authors),
+                      f"{due:%a %Y-%m-%d %H:%M}", f"[{DUTY_STYLE[d.state]}]{d.state}[/]")
+    Console(width=160).print(table)
+    return 0
+
+
+def cmd_summaries_add(args) -> int:
+    from .gradebook.records import current_user
+    from .summaries import receive_summary
+
+    ws = _workspace(args)
+    files = {}
+    for path in map(Path, [args.markdown, *args.images]):
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+        files[path.name] = path.read_bytes()
+    with ws.gradebook() as gb:
+        row = receive_summary(ws, gb, _session_ref(args.session), files,
+                              submitted_by=current_user(), authors=args.author or None)
+    print(f"summary of session {row.session} by {row.authors.replace(' ', ', ')} stored in "
+          f"{row.storage_path}")
+    return 0
+
+
+def cmd_wiki_export(args) -> int:
+    from .wiki.export import export_wiki
+
+    report = export_wiki(_workspace(args), args.format, Path(args.out))
+    print(f"wiki ({args.format}): {len(report.files)} files in {report.out}, "
+          f"{len(report.written)} updated; start at {report.index}")
+    if report.problems:
+        raise UserError("some summaries were not published (their pages were left as they "
+                        "were; every other page was written):\n  " + "\n  ".join(report.problems))
+    return 0
+
+
+def _nested(parent, dest: str, *, required: bool):
+    """Subcommands under a command; their --course must not override one given before them."""
+    sub = parent.add_subparsers(dest=dest, metavar="ACTION", required=required)
+
+    def add(name, func, help_text):
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--course", metavar="PATH", default=argparse.SUPPRESS,
+                             help="course file or its folder (default: ./course.yml)")
+        command.set_defaults(func=func)
+        return command
+
+    return add
 
 
 def add_life_commands(add) -> None:
     """Register subcommands with ``add(name, func, help_text) -> argparse parser`` (see cli.py)."""
+    p = add("draw", cmd_draw, "draw students who handed in on time to present an assignment")
+    p.add_argument("assignment")
+    p.add_argument("--count", type=int, help="how many (default: presenters.count)")
+    p.add_argument("--seed", help="reproduce a draw (default: a random seed, recorded)")
+    p.add_argument("--absent", nargs="+", metavar="STUDENT",
+                   help="mark drawn students absent and draw replacements")
+
+    p = add("summaries", cmd_summaries, "who writes which session summary, and what is overdue")
+    p.add_argument("--as-of", metavar="DATETIME", help="judge at this local time (default: now)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = _nested(p, "summaries_command", required=False)("add", cmd_summaries_add,
+                                        "add a session summary (a Markdown file and its images)")
+    p.add_argument("session", help="session number or date")
+    p.add_argument("markdown", metavar="FILE.md")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
+    p.add_argument("--author", action="append", metavar="STUDENT",
+                   help="an author (repeat; default: the students on duty)")
+
+    p = add("wiki", None, "the course wiki: session pages, index and syllabus")
+    p = _nested(p, "wiki_command", required=True)("export", cmd_wiki_export,
+                                    "write the wiki as Markdown, MediaWiki markup or HTML")
+    p.add_argument("--format", choices=["markdown", "mediawiki", "html"], required=True)
+    p.add_argument("--out", metavar="DIR", required=True)

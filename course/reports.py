@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.table import Table
@@ -68,7 +69,10 @@ def _fmt_score(score, max_score) -> str:
     return "" if score is None else f"{score:g}/{max_score:g}"
 
 
-def status_data(course: Course, standings: list[Standing], as_of: dt.datetime) -> dict:
+def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *,
+                presented: Mapping[str, list[dict]] | None = None) -> dict:
+    """``presented``: per student, the presenter draws they were picked in (presenters.py)."""
+    presented = presented or {}
     students = []
     for standing in standings:
         person = course.student(standing.student_id)
@@ -92,6 +96,12 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime) -
                 }
                 for result in standing.results.values()
             },
+            "presented": [
+                {"assignment": entry["assignment"], "drawn_utc": iso_utc(entry["drawn_at"]),
+                 "absent": entry["absent"]}
+                for entry in presented.get(standing.student_id, [])
+                if entry["drawn_at"] <= as_of
+            ],
         })
     return {
         "course": course.id,
@@ -146,6 +156,7 @@ def status_table(data: dict) -> Table:
     table.add_column("student")
     for assignment_id in assignment_ids:
         table.add_column(assignment_id)
+    table.add_column("presented")
     table.add_column("misses", justify="right")
     table.add_column("status")
     for student in students:
@@ -155,7 +166,9 @@ def status_table(data: dict) -> Table:
             style = STATE_STYLE[entry["state"]]
             cells.append(f"[{style}]{_cell(entry)}[/]")
         status = student["status_text"] or student["status"]
-        table.add_row(student["id"], *cells, str(student["misses"]),
+        presented = ", ".join(entry["assignment"] + (" (absent)" if entry["absent"] else "")
+                              for entry in student.get("presented", []))
+        table.add_row(student["id"], *cells, presented, str(student["misses"]),
                       f"[{STATUS_STYLE[student['status']]}]{status}[/]")
     return table
 

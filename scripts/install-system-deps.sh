@@ -7,8 +7,8 @@ set -euo pipefail
 # Add more here (keep the presence check cheap and offline).
 PACKAGES=(
   "postgresql|compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null"
-  # "bubblewrap|command -v bwrap >/dev/null"
-  # "chromium|command -v chromium >/dev/null"
+  "bubblewrap|command -v bwrap >/dev/null"
+  "chromium|command -v chromium >/dev/null"
   # "redis-server|command -v redis-server >/dev/null"
 )
 # ---------------------------------------------------------------------------------

@@ -1,6 +1,16 @@
 """The gradebook: nbgrader's database plus our tables (receipts, extensions, excuses, runs)."""
 
 from .database import Gradebook, open_gradebook
-from .models import Excuse, Extension, GradingRun, Receipt, Release
+from .models import Excuse, Extension, GradingRun, Presentation, Receipt, Release, SessionSummary
 
-__all__ = ["Excuse", "Extension", "Gradebook", "GradingRun", "Receipt", "Release", "open_gradebook"]
+__all__ = [
+    "Excuse",
+    "Extension",
+    "Gradebook",
+    "GradingRun",
+    "Presentation",
+    "Receipt",
+    "Release",
+    "SessionSummary",
+    "open_gradebook",
+]

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Excuse", "Extension", "GradingRun", "Receipt", "Release"]
+__all__ = [
+    "Base",
+    "Excuse",
+    "Extension",
+    "GradingRun",
+    "Presentation",
+    "Receipt",
+    "Release",
+    "SessionSummary",
+]
 
 UTC = dt.UTC
 
@@ -110,3 +119,31 @@ class Release(Base):
     released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     released_by: Mapped[str] = mapped_column(String(128))
     checksum: Mapped[str] = mapped_column(String(64), doc="sha256 over the released files")
+
+
+class Presentation(Base):
+    """One student drawn to present an assignment in class. Absentees stay on record (marked),
+    and the replacements drawn for them get a later ``draw_round``."""
+
+    __tablename__ = "course_presentation"
+    id: Mapped[int] = _id()
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    draw_round: Mapped[int] = mapped_column(Integer, doc="0: the draw; 1, 2, ...: replacements")
+    seed: Mapped[str] = mapped_column(String(64), doc="with the history, reproduces the pick")
+    drawn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    drawn_by: Mapped[str] = mapped_column(String(128))
+    absent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SessionSummary(Base):
+    """A session summary as handed in. Never updated: the latest one per session is published."""
+
+    __tablename__ = "course_summary"
+    id: Mapped[int] = _id()
+    session: Mapped[int] = mapped_column(Integer, index=True, doc="1-based session number")
+    authors: Mapped[str] = mapped_column(Text, doc="space-separated student ids")
+    submitted_by: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_path: Mapped[str] = mapped_column(Text, doc="folder of the stored files, course-relative")

@@ -45,6 +45,19 @@ def test_demo_end_to_end(tmp_path):
     assert states("gus") == ["excused", "on_time"] and students["gus"]["excused"] == 1
     assert states("hana") == ["missing", "on_time"] and students["hana"]["status"] == "at_risk"
 
+    # course life: a draw history in the status, summaries and the wiki export
+    presented = [p for s in students.values() for p in s["presented"]]
+    assert {p["assignment"] for p in presented} == {"01-numpy", "02-linreg"}
+    assert sum(p["absent"] for p in presented) == 1
+    wiki = demo / "wiki"
+    for index in (wiki / "html" / "index.html", wiki / "markdown" / "Home.md",
+                  wiki / "mediawiki" / "demo-dl.wiki"):
+        assert index.is_file() and str(index) in done.stdout.replace("\n", "")
+    session = (wiki / "html" / "session-01.html").read_text()
+    assert '<img src="media/session-01/board.png"' in session
+    assert (wiki / "html" / "media" / "session-01" / "board.png").is_file()
+    assert "Session-02" in (wiki / "markdown" / "Home.md").read_text()
+
     # the students received only the student version: no solutions, hidden tests or mutants
     released = demo / "exchange" / "demo-dl" / "outbound"
     for notebook in released.rglob("*.ipynb"):

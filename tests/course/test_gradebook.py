@@ -38,10 +38,11 @@ def test_schema_has_nbgrader_tables_and_ours(db_url):
     tables = set(sa.inspect(engine).get_table_names())
     assert {"student", "assignment", "grade", "alembic_version"} <= tables  # nbgrader's
     assert {"course_receipt", "course_extension", "course_excuse", "course_grading_run",
-            "course_release", "course_alembic_version"} <= tables
+            "course_release", "course_presentation", "course_summary",
+            "course_alembic_version"} <= tables
     with engine.connect() as conn:
         assert conn.execute(sa.text("select version_num from course_alembic_version")).all() \
-            == [("0001",)]
+            == [("0002",)]
         # nbgrader's own schema stamp is left alone
         assert conn.execute(sa.text("select count(*) from alembic_version")).scalar() == 1
     engine.dispose()

@@ -1,0 +1,216 @@
+"""Session summaries: who writes which, by when, and receiving what they hand in.
+
+The rotation is a pure function of the roster, the number of sessions and who is unavailable
+when: nobody gets a second turn before everyone available had one. Sessions whose summary has
+been handed in keep the authors who wrote it, so a later roster change never rewrites history.
+A summary is due on the first ``summaries.deadline`` weekday and time after its session, in the
+course's zone. Handed-in summaries are kept like submissions: every version, stored atomically
+under ``summaries/<session>/`` and recorded in the gradebook; the latest one is published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import calendar
+from .coursefile import Course
+from .errors import UserError
+from .gradebook import Gradebook, SessionSummary
+from .inbox import digest, safe_name, store  # the same rules as submissions
+from .wiki.markdown import summary_problems
+from .workspace import Workspace
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Duty",
+    "course_rotation",
+    "duties",
+    "latest_summaries",
+    "read_summary",
+    "receive_summary",
+    "rotation",
+    "summary_deadline",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+MAX_SUMMARY_BYTES = 20 * 1024 * 1024
+
+
+def rotation(students: Sequence[str], sessions: int, per_session: int,
+             unavailable: Mapping[str, Collection[int]],
+             pinned: Mapping[int, Sequence[str]] | None = None) -> dict[int, list[str]]:
+    """Authors for sessions 1..``sessions``: the available students with the fewest turns, then
+    the one whose last turn is longest ago, then roster order. ``pinned`` sessions keep the
+    authors given (a summary already handed in) and count as their turns."""
+    pinned = pinned or {}
+    turns = dict.fromkeys(students, 0)
+    last_turn = dict.fromkeys(students, 0)
+    plan = {}
+    for number in range(1, sessions + 1):
+        if number in pinned:
+            authors = list(pinned[number])
+        else:
+            free = [s for s in students if number not in unavailable.get(s, ())]
+            authors = sorted(free, key=lambda s: (turns[s], last_turn[s]))[:per_session]
+        for student in authors:
+            if student in turns:
+                turns[student] += 1
+                last_turn[student] = number
+        plan[number] = authors
+    return plan
+
+
+def summary_deadline(course: Course, number: int) -> dt.datetime:
+    rule = course.summaries.deadline
+    session = course.sessions[number - 1]
+    return calendar.weekday_after(session.date, rule.weekday, rule.time, course.zone)
+
+
+def latest_summaries(gb: Gradebook, *,
+                     until: dt.datetime | None = None) -> dict[int, SessionSummary]:
+    """The summary that counts per session: the latest received (by ``until``, if given)."""
+    query = select(SessionSummary).order_by(SessionSummary.received_at, SessionSummary.id)
+    if until is not None:
+        query = query.where(SessionSummary.received_at <= until)
+    return {row.session: row for row in gb.session.scalars(query)}
+
+
+def course_rotation(course: Course,
+                    handed_in: Mapping[int, SessionSummary]) -> dict[int, list[str]]:
+    students = [person.id for person in course.roster.students]
+    unavailable = {student: course.unavailable_sessions(student) for student in students}
+    pinned = {number: row.authors.split() for number, row in handed_in.items()
+              if number <= len(course.sessions)}
+    return rotation(students, len(course.sessions), course.summaries.per_session, unavailable,
+                    pinned)
+
+
+@dataclass(frozen=True)
+class Duty:
+    """One session's summary: who owes it, by when, and where it stands at some instant."""
+
+    session: int
+    date: dt.date
+    topic: str
+    authors: list[str]
+    deadline: dt.datetime
+    state: str  # handed_in | late | overdue | pending
+    received_at: dt.datetime | None
+
+
+def duties(course: Course, gb: Gradebook, as_of: dt.datetime) -> list[Duty]:
+    handed_in = latest_summaries(gb, until=as_of)
+    plan = course_rotation(course, latest_summaries(gb))
+    out = []
+    for number, session in enumerate(course.sessions, start=1):
+        deadline = summary_deadline(course, number)
+        row = handed_in.get(number)
+        if row is not None:
+            state = "handed_in" if row.received_at <= deadline else "late"
+        else:
+            state = "overdue" if as_of > deadline else "pending"
+        out.append(Duty(number, session.date, session.topic, plan[number], deadline, state,
+                        row.received_at if row else None))
+    return out
+
+
+def _split_files(files: Mapping[str, bytes]) -> tuple[str, bytes, dict[str, bytes]]:
+    markdown = [name for name in files if name.lower().endswith(".md")]
+    if len(markdown) != 1:
+        raise UserError(f"a summary is one Markdown file (.md) plus its images; got "
+                        f"{len(markdown)} Markdown files ({', '.join(markdown) or 'none'})")
+    (name,) = markdown
+    images = {}
+    for other, content in files.items():
+        if other == name:
+            continue
+        if not other.lower().endswith(IMAGE_SUFFIXES):
+            raise UserError(f"{other}: only images ({', '.join(IMAGE_SUFFIXES)}) can be handed in "
+                            "with a summary")
+        images[other] = content
+    return name, files[name], images
+
+
+def _check_text(name: str, content: bytes, images: Collection[str]) -> None:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{name}: not UTF-8 text") from None
+    problems = summary_problems(text, images)
+    if problems:
+        raise UserError(f"{name}: " + "; ".join(problems))
+
+
+def receive_summary(ws: Workspace, gb: Gradebook, session: int | dt.date,
+                    files: Mapping[str, bytes], *, submitted_by: str,
+                    authors: Sequence[str] | None = None,
+                    received_at: dt.datetime | None = None) -> SessionSummary:
+    """Check, store and record one summary; returns the committed row.
+
+    ``files`` maps names to contents: one ``.md`` file and the images it shows. ``authors``
+    defaults to the students on duty for the session; a student handing in must be one of the
+    authors. The exchange calls this with the student's id as ``submitted_by``; the CLI with the
+    instructor's. ``received_at`` is for replaying a recorded timeline (demo, tests) only.
+    """
+    course = ws.course
+    number = course.session_number(session)
+    if authors is None:
+        authors = course_rotation(course, latest_summaries(gb))[number]
+    authors = list(dict.fromkeys(authors))
+    for author in authors:
+        course.student(author)
+    students = {person.id for person in course.roster.students}
+    if submitted_by in students and submitted_by not in authors:
+        raise UserError(f"{submitted_by} is not an author of the summary of session {number} "
+                        f"(authors: {', '.join(authors) or 'none'})")
+    files = {safe_name(name): content for name, content in files.items()}
+    size = sum(len(content) for content in files.values())
+    if size > MAX_SUMMARY_BYTES:
+        raise UserError(f"summary of {size / 1e6:.1f} MB exceeds the limit of "
+                        f"{MAX_SUMMARY_BYTES / 1e6:.0f} MB")
+    name, text, images = _split_files(files)
+    _check_text(name, text, images)
+    received_at = received_at or calendar.utcnow()
+    folder = store(ws.root / "summaries" / f"{number:02d}", received_at, dict(files))
+    row = SessionSummary(session=number, authors=" ".join(authors), submitted_by=submitted_by,
+                         received_at=received_at, sha256=digest(files),
+                         storage_path=folder.relative_to(ws.root).as_posix())
+    gb.session.add(row)
+    gb.commit()
+    return row
+
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    """A handed-in summary as found on disk now (files may have been edited since)."""
+
+    session: int
+    authors: list[str]
+    origin: str  # course-relative path of the Markdown file, for messages
+    text: str  # empty when unreadable
+    images: dict[str, Path]
+    unreadable: str = ""  # why the Markdown file could not be read
+
+
+def read_summary(ws: Workspace, row: SessionSummary) -> StoredSummary:
+    folder = ws.root / row.storage_path
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    markdown = [p for p in files if p.suffix.lower() == ".md"]
+    images = {p.relative_to(folder).as_posix(): p for p in files
+              if p.suffix.lower() in IMAGE_SUFFIXES}
+    if not markdown:
+        return StoredSummary(row.session, row.authors.split(), row.storage_path, "", images,
+                             "the Markdown file is missing")
+    origin = markdown[0].relative_to(ws.root).as_posix()
+    try:
+        text = markdown[0].read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return StoredSummary(row.session, row.authors.split(), origin, "", images,
+                             "not UTF-8 text")
+    return StoredSummary(row.session, row.authors.split(), origin, text, images)
