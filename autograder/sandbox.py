@@ -226,6 +226,7 @@ def _bwrap_command(python: str, job_dir: Path, data_dir: Path | None,
                "--hostname", "jupyter", "--proc", "/proc", "--dev", "/dev",
                # tmpfs mounts are root's; the private namespace makes world-writable safe here
                "--perms", "1777", "--size", str(64 * 1024**2), "--tmpfs", "/tmp",
+               "--perms", "1777", "--size", str(64 * 1024**2), "--tmpfs", "/dev/shm",
                "--perms", "0777", "--size", str(limits.home_bytes), "--tmpfs", HOME,
                "--clearenv", "--chdir", HOME]
     for path in SYSTEM_PATHS:
