@@ -27,8 +27,27 @@ from .errors import UserError
 __all__ = ["DEMO_ASSIGNMENTS", "STUDENTS", "answer_notebook", "run_demo", "solution_cells"]
 
 REPO_ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
-DEMO_ASSIGNMENTS = [("01-numpy", "Python and NumPy"),
-                    ("02-linreg", "Linear regression by gradient descent")]
+# The course's syllabus: one assignment a week. The demo lists every one shipped in
+# assignments/ and replays the first two with scripted students.
+SYLLABUS = [
+    ("01-numpy", "Python and NumPy"),
+    ("02-linreg", "Linear regression by gradient descent"),
+    ("03-autodiff", "Automatic differentiation"),
+    ("04-logreg", "Logistic regression: the Challenger O-rings"),
+    ("05-softmax", "Multinomial logistic regression"),
+    ("06-mlp", "A multilayer perceptron from scratch"),
+    ("07-optimizers", "Optimizers"),
+    ("08-regularization", "Regularization and normalization"),
+    ("09-keras-tabular", "Keras for tabular data"),
+    ("10-cnn", "Convolutional networks"),
+    ("11-lstm-timeseries", "LSTMs for time series"),
+    ("12-char-lstm", "A character-level language model"),
+]
+DEMO_ASSIGNMENTS = SYLLABUS[:2]
+
+
+def shipped_assignments() -> list[tuple[str, str]]:
+    return [(aid, title) for aid, title in SYLLABUS if (REPO_ASSIGNMENTS / aid).is_dir()]
 ZONE = "Europe/Berlin"
 INSTRUCTOR = "demo-instructor"
 
@@ -79,11 +98,10 @@ def _tuesday_before(day: dt.date) -> dt.date:
 
 
 def demo_course_file(today: dt.date) -> str:
-    """Weekly Tuesday sessions placed so both deadlines lie in the past."""
+    """Weekly Tuesday sessions placed so the first two deadlines lie in the past."""
     third = _tuesday_before(today)
     first = third - dt.timedelta(weeks=2)
-    topics = ["Introduction, NumPy", "Linear regression", "Gradient descent", "Perceptron",
-              "Backpropagation"]
+    topics = ["Introduction", *(title for _aid, title in SYLLABUS), "Wrap-up"]
     sessions = "\n".join(
         f'  - {{date: {first + dt.timedelta(weeks=n)}, start: "10:15", topic: {json.dumps(topic)}}}'
         for n, topic in enumerate(topics)
@@ -91,7 +109,8 @@ def demo_course_file(today: dt.date) -> str:
     assignments = "\n".join(
         f"  - {{id: {aid}, title: {json.dumps(title)}, release: {first + dt.timedelta(weeks=n) } 12:00, "
         f"for_session: {n + 2}}}"
-        for n, (aid, title) in enumerate(DEMO_ASSIGNMENTS)
+        for n, (aid, title) in enumerate(SYLLABUS)
+        if (aid, title) in shipped_assignments()
     )
     people = "\n".join(
         f"    - {{id: {p.id}, first_name: {p.first_name}, last_name: {p.last_name}, "
@@ -156,7 +175,7 @@ def _prepare(root: Path, force: bool) -> None:
             raise UserError(f"{root} is not empty; pass --force to replace it")
         shutil.rmtree(root)
     (root / "assignments").mkdir(parents=True)
-    for assignment_id, _title in DEMO_ASSIGNMENTS:
+    for assignment_id, _title in shipped_assignments():
         shutil.copytree(REPO_ASSIGNMENTS / assignment_id, root / "assignments" / assignment_id)
     (root / "course.yml").write_text(demo_course_file(dt.date.today()), encoding="utf-8")
 

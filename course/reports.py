@@ -141,18 +141,28 @@ def _cell(entry: dict) -> str:
     return f"{text} {score}".strip() + (" !" if entry["note"].startswith("grading failed") else "")
 
 
+def _upcoming(students: list[dict]) -> list[str]:
+    """Assignments nobody has handed in and whose deadline is ahead for everyone."""
+    ids = list(students[0]["assignments"]) if students else []
+    return [a for a in ids if all(s["assignments"][a]["state"] == "pending" for s in students)]
+
+
 def status_table(data: dict) -> Table:
     students = data["students"]
-    assignment_ids = list(students[0]["assignments"]) if students else []
+    upcoming = _upcoming(students)
+    assignment_ids = [a for a in (list(students[0]["assignments"]) if students else [])
+                      if a not in upcoming]  # a terminal is narrow: upcoming ones in the caption
     problems = [
         f"{student['id']}, {assignment_id}: {entry['note']}"
         for student in students
         for assignment_id, entry in student["assignments"].items()
         if entry["note"].startswith("grading failed")
     ]
+    notes = ["! " + line for line in problems]
+    if upcoming:
+        notes.append(f"upcoming: {', '.join(upcoming)}")
     table = Table(title=f"{data['course']}: standing as of {data['as_of_utc']}",
-                  caption="\n".join(["! " + line for line in problems]) or None,
-                  caption_justify="left")
+                  caption="\n".join(notes) or None, caption_justify="left")
     table.add_column("student")
     for assignment_id in assignment_ids:
         table.add_column(assignment_id)
