@@ -1,0 +1,281 @@
+"""Hidden graders for assignment 08-regularization (never shown to students).
+
+Dropout is random, so its forward pass is graded on properties that any correct mask has
+(fraction dropped, scale of the kept units, the seed makes it reproducible, identity at test
+time) with large arrays and tolerances of several standard deviations; the backward passes
+are gradient-checked through the proxy; batch norm and early stopping are compared with the
+reference below.
+"""
+
+import numpy as np
+import pytest
+
+from autograder.checks import assert_close, gradient_check
+
+# --- references ----------------------------------------------------------------------------------
+
+
+def ref_batchnorm(x, gamma, beta, running_mean, running_var, train=True, momentum=0.9,
+                  eps=1e-5):
+    if train:
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+    else:
+        mu, var = running_mean, running_var
+    return gamma * (x - mu) / np.sqrt(var + eps) + beta, running_mean, running_var
+
+
+def ref_early_stopping(val_losses, patience, min_delta=0.0):
+    best, best_epoch, wait = np.inf, 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best - min_delta:
+            best, best_epoch, wait = loss, epoch, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch, best_epoch
+    return len(val_losses) - 1, best_epoch
+
+
+def forward_out(result, name):
+    assert isinstance(result, (tuple, list)) and len(result) == 2, \
+        f"{name} must return a pair (out, cache)"
+    return np.asarray(result[0], dtype=float)
+
+
+# --- (a) dropout forward -------------------------------------------------------------------------
+
+
+@pytest.mark.cell("test_dropout_forward")
+@pytest.mark.points(1)
+def test_dropout_drops_a_fraction_p_and_scales(submission):
+    rng = np.random.default_rng(101)
+    x = rng.uniform(0.5, 2.0, size=(250, 400))  # no zeros: a zero in out means dropped
+    for p, seed in [(0.2, 11), (0.5, 12), (0.75, 13)]:
+        out = forward_out(submission.dropout_forward(x, p, True, seed), "dropout_forward")
+        assert out.shape == x.shape, f"dropout_forward: expected shape {x.shape}, got {out.shape}"
+        dropped = float(np.mean(out == 0))
+        # 100 000 units: the standard deviation of the fraction is below 0.0016
+        assert abs(dropped - p) < 0.01, (f"dropout_forward with p={p} dropped a fraction "
+                                         f"{dropped:.3f} of the units; p is the probability "
+                                         "of dropping a unit")
+        kept = out != 0
+        assert_close(out[kept], x[kept] / (1 - p), what=f"dropout_forward with p={p}: kept units "
+                     "(they must be scaled by 1 / (1 - p))")
+    for shape in [(7,), (3, 4, 5)]:  # any shape
+        x = rng.normal(size=shape)
+        out = forward_out(submission.dropout_forward(x, 0.4, True, 14), "dropout_forward")
+        assert out.shape == shape, f"dropout_forward: expected shape {shape}, got {out.shape}"
+
+
+@pytest.mark.cell("test_dropout_forward")
+@pytest.mark.points(0.5)
+def test_dropout_seed_gives_reproducible_masks(submission):
+    x = np.random.default_rng(102).uniform(0.5, 2.0, size=(40, 50))
+    first = forward_out(submission.dropout_forward(x, 0.5, True, 21), "dropout_forward")
+    again = forward_out(submission.dropout_forward(x, 0.5, True, 21), "dropout_forward")
+    other = forward_out(submission.dropout_forward(x, 0.5, True, 22), "dropout_forward")
+    assert np.array_equal(first, again), \
+        "dropout_forward: the same seed must give the same mask (use np.random.default_rng(seed))"
+    assert not np.array_equal(first, other), \
+        "dropout_forward: different seeds gave the same mask"
+    assert np.any(first == 0) and np.any(first != 0), "dropout_forward with p=0.5 dropped " \
+        "no unit or every unit"
+
+
+@pytest.mark.cell("test_dropout_forward")
+@pytest.mark.points(0.5)
+def test_dropout_is_identity_at_test_time(submission):
+    x = np.random.default_rng(103).normal(size=(30, 20))
+    for p in [0.1, 0.5, 0.9]:
+        out = forward_out(submission.dropout_forward(x, p, False, 31), "dropout_forward")
+        assert_close(out, x, what=f"dropout_forward(x, p={p}, train=False) (test time: the "
+                     "identity, no mask and no scaling)")
+    out = forward_out(submission.dropout_forward(x, 0.0, True, 32), "dropout_forward")
+    assert_close(out, x, what="dropout_forward with p=0 in training")
+
+
+# --- (b) dropout backward ------------------------------------------------------------------------
+
+
+@pytest.mark.cell("test_dropout_backward")
+@pytest.mark.points(1)
+def test_dropout_backward_gradient_check(submission):
+    rng = np.random.default_rng(104)
+    for p, seed, shape in [(0.3, 41, (4, 5)), (0.6, 42, (2, 3, 2))]:
+        x, dout = rng.normal(size=shape), rng.normal(size=shape)
+        _, cache = submission.dropout_forward(x, p, True, seed)
+
+        def loss(v, p=p, seed=seed, dout=dout):
+            return np.sum(forward_out(submission.dropout_forward(v, p, True, seed),
+                                      "dropout_forward") * dout)
+
+        gradient_check(loss, lambda _v, dout=dout, cache=cache:
+                       submission.dropout_backward(dout, cache), x, tol=1e-6,
+                       what=f"dropout_backward (train, p={p}) against finite differences of "
+                            "dropout_forward with the same seed")
+    x, dout = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    _, cache = submission.dropout_forward(x, 0.5, False, 43)
+    assert_close(submission.dropout_backward(dout, cache), dout,
+                 what="dropout_backward for a cache from test mode (the identity)")
+
+
+# --- (c) batch norm forward ----------------------------------------------------------------------
+
+
+def bn_forward(submission, *args, **kwargs):
+    result = submission.batchnorm_forward(*args, **kwargs)
+    assert isinstance(result, (tuple, list)) and len(result) == 4, \
+        "batchnorm_forward must return (out, cache, running_mean, running_var)"
+    out, _, running_mean, running_var = result
+    return out, running_mean, running_var
+
+
+@pytest.mark.cell("test_batchnorm_forward")
+@pytest.mark.points(1)
+def test_batchnorm_train_output(submission):
+    rng = np.random.default_rng(201)
+    for n, d in [(16, 5), (3, 2), (40, 1)]:
+        x = rng.normal(loc=rng.normal(size=d) * 4, scale=rng.uniform(0.1, 5, size=d),
+                       size=(n, d))
+        gamma, beta = rng.normal(size=d), rng.normal(size=d)
+        rm, rv = rng.normal(size=d), rng.uniform(0.5, 2, size=d)
+        out, _, _ = bn_forward(submission, x, gamma, beta, rm, rv, True)
+        expected, _, _ = ref_batchnorm(x, gamma, beta, rm, rv, True)
+        assert_close(out, expected, rtol=1e-5, atol=1e-7,
+                     what=f"batchnorm_forward in train mode, x of shape {(n, d)}")
+
+
+@pytest.mark.cell("test_batchnorm_forward")
+@pytest.mark.points(1)
+def test_batchnorm_running_averages(submission):
+    rng = np.random.default_rng(202)
+    d = 4
+    gamma, beta = rng.normal(size=d), rng.normal(size=d)
+    for momentum in [0.9, 0.6]:
+        rm, rv = np.zeros(d), np.ones(d)
+        ref_rm, ref_rv = rm, rv
+        for step in range(1, 6):
+            x = rng.normal(loc=3.0, scale=2.0, size=(10, d))
+            kwargs = {} if momentum == 0.9 else {"momentum": momentum}
+            _, rm, rv = bn_forward(submission, x, gamma, beta, rm, rv, True, **kwargs)
+            _, ref_rm, ref_rv = ref_batchnorm(x, gamma, beta, ref_rm, ref_rv, True, momentum)
+            what = f"batchnorm_forward (momentum {momentum}): running_%s after batch {step}"
+            assert_close(rm, ref_rm, what=what % "mean")
+            assert_close(rv, ref_rv, what=what % "var")
+
+
+@pytest.mark.cell("test_batchnorm_forward")
+@pytest.mark.points(1)
+def test_batchnorm_test_mode_uses_running_averages(submission):
+    rng = np.random.default_rng(203)
+    d = 3
+    gamma, beta = rng.uniform(0.5, 2, size=d), rng.normal(size=d)
+    rm, rv = rng.normal(size=d), rng.uniform(0.5, 3, size=d)
+    for n in [1, 2, 8]:  # one example at test time: the batch statistics are useless
+        x = rng.normal(loc=2.0, scale=3.0, size=(n, d))
+        out, rm_after, rv_after = bn_forward(submission, x, gamma, beta, rm, rv, False)
+        expected, _, _ = ref_batchnorm(x, gamma, beta, rm, rv, False)
+        assert_close(out, expected, rtol=1e-5, atol=1e-7,
+                     what=f"batchnorm_forward in test mode on {n} example(s) (normalize with "
+                          "running_mean and running_var)")
+        assert_close(rm_after, rm, what="running_mean after a test-mode call (must not change)")
+        assert_close(rv_after, rv, what="running_var after a test-mode call (must not change)")
+
+
+# --- (d) batch norm backward ---------------------------------------------------------------------
+# The cache comes from the student's forward pass; the loss whose gradient is checked is the
+# reference batch norm, so the backward pass must be the gradient of batch normalization.
+
+
+def bn_case(seed, n, d):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(loc=1.0, scale=rng.uniform(0.5, 3, size=d), size=(n, d))
+    return x, rng.normal(size=d), rng.normal(size=d), rng.normal(size=(n, d))
+
+
+def bn_gradients(submission, x, gamma, beta, dout):
+    result = submission.batchnorm_forward(x, gamma, beta, np.zeros(x.shape[1]),
+                                          np.ones(x.shape[1]), True)
+    grads = submission.batchnorm_backward(dout, result[1])
+    assert isinstance(grads, (tuple, list)) and len(grads) == 3, \
+        "batchnorm_backward must return (dx, dgamma, dbeta)"
+    return grads
+
+
+def bn_loss(x, gamma, beta, dout):
+    d = x.shape[1]
+    return np.sum(ref_batchnorm(x, gamma, beta, np.zeros(d), np.ones(d))[0] * dout)
+
+
+@pytest.mark.cell("test_batchnorm_backward")
+@pytest.mark.points(1)
+def test_batchnorm_backward_dx(submission):
+    for seed, n, d in [(301, 5, 3), (302, 4, 4), (303, 8, 2)]:
+        x, gamma, beta, dout = bn_case(seed, n, d)
+        gradient_check(lambda v, gamma=gamma, beta=beta, dout=dout: bn_loss(v, gamma, beta, dout),
+                       lambda v, gamma=gamma, beta=beta, dout=dout:
+                       bn_gradients(submission, v, gamma, beta, dout)[0],
+                       x, tol=1e-5, what=f"batchnorm_backward: dx for x of shape {(n, d)}")
+
+
+@pytest.mark.cell("test_batchnorm_backward")
+@pytest.mark.points(1)
+def test_batchnorm_backward_dgamma_dbeta(submission):
+    for seed, n, d in [(311, 6, 3), (312, 3, 5)]:
+        x, gamma, beta, dout = bn_case(seed, n, d)
+        _, dgamma, dbeta = bn_gradients(submission, x, gamma, beta, dout)
+        gradient_check(lambda g, x=x, beta=beta, dout=dout: bn_loss(x, g, beta, dout),
+                       lambda _g, dgamma=dgamma: dgamma, gamma, tol=1e-6,
+                       what=f"batchnorm_backward: dgamma for x of shape {(n, d)}")
+        gradient_check(lambda b, x=x, gamma=gamma, dout=dout: bn_loss(x, gamma, b, dout),
+                       lambda _b, dbeta=dbeta: dbeta, beta, tol=1e-6,
+                       what=f"batchnorm_backward: dbeta for x of shape {(n, d)}")
+
+
+# --- (e) early stopping --------------------------------------------------------------------------
+
+
+def check_early_stopping(submission, losses, patience, min_delta=0.0):
+    losses = [float(v) for v in losses]
+    result = submission.early_stopping(losses, patience, min_delta)
+    expected = ref_early_stopping(losses, patience, min_delta)
+    shown = ", ".join(f"{v:.3g}" for v in losses)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, \
+        "early_stopping must return a pair (stop_epoch, best_epoch)"
+    assert tuple(int(v) for v in result) == expected, (
+        f"early_stopping([{shown}], patience={patience}, min_delta={min_delta}) returned "
+        f"{tuple(result)}, expected (stop_epoch, best_epoch) = {expected}")
+
+
+@pytest.mark.cell("test_early_stopping")
+@pytest.mark.points(1)
+def test_early_stopping_noisy_curves(submission):
+    rng = np.random.default_rng(401)
+    for trial in range(12):
+        epochs = np.arange(int(rng.integers(15, 40)))
+        curve = 0.2 + np.exp(-epochs / rng.uniform(3, 10)) + 0.01 * epochs \
+            + rng.normal(scale=0.03, size=epochs.size)
+        check_early_stopping(submission, np.round(curve, 3), patience=1 + trial % 5)
+
+
+@pytest.mark.cell("test_early_stopping")
+@pytest.mark.points(0.5)
+def test_early_stopping_min_delta_and_ties(submission):
+    # no loss lies exactly at best - min_delta, where float rounding would decide
+    check_early_stopping(submission, [3.0, 2.0, 2.0, 2.0, 1.0], patience=2)  # a tie is no gain
+    check_early_stopping(submission, [3.0, 2.0, 2.0, 1.0, 0.5], patience=2)
+    check_early_stopping(submission, [1.0, 0.96, 0.93, 0.9, 0.85, 0.84, 0.83, 0.82], 2, 0.05)
+    check_early_stopping(submission, [1.0, 0.92, 0.85, 0.84, 0.7, 0.69, 0.68, 0.5], 3, 0.1)
+    check_early_stopping(submission, [2.0, 1.98, 1.5, 1.49, 1.2, 1.19, 1.18], 2, 0.1)
+
+
+@pytest.mark.cell("test_early_stopping")
+@pytest.mark.points(0.5)
+def test_early_stopping_edge_cases(submission):
+    check_early_stopping(submission, [0.5], patience=1)
+    check_early_stopping(submission, [5.0, 4.0, 3.0, 2.0, 1.5, 1.2], patience=1)  # never stops
+    check_early_stopping(submission, [1.0, 2.0, 3.0, 4.0], patience=10)  # patience too long
+    check_early_stopping(submission, [1.0, 2.0, 3.0, 4.0, 5.0], patience=4)
+    check_early_stopping(submission, [4.0, 3.0, 3.5, 2.0, 2.5, 2.6, 1.0], patience=3)
