@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 # TensorFlow flavour: cpu everywhere by default; `make install TF=gpu` on GPU servers.
 TF ?= cpu
 
-.PHONY: install deps demo test lint clean
+.PHONY: install deps demo test lint clean hub
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
@@ -16,16 +16,24 @@ deps:
 	bash scripts/install-system-deps.sh
 
 $(VENV)/.installed-$(TF): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --extra $(TF)
+	$(UV) sync --locked --extra $(TF) --compile-bytecode  # sandboxes cannot write .pyc
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 install: deps $(VENV)/.installed-$(TF)
 
+# configurable-http-proxy for JupyterHub, from npm into a git-ignored folder
+CHP := deploy/node/node_modules/.bin/configurable-http-proxy
+$(CHP): deploy/node/package-lock.json
+	npm ci --prefix deploy/node --no-audit --no-fund --loglevel=error
+
 demo: install
 	$(VENV)/bin/course demo --dir demo-course --force
 
-test: install
+hub: install $(CHP)
+	$(VENV)/bin/course hub --dir hub-course
+
+test: install $(CHP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

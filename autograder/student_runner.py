@@ -194,7 +194,9 @@ def main(argv: list[str]) -> int:
     with open(cells_path, encoding="utf-8") as handle:
         cells = json.load(handle)
     if data_dir and os.path.isdir(data_dir):  # the assignment's data, beside the notebook
-        shutil.copytree(data_dir, os.getcwd(), dirs_exist_ok=True)
+        # as data/ beside the notebook, as students have it; copy mode bits only: the home
+        # folder itself belongs to root and its metadata cannot be changed from in here
+        shutil.copytree(data_dir, os.path.join(os.getcwd(), "data"), copy_function=shutil.copy)
     inp, out = os.fdopen(in_fd, "rb", buffering=0), os.fdopen(out_fd, "wb")
     sys.argv = ["ipykernel_launcher.py", "-f", "kernel.json"]  # as in a Jupyter kernel
     runner = Runner(inp, out)

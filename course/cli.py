@@ -333,6 +333,21 @@ def cmd_demo(args) -> int:
     return run_demo(Path(args.dir), force=args.force)
 
 
+def cmd_exchange_serve(args) -> int:
+    from .coursefile import find_course_file
+    from .exchange.service import main as serve
+
+    limit = int(args.max_mb * 1e6) if args.max_mb else None
+    return serve(find_course_file(args.course).resolve(), ip=args.ip, port=args.port,
+                 max_submission_bytes=limit)
+
+
+def cmd_hub(args) -> int:
+    from hub_config.demo import run_hub
+
+    return run_hub(Path(args.dir), port=args.port, password=args.password)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -413,6 +428,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "build a demo course with scripted students and grade it")
     p.add_argument("--dir", default="demo-course", help="where to build it (default: demo-course)")
     p.add_argument("--force", action="store_true", help="replace the folder if it exists")
+    exchange = add("exchange", None, "the course exchange, a JupyterHub service")
+    exchange_sub = exchange.add_subparsers(dest="exchange_command", required=True,
+                                           metavar="ACTION")
+    p = exchange_sub.add_parser("serve", parents=[common],
+                                help="serve the exchange (the hub starts it as a service)")
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="default: from $JUPYTERHUB_SERVICE_URL, else 8765")
+    p.add_argument("--max-mb", type=float, metavar="MB", help="largest submission (default: 50)")
+    p.set_defaults(func=cmd_exchange_serve)
+    p = add("hub", cmd_hub, "start a local JupyterHub with a demo course (make hub)")
+    p.add_argument("--dir", default="hub-course", help="the course folder (default: hub-course)")
+    p.add_argument("--port", type=int, default=8000, help="the hub's port (default: 8000)")
+    p.add_argument("--password", help="the shared password (default: generated once)")
     return parser
 
 

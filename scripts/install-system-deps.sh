@@ -9,6 +9,8 @@ PACKAGES=(
   "postgresql|compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null"
   "bubblewrap|command -v bwrap >/dev/null"
   "chromium|command -v chromium >/dev/null"
+  "nodejs|command -v node >/dev/null"
+  "npm|command -v npm >/dev/null"
   # "redis-server|command -v redis-server >/dev/null"
 )
 # ---------------------------------------------------------------------------------

@@ -1,0 +1,280 @@
+"""What the exchange service does with a course's files and gradebook, without any HTTP.
+
+The course folder is the service's own (no user server sees it):
+
+    exchange/<course>/outbound/<assignment>/       released student versions (also what
+                                                    ``course release`` writes through nbgrader)
+    inbox/<assignment>/<student>/<received>/       every submission (course.inbox.receive)
+    exchange/<course>/feedback/<assignment>/<student>/<receipt id>/<released>/
+                                                    returned feedback, every version kept
+    exchange/<course>/.staging/                     folders being written; renamed into place
+
+Everything becomes visible in one ``rename``. A ``CourseExchange`` is not thread-safe: the
+service calls it from one worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select
+
+from ..calendar import utcnow
+from ..collect import collect
+from ..errors import UserError
+from ..gradebook import Receipt, Release
+from ..inbox import MAX_SUBMISSION_BYTES, read_submission_folder, receive, safe_name, store
+from ..release import folder_checksum
+from ..summaries import receive_summary
+from ..workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
+from . import wire
+
+__all__ = ["Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge"]
+
+MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
+MAX_RELEASE_BYTES = 200 * 1024 * 1024
+
+
+class Forbidden(Exception):
+    """The user's role in the course does not allow this (HTTP 403)."""
+
+
+class NotFound(LookupError):
+    """No such course, assignment, submission or feedback for this user (HTTP 404)."""
+
+
+class Conflict(Exception):
+    """The action would replace something and was not asked to (HTTP 409)."""
+
+
+class TooLarge(Exception):
+    """An upload over its size limit (HTTP 413)."""
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str  # student | instructor | grader
+
+    @property
+    def staff(self) -> bool:
+        return self.name in ("instructor", "grader")
+
+
+def _check_size(files: dict[str, bytes], limit: int, what: str) -> None:
+    size = sum(len(content) for content in files.values())
+    if size > limit:
+        raise TooLarge(f"{what} of {size / 1e6:.1f} MB exceeds the limit of {limit / 1e6:.0f} MB")
+
+
+def _top_notebooks(folder: Path) -> list[str]:
+    return sorted(path.stem for path in folder.glob("*.ipynb")) if folder.is_dir() else []
+
+
+class CourseExchange:
+    """One course's exchange: roles, releases, submissions, collection and feedback."""
+
+    def __init__(self, course_file: Path | str, *, max_submission_bytes: int = MAX_SUBMISSION_BYTES):
+        self.course_file = Path(course_file)
+        self.max_submission_bytes = max_submission_bytes
+        self._mtime = None
+        self.ws: Workspace | None = None
+        self.gb = None
+        self.refresh()
+
+    # -- the course file, re-read when it changes (a roster edit needs no restart) ----------
+    def refresh(self) -> None:
+        path = self.course_file if self.course_file.is_file() else self.course_file / "course.yml"
+        mtime = path.stat().st_mtime_ns
+        if mtime == self._mtime:
+            return
+        ws = open_workspace(path)
+        gb = ws.gradebook()
+        if self.gb is not None:
+            self.gb.close()
+        self.ws, self.gb, self._mtime = ws, gb, mtime
+
+    def close(self) -> None:
+        if self.gb is not None:
+            self.gb.close()
+            self.gb = None
+
+    @property
+    def course_id(self) -> str:
+        return self.ws.course.id
+
+    @property
+    def _exchange(self) -> Path:
+        return self.ws.root / "exchange" / self.course_id
+
+    @property
+    def _outbound(self) -> Path:
+        return self._exchange / "outbound"
+
+    def _staging(self) -> Path:
+        staging = self._exchange / ".staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        return staging
+
+    # -- who is who -------------------------------------------------------------------------
+    def role(self, user: str) -> Role | None:
+        roster = self.ws.course.roster
+        for name, people in (("student", roster.students), ("instructor", roster.instructors),
+                             ("grader", roster.graders)):
+            if any(person.id == user for person in people):
+                return Role(name)
+        return None
+
+    # -- released assignments ---------------------------------------------------------------
+    def _visible(self, assignment_id: str, role: Role, now: dt.datetime) -> bool:
+        if not (self._outbound / assignment_id).is_dir() or assignment_id.startswith("."):
+            return False
+        if role.staff:
+            return True
+        try:
+            assignment = self.ws.course.assignment(assignment_id)
+        except LookupError:
+            return False  # released by hand for an assignment the course file does not list
+        return assignment.release is None or assignment.release <= now
+
+    def released(self, role: Role) -> list[dict]:
+        now = utcnow()
+        names = sorted(p.name for p in self._outbound.iterdir()) if self._outbound.is_dir() else []
+        return [{"course_id": self.course_id, "assignment_id": name,
+                 "notebooks": _top_notebooks(self._outbound / name)}
+                for name in names if self._visible(name, role, now)]
+
+    def released_files(self, assignment_id: str, role: Role) -> dict[str, bytes]:
+        if not self._visible(assignment_id, role, utcnow()):
+            raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
+        return read_submission_folder(self._outbound / assignment_id)
+
+    def release(self, assignment_id: str, files: dict[str, bytes], *, by: str,
+                force: bool = False) -> dict:
+        self.ws.course.assignment(assignment_id)  # LookupError: unknown assignment
+        files = {safe_name(name): content for name, content in files.items()}
+        leaked = sorted({PurePosixPath(n).parts[0] for n in files} & set(STAFF_ONLY_FOLDERS))
+        if leaked:
+            raise UserError(f"refusing a student version that contains {leaked}")
+        if not any(name.endswith(".ipynb") for name in files):
+            raise UserError(f"a release of {assignment_id!r} must contain a notebook (.ipynb)")
+        _check_size(files, MAX_RELEASE_BYTES, "release")
+        target = self._outbound / assignment_id
+        if target.exists() and not force:
+            raise Conflict(f"{assignment_id} is already released; release again with --force")
+        staged = store(self._staging(), utcnow(), files)
+        self._outbound.mkdir(parents=True, exist_ok=True)
+        old = None
+        if target.exists():
+            old = self._staging() / f"{assignment_id}.old-{secrets.token_hex(4)}"
+            target.rename(old)
+        staged.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        row = Release(assignment_id=assignment_id, released_at=utcnow(), released_by=by,
+                      checksum=folder_checksum(target))
+        self.gb.session.add(row)
+        self.gb.commit()
+        return {"assignment_id": assignment_id, "checksum": row.checksum,
+                "notebooks": _top_notebooks(target)}
+
+    def unrelease(self, assignment_id: str) -> None:
+        target = self._outbound / assignment_id
+        if assignment_id.startswith(".") or not target.is_dir():
+            raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
+        gone = self._staging() / f"{assignment_id}.removed-{secrets.token_hex(4)}"
+        target.rename(gone)
+        shutil.rmtree(gone, ignore_errors=True)
+
+    # -- submissions ------------------------------------------------------------------------
+    def submit(self, student_id: str, assignment_id: str, files: dict[str, bytes],
+               received_at: dt.datetime) -> Receipt:
+        self.ws.course.assignment(assignment_id)
+        if not self._visible(assignment_id, Role("student"), received_at):
+            raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
+        _check_size(files, self.max_submission_bytes, "submission")
+        return receive(self.ws, self.gb, student_id, assignment_id, files, received_at=received_at)
+
+    def receipts(self, *, student_id: str | None = None,
+                 assignment_id: str | None = None) -> list[Receipt]:
+        query = select(Receipt).order_by(Receipt.received_at, Receipt.id)
+        if student_id is not None:
+            query = query.where(Receipt.student_id == student_id)
+        if assignment_id is not None:
+            query = query.where(Receipt.assignment_id == assignment_id)
+        return list(self.gb.session.scalars(query))
+
+    def receipt(self, receipt_id: int) -> Receipt:
+        row = self.gb.session.get(Receipt, receipt_id)
+        if row is None:
+            raise NotFound(f"no submission {receipt_id}")
+        return row
+
+    def describe(self, receipt: Receipt, *, feedback: bool = True) -> dict:
+        """A submission as the client lists it: receipt, notebooks, returned feedback's MD5s."""
+        folder = self.ws.root / receipt.storage_path
+        info = {"course_id": self.course_id, "student_id": receipt.student_id,
+                "assignment_id": receipt.assignment_id, "receipt_id": receipt.id,
+                "timestamp": wire.timestamp(receipt.received_at),
+                "received_utc": receipt.received_at.isoformat(), "sha256": receipt.sha256,
+                "size_bytes": receipt.size_bytes, "client_timestamp": receipt.client_timestamp,
+                "notebooks": _top_notebooks(folder)}
+        if feedback:
+            files = self.feedback_files(receipt)
+            info["feedback"] = {name: wire.md5(content) for name, content in files.items()}
+        return info
+
+    def receipt_files(self, receipt: Receipt) -> dict[str, bytes]:
+        return read_submission_folder(self.ws.root / receipt.storage_path)
+
+    # -- collection -------------------------------------------------------------------------
+    def collect(self, assignment_id: str) -> list[dict]:
+        """course.collect (the submission that counts, into submitted/) and what it wrote."""
+        collected = []
+        for item in collect(self.ws, assignment_id):
+            folder = self.ws.root / "submitted" / item.student_id / assignment_id
+            receipt = self.receipt(item.receipt_id)
+            collected.append({"student_id": item.student_id, "receipt_id": item.receipt_id,
+                              "timestamp": wire.timestamp(receipt.received_at),
+                              "files": read_submission_folder(folder)})
+        return collected
+
+    # -- feedback ---------------------------------------------------------------------------
+    def _feedback_parent(self, receipt: Receipt) -> Path:
+        return (self._exchange / "feedback" / receipt.assignment_id / receipt.student_id
+                / str(receipt.id))
+
+    def find_receipt(self, student_id: str, assignment_id: str, *, receipt_id: int | None = None,
+                     timestamp: str | None = None) -> Receipt:
+        for row in self.receipts(student_id=student_id, assignment_id=assignment_id):
+            if row.id == receipt_id or (receipt_id is None
+                                        and wire.timestamp(row.received_at) == timestamp):
+                return row
+        raise NotFound(f"no submission of {assignment_id} by {student_id} "
+                       f"{'with receipt ' + str(receipt_id) if receipt_id else 'at ' + str(timestamp)}")
+
+    def release_feedback(self, receipt: Receipt, files: dict[str, bytes]) -> dict:
+        files = {safe_name(name): content for name, content in files.items()}
+        bad = [name for name in files if "/" in name or not name.endswith(".html")]
+        if bad or not files:
+            raise UserError(f"feedback is one or more .html files per notebook (got {bad or 'none'})")
+        _check_size(files, MAX_FEEDBACK_BYTES, "feedback")
+        store(self._feedback_parent(receipt), utcnow(), files)
+        return {"receipt_id": receipt.id, "files": sorted(files)}
+
+    def feedback_files(self, receipt: Receipt) -> dict[str, bytes]:
+        parent = self._feedback_parent(receipt)
+        versions = sorted(p for p in parent.iterdir()
+                          if p.is_dir() and not p.name.startswith(".")) if parent.is_dir() else []
+        return read_submission_folder(versions[-1]) if versions else {}
+
+    # -- session summaries ------------------------------------------------------------------
+    def submit_summary(self, student_id: str, session: int, files: dict[str, bytes],
+                       received_at: dt.datetime) -> dict:
+        row = receive_summary(self.ws, self.gb, session, files, submitted_by=student_id,
+                              received_at=received_at)
+        return {"session": row.session, "authors": row.authors.split(),
+                "timestamp": wire.timestamp(row.received_at), "sha256": row.sha256}

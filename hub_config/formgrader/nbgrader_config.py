@@ -1,0 +1,11 @@
+# nbgrader in the formgrader service: the course folder itself, and the course exchange over HTTP.
+# The hub sets $COURSE_FILE and $COURSE_EXCHANGE_URL and puts this folder on $JUPYTER_CONFIG_PATH.
+import os
+
+from course.exchange.client import configure
+from course.workspace import open_workspace
+
+c = get_config()  # noqa: F821
+ws = open_workspace(os.environ["COURSE_FILE"])
+c.merge(ws.nbgrader_config())
+configure(c, course_id=ws.course.id)

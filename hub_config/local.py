@@ -1,0 +1,214 @@
+"""A real JupyterHub on 127.0.0.1, for ``course hub`` (``make hub``), the tests and benchmarks.
+
+``LocalHub`` writes a jupyterhub_config.py that calls ``hub_config.apply`` for the course (local
+process spawner, the simple authenticator, the exchange as a managed service unless told
+otherwise), picks free loopback ports, starts ``jupyterhub`` with configurable-http-proxy from
+npm (``deploy/node``), waits until it answers and, on ``stop()``, ends it and every process it
+started. ``admin_token`` adds a service whose token scripts the hub (users, servers, users' tokens) for
+tests and benchmarks; ``extra_config`` is appended to the generated file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+__all__ = ["PROXY_BIN", "LocalHub", "ensure_proxy", "free_port"]
+
+REPO = Path(__file__).resolve().parent.parent
+NODE_PREFIX = REPO / "deploy" / "node"
+PROXY_BIN = NODE_PREFIX / "node_modules" / ".bin" / "configurable-http-proxy"
+PROXY_PACKAGE = "configurable-http-proxy@5"
+
+
+def ensure_proxy() -> Path:
+    """configurable-http-proxy from npm into deploy/node (git-ignored), once."""
+    if not PROXY_BIN.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is needed to install configurable-http-proxy (apt-get "
+                               "install nodejs npm), or install it on PATH yourself")
+        subprocess.run([npm, "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund",
+                        "--loglevel=error", PROXY_PACKAGE], check=True)
+    return PROXY_BIN
+
+
+def _from_pid_file(path: Path) -> list[psutil.Process]:
+    try:
+        return [psutil.Process(int(path.read_text().strip()))]
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return []
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalHub:
+    def __init__(self, course_file: Path | str, state_dir: Path | str, *, password: str,
+                 port: int | None = None, formgrader: bool = False, idle_timeout: int = 0,
+                 exchange_managed: bool = True, exchange_api_token: str = "",
+                 extra_config: str = "", settings: dict | None = None,
+                 admin_token: str = ""):
+        self.course_file = Path(course_file).resolve()
+        self.state = Path(state_dir).resolve()
+        self.password = password
+        self.port = port or free_port()
+        self.hub_port, self.proxy_api_port = free_port(), free_port()
+        self.exchange_port = free_port()
+        self.formgrader_port = free_port()
+        self.formgrader, self.idle_timeout = formgrader, idle_timeout
+        self.exchange_managed, self.exchange_api_token = exchange_managed, exchange_api_token
+        self.extra_config = extra_config
+        self.admin_token = admin_token
+        self.settings = settings or {}
+        self.proc: subprocess.Popen | None = None
+        self.proc_returncode: int | None = None
+        self.log_path = self.state / "jupyterhub.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def exchange_url(self) -> str:
+        return f"http://127.0.0.1:{self.exchange_port}/services/exchange/"
+
+    def write_config(self) -> Path:
+        self.state.mkdir(parents=True, exist_ok=True)
+        settings = {"course_file": str(self.course_file), "simple_password": self.password,
+                    "exchange_port": self.exchange_port, "formgrader": self.formgrader,
+                    "formgrader_port": self.formgrader_port, "idle_timeout": self.idle_timeout,
+                    "home_root": str(self.state / "home"),
+                    "exchange_managed": self.exchange_managed,
+                    "exchange_api_token": self.exchange_api_token, **self.settings}
+        lines = ["# written by hub_config.local.LocalHub", "from hub_config import apply", "",
+                 "c = get_config()  # noqa: F821"]
+        lines += [f"c.CourseHub.{key} = {value!r}" for key, value in settings.items()]
+        lines += ["apply(c)",
+                  f"c.JupyterHub.bind_url = {self.url + '/'!r}",
+                  f"c.JupyterHub.hub_bind_url = 'http://127.0.0.1:{self.hub_port}'",
+                  f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.proxy_api_port}'",
+                  f"c.ConfigurableHTTPProxy.command = [{str(ensure_proxy())!r}]",
+                  f"c.JupyterHub.db_url = 'sqlite:///{self.state / 'jupyterhub.sqlite'}'",
+                  f"c.JupyterHub.cookie_secret_file = {str(self.state / 'cookie_secret')!r}",
+                  f"c.JupyterHub.pid_file = {str(self.state / 'jupyterhub.pid')!r}",
+                  "c.JupyterHub.cleanup_servers = True",
+                  *self._admin_service(),
+                  "c.Spawner.start_timeout = 120",
+                  "c.Spawner.http_timeout = 120",
+                  self.extra_config]
+        path = self.state / "jupyterhub_config.py"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def _admin_service(self) -> list[str]:
+        """A service whose token scripts this hub: users, groups, servers, users' tokens."""
+        if not self.admin_token:
+            return []
+        scopes = ["admin:users", "admin:servers", "admin:groups", "tokens", "access:servers",
+                  "list:users", "read:users"]
+        service = {"name": "local-admin", "api_token": self.admin_token}
+        role = {"name": "local-admin", "scopes": scopes, "services": ["local-admin"]}
+        return [f"c.JupyterHub.services.append({service!r})",
+                f"c.JupyterHub.load_roles.append({role!r})"]
+
+    def token_for(self, user: str, note: str = "local hub") -> str:
+        """A new JupyterHub token of ``user`` (needs ``admin_token``)."""
+        return self.api("POST", f"users/{user}/tokens", self.admin_token, {"note": note})["token"]
+
+    def start(self, timeout: float = 90) -> LocalHub:
+        config = self.write_config()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.exchange_api_token:
+            env["COURSE_EXCHANGE_API_TOKEN"] = self.exchange_api_token
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=self.state,
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"jupyterhub exited ({self.proc_returncode}):\n"
+                                   f"{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"jupyterhub did not answer in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_for(self, url: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=2).status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the hub (it stops the servers and services it started), then anything left."""
+        if self.proc is None:
+            return
+        try:
+            family = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            family = []
+        family += _from_pid_file(self.state / "jupyterhub-proxy.pid")
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for child in family:
+            try:
+                child.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(family, timeout=5)
+        for child in alive:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        try:  # the hub's own process group: the proxy, if the hub died before stopping it
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc_returncode, self.proc = self.proc.returncode, None
+
+    # -- the REST API ----------------------------------------------------------------------
+    def api(self, method: str, path: str, token: str, body: dict | None = None,
+            expect: tuple[int, ...] = (200, 201, 202, 204)) -> dict | None:
+        reply = requests.request(method, f"{self.url}/hub/api/{path.lstrip('/')}",
+                                 headers={"Authorization": f"token {token}"},
+                                 data=None if body is None else json.dumps(body), timeout=60)
+        if reply.status_code not in expect:
+            raise RuntimeError(f"{method} {path}: HTTP {reply.status_code} {reply.text[:300]}")
+        return reply.json() if reply.content else None

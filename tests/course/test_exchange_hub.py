@@ -1,0 +1,430 @@
+"""The exchange against a real JupyterHub on 127.0.0.1: end to end, authorization, a deadline
+spike, and a restart of the exchange during uploads.
+
+One hub per module (about 20 s to start): the roster has ada, ben, cleo, the instructor ina and
+100 more students for the spike. The exchange runs as an external hub service that this module
+starts itself (so it can kill and restart it); ``course hub``'s managed mode is covered by
+test_exchange_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+from conftest import REPO
+
+from course.demo import answer_notebook, solution_cells
+from hub_config.demo import build_hub_course
+from hub_config.local import LocalHub, free_port
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from exchange_spike import check_stored, run_spike
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+COURSE, AID, NOTEBOOK = "dl-hub", "01-numpy", "numpy-basics.ipynb"
+SPIKE_STUDENTS = [(f"s{i:03d}", "Spike", str(i)) for i in range(1, 101)]
+STUDENTS = [("ada", "Ada", "L"), ("ben", "Ben", "B"), ("cleo", "Cleo", "C"), *SPIKE_STUDENTS]
+MAX_MB = 2
+
+
+class ExchangeProcess:
+    """``course exchange serve`` as the hub would start it, but under this test's control."""
+
+    def __init__(self, hub: LocalHub, course_file: Path, token: str):
+        self.hub, self.course_file, self.token = hub, course_file, token
+        self.proc: subprocess.Popen | None = None
+        self.log = course_file.parent / "exchange.log"
+
+    def start(self) -> None:
+        self.launch()
+        self.wait()
+
+    def wait(self) -> None:
+        self.hub.wait_for(self.hub.exchange_url + "health", timeout=120)
+
+    def launch(self) -> None:
+        env = {**os.environ, "JUPYTERHUB_API_TOKEN": self.token,
+               "JUPYTERHUB_API_URL": f"http://127.0.0.1:{self.hub.hub_port}/hub/api",
+               "JUPYTERHUB_SERVICE_NAME": "exchange",
+               "JUPYTERHUB_SERVICE_PREFIX": "/services/exchange/"}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "course.cli", "exchange", "serve", "--course",
+                 str(self.course_file), "--port", str(self.hub.exchange_port),
+                 "--max-mb", str(MAX_MB)], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The course (01-numpy generated, released by the instructor through the exchange), the
+    hub, the exchange, and tokens for ada, ben, ina."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from course.exchange.client import configure
+    from course.release import generate
+    from course.workspace import open_workspace
+
+    tmp = tmp_path_factory.mktemp("exchange-hub")
+    course_file = build_hub_course(tmp / "course", students=STUDENTS, release="none")
+    ws = open_workspace(course_file)
+    generate(ws, AID)
+    admin, exchange_token = secrets.token_hex(16), secrets.token_hex(16)
+    hub = LocalHub(course_file, tmp / "hub", password="test-password", admin_token=admin,
+                   exchange_managed=False, exchange_api_token=exchange_token)
+    exchange = ExchangeProcess(hub, course_file, exchange_token)
+    exchange.launch()  # it imports while the hub starts; it needs the hub only to check tokens
+    try:
+        hub.start()
+        exchange.wait()
+        tokens = {user: hub.token_for(user) for user in ("ada", "ben", "cleo", "ina")}
+
+        def instructor_api():
+            config = ws.nbgrader_config()
+            configure(config, course_id=COURSE, url=hub.exchange_url)
+            config.Exchange.api_token = tokens["ina"]
+            return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+        result = instructor_api().release_assignment(AID)
+        assert result["success"], result
+        yield {"hub": hub, "exchange": exchange, "tokens": tokens, "ws": ws, "admin": admin,
+               "root": course_file.parent, "instructor_api": instructor_api}
+    finally:
+        exchange.stop()
+        hub.stop()
+
+
+def xapi(env, method, path, user=None, token=None, body=None, params=None, raw=None):
+    token = token or (env["tokens"][user] if user else None)
+    headers = {"Authorization": f"token {token}"} if token else {}
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    return requests.request(method, env["hub"].exchange_url + "api/" + path, headers=headers,
+                            data=data, params=params, timeout=60)
+
+
+def files_body(files: dict[str, bytes], **extra) -> dict:
+    return {"files": {n: base64.b64encode(c).decode() for n, c in files.items()}, **extra}
+
+
+def released_notebook(env) -> bytes:
+    return (env["root"] / "exchange" / COURSE / "outbound" / AID / NOTEBOOK).read_bytes()
+
+
+def start_server(env, user: str) -> str:
+    hub = env["hub"]
+    hub.api("POST", f"users/{user}/server", env["admin"], expect=(201, 202))
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        model = hub.api("GET", f"users/{user}", env["admin"])
+        if model["servers"].get("", {}).get("ready"):
+            return f"{hub.url}/user/{user}/"
+        time.sleep(0.5)
+    raise AssertionError(f"{user}'s server did not start:\n{hub.log_tail()}")
+
+
+def test_release_fetch_submit_collect_grade_feedback(env):
+    """The whole week through the real hub: the student works in her own server (nbgrader's
+    Assignments endpoints, as the JupyterLab panel calls them), the instructor uses nbgrader's
+    API and command line, both through the exchange."""
+    from course.grade import grade
+
+    t0 = time.monotonic()
+    server = start_server(env, "ada")
+    auth = {"Authorization": f"token {env['tokens']['ada']}"}
+    form = {"course_id": COURSE, "assignment_id": AID}
+    listing = requests.get(server + "assignments", params={"course_id": COURSE}, headers=auth,
+                           timeout=60).json()
+    assert listing["success"], listing
+    assert [(a["assignment_id"], a["status"]) for a in listing["value"]] == [(AID, "released")]
+
+    reply = requests.post(server + "assignments/fetch", data=form, headers=auth, timeout=60).json()
+    assert [(a["assignment_id"], a["status"]) for a in reply["value"]] == [(AID, "fetched")]
+
+    # she works: the solution cells filled in, saved through the server's contents API
+    contents = server + f"api/contents/{AID}/{NOTEBOOK}"
+    fetched = nbformat.from_dict(requests.get(contents, headers=auth, timeout=60)
+                                 .json()["content"])
+    source = nbformat.read(env["ws"].source / AID / NOTEBOOK, as_version=4)
+    answered = answer_notebook(fetched, solution_cells(source))
+    saved = requests.put(contents, headers=auth, timeout=60,
+                         data=json.dumps({"type": "notebook", "content": answered}))
+    assert saved.status_code == 200, saved.text
+
+    reply = requests.post(server + "assignments/submit", data=form, headers=auth,
+                          timeout=60).json()
+    assert reply["success"], reply
+    submitted = [a for a in reply["value"] if a["status"] == "submitted"]
+    assert [s["student_id"] for s in submitted[0]["submissions"]] == ["ada"]
+    timestamp = submitted[0]["submissions"][0]["timestamp"]
+    student_seconds = time.monotonic() - t0
+
+    # the instructor: collect (nbgrader's API, our exchange), grade, feedback back
+    api = env["instructor_api"]()
+    assert api.collect(AID, update=True)["success"]
+    collected = env["root"] / "submitted" / "ada" / AID
+    assert (collected / "timestamp.txt").read_text() == timestamp  # the server's receipt
+    assert json.loads((collected / "receipt.json").read_text())["receipt_id"] > 0
+    (outcome,) = grade(env["ws"], AID, students=["ada"], workers=1)
+    assert outcome.outcome == "success" and outcome.score == outcome.max_score > 0, outcome
+    assert env["instructor_api"]().generate_feedback(AID, "ada")["success"]
+    assert env["instructor_api"]().release_feedback(AID, "ada")["success"]
+
+    # nbgrader's command line, unchanged, lists what came in
+    cli = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "list", "--inbound", f"--course={COURSE}"],
+        check=True, cwd=env["root"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "JUPYTERHUB_API_TOKEN": env["tokens"]["ina"],
+             "COURSE_EXCHANGE_URL": env["hub"].exchange_url,
+             "JUPYTER_CONFIG_PATH": str(REPO / "hub_config" / "singleuser"),
+             "COURSE_ID": COURSE})
+    assert f"{COURSE} ada {AID} {timestamp}" in cli.stdout + cli.stderr, cli.stderr
+
+    # ada fetches her feedback in her server
+    reply = requests.post(server + "assignments/fetch_feedback", data=form, headers=auth,
+                          timeout=60).json()
+    (mine,) = [a for a in reply["value"] if a["status"] == "submitted"]
+    assert mine["submissions"][0]["has_local_feedback"], mine
+    home = env["hub"].state / "home" / "ada"
+    feedback = home / AID / "feedback" / timestamp / "numpy-basics.html"
+    assert "numpy-basics" in feedback.read_text()
+
+    status = subprocess.run([sys.executable, "-m", "course.cli", "status", "--format", "json",
+                             "--course", str(env["root"])], capture_output=True, text=True,
+                            check=True, timeout=120)
+    (ada,) = [s for s in json.loads(status.stdout)["students"] if s["id"] == "ada"]
+    assert ada["assignments"][AID]["state"] == "on_time"
+    print(f"\ne2e: student part {student_seconds:.1f} s, whole week "
+          f"{time.monotonic() - t0:.1f} s")
+
+
+def test_no_token_or_an_unknown_token_is_rejected(env):
+    for method, path in (("GET", "courses"), ("GET", f"courses/{COURSE}/assignments"),
+                         ("POST", f"courses/{COURSE}/submissions/{AID}"),
+                         ("POST", f"courses/{COURSE}/collect/{AID}")):
+        reply = xapi(env, method, path, body=files_body({"a.ipynb": b"{}"}))
+        assert reply.status_code == 401 and "no token" in reply.json()["error"], reply.text
+        reply = xapi(env, method, path, token="not-a-token")
+        assert reply.status_code == 401, reply.text
+    # a token in the URL is not accepted either
+    url = env["hub"].exchange_url + "api/courses"
+    assert requests.get(url, params={"token": env["tokens"]["ada"]}).status_code == 401
+
+
+def test_a_student_sees_only_her_own_submissions_and_feedback(env):
+    nb = released_notebook(env)
+    ada = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", "ada",
+               body=files_body({NOTEBOOK: nb}))
+    assert ada.status_code == 201, ada.text
+    receipt = ada.json()
+    ben_own = xapi(env, "GET", f"courses/{COURSE}/submissions", "ben").json()["submissions"]
+    assert all(s["student_id"] == "ben" for s in ben_own)
+    for path, params in ((f"courses/{COURSE}/submissions", {"student_id": "ada"}),
+                         (f"courses/{COURSE}/feedback", {"student_id": "ada"}),
+                         (f"courses/{COURSE}/submissions/{AID}/ada/{receipt['receipt_id']}",
+                          None)):
+        reply = xapi(env, "GET", path, "ben", params=params)
+        assert reply.status_code == 403 and "ben may not see ada" in reply.json()["error"]
+    # a receipt id of ada's under ben's name is not ben's either
+    reply = xapi(env, "GET", f"courses/{COURSE}/submissions/{AID}/ben/{receipt['receipt_id']}",
+                 "ben")
+    assert reply.status_code == 404
+    # her own is hers
+    mine = xapi(env, "GET", f"courses/{COURSE}/submissions/{AID}/ada/{receipt['receipt_id']}",
+                "ada")
+    assert mine.status_code == 200 and base64.b64decode(mine.json()["files"][NOTEBOOK]) == nb
+
+
+def test_a_student_cannot_overwrite_anothers_submission_or_feedback(env):
+    nb = released_notebook(env)
+    first = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", "cleo",
+                 body=files_body({NOTEBOOK: nb})).json()
+    # naming another student is refused; the user is always the token's owner
+    forged = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", "ben",
+                  body=files_body({NOTEBOOK: b"{}"}, student_id="cleo"))
+    assert forged.status_code == 400 and "token's owner" in forged.json()["error"]
+    for method in ("PUT", "DELETE"):
+        reply = xapi(env, method, f"courses/{COURSE}/submissions/{AID}", "ben",
+                     body=files_body({NOTEBOOK: b"{}"}))
+        assert reply.status_code == 405
+    reply = xapi(env, "PUT", f"courses/{COURSE}/feedback/{AID}/cleo", "ben",
+                 body=files_body({"numpy-basics.html": b"<p>forged</p>"},
+                                 receipt_id=first["receipt_id"]))
+    assert reply.status_code == 403 and "only instructors and graders" in reply.json()["error"]
+    # cleo's submission is intact, with its hash
+    again = xapi(env, "GET", f"courses/{COURSE}/submissions/{AID}/cleo/{first['receipt_id']}",
+                 "cleo").json()
+    assert again["sha256"] == first["sha256"]
+    assert base64.b64decode(again["files"][NOTEBOOK]) == nb
+
+
+def test_a_student_cannot_release_withdraw_or_collect(env):
+    nb = released_notebook(env)
+    for method, path, body in (
+        ("PUT", f"courses/{COURSE}/assignments/{AID}", files_body({NOTEBOOK: nb}, force=True)),
+        ("DELETE", f"courses/{COURSE}/assignments/{AID}", None),
+        ("POST", f"courses/{COURSE}/collect/{AID}", None),
+    ):
+        reply = xapi(env, method, path, "ben", body=body)
+        assert reply.status_code == 403, (method, path, reply.text)
+        assert "only instructors and graders" in reply.json()["error"]
+    # an instructor cannot submit as a student
+    reply = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", "ina",
+                 body=files_body({NOTEBOOK: nb}))
+    assert reply.status_code == 403 and "only students" in reply.json()["error"]
+
+
+def test_a_receipt_time_cannot_be_forged(env):
+    nb = released_notebook(env)
+    path = f"courses/{COURSE}/submissions/{AID}"
+    for body, params in ((files_body({NOTEBOOK: nb}, timestamp="2020-01-01 00:00:00"), None),
+                         (files_body({NOTEBOOK: nb}, received_at="2020-01-01T00:00:00Z"), None),
+                         (files_body({NOTEBOOK: nb}), {"timestamp": "2020-01-01 00:00:00"})):
+        reply = xapi(env, "POST", path, "ben", body=body, params=params)
+        assert reply.status_code == 400 and "own clock" in reply.json()["error"], reply.text
+    # nbgrader's timestamp.txt among the files is kept as the client's claim, nothing more
+    before = time.time()
+    reply = xapi(env, "POST", path, "ben", body=files_body(
+        {NOTEBOOK: nb, "timestamp.txt": b"2020-01-01 00:00:00.000000 UTC"}))
+    assert reply.status_code == 201, reply.text
+    receipt = reply.json()
+    from course.exchange.wire import parse_timestamp
+
+    received = parse_timestamp(receipt["timestamp"]).timestamp()
+    assert before - 1 <= received <= time.time() + 1
+    assert receipt["client_timestamp"] == "2020-01-01 00:00:00.000000 UTC"
+
+
+def test_unknown_users_unreleased_work_and_oversized_uploads_are_refused(env):
+    hub = env["hub"]
+    hub.api("POST", "users/mallory", env["admin"], expect=(201, 409))
+    mallory = hub.token_for("mallory")
+    reply = xapi(env, "GET", f"courses/{COURSE}/assignments", token=mallory)
+    assert reply.status_code == 403, reply.text
+    reply = xapi(env, "POST", f"courses/{COURSE}/submissions/02-linreg", "ben",
+                 body=files_body({NOTEBOOK: b"{}"}))
+    assert reply.status_code == 404
+    reply = xapi(env, "GET", "courses/other-course/assignments", "ben")
+    assert reply.status_code == 404
+    big = files_body({NOTEBOOK: b"x" * int(MAX_MB * 1.2e6)})
+    reply = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", "ben", body=big)
+    assert reply.status_code == 413, reply.text
+    reply = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", "ben", raw="not json")
+    assert reply.status_code == 400
+
+
+def test_deadline_spike_300_submissions_from_100_students(env):
+    """300 uploads from 100 students in a 20 s window thickening towards the deadline (the
+    benchmark runs the full 60 s): every one stored and in the gradebook."""
+    hub = env["hub"]
+    tokens = {sid: hub.token_for(sid) for sid, _first, _last in SPIKE_STUDENTS}
+    spike = run_spike(hub.exchange_url, COURSE, AID, tokens, NOTEBOOK, released_notebook(env),
+                      submissions=300, window=20.0, workers=32)
+    summary = spike.summary()
+    print(f"\nspike: {json.dumps(summary)}")
+    assert spike.errors == [] and summary["acknowledged"] == 300, spike.errors[:5]
+    assert check_stored(env["root"], spike.receipts) == []
+    assert spike.percentile(99) < 5.0  # the target (< 1 s) is reported by the benchmark
+
+
+def test_a_restart_during_uploads_loses_nothing_acknowledged(env):
+    exchange = env["exchange"]
+    nb = released_notebook(env)
+    acked, failed, stop = [], [], threading.Event()
+    lock = threading.Lock()
+
+    def uploader(student: str) -> None:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            content = nb + f"\n{student} {number}".encode()
+            try:
+                reply = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", student,
+                             body=files_body({NOTEBOOK: content}))
+            except requests.RequestException:
+                with lock:
+                    failed.append(student)
+                time.sleep(0.05)
+                continue
+            with lock:
+                if reply.status_code == 201:
+                    acked.append({**reply.json(), "sent": {NOTEBOOK: content}})
+                else:
+                    failed.append(reply.status_code)
+
+    threads = [threading.Thread(target=uploader, args=(s,)) for s in ("ada", "ben", "cleo")]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(acked) < 15 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        exchange.stop(signal.SIGKILL)  # mid-upload, no goodbye
+        killed_at = len(acked)
+        exchange.start()
+        while len(acked) < killed_at + 10 and time.monotonic() < deadline + 60:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    assert killed_at >= 15 and len(acked) >= killed_at + 10
+    assert failed, "the kill should have interrupted some uploads"
+    assert check_stored(env["root"], acked) == []
+    # every visible submission folder is complete: only hidden .partial folders can be cut
+    # short; a folder renamed into place just before the kill, whose receipt was never
+    # committed (nor acknowledged), is complete too, and nothing reads it without a receipt
+    inbox = env["root"] / "inbox" / AID
+    for folder in (p for s in ("ada", "ben", "cleo") for p in (inbox / s).iterdir()
+                   if not p.name.startswith(".")):
+        assert (folder / NOTEBOOK).stat().st_size >= len(nb), folder
+
+
+def test_hub_groups_and_roles_come_from_the_roster(env):
+    hub = env["hub"]
+    groups = {g["name"]: g for g in hub.api("GET", "groups", env["admin"])}
+    assert sorted(groups[f"nbgrader-{COURSE}"]["users"])[:3] == ["ada", "ben", "cleo"]
+    assert len(groups[f"nbgrader-{COURSE}"]["users"]) == len(STUDENTS)
+    assert groups[f"formgrade-{COURSE}"]["users"] == ["ina"]
+    assert groups[f"nbgrader-{COURSE}"]["roles"] == [f"nbgrader-{COURSE}"]
+    # free_port is loopback-only: nothing listens beyond 127.0.0.1
+    assert free_port() > 0
+
+
+def test_session_summaries_are_handed_in_through_the_exchange(env):
+    from course.summaries import course_rotation
+
+    authors = course_rotation(env["ws"].course, {})[1]
+    outsider = next(s for s in ("ada", "ben", "cleo") if s not in authors)
+    summary = {"summary.md": b"# Session 1\n\nWe built a perceptron.\n"}
+    reply = xapi(env, "POST", f"courses/{COURSE}/summaries/1", authors[0],
+                 body=files_body(summary))
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["authors"] == authors
+    reply = xapi(env, "POST", f"courses/{COURSE}/summaries/1", outsider,
+                 body=files_body(summary))
+    assert reply.status_code == 400 and "not an author" in reply.json()["error"]
+    reply = xapi(env, "POST", f"courses/{COURSE}/summaries/1", "ina", body=files_body(summary))
+    assert reply.status_code == 403

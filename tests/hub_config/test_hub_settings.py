@@ -1,0 +1,152 @@
+"""hub_config.apply: what a course's jupyterhub_config.py ends up with, without starting a hub."""
+
+import runpy
+from types import SimpleNamespace
+
+import pytest
+from conftest import REPO
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from hub_config import apply
+from hub_config.gpu_placement import NoGpuFree
+
+COURSE = """\
+id: dl-test
+title: Deep Learning (test)
+timezone: Europe/Berlin
+withdrawal_deadline: 2027-03-01
+assignments:
+  - {id: 01-numpy, due: 2027-01-10 18:00}
+roster:
+  instructors: [{id: ina}]
+  graders: [{id: gus}]
+  students: [{id: ada}, {id: ben}]
+"""
+
+
+@pytest.fixture
+def course_file(tmp_path):
+    path = tmp_path / "course.yml"
+    path.write_text(COURSE)
+    return path
+
+
+def configured(course_file, **settings) -> Config:
+    c = Config()
+    c.CourseHub.course_file = str(course_file)
+    c.CourseHub.simple_password = "password-123"
+    for key, value in settings.items():
+        setattr(c.CourseHub, key, value)
+    apply(c)
+    return c
+
+
+def test_groups_and_roles_come_from_the_roster(course_file):
+    c = configured(course_file)
+    assert c.JupyterHub.load_groups == {"nbgrader-dl-test": {"users": ["ada", "ben"]},
+                                        "formgrade-dl-test": {"users": ["ina", "gus"]}}
+    roles = {role["name"]: role for role in c.JupyterHub.load_roles}
+    assert roles["nbgrader-dl-test"]["scopes"] == ["access:services!service=exchange"]
+    assert roles["nbgrader-dl-test"]["groups"] == ["nbgrader-dl-test"]
+    assert set(roles["formgrade-dl-test"]["scopes"]) == {
+        "access:services!service=exchange", "access:services!service=formgrader-dl-test"}
+    assert roles["formgrader-dl-test-service"]["services"] == ["formgrader-dl-test"]
+    assert set(roles["idle-culler"]["scopes"]) >= {"list:users", "delete:servers"}
+    assert c.Authenticator.allowed_users == {"ada", "ben", "ina", "gus"}
+    assert "access:services!service=exchange" in c.Spawner.server_token_scopes
+
+
+def test_services_exchange_formgrader_and_culler(course_file):
+    c = configured(course_file, idle_timeout=1800, exchange_port=9001)
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert services["exchange"]["url"] == "http://127.0.0.1:9001"
+    assert services["exchange"]["command"][-5:] == ["serve", "--course",
+                                                    str(course_file.resolve()), "--ip",
+                                                    "127.0.0.1"]
+    assert services["exchange"]["environment"]["COURSE_EXCHANGE_STAFF_SERVICES"] == \
+        "formgrader-dl-test"
+    formgrader = services["formgrader-dl-test"]
+    assert formgrader["cwd"] == str(course_file.parent.resolve())
+    assert formgrader["environment"]["COURSE_FILE"] == str(course_file.resolve())
+    assert "--timeout=1800" in services["idle-culler"]["command"]
+    unmanaged = configured(course_file, exchange_managed=False, exchange_api_token="t" * 32,
+                           formgrader=False, idle_timeout=0)
+    (exchange,) = unmanaged.JupyterHub.services
+    assert "command" not in exchange and exchange["api_token"] == "t" * 32
+
+
+def test_single_user_environment(course_file):
+    env = configured(course_file).Spawner.environment
+    assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+    assert env["COURSE_ID"] == "dl-test"
+    assert env["COURSE_EXCHANGE_URL"] == "http://127.0.0.1:8765/services/exchange/"
+    assert env["JUPYTER_CONFIG_PATH"].endswith("hub_config/singleuser")
+
+
+def test_authenticators_by_name(course_file):
+    c = configured(course_file)
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.SharedPasswordAuthenticator.user_password == "password-123"
+    assert configured(course_file, authenticator="generic-oauth").JupyterHub \
+        .authenticator_class == "generic-oauth"
+    assert configured(course_file, authenticator="lti13").JupyterHub.authenticator_class \
+        .endswith("LTI13Authenticator")
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        configured(course_file, simple_password="short")
+
+
+def _spawner(name: str) -> SimpleNamespace:
+    return SimpleNamespace(user=SimpleNamespace(name=name), extra_resource_limits={},
+                           node_selector={"pool": "gpu"})
+
+
+def test_docker_spawner_places_gpus_and_refuses_cleanly(course_file):
+    c = configured(course_file, spawner="docker", gpu_devices={"gpu01": ["0", "1"]})
+    assert c.JupyterHub.spawner_class == "docker"
+    host_config = c.DockerSpawner.extra_host_config
+    assert callable(host_config)
+    (request,) = host_config(_spawner("ada"))["device_requests"]
+    assert request == {"driver": "nvidia", "device_ids": ["0"], "capabilities": [["gpu"]]}
+    assert host_config(_spawner("ben"))["device_requests"][0]["device_ids"] == ["1"]
+    with pytest.raises(NoGpuFree, match="no GPU free for cleo"):
+        host_config(_spawner("cleo"))
+    c.Spawner.post_stop_hook(_spawner("ada"))
+    assert host_config(_spawner("cleo"))["device_requests"][0]["device_ids"] == ["0"]
+    cpu_only = configured(course_file, spawner="docker")
+    assert "extra_host_config" not in cpu_only.DockerSpawner
+
+
+def test_kube_spawner_gets_node_and_gpu_count(course_file):
+    c = configured(course_file, spawner="kube", gpus_per_user=2,
+                   gpu_devices={"node-a": ["0", "1"], "node-b": ["0", "1", "2", "3"]})
+    assert c.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
+    spawner = _spawner("ada")
+    c.KubeSpawner.pre_spawn_hook(spawner)
+    assert spawner.extra_resource_limits == {"nvidia.com/gpu": "2"}
+    assert spawner.node_selector == {"pool": "gpu", "kubernetes.io/hostname": "node-b"}
+
+
+def test_local_spawner(course_file):
+    c = configured(course_file, home_root="/srv/homes")
+    assert c.JupyterHub.spawner_class.endswith("SimpleLocalProcessSpawner")
+    assert c.SimpleLocalProcessSpawner.home_dir_template == "/srv/homes/{username}"
+    assert c.Spawner.cmd[-2:] == ["-m", "jupyterhub.singleuser"]
+
+
+def test_the_shipped_config_files_load(course_file, monkeypatch):
+    monkeypatch.setenv("COURSE_FILE", str(course_file))
+    monkeypatch.setenv("COURSE_HUB_PASSWORD", "password-123")
+    c = Config()
+    runpy.run_path(str(REPO / "hub_config" / "jupyterhub_config.py"),
+                   init_globals={"get_config": lambda: c})
+    assert c.JupyterHub.load_groups["nbgrader-dl-test"]["users"] == ["ada", "ben"]
+    monkeypatch.setenv("COURSE_ID", "dl-test")
+    user = PyFileConfigLoader("nbgrader_config.py", str(REPO / "hub_config" / "singleuser"))
+    config = user.load_config()
+    assert config.ExchangeFactory.submit == "course.exchange.client.ExchangeSubmit"
+    assert config.CourseDirectory.course_id == "dl-test"
+    staff = PyFileConfigLoader("nbgrader_config.py", str(REPO / "hub_config" / "formgrader"))
+    config = staff.load_config()
+    assert config.CourseDirectory.root == str(course_file.parent.resolve())
+    assert config.ExchangeFactory.collect == "course.exchange.client.ExchangeCollect"
