@@ -1,0 +1,180 @@
+"""Hidden graders for assignment 05-softmax (never shown to students)."""
+
+import numpy as np
+import pytest
+
+from autograder.checks import assert_array, assert_close, gradient_check
+
+
+def softmax(Z):
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(Z, y):
+    m = Z.max(axis=1)
+    return float(np.mean(m + np.log(np.exp(Z - m[:, None]).sum(axis=1)) - Z[np.arange(len(y)), y]))
+
+
+def model_loss(W, b, X, y):
+    return cross_entropy(X @ W + b, y)
+
+
+def reference_fit(X, y, k, lr, epochs):
+    W, b, history = np.zeros((X.shape[1], k)), np.zeros(k), []
+    for _ in range(epochs):
+        Z = X @ W + b
+        history.append(cross_entropy(Z, y))
+        dZ = (softmax(Z) - np.eye(k)[y]) / len(y)
+        W, b = W - lr * X.T @ dZ, b - lr * dZ.sum(axis=0)
+    return W, b, history
+
+
+def blobs(n, d, k, seed, spread=1.0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, d)) * 2.0
+    y = rng.integers(0, k, size=n)
+    return centers[y] + spread * rng.normal(size=(n, d)), y
+
+
+# --- (a) softmax -------------------------------------------------------------------------------
+
+@pytest.mark.cell("test_softmax")
+@pytest.mark.points(1)
+def test_softmax_values(submission):
+    rng = np.random.default_rng(501)
+    for n, k in [(1, 2), (5, 3), (8, 10)]:
+        Z = rng.normal(size=(n, k)) * 3.0
+        assert_close(submission.softmax(Z), softmax(Z), what=f"softmax of logits of shape {(n, k)}")
+
+
+@pytest.mark.cell("test_softmax")
+@pytest.mark.points(1)
+def test_softmax_large_logits(submission):
+    rng = np.random.default_rng(502)
+    Z = rng.normal(size=(6, 4)) * 5.0
+    for shift in [800.0, -900.0]:
+        assert_close(submission.softmax(Z + shift), softmax(Z),
+                     what=f"softmax of logits around {shift:g} (must equal softmax of the logits "
+                          "without the shift)")
+    Z = np.array([[1000.0, 0.0, -1000.0], [-5.0, 710.0, 709.0]])
+    assert_close(submission.softmax(Z), softmax(Z), atol=1e-12,
+                 what=f"softmax of {Z.tolist()}")
+
+
+# --- (b) one-hot and cross-entropy -------------------------------------------------------------
+
+@pytest.mark.cell("test_cross_entropy")
+@pytest.mark.points(1)
+def test_one_hot_and_cross_entropy(submission):
+    y = np.array([3, 0, 2, 2, 1])
+    Y = submission.one_hot(y, 4)
+    assert_array(Y, shape=(5, 4), what="one_hot(y, 4) for 5 labels")
+    assert_close(Y, np.eye(4)[y], what=f"one_hot({y.tolist()}, 4)")
+    rng = np.random.default_rng(503)
+    for n, k in [(1, 3), (7, 4), (30, 6)]:
+        Z, y = rng.normal(size=(n, k)) * 2.0, rng.integers(0, k, size=n)
+        value = submission.cross_entropy(Z, y)
+        assert np.ndim(value) == 0, "cross_entropy must return a number"
+        assert_close(value, -np.mean(np.log(softmax(Z)[np.arange(n), y])),
+                     what=f"cross_entropy for logits of shape {(n, k)}")
+
+
+@pytest.mark.cell("test_cross_entropy")
+@pytest.mark.points(1)
+def test_cross_entropy_extreme_logits(submission):
+    Z = np.array([[900.0, 0.0, 10.0], [-5.0, 3.0, 800.0], [1000.0, 999.0, 998.0]])
+    y = np.array([1, 0, 2])
+    assert_close(submission.cross_entropy(Z, y), cross_entropy(Z, y), rtol=1e-9,
+                 what=f"cross_entropy of logits {Z.tolist()} with labels {y.tolist()}")
+
+
+# --- (c) gradient ------------------------------------------------------------------------------
+
+GRAD_CASES = [(1, 2, 2, 504), (9, 4, 3, 505), (25, 3, 5, 506)]
+
+
+def grad_case(n, d, k, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(d, k)), rng.normal(size=k), rng.normal(size=(n, d)),
+            rng.integers(0, k, size=n))
+
+
+@pytest.mark.cell("test_grads")
+@pytest.mark.points(1)
+def test_grads_loss(submission):
+    for case in GRAD_CASES:
+        W, b, X, y = grad_case(*case)
+        loss, dW, db = submission.softmax_regression_grads(W, b, X, y)
+        assert np.ndim(loss) == 0, "the loss must be a number"
+        assert_close(loss, model_loss(W, b, X, y), what=f"loss for X {X.shape}, W {W.shape}")
+        assert_array(dW, shape=W.shape, dtype_kind="f", what=f"dW for W of shape {W.shape}")
+        assert_array(db, shape=b.shape, dtype_kind="f", what=f"db for b of shape {b.shape}")
+
+
+def check_dW(submission, W, b, X, y):
+    gradient_check(lambda v: model_loss(v.reshape(W.shape), b, X, y),
+                   lambda v: np.asarray(submission.softmax_regression_grads(
+                       v.reshape(W.shape), b, X, y)[1]).reshape(-1),
+                   W.reshape(-1), tol=1e-6, what=f"dW (flattened) for X {X.shape}, W {W.shape}")
+
+
+def check_db(submission, W, b, X, y):
+    gradient_check(lambda v: model_loss(W, v, X, y),
+                   lambda v: np.asarray(submission.softmax_regression_grads(W, v, X, y)[2]),
+                   b, tol=1e-6, what=f"db for X {X.shape}, W {W.shape}")
+
+
+@pytest.mark.cell("test_grads")
+@pytest.mark.points(1)
+def test_dW_matches_finite_differences(submission):
+    for case in GRAD_CASES:
+        check_dW(submission, *grad_case(*case))
+
+
+@pytest.mark.cell("test_grads")
+@pytest.mark.points(1)
+def test_db_matches_finite_differences(submission):
+    for case in GRAD_CASES:
+        check_db(submission, *grad_case(*case))
+
+
+# --- (d) training and prediction ---------------------------------------------------------------
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(1)
+def test_fit_first_steps_are_exact(submission):
+    X, y = blobs(40, 3, 4, 507)
+    W, b, history = submission.fit_softmax(X, y, 4, lr=0.3, epochs=3)
+    W_ref, b_ref, history_ref = reference_fit(X, y, 4, 0.3, 3)
+    assert_close(W, W_ref, what="W after three steps from zero with lr=0.3")
+    assert_close(b, b_ref, what="b after three steps from zero with lr=0.3")
+    assert_close(np.asarray(history, dtype=float), history_ref,
+                 what="history (the loss before each of the three updates; history[0] = log k)")
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(1)
+def test_fit_converges_and_generalizes(submission):
+    X, y = blobs(600, 5, 4, 508, spread=2.0)  # overlapping classes: a finite optimum
+    train, held_out = slice(0, 400), slice(400, None)
+    W, b, history = submission.fit_softmax(X[train], y[train], 4, lr=0.5, epochs=500)
+    history = np.asarray(history, dtype=float)
+    assert history.shape == (500,), f"history must have one loss per epoch, got {history.shape}"
+    assert np.all(np.diff(history) <= 1e-12), "the loss must go down at every epoch"
+    W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+    W_ref, b_ref, _ = reference_fit(X[train], y[train], 4, 0.5, 500)
+    assert_close(model_loss(W, b, X[train], y[train]), model_loss(W_ref, b_ref, X[train], y[train]),
+                 rtol=1e-4, what="training loss of the returned W, b after 500 epochs")
+    accuracy = np.mean(np.argmax(X[held_out] @ W + b, axis=1) == y[held_out])
+    assert accuracy >= 0.85, f"held-out accuracy {accuracy:.3f}, expected at least 0.85"
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(1)
+def test_predict(submission):
+    rng = np.random.default_rng(509)
+    W, b, X = rng.normal(size=(4, 5)), rng.normal(size=5), rng.normal(size=(30, 4))
+    labels = submission.predict(W, b, X)
+    assert_array(labels, shape=(30,), dtype_kind="i", what="predict for 30 examples")
+    assert_close(labels, np.argmax(X @ W + b, axis=1), what="predicted classes")

@@ -1,0 +1,225 @@
+"""Hidden graders for assignment 06-mlp (never shown to students)."""
+
+import importlib.util
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.checks import (
+    assert_array,
+    assert_close,
+    gradient_check,
+    passes_for_seeds,
+    relative_error,
+)
+
+ACCURACY = 0.92  # the reference: 0.957 on average over 40 seeds, 0.933 at worst
+
+
+def load_digits():
+    """scikit-learn's bundled digits, read from its data file: importing scikit-learn costs
+    seconds of CPU per graded submission. Pixels scaled to [0, 1] as in the notebook."""
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if path.exists():
+        data = np.loadtxt(path, delimiter=",")
+        return data[:, :-1] / 16.0, data[:, -1].astype(int)
+    from sklearn.datasets import load_digits as sklearn_digits  # the file moved: the slow way
+
+    digits = sklearn_digits()
+    return digits.data / 16.0, digits.target
+
+
+def relu(Z):
+    return np.maximum(Z, 0.0)
+
+
+def sigmoid(Z):
+    e = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+ACT = {"relu": relu, "sigmoid": sigmoid}
+
+
+def forward(params, X, activation):
+    n_layers = len(params) // 2
+    A = X
+    for layer in range(1, n_layers + 1):
+        Z = A @ params[f"W{layer}"] + params[f"b{layer}"]
+        A = ACT[activation](Z) if layer < n_layers else Z
+    return A
+
+
+def cross_entropy(Z, y):
+    m = Z.max(axis=1)
+    return float(np.mean(m + np.log(np.exp(Z - m[:, None]).sum(axis=1)) - Z[np.arange(len(y)), y]))
+
+
+def random_params(sizes, seed):
+    rng = np.random.default_rng(seed)
+    params = {}
+    for layer, (fan_in, fan_out) in enumerate(pairwise(sizes), start=1):
+        params[f"W{layer}"] = rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)
+        params[f"b{layer}"] = rng.normal(size=fan_out) * 0.5
+    return params
+
+
+# --- (a) activations ---------------------------------------------------------------------------
+
+@pytest.mark.cell("test_activations")
+@pytest.mark.points(1)
+def test_activations(submission):
+    rng = np.random.default_rng(601)
+    for shape in [(9,), (3, 4)]:
+        Z = rng.normal(size=shape) * 3.0
+        assert_close(submission.relu(Z), relu(Z), what=f"relu of an array of shape {shape}")
+        assert_close(submission.relu_grad(Z), (Z > 0).astype(float),
+                     what=f"relu_grad of an array of shape {shape}")
+        assert_close(submission.sigmoid(Z), sigmoid(Z), what=f"sigmoid of an array of shape {shape}")
+        h = 1e-6  # the derivative, against centered differences of the sigmoid
+        assert_close(submission.sigmoid_grad(Z), (sigmoid(Z + h) - sigmoid(Z - h)) / (2 * h),
+                     rtol=1e-6, atol=1e-9, what=f"sigmoid_grad of an array of shape {shape}")
+    extreme = np.array([-1000.0, -50.0, 50.0, 1000.0])
+    assert_close(submission.sigmoid(extreme), sigmoid(extreme), atol=1e-12,
+                 what=f"sigmoid of {extreme.tolist()}")
+
+
+# --- (b) initialization and forward ------------------------------------------------------------
+
+@pytest.mark.cell("test_forward")
+@pytest.mark.points(1)
+def test_init_params(submission):
+    sizes = [200, 300, 100, 10]
+    params = submission.init_params(sizes, seed=3)
+    expected = {f"{name}{layer}" for layer in range(1, 4) for name in "Wb"}
+    assert isinstance(params, dict) and set(params) == expected, (
+        f"init_params({sizes}) must return a dict with keys {sorted(expected)}, got "
+        f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
+    for layer, (fan_in, fan_out) in enumerate(pairwise(sizes), start=1):
+        W, b = params[f"W{layer}"], params[f"b{layer}"]
+        assert_array(W, shape=(fan_in, fan_out), dtype_kind="f", what=f"W{layer}")
+        assert_close(b, np.zeros(fan_out), what=f"b{layer} (biases start at zero)")
+        target = np.sqrt(2.0 / fan_in)
+        assert abs(W.std() / target - 1) < 0.1 and abs(W.mean()) < 0.1 * target, (
+            f"W{layer} (fan_in {fan_in}) has mean {W.mean():.4f} and standard deviation "
+            f"{W.std():.4f}; He initialization draws from N(0, 2 / fan_in), sd {target:.4f}")
+    again = submission.init_params(sizes, seed=3)
+    other = submission.init_params(sizes, seed=4)
+    assert np.array_equal(again["W1"], params["W1"]), "the same seed must give the same weights"
+    assert not np.allclose(other["W1"], params["W1"]), "another seed must give other weights"
+
+
+@pytest.mark.cell("test_forward")
+@pytest.mark.points(1)
+def test_forward_logits(submission):
+    rng = np.random.default_rng(602)
+    for sizes, activation in [([6, 3], "relu"), ([5, 8, 4], "relu"), ([5, 8, 7, 3], "relu"),
+                              ([5, 8, 7, 3], "sigmoid")]:
+        params, X = random_params(sizes, int(rng.integers(1 << 30))), rng.normal(size=(9, sizes[0]))
+        logits, _cache = submission.forward(params, X, activation)
+        assert_close(logits, forward(params, X, activation),
+                     what=f"logits of a network with layer sizes {sizes} and {activation}")
+
+
+# --- (c) numerical gradient --------------------------------------------------------------------
+
+@pytest.mark.cell("test_numerical")
+@pytest.mark.points(1)
+def test_numerical_gradient(submission):
+    rng = np.random.default_rng(603)
+    # the functions are the notebook's own (only data crosses the wire, not grader code)
+    x = rng.normal(size=(2, 3)) * 2.0
+    grad = submission.numerical_gradient(submission.logsumexp, x)
+    assert_array(grad, shape=x.shape, dtype_kind="f", what="numerical_gradient of logsumexp")
+    expected = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    error = relative_error(grad, expected)
+    assert error < 1e-7, (f"numerical_gradient of logsumexp at a (2, 3) array: relative error "
+                          f"{error:.1e} (needs < 1e-7: use the centered difference)")
+    x = rng.normal(size=(2, 2, 3))
+    grad = submission.numerical_gradient(submission.np.linalg.norm, x, h=1e-4)
+    assert_array(grad, shape=x.shape, dtype_kind="f", what="numerical_gradient of a 3-D array")
+    assert_close(grad, x / np.linalg.norm(x), rtol=1e-6, atol=1e-9,
+                 what="numerical_gradient of the norm of a (2, 2, 3) array, h=1e-4")
+
+
+# --- (d) backward ------------------------------------------------------------------------------
+
+def check_backward(submission, sizes, activation, seed):
+    rng = np.random.default_rng(seed)
+    params, X = random_params(sizes, seed), rng.normal(size=(7, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=7)
+    _logits, cache = submission.forward(params, X, activation)
+    grads = submission.backward(params, cache, y, activation)
+    assert isinstance(grads, dict) and set(grads) == set(params), (
+        f"backward must return a dict with the keys {sorted(params)}")
+    for key in sorted(params):
+        gradient_check(lambda v, key=key: cross_entropy(forward({**params, key: v}, X, activation), y),
+                       lambda v, key=key: np.asarray(backward_of(submission, {**params, key: v},
+                                                                 X, y, activation)[key]),
+                       params[key], tol=1e-6,
+                       what=f"gradient of {key} in a network {sizes} with {activation}")
+
+
+def backward_of(submission, params, X, y, activation):
+    _logits, cache = submission.forward(params, X, activation)
+    return submission.backward(params, cache, y, activation)
+
+
+@pytest.mark.cell("test_backward")
+@pytest.mark.points(1)
+def test_backward_output_layer(submission):
+    check_backward(submission, [4, 3], "relu", 604)  # no hidden layer: softmax regression
+
+
+@pytest.mark.cell("test_backward")
+@pytest.mark.points(1)
+def test_backward_relu(submission):
+    check_backward(submission, [5, 6, 4, 3], "relu", 605)
+
+
+@pytest.mark.cell("test_backward")
+@pytest.mark.points(1)
+def test_backward_sigmoid(submission):
+    check_backward(submission, [5, 6, 4, 3], "sigmoid", 606)
+
+
+# --- (e) training ------------------------------------------------------------------------------
+
+@pytest.mark.cell("test_train")
+@pytest.mark.points(2)
+def test_train_reaches_accuracy(submission):
+    X, y = load_digits()
+    order = np.random.default_rng(607).permutation(len(X))  # not the notebook's split
+    train, held_out = order[:1350], order[1350:]
+    accuracies = []
+
+    def trial(seed):
+        submission.seed(seed)
+        params = submission.train(X[train], y[train], seed=seed, timeout=120)
+        assert isinstance(params, dict) and {"W1", "b1", "W2", "b2"} <= set(params), (
+            "train must return the params dict (W1, b1, W2, b2)")
+        logits = forward({k: np.asarray(v, dtype=float) for k, v in params.items()},
+                         X[held_out], "relu")
+        accuracies.append(float(np.mean(np.argmax(logits, axis=1) == y[held_out])))
+        return accuracies[-1] >= ACCURACY
+
+    try:
+        passes_for_seeds(trial, [11, 12, 13], need=2, what=f"held-out accuracy at least {ACCURACY}")
+    except AssertionError as failure:  # say which accuracies were reached
+        raise AssertionError(f"{failure} (accuracies: "
+                             f"{', '.join(f'{a:.3f}' for a in accuracies)})") from None
+
+
+@pytest.mark.cell("test_train")
+@pytest.mark.points(1)
+def test_predict(submission):
+    rng = np.random.default_rng(608)
+    params, X = random_params([6, 9, 5], 609), rng.normal(size=(40, 6))
+    for activation in ["relu", "sigmoid"]:
+        labels = submission.predict(params, X, activation)
+        assert_array(labels, shape=(40,), dtype_kind="i", what="predict for 40 examples")
+        assert_close(labels, np.argmax(forward(params, X, activation), axis=1),
+                     what=f"predicted classes ({activation})")
