@@ -57,13 +57,20 @@ def gradient_check(f: Callable, grad_f: Callable, x, *, h: float = 1e-5, tol: fl
     error = relative_error(analytic, numeric)
     worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), x.shape) if x.size else ()
     assert error <= tol, (
-        f"{what}: relative error {error:.2e} exceeds {tol:.0e} (worst at index {tuple(worst)}: "
+        f"{what}: relative error {error:.2e} exceeds {tol:.0e} (worst at index {tuple(int(i) for i in worst)}: "
         f"analytic {analytic[worst]:.6g}, numeric {numeric[worst]:.6g})")
     return error
 
 
+def _shape(value) -> tuple:
+    """The shape of the data itself. ``np.shape`` first reads an object's own ``shape``
+    attribute, and an object of the student's process (a RemoteObject) answers every
+    attribute read: it could claim the expected shape without being an array."""
+    return value.shape if type(value) is np.ndarray else np.asarray(value).shape
+
+
 def assert_shape(value, shape: Sequence[int], what: str = "result") -> None:
-    actual = np.shape(value)
+    actual = _shape(value)
     assert tuple(actual) == tuple(shape), f"{what}: expected shape {tuple(shape)}, got {actual}"
 
 
@@ -82,14 +89,14 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-8,
                  what: str = "result") -> None:
     """Same shape and close elementwise; the message names the worst element."""
     expected = np.asarray(expected, dtype=float)
-    assert np.ndim(actual) == expected.ndim and np.shape(actual) == expected.shape, (
-        f"{what}: expected shape {expected.shape}, got {np.shape(actual)}")
+    assert _shape(actual) == expected.shape, (
+        f"{what}: expected shape {expected.shape}, got {_shape(actual)}")
     actual = np.asarray(actual, dtype=float)
     assert np.all(np.isfinite(actual)), f"{what}: contains NaN or infinity"
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
         worst = np.unravel_index(np.argmax(np.abs(actual - expected)), expected.shape) \
             if expected.ndim else ()
-        raise AssertionError(f"{what}: differs from the expected value (at index {tuple(worst)}: "
+        raise AssertionError(f"{what}: differs from the expected value (at index {tuple(int(i) for i in worst)}: "
                              f"got {actual[worst]:.6g}, expected {expected[worst]:.6g})")
 
 
@@ -112,14 +119,72 @@ def assert_no_loops(source: str, function: str) -> None:
     """The function ``function`` in ``source`` (``submission.source``) has no for/while loop or
     comprehension. Static: the student's code is parsed, never run, in the grader's process."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(_without_magics(source))
     except SyntaxError as exc:
         raise AssertionError(f"the notebook's code does not parse: {exc.msg}") from None
-    found = [node for node in ast.walk(tree)
-             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function]
-    assert found, f"no function named {function!r} in the notebook"
+    defs = _module_functions(tree)
+    assert function in defs, f"no function named {function!r} in the notebook"
+    # The last plain ``def`` is the one in force only if nothing else binds the name: an
+    # assignment, a decorator, an import or a ``global`` could put a looping function in its
+    # place, and a helper it uses could hold the loop.
     loops = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp,
              ast.GeneratorExp)
-    for node in ast.walk(found[-1]):  # the last definition is the one in force
-        assert not isinstance(node, loops), (
-            f"{function} uses a Python loop (line {node.lineno}); use NumPy operations instead")
+    todo, seen = [function], set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        rebound = _other_bindings(tree, name)
+        assert not rebound, (f"{name} is bound other than by one plain def (line {rebound[0]}); "
+                             "define it once with def")
+        for node in ast.walk(defs[name]):
+            assert not isinstance(node, loops), (
+                f"{function} uses a Python loop (line {node.lineno}"
+                + (f", in {name}" if name != function else "")
+                + "); use NumPy operations instead")
+            if isinstance(node, ast.Name) and node.id in defs and node.id not in seen:
+                todo.append(node.id)
+
+
+def _without_magics(source: str) -> str:
+    """IPython syntax (``%timeit``, ``!ls``) as the plain Python IPython runs; text only."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except (SyntaxError, ValueError):
+        return source
+
+
+def _module_functions(tree: ast.Module) -> dict:
+    """The last plain ``def`` of each name directly in the module body."""
+    return {node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _other_bindings(tree: ast.Module, name: str) -> list[int]:
+    """Lines that bind ``name`` in the module other than by an undecorated top-level def."""
+    lines = []
+    scoped = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    todo = list(tree.body)
+    while todo:  # what runs in the module's scope (not inside function or class bodies)
+        node = todo.pop()
+        if isinstance(node, scoped):
+            if node.name == name and (node not in tree.body or node.decorator_list
+                                      or isinstance(node, ast.ClassDef)):
+                lines.append(node.lineno)
+            continue
+        stored = isinstance(node, ast.Name) and node.id == name \
+            and not isinstance(node.ctx, ast.Load)
+        imported = isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (alias.asname or alias.name.split(".")[0]) == name for alias in node.names)
+        if stored or imported:
+            lines.append(node.lineno)
+        if not isinstance(node, ast.Lambda):
+            todo.extend(ast.iter_child_nodes(node))
+    for node in ast.walk(tree):  # from anywhere: ``global name``, ``name.__code__ = ...``
+        declared = isinstance(node, ast.Global) and name in node.names
+        patched = isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load) \
+            and isinstance(node.value, ast.Name) and node.value.id == name
+        if declared or patched:
+            lines.append(node.lineno)
+    return sorted(lines)

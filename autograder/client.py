@@ -11,6 +11,7 @@ import builtins
 import json
 import os
 import queue
+import select
 import subprocess
 import tempfile
 import threading
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .protocol import Handle, Limits, ProtocolError, decode, encode, read_frame, write_frame
+from .protocol import Handle, Limits, ProtocolError, decode, encode, frame_bytes, read_frame
 from .sandbox import Launch, SandboxLimits, launch
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 STREAM_CAP = 64 * 1024
+QUEUED_FRAMES = 4  # frames read ahead of the grader; a flooding process waits for the rest
+CELL_TEXT_CAP = 64 * 1024  # per cell and stream, as kept here (the runner keeps less)
+CELL_DISPLAYS, DISPLAY_CHARS = 20, 200_000
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,40 @@ def _remote_error(type_name: str, message: str) -> StudentError:
     base = getattr(builtins, type_name, None)
     if not (isinstance(base, type) and issubclass(base, Exception)) or base is StudentError:
         return StudentError(type_name, message)
-    cls = _error_classes.get(type_name)
-    if cls is None:
-        cls = type(f"Student{type_name}", (StudentError, base), {})
-        _error_classes[type_name] = cls
-    return cls(type_name, message)
+    # The nearest builtin (the class, then its bases) that takes a message alone: building
+    # UnicodeDecodeError or ExceptionGroup from one string raises TypeError or ValueError here,
+    # which a grader's pytest.raises(ValueError) would take for the student's answer.
+    for mirrored in base.__mro__[:-2]:  # not BaseException, not object
+        cls = _error_classes.get(mirrored.__name__)
+        try:
+            if cls is None:
+                cls = type(f"Student{mirrored.__name__}", (StudentError, mirrored), {})
+                _error_classes[mirrored.__name__] = cls
+            return cls(type_name, message)
+        except (TypeError, ValueError):
+            continue
+    return StudentError(type_name, message)
+
+
+def _cell_frame(frame: dict, expected: set[int]) -> dict | None:
+    """One cell's outputs as the runner reports them, kept within the runner's own bounds:
+    the student's code can write frames itself, so a frame for a cell that was not sent, a
+    second frame for a cell, or an oversized one must not grow the grader's memory."""
+    index = frame.get("cell")
+    if type(index) is not int or index not in expected:
+        return None
+    displays = frame.get("displays") if type(frame.get("displays")) is list else []
+    error = frame.get("error")
+    if error is not None:
+        error = error if type(error) is dict else {}
+        error = {"ename": str(error.get("ename", "Error"))[:200],
+                 "evalue": str(error.get("evalue", ""))[:2000]}
+    return {"cell": index, "stdout": str(frame.get("stdout", ""))[:CELL_TEXT_CAP],
+            "stderr": str(frame.get("stderr", ""))[:CELL_TEXT_CAP],
+            "displays": [{key: str(value)[:DISPLAY_CHARS] for key, value in shown.items()
+                          if key in ("text/plain", "image/png")}
+                         for shown in displays[:CELL_DISPLAYS] if type(shown) is dict],
+            "error": error}
 
 
 class _Drain(threading.Thread):
@@ -94,7 +127,7 @@ class StudentProcess:
         self.cells: list[dict] = []
         self.dead_reason: str | None = None
         self.launch: Launch | None = None
-        self._frames: queue.Queue = queue.Queue()
+        self._frames: queue.Queue = queue.Queue(QUEUED_FRAMES)
         self._next_id = 0
         self._lock = threading.Lock()
 
@@ -122,12 +155,19 @@ class StudentProcess:
     def _read_frames(self):
         while True:
             try:
-                self._frames.put(read_frame(self._reader, Limits()))
+                item = read_frame(self._reader, Limits())
             except (EOFError, OSError, ValueError):
-                self._frames.put(EOFError())
-                return
+                item = EOFError()
             except ProtocolError as exc:
-                self._frames.put(exc)
+                item = exc
+            while True:  # bounded: what the process sends is read as fast as it is used
+                try:
+                    self._frames.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    if not self.alive:
+                        return
+            if isinstance(item, Exception):
                 return
 
     @property
@@ -174,8 +214,10 @@ class StudentProcess:
             frame = self._next_frame(deadline, f"{self.timeouts.notebook:g} s running the notebook")
             if frame.get("ready") is True:
                 return self.cells
-            if type(frame.get("cell")) is int:
-                self.cells.append(frame)
+            cell = _cell_frame(frame, {c["index"] for c in self.cells_in}
+                               - {c["cell"] for c in self.cells})
+            if cell is not None:
+                self.cells.append(cell)
 
     def request(self, message: dict, timeout: float | None = None):
         if not self.alive:
@@ -184,11 +226,14 @@ class StudentProcess:
         with self._lock:
             self._next_id += 1
             message = {**message, "id": self._next_id}
+            deadline = time.monotonic() + timeout
             try:
-                write_frame(self._writer, message)
+                self._send(frame_bytes(message), deadline)
+            except TimeoutError:  # before OSError, its base class
+                raise self._die(f"timed out after {timeout:g} s sending a call to the notebook "
+                                "(it stopped reading)") from None
             except (OSError, ValueError):
                 raise self._die(self._exit_reason()) from None
-            deadline = time.monotonic() + timeout
             while True:
                 frame = self._next_frame(deadline, f"{timeout:g} s in a call to the notebook")
                 if frame.get("id") == message["id"]:
@@ -202,15 +247,35 @@ class StudentProcess:
         except ProtocolError as exc:
             raise self._die(f"sent a malformed answer: {exc}") from None
 
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write a frame without blocking past ``deadline``: a process that stops reading its
+        input (while a thread of it answers) must not hang the grader on a large argument."""
+        fd = self._writer.fileno()
+        os.set_blocking(fd, False)
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not poll.poll(remaining * 1000):
+                raise TimeoutError
+            try:
+                view = view[os.write(fd, view[:65536]):]
+            except BlockingIOError:
+                continue
+
     def close(self) -> None:
         if self.launch is not None:
+            # Kill first: the reader thread holds the pipe's lock while it waits for a frame,
+            # and closing the pipe under it blocks until the process writes or dies (a
+            # notebook stuck in a loop never writes: the grader would hang here).
+            self.launch.cleanup()
             for stream in (getattr(self, "_writer", None), getattr(self, "_reader", None)):
                 try:
                     if stream:
                         stream.close()
                 except OSError:
                     pass
-            self.launch.cleanup()
         if self.dead_reason is None:
             self.dead_reason = "closed"
 

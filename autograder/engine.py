@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,9 @@ __all__ = [
     "grade_notebook",
     "notebook_cells",
 ]
+
+
+INTERRUPT_GRACE = 30.0  # s for an interrupted pytest run to clean up and write its results
 
 
 @dataclass(frozen=True)
@@ -105,12 +109,21 @@ def _run_pytest(graders: Path | None, job: Path, results: Path, options: Grading
                "--rootdir", str(graders or workdir), "-c", os.devnull]
     command.append(str(graders) if graders else str(workdir / "no_graders"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env,
-                              timeout=options.total_seconds, check=False)
-        return done.returncode, (done.stdout + done.stderr)[-4000:]
-    except subprocess.TimeoutExpired:
-        return None, f"grading took longer than {options.total_seconds:g} s"
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=workdir, env=env) as process:
+        try:
+            out, err = process.communicate(timeout=options.total_seconds)
+            return process.returncode, (out + err)[-4000:]
+        except subprocess.TimeoutExpired:
+            # Ctrl-C, not SIGKILL: pytest still finishes its session, which stops the sandbox
+            # (processes, cgroups, scratch folders) and writes the results decided so far
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=INTERRUPT_GRACE)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+    return None, f"grading took longer than {options.total_seconds:g} s"
 
 
 def grade_notebook(nb, *, graders: Path | None, data_dir: Path | None = None,
@@ -152,6 +165,8 @@ def grade_notebook(nb, *, graders: Path | None, data_dir: Path | None = None,
             legacy[cell["grade_id"]] = bool(ran and ran.error is None and not ran.stderr)
     problems = [f"grader file failed to load: {err.strip().splitlines()[-1]}"
                 for err in raw.get("collect_errors", []) if err.strip()]
+    if code is None:  # stopped by the backstop: what had not passed by then earns nothing
+        problems.append(f"{log}: tests not finished by then count as failed")
     if legacy:
         problems.append(
             f"{len(legacy)} test cell(s) ({', '.join(sorted(legacy))}) have no hidden grader: "

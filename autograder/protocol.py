@@ -25,6 +25,7 @@ __all__ = [
     "ProtocolError",
     "decode",
     "encode",
+    "frame_bytes",
     "read_frame",
     "write_frame",
 ]
@@ -163,9 +164,14 @@ def _decode_array(body: dict, limits: Limits) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def write_frame(stream, message: dict) -> None:
+def frame_bytes(message: dict) -> bytes:
+    """One message as it goes on the wire: the length header and the JSON document."""
     payload = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def write_frame(stream, message: dict) -> None:
+    stream.write(frame_bytes(message))
     stream.flush()
 
 

@@ -10,6 +10,7 @@ either, only the outer layers remain, and ``course doctor`` says so.
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
@@ -165,8 +166,13 @@ class Cgroup:
                         return True
         return False
 
-    def kill_all(self) -> None:
-        for _ in range(50):
+    def kill_all(self, seconds: float = 10.0) -> None:
+        # by the clock, not a number of rounds: 256 processes of a fork bomb on a loaded
+        # machine take longer than a second to die and be reaped
+        import time
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             pids = self.pids()
             if not pids:
                 return
@@ -175,16 +181,21 @@ class Cgroup:
                     os.kill(pid, 9)
                 except ProcessLookupError:
                     pass
-            import time
-
             time.sleep(0.02)
 
-    def remove(self) -> None:
+    def remove(self, seconds: float = 10.0) -> None:
+        import time
+
+        deadline = time.monotonic() + seconds
         for path in reversed(self.dirs):
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except OSError as exc:  # busy: the last processes are still being reaped
+                    if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                        break
+                    self.kill_all(0.1)
 
 
 @dataclass
@@ -272,7 +283,7 @@ def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: i
         home = Path(job_dir).with_name(Path(job_dir).name + "-home")
         home.mkdir(mode=0o700)
         if data_dir is not None:
-            shutil.copytree(data_dir, home, dirs_exist_ok=True)
+            shutil.copytree(data_dir, home / "data")
         if _root():
             os.chown(home, NOBODY, NOBODY)
         cleanup.append(home)
