@@ -1,0 +1,190 @@
+"""Hidden graders for assignment 10-cnn (never shown to students).
+
+Backward passes are gradient-checked against finite differences of this file's own forward
+passes, so a wrong forward does not cost points in the backward cells (and vice versa).
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from autograder.checks import assert_close, assert_shape, gradient_check
+
+# (N, C, H, W), (F, KH, KW), stride, pad: non-square images and kernels catch swapped axes
+CONV_CASES = [((2, 3, 5, 5), (4, 3, 3), 1, 0),
+              ((2, 2, 7, 6), (3, 3, 2), 2, 1),
+              ((1, 3, 6, 5), (2, 2, 3), 1, 2),
+              ((3, 1, 9, 8), (2, 3, 3), 3, 1)]
+POOL_CASES = [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 3, 1), ((2, 1, 7, 7), 3, 2),
+              ((1, 2, 5, 6), 2, 1)]
+
+
+def conv_reference(x, w, b, stride, pad):
+    F, _, KH, KW = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    H_out = (xp.shape[2] - KH) // stride + 1
+    W_out = (xp.shape[3] - KW) // stride + 1
+    out = np.empty((x.shape[0], F, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = xp[:, :, i * stride:i * stride + KH, j * stride:j * stride + KW]
+            out[:, :, i, j] = np.einsum("nchw,fchw->nf", window, w) + b
+    return out
+
+
+def pool_reference(x, size, stride):
+    H_out, W_out = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
+    out = np.empty(x.shape[:2] + (H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * stride:i * stride + size,
+                                j * stride:j * stride + size].max(axis=(2, 3))
+    return out
+
+
+def conv_case(index, seed):
+    (N, C, H, W), (F, KH, KW), stride, pad = CONV_CASES[index]
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(N, C, H, W)), rng.normal(size=(F, C, KH, KW)), rng.normal(size=F),
+            stride, pad)
+
+
+def describe(x, w, stride, pad):
+    return f"x {x.shape}, w {w.shape}, stride {stride}, pad {pad}"
+
+
+@pytest.mark.cell("test_conv_forward")
+@pytest.mark.points(2)
+def test_conv_forward_matches_definition(submission):
+    for index in range(len(CONV_CASES)):
+        x, w, b, stride, pad = conv_case(index, 100 + index)
+        expected = conv_reference(x, w, b, stride, pad)
+        out = submission.conv2d_forward(x, w, b, stride, pad)
+        assert_close(out, expected, rtol=1e-7, atol=1e-9,
+                     what=f"conv2d_forward for {describe(x, w, stride, pad)}")
+
+
+def check_conv_backward(submission, index: int, which: int) -> None:
+    """Gradient-check output ``which`` (0: dx, 1: dw, 2: db) of conv2d_backward on case index,
+    for the loss L = sum(out * dout) with a random dout."""
+    params = list(conv_case(index, 200 + 10 * which + index))
+    stride, pad = params[3], params[4]
+    dout = np.random.default_rng(300 + 10 * which + index).normal(
+        size=conv_reference(*params).shape)
+
+    def with_value(v):
+        return [v if k == which else p for k, p in enumerate(params[:3])]
+
+    name = ["dx", "dw", "db"][which]
+    gradient_check(lambda v: np.sum(conv_reference(*with_value(v), stride, pad) * dout),
+                   lambda v: submission.conv2d_backward(dout, *with_value(v), stride, pad)[which],
+                   params[which], tol=1e-6,
+                   what=f"{name} of conv2d_backward for {describe(*params[:2], stride, pad)}")
+
+
+@pytest.mark.cell("test_conv_backward")
+@pytest.mark.points(1)
+def test_conv_backward_dx(submission):
+    for index in range(len(CONV_CASES)):
+        check_conv_backward(submission, index, 0)
+
+
+@pytest.mark.cell("test_conv_backward")
+@pytest.mark.points(1)
+def test_conv_backward_dw(submission):
+    for index in range(len(CONV_CASES)):
+        check_conv_backward(submission, index, 1)
+
+
+@pytest.mark.cell("test_conv_backward")
+@pytest.mark.points(1)
+def test_conv_backward_db(submission):
+    for index in range(len(CONV_CASES)):
+        check_conv_backward(submission, index, 2)
+
+
+@pytest.mark.cell("test_pool_forward")
+@pytest.mark.points(1)
+def test_pool_forward_matches_definition(submission):
+    rng = np.random.default_rng(800)
+    for shape, size, stride in POOL_CASES:
+        x = rng.normal(size=shape)
+        assert_close(submission.maxpool_forward(x, size, stride), pool_reference(x, size, stride),
+                     what=f"maxpool_forward for x {shape}, size {size}, stride {stride}")
+
+
+def check_pool_backward(submission, x, size, stride, dout):
+    overlapping = " (overlapping windows: add up the gradients)" if stride < size else ""
+    gradient_check(lambda v: np.sum(pool_reference(v, size, stride) * dout),
+                   lambda v: submission.maxpool_backward(dout, v, size, stride), x, tol=1e-6,
+                   what=f"maxpool_backward for x {x.shape}, size {size}, stride {stride}"
+                   + overlapping)
+
+
+@pytest.mark.cell("test_pool_backward")
+@pytest.mark.points(1)
+def test_pool_backward(submission):
+    rng = np.random.default_rng(900)
+    for shape, size, stride in POOL_CASES:
+        # distinct values at least 0.009 apart: finite differences never cross a tie
+        x = rng.permutation(np.prod(shape)).reshape(shape) * 0.01 + rng.uniform(0, 1e-3, shape)
+        dout = rng.normal(size=pool_reference(x, size, stride).shape)
+        check_pool_backward(submission, x, size, stride, dout)
+
+
+# --- the Keras part ----------------------------------------------------------------------------
+
+DIGITS = load_digits()
+IMAGES_TRAIN, IMAGES_TEST, LABELS_TRAIN, LABELS_TEST = train_test_split(
+    DIGITS.images, DIGITS.target, test_size=0.25, random_state=2026, stratify=DIGITS.target)
+ACCURACY = 0.94  # the reference gets about 0.97
+SEEDS, NEED = (21, 22, 23), 2
+
+
+def prepared(images):
+    return (images / 16.0).astype(np.float32)[..., None]
+
+
+@pytest.mark.cell("test_build_cnn")
+@pytest.mark.points(1)
+def test_prepare_images_and_architecture(submission):
+    images = IMAGES_TEST[:50]
+    X = submission.prepare_images(images)
+    assert isinstance(X, np.ndarray) and X.dtype == np.float32, (
+        f"prepare_images must return a float32 array, got {getattr(X, 'dtype', type(X))}")
+    assert_shape(X, (50, 8, 8, 1), "prepare_images")
+    assert_close(X, prepared(images), rtol=1e-6, what="prepare_images (pixel values / 16)")
+    submission.seed(1)
+    model = submission.build_cnn()
+    layers = [layer["class_name"] for layer in model.get_config()["layers"]]
+    for needed in ["Conv2D", "MaxPooling2D"]:
+        assert needed in layers, f"build_cnn: the model has no {needed} layer (layers: {layers})"
+    probabilities = np.asarray(model.predict(prepared(images), verbose=0))
+    assert_shape(probabilities, (50, 10), "build_cnn().predict for 50 images")
+    assert_close(probabilities.sum(axis=1), np.ones(50), atol=1e-4, rtol=0,
+                 what="row sums of the predicted probabilities (end with a softmax)")
+
+
+def held_out_accuracy(submission, seed: int) -> float:
+    """Train with this seed on the graders' training split; accuracy on their test split."""
+    submission.seed(seed)
+    model = submission.train_cnn(prepared(IMAGES_TRAIN), LABELS_TRAIN)
+    probabilities = np.asarray(model.predict(prepared(IMAGES_TEST), verbose=0))
+    assert_shape(probabilities, (len(IMAGES_TEST), 10), "the trained model's predictions")
+    return float(np.mean(probabilities.argmax(axis=1) == LABELS_TEST))
+
+
+@pytest.mark.cell("test_train_cnn")
+@pytest.mark.points(2)
+def test_cnn_test_accuracy(submission):
+    results = []
+    for seed in SEEDS:  # m of k seeds; stop as soon as the outcome is decided
+        results.append(held_out_accuracy(submission, seed))
+        passed = sum(r >= ACCURACY for r in results)
+        if passed >= NEED or len(results) - passed > len(SEEDS) - NEED:
+            break
+    shown = ", ".join(f"{r:.3f}" for r in results)
+    assert passed >= NEED, (
+        f"train_cnn: test accuracy {shown} for {len(results)} random seeds; it must reach "
+        f"{ACCURACY:.2f} for {NEED} of {len(SEEDS)} seeds")
