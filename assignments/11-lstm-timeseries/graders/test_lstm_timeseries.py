@@ -1,0 +1,235 @@
+"""Hidden graders for assignment 11-lstm-timeseries (never shown to students)."""
+
+import functools
+
+import numpy as np
+import pytest
+
+from autograder.checks import assert_array, assert_close, gradient_check, passes_for_seeds
+
+STEP_SHAPES = [(2, 3, 4), (3, 2, 5)]  # (N, D, H); N > 1 so sums over the batch matter
+SEQ_SHAPES = [(2, 5, 3, 4), (3, 4, 2, 3)]  # (N, T, D, H)
+GRAD_TOL = 1e-5
+FORECAST_SEEDS, FORECAST_NEED, MAX_RMSE = (1, 2, 3), 2, 0.7
+TRAIN_TIMEOUT = 120  # s for one training run through the proxy (CPU, other jobs running)
+
+
+# --- a reference LSTM (the grader's own, for expected values and finite differences) -------
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def ref_step(x, h_prev, c_prev, Wx, Wh, b):
+    H = h_prev.shape[1]
+    a = x @ Wx + h_prev @ Wh + b
+    i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), _sigmoid(a[:, 2 * H:3 * H])
+    c = f * c_prev + i * np.tanh(a[:, 3 * H:])
+    return o * np.tanh(c), c
+
+
+def ref_sequence(x, h0, Wx, Wh, b):
+    h, c, out = h0, np.zeros_like(h0), []
+    for t in range(x.shape[1]):
+        h, c = ref_step(x[:, t, :], h, c, Wx, Wh, b)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def step_inputs(seed, N, D, H):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(N, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H)),
+            0.5 * rng.normal(size=(D, 4 * H)), 0.5 * rng.normal(size=(H, 4 * H)),
+            0.5 * rng.normal(size=4 * H)]
+
+
+def seq_inputs(seed, N, T, D, H):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(N, T, D)), rng.normal(size=(N, H)),
+            0.5 * rng.normal(size=(D, 4 * H)), 0.5 * rng.normal(size=(H, 4 * H)),
+            0.5 * rng.normal(size=4 * H)]
+
+
+def _replaced(args, k, value):
+    args = list(args)
+    args[k] = value
+    return args
+
+
+# --- (a) one step forward --------------------------------------------------------------------
+@pytest.mark.cell("test_lstm_step_forward")
+@pytest.mark.points(1)
+def test_step_forward_cell_state(submission):
+    for seed, (N, D, H) in enumerate([(1, 1, 1), *STEP_SHAPES, (4, 6, 2)]):
+        args = step_inputs(300 + seed, N, D, H)
+        out = submission.lstm_step_forward(*args)
+        assert isinstance(out, tuple) and len(out) == 3, \
+            "lstm_step_forward must return the tuple (h_next, c_next, cache)"
+        assert_close(out[1], ref_step(*args)[1], what=f"c_next for N={N}, D={D}, H={H}")
+
+
+@pytest.mark.cell("test_lstm_step_forward")
+@pytest.mark.points(1)
+def test_step_forward_hidden_state(submission):
+    for seed, (N, D, H) in enumerate([(1, 1, 1), *STEP_SHAPES, (4, 6, 2)]):
+        args = step_inputs(400 + seed, N, D, H)
+        h_next = submission.lstm_step_forward(*args)[0]
+        assert_close(h_next, ref_step(*args)[0], what=f"h_next for N={N}, D={D}, H={H}")
+
+
+# --- (b) one step backward: finite differences of the true cell, gradients from the student -
+STEP_NAMES = ["dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"]
+
+
+def check_step_gradient(submission, args, dh, dc, k, what):
+    """Gradient k of the student's backward pass against finite differences of the true cell,
+    for the loss sum(h_next * dh) + sum(c_next * dc)."""
+    def loss(v):
+        h, c = ref_step(*_replaced(args, k, v))
+        return np.sum(h * dh) + np.sum(c * dc)
+
+    def grad(v):
+        cache = submission.lstm_step_forward(*_replaced(args, k, v))[2]
+        return submission.lstm_step_backward(dh, dc, cache)[k]
+
+    gradient_check(loss, grad, args[k], tol=GRAD_TOL, what=what)
+
+
+def check_step_gradients(submission, which, seed):
+    for n, (N, D, H) in enumerate(STEP_SHAPES):
+        args = step_inputs(seed + n, N, D, H)
+        rng = np.random.default_rng(seed + 50 + n)
+        dh, dc = rng.normal(size=(N, H)), rng.normal(size=(N, H))
+        grads = submission.lstm_step_backward(dh, dc, submission.lstm_step_forward(*args)[2])
+        assert isinstance(grads, tuple) and len(grads) == 6, \
+            "lstm_step_backward must return (dx, dh_prev, dc_prev, dWx, dWh, db)"
+        for k in which:
+            check_step_gradient(submission, args, dh, dc, k,
+                                what=f"{STEP_NAMES[k]} for N={N}, D={D}, H={H}")
+
+
+@pytest.mark.cell("test_lstm_step_backward")
+@pytest.mark.points(1.5)
+def test_step_backward_state_gradients(submission):
+    check_step_gradients(submission, [0, 1, 2], seed=500)
+
+
+@pytest.mark.cell("test_lstm_step_backward")
+@pytest.mark.points(1.5)
+def test_step_backward_parameter_gradients(submission):
+    check_step_gradients(submission, [3, 4, 5], seed=600)
+
+
+# --- (c) sequence ----------------------------------------------------------------------------
+@pytest.mark.cell("test_lstm_sequence")
+@pytest.mark.points(1)
+def test_sequence_forward(submission):
+    for seed, (N, T, D, H) in enumerate([(1, 1, 2, 2), *SEQ_SHAPES]):
+        args = seq_inputs(700 + seed, N, T, D, H)
+        out = submission.lstm_forward(*args)
+        assert isinstance(out, tuple) and len(out) == 2, \
+            "lstm_forward must return the tuple (h, cache)"
+        assert_close(out[0], ref_sequence(*args),
+                     what=f"hidden states h for N={N}, T={T}, D={D}, H={H}")
+
+
+@pytest.mark.cell("test_lstm_sequence")
+@pytest.mark.points(1)
+def test_sequence_backward(submission):
+    names = ["dx", "dh0", "dWx", "dWh", "db"]
+    for n, (N, T, D, H) in enumerate(SEQ_SHAPES):
+        args = seq_inputs(800 + n, N, T, D, H)
+        dh = np.random.default_rng(850 + n).normal(size=(N, T, H))
+        grads = submission.lstm_backward(dh, submission.lstm_forward(*args)[1])
+        assert isinstance(grads, tuple) and len(grads) == 5, \
+            "lstm_backward must return (dx, dh0, dWx, dWh, db)"
+        for k, name in enumerate(names):
+            check_sequence_gradient(submission, args, dh, k,
+                                    what=f"{name} over a sequence with N={N}, T={T}, D={D}, H={H}")
+
+
+def check_sequence_gradient(submission, args, dh, k, what):
+    """Gradient k of the student's lstm_backward against finite differences of the true
+    sequence, for the loss sum(h * dh) over all steps."""
+    def loss(v):
+        return np.sum(ref_sequence(*_replaced(args, k, v)) * dh)
+
+    def grad(v):
+        cache = submission.lstm_forward(*_replaced(args, k, v))[1]
+        return submission.lstm_backward(dh, cache)[k]
+
+    gradient_check(loss, grad, args[k], tol=GRAD_TOL, what=what)
+
+
+# --- (d) data --------------------------------------------------------------------------------
+@functools.cache
+def monthly_co2():
+    from statsmodels.datasets import co2  # lighter than statsmodels.api
+
+    weekly = co2.load_pandas().data["co2"]
+    return weekly.interpolate().resample("MS").mean().to_numpy(dtype=float)
+
+
+@pytest.mark.cell("test_co2_data")
+@pytest.mark.points(0.5)
+def test_load_monthly_co2(submission):
+    series = submission.load_monthly_co2()
+    expected = monthly_co2()
+    assert_array(series, shape=expected.shape, dtype_kind="f", what="load_monthly_co2()")
+    assert not np.isnan(series).any(), \
+        "load_monthly_co2() contains NaN: fill the missing weeks before taking monthly means"
+    assert_close(series, expected, rtol=0, atol=1e-6,
+                 what="load_monthly_co2() (linear interpolation, then monthly means)")
+
+
+@pytest.mark.cell("test_co2_data")
+@pytest.mark.points(0.5)
+def test_make_windows(submission):
+    rng = np.random.default_rng(900)
+    for n, window in [(10, 1), (20, 7), (50, 12)]:
+        series = rng.normal(size=n)
+        out = submission.make_windows(series, window)
+        assert isinstance(out, tuple) and len(out) == 2, "make_windows must return (X, y)"
+        X, y = out
+        expected = np.stack([series[j:j + window] for j in range(n - window)])[:, :, None]
+        assert_close(X, expected, what=f"X of make_windows(series of length {n}, {window})")
+        assert_close(y, series[window:], what=f"y of make_windows(series of length {n}, {window})")
+
+
+# --- (e) Keras forecaster --------------------------------------------------------------------
+@pytest.mark.cell("test_forecaster")
+@pytest.mark.points(0.5)
+def test_build_model(submission):
+    window, units = 10, 8
+    model = submission.build_model(window, units)
+    assert model.compiled, "build_model must compile the model (model.compile(...))"
+    out = model.predict(np.zeros((3, window, 1), dtype="float32"), verbose=0)
+    assert_array(out, shape=(3, 1), what=f"the output of build_model({window}, {units}) for 3 windows")
+    lstm_and_dense = 4 * (units * (1 + units) + units) + (units + 1)
+    params = model.count_params()
+    assert params == lstm_and_dense, (
+        f"build_model({window}, {units}) has {params} parameters; one LSTM({units}) layer on "
+        f"1 input feature and a Dense(1) output have {lstm_and_dense}")
+
+
+@pytest.mark.cell("test_forecaster")
+@pytest.mark.points(1.5)
+def test_forecast_accuracy(submission):
+    series = monthly_co2()
+    train, test = series[:420], series[420:480]  # not the notebook's split
+    rmses = []
+
+    def trial(seed):
+        submission.seed(seed)
+        pred = submission.forecast_one_step(train, test, window=12, units=16, epochs=15,
+                                            timeout=TRAIN_TIMEOUT)
+        assert_array(pred, shape=test.shape, what="forecast_one_step(train, test) predictions")
+        assert np.all(np.isfinite(pred)), "forecast_one_step returned NaN or infinity"
+        rmses.append(float(np.sqrt(np.mean((pred - test) ** 2))))
+        return rmses[-1] < MAX_RMSE
+
+    try:
+        passes_for_seeds(trial, FORECAST_SEEDS, need=FORECAST_NEED,
+                         what=f"one-step forecast with test RMSE below {MAX_RMSE} ppm")
+    except AssertionError as exc:
+        shown = ", ".join(f"{r:.3f}" for r in rmses)
+        raise AssertionError(f"{exc} (test RMSE per seed: {shown} ppm)") from None

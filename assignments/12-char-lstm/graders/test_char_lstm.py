@@ -1,0 +1,207 @@
+"""Hidden graders for assignment 12-char-lstm (never shown to students)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.checks import assert_array, assert_close, passes_for_seeds
+
+TEXT = (Path(__file__).resolve().parent.parent / "data" / "corpus.txt").read_text(
+    encoding="utf-8").lower()
+VOCAB = sorted(set(TEXT))
+IDS = np.array([VOCAB.index(ch) for ch in TEXT], dtype=np.int64)
+SEQ_LEN = 32
+TRAIN_SEEDS, TRAIN_NEED = (1, 2), 1  # each training costs seconds of CPU: two tries
+MAX_VAL_LOSS, MIN_VAL_ACCURACY = 2.1, 0.42
+TRAIN_TIMEOUT = 150  # s for one training run through the proxy (CPU, other jobs running)
+SEED_TEXT = "the keeper climbed the steps and lit the lamp"
+
+
+def windows(ids, seq_len, step):
+    starts = np.arange(0, len(ids) - seq_len, step)
+    index = starts[:, None] + np.arange(seq_len)[None, :]
+    return ids[index], ids[index + 1]
+
+
+# --- (a) vocabulary and encoding -------------------------------------------------------------
+STRINGS = ["mississippi", "The cat sat.\nOn the mat!", TEXT[1000:1400], "zyx wvu"]
+
+
+@pytest.mark.cell("test_vocab")
+@pytest.mark.points(0.5)
+def test_build_vocab(submission):
+    for text in STRINGS:
+        vocab = submission.build_vocab(text)
+        assert isinstance(vocab, list), f"build_vocab must return a list, got {type(vocab).__name__}"
+        assert vocab == sorted(set(text)), \
+            f"build_vocab({text[:20]!r}...) must be the sorted distinct characters"
+
+
+@pytest.mark.cell("test_vocab")
+@pytest.mark.points(0.75)
+def test_encode(submission):
+    for text in STRINGS:
+        vocab = sorted(set(text))
+        ids = submission.encode(text, vocab)
+        assert_array(ids, shape=(len(text),), dtype_kind="i", what=f"encode({text[:20]!r}...)")
+        expected = [vocab.index(ch) for ch in text]
+        assert ids.tolist() == expected, f"encode({text[:20]!r}...) gives wrong ids"
+    # a vocabulary that is not sorted: ids are positions in the vocabulary given
+    assert submission.encode("cab", ["c", "b", "a"]).tolist() == [0, 2, 1], \
+        "encode must use the positions in the vocab it is given"
+
+
+@pytest.mark.cell("test_vocab")
+@pytest.mark.points(0.75)
+def test_decode(submission):
+    rng = np.random.default_rng(1200)
+    for text in STRINGS:
+        vocab = sorted(set(text))
+        ids = rng.integers(0, len(vocab), size=50)
+        out = submission.decode(ids, vocab)
+        assert isinstance(out, str), f"decode must return a str, got {type(out).__name__}"
+        assert out == "".join(vocab[i] for i in ids), "decode gives the wrong characters"
+        assert submission.decode(submission.encode(text, vocab), vocab) == text, \
+            f"decode(encode(text)) != text for {text[:20]!r}..."
+
+
+# --- (b) training sequences ------------------------------------------------------------------
+@pytest.mark.cell("test_sequences")
+@pytest.mark.points(1)
+def test_make_sequences(submission):
+    rng = np.random.default_rng(1300)
+    # (n, seq_len, step): the last two fit a final window exactly (s + seq_len + 1 == n)
+    for n, seq_len, step in [(20, 5, 1), (50, 8, 3), (31, 10, 4), (100, 32, 8), (41, 7, 11)]:
+        ids = rng.integers(0, 30, size=n)
+        out = submission.make_sequences(ids, seq_len, step)
+        assert isinstance(out, tuple) and len(out) == 2, "make_sequences must return (X, Y)"
+        X, Y = windows(ids, seq_len, step)
+        what = f"make_sequences(ids of length {n}, seq_len={seq_len}, step={step})"
+        assert_array(out[0], dtype_kind="i", what=f"X of {what}")
+        assert_close(out[0], X, what=f"X of {what}")
+        assert_close(out[1], Y, what=f"Y of {what}")
+
+
+# --- (c) the model ---------------------------------------------------------------------------
+@pytest.mark.cell("test_char_model")
+@pytest.mark.points(1)
+def test_char_model_outputs(submission):
+    V, E, H = 20, 8, 16
+    submission.seed(0)
+    model = submission.build_char_model(V, E, H)
+    assert model.compiled, "build_char_model must compile the model (model.compile(...))"
+    probs = model.predict_on_batch(np.random.default_rng(0).integers(0, V, size=(3, 7)))
+    assert_array(probs, shape=(3, 7, V), what=f"output for a batch (3, 7) with vocab_size {V}")
+    assert_close(probs.sum(axis=-1), np.ones((3, 7)), atol=1e-4,
+                 what="sum of the output probabilities over the vocabulary")
+    expected = V * E + 4 * (H * (E + H) + H) + (H * V + V)
+    params = model.count_params()
+    assert params == expected, (
+        f"build_char_model({V}, {E}, {H}) has {params} parameters; Embedding({V}, {E}), "
+        f"LSTM({H}) and Dense({V}) have {expected}")
+
+
+@pytest.mark.cell("test_char_model")
+@pytest.mark.points(3)
+def test_char_model_learns(submission):
+    a, b = int(0.45 * len(IDS)), int(0.55 * len(IDS))  # not the notebook's split
+    train_ids, X_val, Y_val = np.concatenate([IDS[:a], IDS[b:]]), *windows(IDS[a:b], SEQ_LEN,
+                                                                            SEQ_LEN)
+    results = []
+
+    def trial(seed):
+        submission.seed(seed)
+        model = submission.train_char_model(train_ids, len(VOCAB), seq_len=SEQ_LEN, step=8,
+                                            epochs=8, timeout=TRAIN_TIMEOUT)
+        probs = model.predict_on_batch(X_val.astype(np.int32))
+        assert_array(probs, shape=(*X_val.shape, len(VOCAB)),
+                     what="the trained model's output for the validation windows")
+        p_true = np.take_along_axis(np.asarray(probs, dtype=float), Y_val[..., None], -1)
+        loss = float(-np.mean(np.log(p_true + 1e-12)))
+        accuracy = float(np.mean(np.argmax(probs, axis=-1) == Y_val))
+        results.append(f"loss {loss:.3f}, accuracy {accuracy:.3f}")
+        return loss < MAX_VAL_LOSS and accuracy > MIN_VAL_ACCURACY
+
+    try:
+        passes_for_seeds(trial, TRAIN_SEEDS, need=TRAIN_NEED,
+                         what=f"validation loss below {MAX_VAL_LOSS} and accuracy above "
+                              f"{MIN_VAL_ACCURACY} after train_char_model")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} (per seed: {'; '.join(results)})") from None
+
+
+# --- (d) sampling ----------------------------------------------------------------------------
+@pytest.mark.cell("test_sampling")
+@pytest.mark.points(1)
+def test_apply_temperature(submission):
+    rng = np.random.default_rng(1400)
+    for V, T in [(5, 1.0), (10, 0.5), (34, 2.0), (34, 0.3)]:
+        p = rng.dirichlet(np.ones(V))
+        expected = p ** (1 / T) / np.sum(p ** (1 / T))
+        assert_close(submission.apply_temperature(p, T), expected, rtol=1e-6, atol=1e-12,
+                     what=f"apply_temperature(probs of {V} characters, {T})")
+    # tiny temperature: probs ** (1 / T) underflows; a log-space softmax does not
+    assert_close(submission.apply_temperature(np.full(50, 0.02), 0.002), np.full(50, 0.02),
+                 what="apply_temperature(uniform over 50, 0.002) (compute it in log space)")
+    p = np.array([0.1, 0.45, 0.05, 0.4])
+    assert_close(submission.apply_temperature(p, 0.001), [0.0, 1.0, 0.0, 0.0], atol=1e-12,
+                 what="apply_temperature(probs, 0.001) (the most probable character)")
+
+
+def sampling_model(submission, seed):
+    """A model of the grader's own, built in the student's process with the notebook's keras
+    (so that these tests do not depend on build_char_model), with large random weights:
+    peaked, but not one-hot, next-character distributions."""
+    keras = submission.keras
+    model = keras.Sequential([keras.Input(shape=(None,), dtype="int32"),
+                              keras.layers.Embedding(len(VOCAB), 16),
+                              keras.layers.LSTM(64, return_sequences=True),
+                              keras.layers.Dense(len(VOCAB), activation="softmax")])
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(scale=1.0, size=np.shape(w)).astype(np.float32)
+                       for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.cell("test_sampling")
+@pytest.mark.points(1)
+def test_sample_text_shape_and_seed(submission):
+    model = sampling_model(submission, 1500)
+    for seed_text, length, window in [(SEED_TEXT, 40, 16), ("the", 25, 32)]:
+        text = submission.sample_text(model, VOCAB, seed_text, length, temperature=1.0,
+                                      window=window, seed=7)
+        assert isinstance(text, str), f"sample_text must return a str, got {type(text).__name__}"
+        assert len(text) == length, (
+            f"sample_text(..., length={length}) returned {len(text)} characters; return only "
+            "the generated ones, without seed_text")
+        assert set(text) <= set(VOCAB), "sample_text returned characters outside the vocabulary"
+        again = submission.sample_text(model, VOCAB, seed_text, length, temperature=1.0,
+                                       window=window, seed=7)
+        assert again == text, "sample_text with the same seed must return the same text"
+    texts = {submission.sample_text(model, VOCAB, SEED_TEXT, 40, temperature=1.0, window=16,
+                                    seed=seed) for seed in (11, 12, 13)}
+    assert len(texts) > 1, ("at temperature 1, sample_text gives the same text for different "
+                            "seeds: draw each character with rng.choice from the distribution")
+
+
+@pytest.mark.cell("test_sampling")
+@pytest.mark.points(1)
+def test_sample_text_low_temperature_is_greedy(submission):
+    model = sampling_model(submission, 1600)
+    window, length = 16, 40
+    text = submission.sample_text(model, VOCAB, SEED_TEXT, length, temperature=0.002,
+                                  window=window, seed=3)
+    assert isinstance(text, str) and len(text) == length, \
+        f"sample_text(..., length={length}) must return {length} characters"
+    ids = np.array([VOCAB.index(ch) for ch in SEED_TEXT + text])
+    start = len(SEED_TEXT)
+    # the context of generated character k: the `window` characters before it
+    contexts = np.stack([ids[start + k - window:start + k] for k in range(length)])
+    probs = np.asarray(model.predict_on_batch(contexts.astype(np.int32)), dtype=float)[:, -1]
+    chosen = probs[np.arange(length), ids[start:]]
+    worst = int(np.argmin(chosen / probs.max(axis=1)))
+    assert np.all(chosen >= 0.9 * probs.max(axis=1)), (
+        f"at temperature 0.002 sample_text must pick the most probable next character given "
+        f"the last {window} characters; generated character {worst} ({text[worst]!r}) has "
+        f"probability {chosen[worst]:.3f}, the best {probs[worst].max():.3f}")
