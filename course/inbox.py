@@ -81,8 +81,9 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             files: dict[str, bytes], *, received_at: dt.datetime | None = None) -> Receipt:
     """Store one submission and record its receipt; returns the committed Receipt.
 
-    ``received_at`` is for replaying a recorded timeline (the demo, tests); a live server never
-    passes it, so the receipt time is this process's clock at arrival.
+    ``received_at`` defaults to this process's clock now. The exchange service passes its own clock
+    reading from when the upload finished (so a queue at the deadline cannot make an on-time upload
+    late); the demo and tests pass recorded times. A client's claim never reaches it.
     """
     received_at = received_at or utcnow()
     ws.course.student(student_id)
