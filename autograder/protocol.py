@@ -62,16 +62,26 @@ class Handle:
     callable: bool
 
 
-def encode(value, limits: Limits = Limits()) -> object:
-    """Plain data to a JSON-able tree; raises NotData for anything else."""
-    budget = [limits.max_items]
+def _budget(limits: Limits):
+    """A checker both directions call once per node: the same depth and size rules."""
+    left = [limits.max_items]
 
-    def walk(v, depth):
+    def spend(depth: int) -> None:
         if depth > limits.max_depth:
             raise ProtocolError(f"value nested deeper than {limits.max_depth} levels")
-        budget[0] -= 1
-        if budget[0] < 0:
+        left[0] -= 1
+        if left[0] < 0:
             raise ProtocolError(f"value has more than {limits.max_items} items")
+
+    return spend
+
+
+def encode(value, limits: Limits = Limits()) -> object:
+    """Plain data to a JSON-able tree; raises NotData for anything else."""
+    spend = _budget(limits)
+
+    def walk(v, depth):
+        spend(depth)
         kind = type(v)  # exact types: a subclass may lie about what it is
         if v is None or kind is bool or kind is str:
             return v
@@ -109,14 +119,10 @@ def encode(value, limits: Limits = Limits()) -> object:
 
 def decode(tree, limits: Limits = Limits()):
     """The inverse of encode, building only plain types (and Handle)."""
-    budget = [limits.max_items]
+    spend = _budget(limits)
 
     def walk(t, depth):
-        if depth > limits.max_depth:
-            raise ProtocolError(f"value nested deeper than {limits.max_depth} levels")
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise ProtocolError(f"value has more than {limits.max_items} items")
+        spend(depth)
         kind = type(t)
         if t is None or kind in (bool, int, float, str):
             return t

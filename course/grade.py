@@ -8,6 +8,7 @@ submission with the same graders updates its run instead of adding one.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -80,8 +81,6 @@ def _nbgrader_error(result: dict) -> str:
 
 
 def _receipt_id(folder: Path) -> int | None:
-    import json
-
     try:
         return json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"]
     except (OSError, ValueError, KeyError):

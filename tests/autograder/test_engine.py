@@ -124,8 +124,6 @@ def test_regrade_is_idempotent_and_workers_agree(make_course, tmp_path):
 def test_grade_file_json_contract(tmp_path):
     path = tmp_path / "numpy-basics.ipynb"
     nbformat.write(answered(mutant("partial")), path)
-    course = REPO / "course.yml"
-    assert not course.exists() or course.is_file()
     root = tmp_path / "course"
     shutil.copytree(SOURCE, root / "assignments" / "01-numpy")
     (root / "course.yml").write_text(
