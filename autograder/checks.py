@@ -49,16 +49,38 @@ def numeric_gradient(f: Callable, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
 
 def gradient_check(f: Callable, grad_f: Callable, x, *, h: float = 1e-5, tol: float = 1e-6,
                    what: str = "gradient") -> float:
-    """Compare ``grad_f(x)`` with the centered difference of ``f``; returns the relative error."""
+    """Compare ``grad_f(x)`` with the centered difference of ``f`` at ``x``; returns the error.
+
+    The error of each element is measured against the size of the whole gradient::
+
+        error = max_i |analytic_i - numeric_i| / (max_j |analytic_j| + max_j |numeric_j|)
+
+    and must be at most ``tol``. A finite difference is off by about the same absolute amount
+    in every element (rounding in ``f`` over ``h``, plus ``h**2`` times a third derivative), so
+    an element that happens to be tiny is not held to a tighter bound than the rest, as it is
+    by the elementwise ``relative_error``. For a single number the two measures are the same.
+    A sign error, a wrong factor or a missing term in any element larger than about
+    ``tol`` times the largest one fails; the message names the element whose error is largest
+    (its index, analytic and numeric value).
+    """
     x = np.asarray(x, dtype=float)
     analytic = np.asarray(grad_f(x.copy()), dtype=float)
     assert_shape(analytic, x.shape, what)
     numeric = numeric_gradient(f, x, h)
-    error = relative_error(analytic, numeric)
-    worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), x.shape) if x.size else ()
+    for name, values in (("the gradient", analytic), ("the finite difference", numeric)):
+        bad = np.argwhere(~np.isfinite(values))
+        assert not len(bad), (f"{what}: {name} contains NaN or infinity "
+                              f"(at index {tuple(int(i) for i in bad[0])})")
+    if not x.size:
+        return 0.0
+    difference = np.abs(analytic - numeric)
+    scale = max(float(np.max(np.abs(analytic)) + np.max(np.abs(numeric))), 1e-12)
+    worst = np.unravel_index(np.argmax(difference), x.shape)
+    error = float(difference[worst]) / scale
     assert error <= tol, (
-        f"{what}: relative error {error:.2e} exceeds {tol:.0e} (worst at index {tuple(int(i) for i in worst)}: "
-        f"analytic {analytic[worst]:.6g}, numeric {numeric[worst]:.6g})")
+        f"{what}: relative error {error:.2e} exceeds {tol:.0e} (at index "
+        f"{tuple(int(i) for i in worst)}: analytic {analytic[worst]:.6g}, "
+        f"numeric {numeric[worst]:.6g}; errors are relative to the largest entry)")
     return error
 
 

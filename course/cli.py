@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import calendar
@@ -57,10 +58,24 @@ def cmd_init(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    ws = _workspace(args)
+    from rich.markup import escape
+
+    from .validate import ERROR, validate_course
+
+    ws, problems = validate_course(args.course, now=calendar.utcnow())
+    for problem in problems:  # errors first, then warnings
+        style = "bold red" if problem.severity == ERROR else "bold yellow"
+        err.print(f"[{style}]{problem.severity}:[/] {escape(str(problem))}", highlight=False,
+                  soft_wrap=True)
+    errors = sum(problem.severity == ERROR for problem in problems)
+    warnings = f"{len(problems) - errors} warning(s)"
+    if ws is None or errors:  # warnings alone do not fail the check
+        err.print(f"{errors} error(s), {warnings}", highlight=False)
+        return 2
     course = ws.course
     print(f"{ws.course_file}: ok ({len(course.assignments)} assignments, "
-          f"{len(course.sessions)} sessions, {len(course.roster.students)} students)")
+          f"{len(course.sessions)} sessions, {len(course.roster.students)} students)"
+          + (f", {warnings}" if problems else ""))
     return 0
 
 
@@ -93,11 +108,17 @@ def cmd_generate(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from .release import release
+    from .release import release, release_notice
 
     ws = _workspace(args)
-    release(ws, args.assignment)
+    now = calendar.utcnow()
+    release(ws, args.assignment, now=now)
     print(f"released {args.assignment} to students (exchange: {ws.root / 'exchange'})")
+    for line in release_notice(ws.course, args.assignment, now):
+        if line.startswith("warning: "):
+            err.print(f"[yellow]warning:[/] {line.removeprefix('warning: ')}", highlight=False)
+        else:
+            print(line)
     return 0
 
 
@@ -123,10 +144,17 @@ def cmd_submit(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from .collect import collect
+    from rich.markup import escape
 
-    collected = collect(_workspace(args), args.assignment)
+    from .collect import collect
+    from .similarity import identical_submissions
+
+    ws = _workspace(args)
+    collected = collect(ws, args.assignment)
     print(f"collected {len(collected)} submissions of {args.assignment}")
+    for group in identical_submissions(ws, args.assignment):
+        text = f"identical notebooks from {', '.join(group.student_ids)} ({group.notebook})"
+        err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -151,11 +179,37 @@ def cmd_grade(args) -> int:
     ws = _workspace(args)
     outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
                                    workers=args.workers)
-    failed = [o for o in outcomes if o.outcome == "error"]
+    for outcome in outcomes:
+        if outcome.collected:
+            print(f"  {outcome.student_id}: collected the submission that counts "
+                  f"(received {outcome.collected}) before grading")
+    failed = [o for o in outcomes if o.outcome != "success"]
     print(f"graded {len(outcomes) - len(failed)} of {len(outcomes)} submissions of "
           f"{args.assignment}")
     for outcome in failed:
-        print(f"  {outcome.student_id}: {outcome.message}")
+        kept = " (the last good result is kept)" if outcome.outcome == "error" else ""
+        print(f"  {outcome.student_id}: {outcome.message}{kept}")
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from .feedback import return_feedback
+
+    ws = _workspace(args)
+    result = return_feedback(ws, args.assignment,
+                             students=[args.student] if args.student else None)
+    for item in result.returned:
+        state = "already returned, unchanged" if item.unchanged else "returned"
+        print(f"  {item.student_id}: {state}: {', '.join(item.files)} "
+              f"(submission {item.receipt_id})")
+    for student_id, reason in result.not_generated.items():
+        print(f"  {student_id}: no feedback: {reason}")
+    for student_id, reason in result.not_graded.items():
+        print(f"  {student_id}: not graded: {reason}")
+    new = sum(not item.unchanged for item in result.returned)
+    print(f"feedback on {args.assignment}: {new} returned, "
+          f"{len(result.returned) - new} unchanged, {len(result.not_generated)} not generated, "
+          f"{len(result.not_graded)} not graded")
     return 0
 
 
@@ -196,8 +250,9 @@ def cmd_grade_file(args) -> int:
 
 
 def cmd_check_graders(args) -> int:
-    from autograder.check_graders import check_assignments
     from rich.table import Table
+
+    from autograder.check_graders import check_assignments
 
     from .grade import default_workers
 
@@ -289,14 +344,15 @@ def cmd_excuse(args) -> int:
 
 def standing_data(ws, as_of: dt.datetime) -> dict:
     from .gradebook.records import gather_facts
-    from .policy import judge
+    from .policy import judge, release_warnings
     from .presenters import presentation_history
     from .reports import status_data
 
     with ws.gradebook() as gb:
         facts = gather_facts(gb, ws.course)
         presented = presentation_history(gb)
-    return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented)
+    return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented,
+                       warnings=release_warnings(ws.course, facts.releases, as_of))
 
 
 def cmd_status(args) -> int:
@@ -306,6 +362,8 @@ def cmd_status(args) -> int:
     if args.student:
         ws.course.student(args.student)
     data = standing_data(ws, _as_of(args, ws))
+    for warning in data["warnings"]:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if args.student:
         data["students"] = [s for s in data["students"] if s["id"] == args.student]
     if args.format == "json":
@@ -328,9 +386,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from .demo import ZONE as DEMO_ZONE
     from .demo import run_demo
 
-    return run_demo(Path(args.dir), force=args.force)
+    now = calendar.utcnow()
+    if args.now:
+        now = calendar.parse_local(args.now, calendar.get_zone(DEMO_ZONE))
+    return run_demo(Path(args.dir), now=now, force=args.force)
 
 
 def cmd_exchange_serve(args) -> int:
@@ -349,7 +411,7 @@ def cmd_hub(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="course", description=" ".join(__doc__.split()))
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--course", metavar="PATH",
                         help="course file or its folder (default: ./course.yml)")
@@ -390,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", help="grade only this student")
     p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: grading.workers, else the cores)")
+    p = add("feedback", cmd_feedback,
+            "generate feedback on graded submissions (hidden tests left out) and return it")
+    p.add_argument("assignment")
+    p.add_argument("--student", help="only this student")
     p = add("grade-file", cmd_grade_file,
             "grade one notebook without touching the gradebook")
     p.add_argument("assignment")
@@ -397,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add("doctor", cmd_doctor, "show which isolation layers grading runs behind here")
     p = add("check-graders", cmd_check_graders,
-            "check hidden graders: reference 100 %, release 0, every mutant caught")
+            "check hidden graders: reference full marks, release 0, every mutant caught")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
     p.add_argument("--json", action="store_true")
     p.add_argument("--workers", type=int, metavar="N", help="assignments checked at once")
@@ -428,6 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "build a demo course with scripted students and grade it")
     p.add_argument("--dir", default="demo-course", help="where to build it (default: demo-course)")
     p.add_argument("--force", action="store_true", help="replace the folder if it exists")
+    p.add_argument("--now", metavar="DATETIME",
+                   help="lay the term out as if the demo ran at this Berlin time (default: now)")
     exchange = add("exchange", None, "the course exchange, a JupyterHub service")
     exchange_sub = exchange.add_subparsers(dest="exchange_command", required=True,
                                            metavar="ACTION")

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from .calendar import iso_utc
+from .gradebook import Receipt
 from .gradebook.records import gather_facts, receipts_for
 from .policy import pick_receipt
 from .workspace import Workspace
 
-__all__ = ["RECEIPT_FILE", "Collected", "collect"]
+__all__ = ["RECEIPT_FILE", "Collected", "collect", "collected_receipt_id", "counting_receipts"]
 
 RECEIPT_FILE = "receipt.json"  # which receipt a collected folder holds, for the grading run
 
@@ -28,32 +30,62 @@ class Collected:
     received_utc: str
 
 
-def collect(ws: Workspace, assignment_id: str) -> list[Collected]:
-    ws.course.assignment(assignment_id)
+def counting_receipts(ws: Workspace, gb, assignment_id: str) -> dict[str, Receipt]:
+    """Each student's receipt that counts (``policy.pick_receipt``; the newest of equal times)."""
     due = ws.course.due(assignment_id)
-    collected = []
-    with ws.gradebook() as gb:
-        extensions = gather_facts(gb, ws.course).extensions
-        by_student: dict[str, list] = {}
-        for receipt in receipts_for(gb, assignment_id):
-            by_student.setdefault(receipt.student_id, []).append(receipt)
+    extensions = gather_facts(gb, ws.course).extensions
+    by_student: dict[str, list[Receipt]] = {}
+    for receipt in receipts_for(gb, assignment_id):
+        by_student.setdefault(receipt.student_id, []).append(receipt)
+    chosen = {}
     for student_id, receipts in sorted(by_student.items()):
         deadline = max(due, extensions.get((student_id, assignment_id), due))
-        chosen_time = pick_receipt([r.received_at for r in receipts], deadline)
-        receipt = max((r for r in receipts if r.received_at == chosen_time), key=lambda r: r.id)
-        target = ws.root / "submitted" / student_id / assignment_id
-        staging = target.with_name(f".{assignment_id}.collecting")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(ws.root / receipt.storage_path, staging)
-        (staging / "timestamp.txt").write_text(
-            receipt.received_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-        )
-        (staging / RECEIPT_FILE).write_text(
-            json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
-                        "received_utc": iso_utc(receipt.received_at)})
-        )
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        moment = pick_receipt([r.received_at for r in receipts], deadline)
+        chosen[student_id] = max((r for r in receipts if r.received_at == moment),
+                                 key=lambda r: r.id)
+    return chosen
+
+
+def collected_receipt_id(folder: Path) -> int | None:
+    """Which receipt a collected folder holds (None: not collected by us, or unreadable)."""
+    try:
+        return json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _copy(ws: Workspace, assignment_id: str, receipt: Receipt) -> None:
+    target = ws.root / "submitted" / receipt.student_id / assignment_id
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{assignment_id}.collecting")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(ws.root / receipt.storage_path, staging)
+    (staging / "timestamp.txt").write_text(
+        receipt.received_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    )
+    (staging / RECEIPT_FILE).write_text(
+        json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
+                    "received_utc": iso_utc(receipt.received_at)})
+    )
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+
+
+def collect(ws: Workspace, assignment_id: str, *,
+            students: list[str] | None = None, only_stale: bool = False) -> list[Collected]:
+    """Copy each student's submission that counts (or only ``students``') into ``submitted/``.
+    ``only_stale``: skip folders that already hold the receipt that counts."""
+    ws.course.assignment(assignment_id)
+    with ws.gradebook() as gb:
+        chosen = counting_receipts(ws, gb, assignment_id)
+    collected = []
+    for student_id, receipt in chosen.items():
+        if students is not None and student_id not in students:
+            continue
+        folder = ws.root / "submitted" / student_id / assignment_id
+        if only_stale and collected_receipt_id(folder) == receipt.id:
+            continue
+        _copy(ws, assignment_id, receipt)
         collected.append(Collected(student_id, receipt.id, iso_utc(receipt.received_at)))
     return collected

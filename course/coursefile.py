@@ -7,9 +7,12 @@ and held here as aware datetimes; everything downstream compares instants.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import io
+import types
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -23,12 +26,15 @@ from .errors import UserError
 __all__ = [
     "Assignment",
     "Course",
+    "CourseFileCheck",
     "CourseFileError",
     "Person",
     "Policy",
     "Presenters",
     "Session",
     "Summaries",
+    "check_course_file",
+    "check_course_text",
     "find_course_file",
     "load_course",
     "parse_course",
@@ -46,6 +52,18 @@ class CourseFileError(UserError):
         self.path, self.line, self.field, self.message = str(path), line, field, message
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
+        self.errors: list[CourseFileError] = [self]
+
+    @classmethod
+    def joined(cls, errors: list[CourseFileError]) -> CourseFileError:
+        """One error for several, one per line; ``errors`` keeps them, the rest is the first's."""
+        if len(errors) == 1:
+            return errors[0]
+        first = errors[0]
+        joined = cls(first.path, first.message, line=first.line, field=first.field)
+        joined.args = ("\n".join(str(error) for error in errors),)
+        joined.errors = list(errors)
+        return joined
 
 
 class _Strict(BaseModel):
@@ -269,11 +287,15 @@ def _field_name(loc: tuple) -> str:
     return out
 
 
+REQUIRED_HINTS = {("timezone",): "an IANA time zone name such as 'Europe/Berlin'"}
+
+
 def _message(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key (check the spelling)"
     if error["type"] == "missing":
-        return "required but missing"
+        hint = REQUIRED_HINTS.get(tuple(error["loc"]))
+        return f"required: {hint}" if hint else "required but missing"
     ctx_error = error.get("ctx", {}).get("error")
     if isinstance(ctx_error, calendar.LocalTimeError):
         return str(ctx_error)
@@ -283,8 +305,151 @@ def _message(error: dict) -> str:
     return message
 
 
-def _resolve_deadlines(course: Course, fail) -> None:
-    zone = course.zone
+def _alternatives(annotation: Any) -> list:
+    """The members of a union (``X | None`` gives X), else the annotation itself."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [member for member in get_args(annotation) if member is not type(None)]
+    return [annotation]
+
+
+def _in_file(loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
+    """pydantic's error location as a path through the file (its union-member tags such as
+    'int' dropped), and the model whose key the path's last name is."""
+    path: list = []
+    current: list = [Course]
+    owner = None
+    for part in loc:
+        options = [member for annotation in current for member in _alternatives(annotation)]
+        if isinstance(part, int):
+            current = [get_args(o)[0] for o in options if get_origin(o) is list and get_args(o)]
+            path.append(part)
+            continue
+        models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
+        if not models:
+            if len(options) > 1:
+                continue  # pydantic names the union member it tried; not a key in the file
+            path.append(part)
+            current = []
+            continue
+        owner = models[0]
+        found = owner.model_fields.get(part)
+        current = [found.annotation] if found else []
+        path.append(part)
+    return tuple(path), owner
+
+
+def _did_you_mean(key: str, model: type[BaseModel] | None, present: Any) -> str | None:
+    """The allowed key of ``model`` closest to a misspelt one, preferring keys not yet given."""
+    if model is None:
+        return None
+    allowed = list(model.model_fields)
+    given = set(present) if isinstance(present, dict) else set()
+    for candidates in ([name for name in allowed if name not in given], allowed):
+        match = difflib.get_close_matches(key, candidates, n=1)
+        if match:
+            return match[0]
+    return None
+
+
+def _subtree(data: Any, path: tuple) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _schema_errors(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
+    """Every schema error as (path in the file, message). A misspelt key gets a suggestion; a
+    required key missing because it is misspelt is reported once, at the misspelling."""
+    found: dict[tuple, list[str]] = {}  # path -> messages, in pydantic's order
+    unknown: dict[tuple, tuple] = {}  # (parent path, suggested key) -> path of the unknown key
+    missing: list[tuple] = []
+    for error in exc.errors():
+        path, owner = _in_file(tuple(error["loc"]))
+        message = _message(error)
+        if error["type"] == "extra_forbidden" and path and isinstance(path[-1], str):
+            suggestion = _did_you_mean(path[-1], owner, _subtree(data, path[:-1]))
+            if suggestion:
+                message = f"unknown key; did you mean {suggestion!r}?"
+                unknown.setdefault((path[:-1], suggestion), path)
+            else:
+                allowed = ", ".join(owner.model_fields) if owner else ""
+                message = f"unknown key; allowed here: {allowed}" if allowed else message
+        elif error["type"] == "missing":
+            missing.append(path)
+        messages = found.setdefault(path, [])
+        if message not in messages:
+            messages.append(message)
+    for path in missing:
+        misspelt = unknown.get((path[:-1], path[-1]))
+        if misspelt is not None:
+            del found[path]
+            found[misspelt] = [f"{found[misspelt][0]} ({path[-1]!r} is required)"]
+    return [(path, "; or ".join([messages[0], *(m[:1].lower() + m[1:] for m in messages[1:])]))
+            for path, messages in found.items()]
+
+
+@dataclass
+class CourseFileCheck:
+    """What checking a course file found: the course (None unless it loads) and every error."""
+
+    path: str
+    course: Course | None
+    errors: list[CourseFileError]
+    tree: Any = None  # the round-trip YAML tree, for line numbers
+
+    def line(self, loc: tuple) -> int | None:
+        """The 1-based line of ``loc`` (e.g. ``("assignments", 0)``) in the course file."""
+        return _line_of(self.tree, loc) if self.tree is not None else None
+
+    def error_at(self, loc: tuple, message: str) -> CourseFileError:
+        return CourseFileError(self.path, message, line=self.line(loc), field=_field_name(loc))
+
+
+def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCheck:
+    """Check course-file text and collect every error, each naming its line and field."""
+    path = str(path)
+    try:
+        tree = _reading_yaml().load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        return CourseFileCheck(path, None, [
+            CourseFileError(path, f"not valid YAML: {exc.problem}", line=line)])
+    if not isinstance(tree, dict):
+        return CourseFileCheck(path, None, [CourseFileError(
+            path, "expected a mapping of keys such as 'id', 'title', 'timezone'")])
+    check = CourseFileCheck(path, None, [], tree)
+
+    def fail(loc: tuple, message: str) -> None:
+        check.errors.append(check.error_at(loc, message))
+
+    data = _plain(tree)
+    zone = calendar.get_zone("UTC")  # stands in for a missing or bad zone, to find the rest
+    zone_name = data.get("timezone")
+    if isinstance(zone_name, str):  # when missing or not text, the schema says so below
+        try:
+            zone = calendar.get_zone(zone_name)
+        except calendar.LocalTimeError as exc:
+            fail(("timezone",), str(exc))
+    try:
+        course = Course.model_validate(data, context={"zone": zone})
+    except ValidationError as exc:
+        for loc, message in _schema_errors(exc, data):
+            fail(loc, message)
+    else:  # checks across fields need a course that has the schema's shape
+        _check_unique(course, fail)
+        _check_unavailable(course, fail)
+        _resolve_deadlines(course, fail, zone)
+        if not check.errors:
+            check.course = course
+    check.errors.sort(key=lambda error: error.line or 0)
+    return check
+
+
+def _resolve_deadlines(course: Course, fail, zone: ZoneInfo | None = None) -> None:
+    zone = zone or course.zone
     for index, assignment in enumerate(course.assignments):
         loc = ("assignments", index)
         if assignment.for_session is not None and assignment.for_session > len(course.sessions):
@@ -328,35 +493,13 @@ def _check_unavailable(course: Course, fail) -> None:
 
 
 def parse_course(text: str, path: Path | str = COURSE_FILE) -> Course:
-    """Validate course-file text; raise CourseFileError naming the line and field at fault."""
-    try:
-        tree = _reading_yaml().load(io.StringIO(text))
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise CourseFileError(path, f"not valid YAML: {exc.problem}", line=line) from None
-    if not isinstance(tree, dict):
-        raise CourseFileError(path, "expected a mapping of keys such as 'id', 'title', 'timezone'")
-
-    def fail(loc: tuple, message: str):
-        raise CourseFileError(path, message, line=_line_of(tree, loc), field=_field_name(loc))
-
-    data = _plain(tree)
-    zone_name = data.get("timezone")
-    if not isinstance(zone_name, str):
-        fail(("timezone",), "required: an IANA time zone name such as 'Europe/Berlin'")
-    try:
-        zone = calendar.get_zone(zone_name)
-    except calendar.LocalTimeError as exc:
-        fail(("timezone",), str(exc))
-    try:
-        course = Course.model_validate(data, context={"zone": zone})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(tuple(first["loc"]), _message(first))
-    _check_unique(course, fail)
-    _check_unavailable(course, fail)
-    _resolve_deadlines(course, fail)
-    return course
+    """Validate course-file text; raise one CourseFileError listing every error, one per line,
+    each naming the line and field at fault."""
+    check = check_course_text(text, path)
+    if check.errors:
+        raise CourseFileError.joined(check.errors)
+    assert check.course is not None
+    return check.course
 
 
 def find_course_file(path: Path | str | None = None) -> Path:
@@ -369,14 +512,23 @@ def find_course_file(path: Path | str | None = None) -> Path:
     return candidate
 
 
-def load_course(path: Path | str | None = None) -> tuple[Course, Path]:
-    """Load and validate the course file; returns the course and the file's path."""
+def check_course_file(path: Path | str | None = None) -> CourseFileCheck:
+    """Check the course file (found as by find_course_file) and collect every error in it."""
     course_file = find_course_file(path)
     try:
         text = course_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise CourseFileError(course_file, "not UTF-8 text") from None
-    return parse_course(text, course_file), course_file
+    return check_course_text(text, course_file)
+
+
+def load_course(path: Path | str | None = None) -> tuple[Course, Path]:
+    """Load and validate the course file; returns the course and the file's path."""
+    check = check_course_file(path)
+    if check.errors:
+        raise CourseFileError.joined(check.errors)
+    assert check.course is not None
+    return check.course, Path(check.path)
 
 
 def dump_yaml(tree: Any) -> str:

@@ -4,7 +4,8 @@ Two assignments from this repository's ``assignments/`` are generated and releas
 nbgrader; eight scripted students fetch them, answer (well, partly, late, not at all, with an
 unreadable file) and submit; the instructor grants an extension and an excuse, collects, grades
 and reads the standing. The course calendar is laid out around today so both deadlines have
-passed and the withdrawal deadline has not. Submissions are replayed with scripted receipt times
+passed and the withdrawal deadline has not, whatever day it runs (``now`` is an input).
+Submissions are replayed with scripted receipt times
 (``inbox.receive(received_at=...)``): this is a recorded week, not a live server.
 """
 
@@ -24,7 +25,10 @@ from rich.console import Console
 from . import calendar
 from .errors import UserError
 
-__all__ = ["DEMO_ASSIGNMENTS", "STUDENTS", "answer_notebook", "run_demo", "solution_cells"]
+__all__ = [
+    "DEMO_ASSIGNMENTS", "EXCUSES", "EXTENSIONS", "STUDENTS", "Handin", "answer_notebook",
+    "demo_course_file", "released_by", "run_demo", "scripted_handins", "solution_cells",
+]
 
 REPO_ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
 # The course's syllabus: one assignment a week. The demo lists every one shipped in
@@ -83,7 +87,7 @@ STUDENTS = [
     Persona("eve", "Eve", "Extended", {"01-numpy": "reference", "02-linreg": "reference"},
             {"02-linreg": dt.timedelta(days=1)}, story="extension of 2 days, uses one"),
     Persona("finn", "Finn", "Broken", {"01-numpy": "malformed", "02-linreg": "reference"},
-            story="first notebook is not valid JSON"),
+            story="first upload is not valid JSON: refused at submit, fixed an hour later"),
     Persona("gus", "Gus", "Excused", {"02-linreg": "reference"},
             story="excused from the first assignment (illness)"),
     Persona("hana", "Hana", "Once", {"02-linreg": "reference"},
@@ -93,21 +97,48 @@ EXTENSIONS = {("eve", "02-linreg"): (dt.timedelta(days=2), "hospital appointment
 EXCUSES = {("gus", "01-numpy"): "medical certificate"}
 
 
-def _tuesday_before(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=(day.weekday() - 1) % 7 or 7)
+SESSION_START = "10:15"
+DEADLINE_HOUR = 18  # the course's deadline rule: Sunday 18:00 before the session
+MIN_AGE = dt.timedelta(days=3)  # the last scripted deadline is at least this far in the past
 
 
-def demo_course_file(today: dt.date) -> str:
-    """Weekly Tuesday sessions placed so the first two deadlines lie in the past."""
-    third = _tuesday_before(today)
-    first = third - dt.timedelta(weeks=2)
+def last_scripted_deadline(now: dt.datetime) -> dt.datetime:
+    """The latest Sunday 18:00 (course time) at least ``MIN_AGE`` before ``now``: the deadline of
+    the last scripted assignment. Every scripted receipt (up to a day after it) and extension (two
+    days) lies in the past, on any day of the week and across daylight-saving changes."""
+    local = (now - MIN_AGE).astimezone(calendar.get_zone(ZONE))
+    day = local.date() - dt.timedelta(days=(local.weekday() - 6) % 7)  # Sunday on or before
+    if local.weekday() == 6 and local.time() < dt.time(DEADLINE_HOUR):
+        day -= dt.timedelta(weeks=1)
+    return calendar.localize(dt.datetime.combine(day, dt.time(DEADLINE_HOUR)),
+                             calendar.get_zone(ZONE))
+
+
+def session_dates(now: dt.datetime) -> list[dt.date]:
+    """Weekly Tuesday sessions. The session of the last scripted assignment is the Tuesday after
+    its deadline; a reading week follows, so the next deadline is two weeks later: more than
+    ``MIN_AGE`` + one week from ``now``, so the first unscripted assignment is always ahead."""
+    last_scripted_session = len(DEMO_ASSIGNMENTS) + 1  # session 1 is the introduction
+    tuesday = last_scripted_deadline(now).astimezone(calendar.get_zone(ZONE)).date()
+    tuesday += dt.timedelta(days=2)
+    first = tuesday - dt.timedelta(weeks=last_scripted_session - 1)
+    count = len(SYLLABUS) + 2  # introduction ... wrap-up
+    weeks = [n if n < last_scripted_session else n + 1 for n in range(count)]
+    return [first + dt.timedelta(weeks=w) for w in weeks]
+
+
+def demo_course_file(now: dt.datetime) -> str:
+    """The demo course laid out around ``now``: the scripted assignments' deadlines have passed,
+    the later ones and the withdrawal deadline lie ahead."""
+    dates = session_dates(now)
     topics = ["Introduction", *(title for _aid, title in SYLLABUS), "Wrap-up"]
     sessions = "\n".join(
-        f'  - {{date: {first + dt.timedelta(weeks=n)}, start: "10:15", topic: {json.dumps(topic)}}}'
-        for n, topic in enumerate(topics)
+        f'  - {{date: {day}, start: "{SESSION_START}", topic: {json.dumps(topic)}}}'
+        for day, topic in zip(dates, topics, strict=True)
     )
+    # assignment n is released at the session before the one it is due for
     assignments = "\n".join(
-        f"  - {{id: {aid}, title: {json.dumps(title)}, release: {first + dt.timedelta(weeks=n) } 12:00, "
+        f"  - {{id: {aid}, title: {json.dumps(title)}, release: {dates[n]} 12:00, "
         f"for_session: {n + 2}}}"
         for n, (aid, title) in enumerate(SYLLABUS)
         if (aid, title) in shipped_assignments()
@@ -117,13 +148,14 @@ def demo_course_file(today: dt.date) -> str:
         f"email: {p.id}@example.org}}"
         for p in STUDENTS
     )
+    withdrawal = dates[len(DEMO_ASSIGNMENTS) + 1] + dt.timedelta(weeks=5)
     return f"""\
-# Demo course written by `course demo` on {today}.
+# Demo course written by `course demo`: the term has run {len(DEMO_ASSIGNMENTS) + 1} weeks.
 id: demo-dl
 title: Deep Learning (demo)
 timezone: {ZONE}
-withdrawal_deadline: {third + dt.timedelta(weeks=4)}
-deadline_rule: {{weekday: sunday, time: "18:00"}}
+withdrawal_deadline: {withdrawal}
+deadline_rule: {{weekday: sunday, time: "{DEADLINE_HOUR}:00"}}
 sessions:
 {sessions}
 assignments:
@@ -135,6 +167,39 @@ roster:
   students:
 {people}
 """
+
+
+def released_by(course, now: dt.datetime) -> list:
+    """The assignments whose release time has come: the demo's instructor released them then."""
+    return [a for a in course.assignments if a.release is not None and a.release <= now]
+
+
+@dataclass(frozen=True)
+class Handin:
+    """One scripted upload: who, what (``reference``, ``partial`` or ``malformed``), when."""
+
+    student_id: str
+    assignment_id: str
+    kind: str
+    received_at: dt.datetime
+
+
+def scripted_handins(course) -> list[Handin]:
+    """Every upload of the scripted students, in the order they arrive. A malformed upload is
+    refused at submit; its student hands in the reference an hour later."""
+    handins = []
+    for assignment_id, _title in DEMO_ASSIGNMENTS:
+        due = course.due(assignment_id)
+        for persona in STUDENTS:
+            kind = persona.plan.get(assignment_id)
+            if kind is None:
+                continue
+            received_at = due + persona.offset.get(assignment_id, BEFORE)
+            handins.append(Handin(persona.id, assignment_id, kind, received_at))
+            if kind == "malformed":
+                handins.append(Handin(persona.id, assignment_id, "reference",
+                                      received_at + dt.timedelta(hours=1)))
+    return sorted(handins, key=lambda h: h.received_at)
 
 
 def solution_cells(source_nb) -> dict[str, str]:
@@ -158,7 +223,7 @@ def answer_notebook(released_nb, answers: dict[str, str]):
     return answered
 
 
-def _answers(plan: str, source: Path, assignment_id: str) -> dict[str, str]:
+def _answers(plan: str, source: Path) -> dict[str, str]:
     (notebook,) = sorted(source.glob("*.ipynb"))
     answers = solution_cells(nbformat.read(notebook, as_version=4))
     if plan == "partial":
@@ -167,7 +232,7 @@ def _answers(plan: str, source: Path, assignment_id: str) -> dict[str, str]:
     return answers
 
 
-def _prepare(root: Path, force: bool) -> None:
+def _prepare(root: Path, force: bool, now: dt.datetime) -> None:
     if not REPO_ASSIGNMENTS.is_dir():
         raise UserError(f"{REPO_ASSIGNMENTS}: the demo needs the repository's assignments folder")
     if root.exists() and any(root.iterdir()):
@@ -177,32 +242,35 @@ def _prepare(root: Path, force: bool) -> None:
     (root / "assignments").mkdir(parents=True)
     for assignment_id, _title in shipped_assignments():
         shutil.copytree(REPO_ASSIGNMENTS / assignment_id, root / "assignments" / assignment_id)
-    (root / "course.yml").write_text(demo_course_file(dt.date.today()), encoding="utf-8")
+    (root / "course.yml").write_text(demo_course_file(now), encoding="utf-8")
 
 
 def _submit_all(ws, console: Console) -> None:
     from .inbox import receive
 
+    released = {}
+    for assignment_id, _title in DEMO_ASSIGNMENTS:
+        outbound = ws.root / "exchange" / ws.course.id / "outbound" / assignment_id
+        (path,) = sorted(outbound.glob("*.ipynb"))  # what `fetch` gives a student
+        released[assignment_id] = (path.name, nbformat.read(path, as_version=4))
     with ws.gradebook() as gb:
-        for assignment_id, _title in DEMO_ASSIGNMENTS:
-            outbound = ws.root / "exchange" / ws.course.id / "outbound" / assignment_id
-            (released_path,) = sorted(outbound.glob("*.ipynb"))  # what `fetch` gives a student
-            released = nbformat.read(released_path, as_version=4)
-            due = ws.course.due(assignment_id)
-            for persona in STUDENTS:
-                plan = persona.plan.get(assignment_id)
-                if plan is None:
-                    continue
-                if plan == "malformed":
-                    content = b'{"cells": [ {"cell_type": "code", "source": "oops"'
-                else:
-                    answers = _answers(plan, ws.source / assignment_id, assignment_id)
-                    content = nbformat.writes(answer_notebook(released, answers)).encode()
-                received_at = due + persona.offset.get(assignment_id, BEFORE)
-                files = {released_path.name: content,
-                         # what the client claims is stored but never trusted
-                         "timestamp.txt": str(due - dt.timedelta(days=3)).encode()}
-                receive(ws, gb, persona.id, assignment_id, files, received_at=received_at)
+        for handin in scripted_handins(ws.course):
+            name, notebook = released[handin.assignment_id]
+            if handin.kind == "malformed":
+                content = b'{"cells": [ {"cell_type": "code", "source": "oops"'
+            else:
+                answers = _answers(handin.kind, ws.source / handin.assignment_id)
+                content = nbformat.writes(answer_notebook(notebook, answers)).encode()
+            due = ws.course.due(handin.assignment_id)
+            files = {name: content,
+                     # what the client claims is stored but never trusted
+                     "timestamp.txt": str(due - dt.timedelta(days=3)).encode()}
+            try:
+                receive(ws, gb, handin.student_id, handin.assignment_id, files,
+                        received_at=handin.received_at)
+            except UserError as exc:
+                console.print(f"  {handin.student_id}'s upload of {handin.assignment_id} was "
+                              f"refused at submit: {exc}", highlight=False)
         console.print(f"  {len(STUDENTS)} students fetched and submitted (scripted receipt times)")
 
 
@@ -218,7 +286,9 @@ def _grant(ws) -> None:
         gb.commit()
 
 
-def run_demo(root: Path, *, force: bool = False, console: Console | None = None) -> int:
+def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
+             console: Console | None = None) -> int:
+    """Build and replay the demo course as if it ran at ``now`` (UTC)."""
     from .cli import grade_with_progress, standing_data, wide_console
     from .collect import collect
     from .release import release
@@ -228,13 +298,13 @@ def run_demo(root: Path, *, force: bool = False, console: Console | None = None)
     console = console or wide_console()
     started = time.perf_counter()
     root = root.resolve()
-    _prepare(root, force)
+    _prepare(root, force, now)
     ws = open_workspace(root)
     console.print(f"[bold]Demo course[/] in {root} (gradebook {ws.db_url})")
-    for assignment_id, _title in DEMO_ASSIGNMENTS:
-        release(ws, assignment_id)
-        due = calendar.iso_local(ws.course.due(assignment_id), ws.course.zone)
-        console.print(f"  generated and released {assignment_id} (due {due})")
+    for assignment in released_by(ws.course, now):
+        release(ws, assignment.id, now=assignment.release)
+        due = calendar.iso_local(ws.course.due(assignment.id), ws.course.zone)
+        console.print(f"  generated and released {assignment.id} (due {due})")
     _submit_all(ws, console)
     _grant(ws)
     console.print("  granted 1 extension and 1 excuse")
@@ -245,7 +315,7 @@ def run_demo(root: Path, *, force: bool = False, console: Console | None = None)
     from .demo_life import run_course_life  # presenters, summaries, wiki
 
     wiki = run_course_life(ws, [aid for aid, _title in DEMO_ASSIGNMENTS], console)
-    data = standing_data(ws, calendar.utcnow())
+    data = standing_data(ws, now)
     console.print(status_table(data))
     html_path, csv_path = write_report(data, root / "reports")
     console.print(f"Report: {html_path}\n        {csv_path}")

@@ -78,17 +78,20 @@ def board_png() -> bytes:
 
 def run_course_life(ws, assignments: list[str], console: Console) -> dict[str, Path]:
     """Draw presenters, hand in two summaries, export the wiki; returns each format's index."""
-    from .presenters import draw, replace_absentees
+    from .presenters import draw, presentation_session, replace_absentees
     from .summaries import course_rotation, latest_summaries, receive_summary, summary_deadline
     from .wiki.export import export_wiki
 
     course = ws.course
     with ws.gradebook() as gb:
         for number, assignment_id in enumerate(assignments, start=1):
-            result = draw(course, gb, assignment_id, seed=f"demo-{number}")
+            # drawn at the start of the session where the assignment is presented
+            session = course.sessions[presentation_session(course, assignment_id) - 1]
+            at = session.starts_at(course.zone)
+            result = draw(course, gb, assignment_id, seed=f"demo-{number}", as_of=at)
             line = f"  drew presenters for {assignment_id}: {', '.join(result.picked)}"
             if number == len(assignments):  # one presenter is absent that day
-                again = replace_absentees(course, gb, assignment_id, result.picked[:1])
+                again = replace_absentees(course, gb, assignment_id, result.picked[:1], as_of=at)
                 line += f" ({result.picked[0]} absent, replaced by {', '.join(again.picked)})"
             console.print(line)
         plan = course_rotation(course, latest_summaries(gb))

@@ -8,8 +8,8 @@ submission with the same graders updates its run instead of adding one.
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-import nbformat
-from nbformat.reader import NotJSONError
-
 from autograder.single import MAX_NOTEBOOK_BYTES
 
-from .collect import RECEIPT_FILE
+from .collect import collect, collected_receipt_id
+from .errors import UserError
 from .gradebook.records import finish_run, start_run
+from .inbox import notebook_problem
 from .release import folder_checksum, generate
 from .workspace import Workspace, open_workspace
 
@@ -36,12 +35,13 @@ UNSAFE_MARK = "not tamper-proof"
 @dataclass(frozen=True)
 class GradeOutcome:
     student_id: str
-    outcome: str  # success | error
+    outcome: str  # success | unreadable (the student's file) | error (the platform)
     score: float | None
     max_score: float | None
     message: str
     seconds: float
     warnings: tuple[str, ...] = ()
+    collected: str | None = None  # received time (UTC) when grading collected a newer submission
 
 
 def default_workers() -> int:
@@ -55,92 +55,112 @@ def collected_students(ws: Workspace, assignment_id: str) -> list[str]:
     return sorted(p.parent.name for p in submitted.glob(f"*/{assignment_id}") if p.is_dir())
 
 
-def _unreadable_notebook(folder: Path) -> str | None:
+def _unreadable_notebook(folder: Path, expected: list[str]) -> str | None:
     """Why a submission cannot be graded at all, in one line, or None if it can."""
     notebooks = sorted(folder.glob("*.ipynb"))
     if not notebooks:
         return "the submission contains no notebook"
+    if expected and not any(path.name in expected for path in notebooks):
+        names = ", ".join(path.name for path in notebooks)
+        return (f"{names}: not a notebook of this assignment (expected "
+                f"{' and '.join(expected)}): not graded")
     for path in notebooks:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             return f"{path.name} is larger than {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB: not graded"
-        try:
-            nbformat.validate(nbformat.read(path, as_version=4))
-        except NotJSONError:
-            return f"{path.name} is not valid JSON (a damaged or non-notebook file): not graded"
-        except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return f"{path.name} is not a valid notebook ({first[:200]}): not graded"
+        problem = notebook_problem(path.name, path.read_bytes())
+        if problem:
+            return f"{problem}: not graded"
     return None
 
 
 def _nbgrader_error(result: dict) -> str:
     text = (result.get("error") or "") + "\n" + (result.get("log") or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or ["nbgrader autograde failed"])[-1][:500]
+    useless = ("please see the above traceback", "there was an error processing assignment")
+    errors = [line for line in lines
+              if "error" in line.lower() and not any(u in line.lower() for u in useless)]
+    return (errors or ["nbgrader autograde failed without saying why"])[-1][:500]
 
 
-def _receipt_id(folder: Path) -> int | None:
-    try:
-        return json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def autograde_one(course_file: str, assignment_id: str, student_id: str) -> tuple[str | None, list]:
+def autograde_one(course_file: str, assignment_id: str, student_id: str,
+                  expected: list[str]) -> tuple[str, str, list]:
     """Autograde one collected submission (in this process or a worker's).
-    Returns (problem or None, warnings)."""
+    Returns (outcome, message, warnings). A failed grading leaves the previous autograded
+    notebooks in place: nbgrader removes them before it starts."""
     ws = open_workspace(course_file)
     folder = ws.root / "submitted" / student_id / assignment_id
-    problem = _unreadable_notebook(folder) if folder.is_dir() else "not collected"
+    problem = _unreadable_notebook(folder, expected) if folder.is_dir() else "not collected"
     if problem is not None:
-        return problem, []
+        return "unreadable", problem, []
+    autograded = ws.root / "autograded" / student_id / assignment_id
+    backup = autograded.with_name(f".{assignment_id}.last-good")
+    shutil.rmtree(backup, ignore_errors=True)
+    if autograded.is_dir():
+        shutil.copytree(autograded, backup)
     result = ws.nbgrader_api(assignment_id).autograde(assignment_id, student_id, force=True,
                                                      create=False)
+    if not result["success"] and backup.is_dir():
+        shutil.rmtree(autograded, ignore_errors=True)
+        backup.rename(autograded)
+    shutil.rmtree(backup, ignore_errors=True)
     log = result.get("log") or ""
     # nbgrader's log lines read "[AutogradeApp | WARNING] <message>"
     warnings = sorted({line.split("]", 1)[-1].strip() for line in log.splitlines()
                        if UNSAFE_MARK in line})
-    return (None if result["success"] else _nbgrader_error(result)), warnings
+    if result["success"]:
+        return "success", "", warnings
+    return "error", _nbgrader_error(result), warnings
 
 
 def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = None,
           workers: int | None = None,
           on_result: Callable[[GradeOutcome], None] | None = None) -> list[GradeOutcome]:
-    """Autograde each collected submission (or just ``students``)."""
+    """Autograde each student's submission that counts (or just ``students``').
+
+    A collected copy older than the submission that counts (the student handed in again) is
+    collected anew first, so a score always belongs to the receipt the policy judges.
+    """
     ws.course.assignment(assignment_id)
+    for student_id in students or []:
+        ws.course.student(student_id)
+    refreshed = {c.student_id: c.received_utc
+                 for c in collect(ws, assignment_id, students=students, only_stale=True)}
     todo = students if students is not None else collected_students(ws, assignment_id)
     for student_id in todo:
-        ws.course.student(student_id)
+        if not (ws.root / "submitted" / student_id / assignment_id).is_dir():
+            raise UserError(f"{student_id} has handed in nothing for {assignment_id}")
     version = folder_checksum(ws.source / assignment_id)[:16]
     workers = workers or ws.course.grading_for(assignment_id)["workers"] or default_workers()
     with ws.gradebook() as gb:
         registered = gb.nb.find_assignment(assignment_id).notebooks
     if not registered:  # nbgrader grades against the cells that generate_assignment recorded
         generate(ws, assignment_id)
+    with ws.gradebook() as gb:
+        expected = sorted(f"{nb.name}.ipynb" for nb in gb.nb.find_assignment(assignment_id).notebooks)
     outcomes = []
     with ws.gradebook() as gb:
         runs, started = {}, {}
         for student_id in todo:
             folder = ws.root / "submitted" / student_id / assignment_id
-            runs[student_id] = start_run(gb, student_id, assignment_id, _receipt_id(folder),
-                                         ENGINE, version)
+            runs[student_id] = start_run(gb, student_id, assignment_id,
+                                         collected_receipt_id(folder), ENGINE, version)
             started[student_id] = time.perf_counter()
 
-        def finish(student_id: str, problem: str | None, warnings: list) -> None:
+        def finish(student_id: str, kind: str, problem: str, warnings: list) -> None:
             run = runs[student_id]
             seconds = time.perf_counter() - started[student_id]
-            if problem is None:
+            if kind == "success":
                 gb.nb.db.expire_all()  # nbgrader wrote the grades through its own session
                 submission = gb.nb.find_submission(assignment_id, student_id)
                 score, max_score = submission.score, submission.max_score
                 gb.nb.db.rollback()  # end the read, so no lock is held while workers write
                 finish_run(gb, run, "success", "; ".join(warnings), score, max_score)
                 outcome = GradeOutcome(student_id, "success", score, max_score, "", seconds,
-                                       tuple(warnings))
+                                       tuple(warnings), refreshed.get(student_id))
             else:
-                finish_run(gb, run, "error", problem)
-                outcome = GradeOutcome(student_id, "error", None, None, problem, seconds)
+                finish_run(gb, run, kind, problem)
+                outcome = GradeOutcome(student_id, kind, None, None, problem, seconds,
+                                       collected=refreshed.get(student_id))
             outcomes.append(outcome)
             if on_result:
                 on_result(outcome)
@@ -149,17 +169,18 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
         if workers <= 1 or len(todo) <= 1:
             for student_id in todo:
                 started[student_id] = time.perf_counter()
-                finish(student_id, *autograde_one(course_file, assignment_id, student_id))
+                finish(student_id, *autograde_one(course_file, assignment_id, student_id, expected))
         else:
             # spawn: a fresh interpreter, no database connections inherited from this one
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(autograde_one, course_file, assignment_id, s): s
+                futures = {pool.submit(autograde_one, course_file, assignment_id, s, expected): s
                            for s in todo}
                 for future in as_completed(futures):
                     student_id = futures[future]
                     try:
-                        problem, warnings = future.result()
+                        kind, problem, warnings = future.result()
                     except Exception as exc:  # noqa: BLE001 - a dead worker takes only its job
-                        problem, warnings = f"grading crashed: {type(exc).__name__}: {exc}", []
-                    finish(student_id, problem, warnings)
+                        kind, problem, warnings = (
+                            "error", f"grading crashed: {type(exc).__name__}: {exc}", [])
+                    finish(student_id, kind, problem, warnings)
     return sorted(outcomes, key=lambda o: o.student_id)

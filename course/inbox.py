@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import secrets
 import shutil
 from pathlib import Path, PurePosixPath
+
+import nbformat
 
 from .calendar import utcnow
 from .errors import UserError
@@ -21,7 +24,8 @@ from .gradebook import Gradebook, Receipt
 from .gradebook.records import add_receipt
 from .workspace import Workspace
 
-__all__ = ["MAX_SUBMISSION_BYTES", "read_submission_folder", "receive"]
+__all__ = ["MAX_SUBMISSION_BYTES", "check_notebooks", "expected_notebooks", "notebook_problem",
+           "read_submission_folder", "receive"]
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 CLIENT_TIMESTAMP_FILE = "timestamp.txt"
@@ -32,6 +36,45 @@ def safe_name(name: str) -> str:
     if path.is_absolute() or ".." in path.parts or not path.parts or name.startswith("."):
         raise UserError(f"refusing file name {name!r} in a submission")
     return path.as_posix()
+
+
+def expected_notebooks(ws: Workspace, assignment_id: str) -> list[str]:
+    """The notebook names of an assignment (its source's top-level notebooks; the student
+    version keeps them), or [] when the source folder is not on this host."""
+    return sorted(path.name for path in (ws.source / assignment_id).glob("*.ipynb"))
+
+
+def notebook_problem(name: str, content: bytes) -> str | None:
+    """Why ``content`` is not a readable notebook, in one line, or None if it is one."""
+    try:
+        nbformat.validate(nbformat.reads(content.decode("utf-8"), as_version=4))
+    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError):
+        return f"{name} is not valid JSON (a damaged or non-notebook file)"
+    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{name} is not a valid notebook ({first[:200]})"
+    return None
+
+
+def check_notebooks(files: dict[str, bytes], assignment_id: str, expected: list[str]) -> None:
+    """Refuse a submission the grader could not read: a renamed, missing or damaged notebook.
+    Said at submit time, while the student can still fix it before the deadline."""
+    top = sorted(name for name in files if name.endswith(".ipynb") and "/" not in name)
+    if expected:
+        strangers = [name for name in top if name not in expected]
+        if strangers:
+            raise UserError(
+                f"{', '.join(strangers)}: not a notebook of {assignment_id}; hand in "
+                f"{' and '.join(expected)} under exactly that name (rename the file and submit again)")
+        if not top:
+            raise UserError(f"a submission of {assignment_id!r} must contain a notebook "
+                            f"({' and '.join(expected)})")
+    elif not any(name.endswith(".ipynb") for name in files):
+        raise UserError(f"a submission of {assignment_id!r} must contain a notebook (.ipynb)")
+    for name in top:
+        problem = notebook_problem(name, files[name])
+        if problem:
+            raise UserError(f"{problem}: fix or re-download it and submit again")
 
 
 def read_submission_folder(folder: Path) -> dict[str, bytes]:
@@ -90,14 +133,13 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     ws.course.assignment(assignment_id)
     files = {safe_name(name): content for name, content in files.items()}
     client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
-    if not any(name.endswith(".ipynb") for name in files):
-        raise UserError(f"a submission of {assignment_id!r} must contain a notebook (.ipynb)")
     size = sum(len(content) for content in files.values())
     if size > MAX_SUBMISSION_BYTES:
         raise UserError(
             f"submission of {size / 1e6:.1f} MB exceeds the limit of "
             f"{MAX_SUBMISSION_BYTES / 1e6:.0f} MB"
         )
+    check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
 
     final = store(ws.root / "inbox" / assignment_id / student_id, received_at, files)
     receipt = add_receipt(

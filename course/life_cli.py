@@ -35,13 +35,22 @@ def _as_of(args, course) -> dt.datetime:
 
 def cmd_draw(args) -> int:
     from .presenters import draw, drawn_for, replace_absentees
+    from .release import draw_notice
 
     ws = _workspace(args)
     ws.course.assignment(args.assignment)
+    now = calendar.utcnow()
+
+    def warn_if_early() -> None:
+        for line in draw_notice(ws.course, args.assignment, now):
+            Console(stderr=True).print(f"[yellow]warning:[/] {line.removeprefix('warning: ')}",
+                                       highlight=False, soft_wrap=True)
+
     with ws.gradebook() as gb:
         earlier = drawn_for(gb, args.assignment)
         if args.absent:
-            result = replace_absentees(ws.course, gb, args.assignment, args.absent)
+            warn_if_early()
+            result = replace_absentees(ws.course, gb, args.assignment, args.absent, as_of=now)
             print(f"marked absent: {', '.join(result.absent)}")
             drawn = ", ".join(result.picked) or "nobody left"
             print(f"drawn instead (seed {result.seed}): {drawn}")
@@ -53,7 +62,9 @@ def cmd_draw(args) -> int:
                 print(f"  {row.student_id}{' (absent)' if row.absent else ''}")
             print(f"replace an absentee with: course draw {args.assignment} --absent STUDENT")
         else:
-            result = draw(ws.course, gb, args.assignment, count=args.count, seed=args.seed)
+            warn_if_early()
+            result = draw(ws.course, gb, args.assignment, count=args.count, seed=args.seed,
+                          as_of=now)
             print(f"drew {len(result.picked)} of {result.eligible} students who handed in "
                   f"{args.assignment} on time (seed {result.seed}): {', '.join(result.picked)}")
     return 0

@@ -12,23 +12,54 @@ from dataclasses import dataclass, field
 
 from .coursefile import Course
 
-__all__ = ["STATES", "STATUSES", "AssignmentResult", "Facts", "Standing", "judge", "pick_receipt"]
+__all__ = [
+    "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Standing",
+    "judge", "pick_receipt", "release_warning", "release_warnings", "unreleased_past_deadline",
+]
 
-STATES = ("on_time", "extended", "late", "missing", "excused", "pending")
+STATES = ("on_time", "extended", "late", "missing", "excused", "pending", "not_released")
 STATUSES = ("ok", "at_risk", "exclude")
 
 Pair = tuple[str, str]  # (student_id, assignment_id)
 
 
+@dataclass(frozen=True)
+class Graded:
+    """A score and the receipt it was earned by: a score only counts for that submission."""
+
+    score: float
+    max_score: float
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class GradingError:
+    """Why the submission received at ``received_at`` has no score.
+
+    ``unreadable``: the student's file is not a notebook of the assignment (damaged, renamed,
+    empty); it is judged as a score of 0. ``failed``: the platform could not grade it (a crash,
+    a missing grader); never held against the student, the instructor must grade it again.
+    """
+
+    message: str
+    received_at: dt.datetime | None
+    unreadable: bool = False
+
+
 @dataclass
 class Facts:
-    """Everything the policy needs, keyed by (student_id, assignment_id)."""
+    """Everything the policy needs, keyed by (student_id, assignment_id).
+
+    ``releases`` holds when each assignment became visible to students; an assignment absent
+    from it was never released and is nobody's miss.
+    """
 
     receipts: dict[Pair, list[dt.datetime]] = field(default_factory=dict)
     extensions: dict[Pair, dt.datetime] = field(default_factory=dict)
     excuses: dict[Pair, str] = field(default_factory=dict)
-    scores: dict[Pair, tuple[float, float]] = field(default_factory=dict)
-    grading_errors: dict[Pair, str] = field(default_factory=dict)
+    scores: dict[Pair, Graded] = field(default_factory=dict)
+    grading_errors: dict[Pair, GradingError] = field(default_factory=dict)
+    releases: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,7 @@ class AssignmentResult:
     max_score: float | None
     counts_as_miss: bool
     note: str = ""
+    grading_error: str | None = None  # the counting submission could not be graded: why
 
 
 @dataclass(frozen=True)
@@ -62,12 +94,16 @@ def pick_receipt(received: list[dt.datetime], deadline: dt.datetime) -> dt.datet
     return max(received) if received else None
 
 
+def _released(course: Course, facts: Facts, assignment_id: str, as_of: dt.datetime) -> bool:
+    released = facts.releases.get(assignment_id)
+    return released is not None and released <= as_of
+
+
 def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> AssignmentResult:
     _student_id, assignment_id = pair
     due = course.due(assignment_id)
     effective_due = max(due, facts.extensions.get(pair, due))
-    received = pick_receipt(facts.receipts.get(pair, []), effective_due)
-    score, max_score = facts.scores.get(pair, (None, None))
+    received = pick_receipt([r for r in facts.receipts.get(pair, []) if r <= as_of], effective_due)
     policy = course.policy
     notes = []
 
@@ -82,29 +118,63 @@ def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> Ass
         state, miss = "late", policy.late == "missed"
         if miss:
             notes.append("late submissions count as missed")
+    elif not _released(course, facts, assignment_id, as_of):
+        state, miss = "not_released", False
+        if as_of >= effective_due:
+            notes.append("the deadline passed but the assignment was never released")
     elif as_of < effective_due:
         state, miss = "pending", False
     else:
         state, miss = "missing", True
 
-    if pair in facts.grading_errors and received is not None:
-        notes.append(f"grading failed: {facts.grading_errors[pair]}")
-    elif (
-        state in ("on_time", "extended", "late")
-        and not miss
-        and policy.pass_threshold > 0
-        and score is not None
-        and max_score
-        and score / max_score < policy.pass_threshold
-    ):
+    # a score belongs to one submission: shown only for the one that counts
+    graded = facts.scores.get(pair)
+    score = max_score = None
+    if graded is not None and received is not None and graded.received_at == received:
+        score, max_score = graded.score, graded.max_score
+    elif graded is not None and received is not None:
+        notes.append("the submission that counts is not graded yet (the score on record "
+                     "belongs to another submission)")
+    error = facts.grading_errors.get(pair)
+    if error is not None and (received is None or error.received_at not in (None, received)):
+        error = None  # an error of another submission says nothing about this one
+    if error is not None:
+        notes.append(f"grading failed: {error.message}")
+    handed_in = state in ("on_time", "extended", "late") and not miss
+    below = policy.pass_threshold > 0 and (
+        (error is not None and error.unreadable)
+        or (score is not None and max_score and score / max_score < policy.pass_threshold))
+    if handed_in and below:
         miss = True
-        notes.append(
-            f"score {score:g}/{max_score:g} is below the pass threshold "
-            f"of {policy.pass_threshold:.0%}"
-        )
+        if score is not None:
+            notes.append(f"score {score:g}/{max_score:g} is below the pass threshold "
+                         f"of {policy.pass_threshold:.0%}")
+        else:
+            notes.append("an unreadable notebook scores 0, below the pass threshold")
     return AssignmentResult(
-        assignment_id, state, due, effective_due, received, score, max_score, miss, "; ".join(notes)
+        assignment_id, state, due, effective_due, received, score, max_score, miss,
+        "; ".join(notes), error.message if error is not None else None,
     )
+
+
+def unreleased_past_deadline(course: Course, releases: dict[str, dt.datetime],
+                             as_of: dt.datetime) -> list[str]:
+    """Ids of the assignments whose deadline has passed at ``as_of`` without a release."""
+    facts = Facts(releases=releases)
+    return [a.id for a in course.assignments
+            if course.due(a.id) <= as_of and not _released(course, facts, a.id, as_of)]
+
+
+def release_warning(course: Course, assignment_id: str) -> str:
+    due = course.due(assignment_id).astimezone(course.zone)
+    return (f"{assignment_id}: the deadline passed on {due:%Y-%m-%d %H:%M} but it was never "
+            f"released (run `course release {assignment_id}`); nobody's miss until then")
+
+
+def release_warnings(course: Course, releases: dict[str, dt.datetime],
+                     as_of: dt.datetime) -> list[str]:
+    return [release_warning(course, aid)
+            for aid in unreleased_past_deadline(course, releases, as_of)]
 
 
 def _status(course: Course, misses: int, as_of: dt.datetime) -> tuple[str, str]:

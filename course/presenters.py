@@ -120,7 +120,7 @@ def draw(course: Course, gb: Gradebook, assignment_id: str, *, count: int | None
         raise UserError(f"nobody handed in {assignment_id} on time: there is nobody to draw")
     counts, previous = _history(course, rows, assignment_id)
     picked = pick_presenters(eligible, counts, previous, count, seed)
-    _record(gb, assignment_id, picked, 0, seed)
+    _record(gb, assignment_id, picked, 0, seed, as_of or utcnow())
     return DrawResult(assignment_id, seed, picked, len(eligible), [])
 
 
@@ -150,13 +150,13 @@ def replace_absentees(course: Course, gb: Gradebook, assignment_id: str, absente
                 if s not in already]
     counts, previous = _history(course, rows, assignment_id)
     picked = pick_presenters(eligible, counts, previous, len(absentees), seed)
-    _record(gb, assignment_id, picked, draw_round, seed)
+    _record(gb, assignment_id, picked, draw_round, seed, as_of or utcnow())
     return DrawResult(assignment_id, seed, picked, len(eligible), list(absentees))
 
 
 def _record(gb: Gradebook, assignment_id: str, picked: list[str], draw_round: int,
-            seed: str) -> None:
-    now, by = utcnow(), current_user()
+            seed: str, now: dt.datetime) -> None:
+    by = current_user()
     for student in picked:
         gb.session.add(Presentation(assignment_id=assignment_id, student_id=student,
                                     draw_round=draw_round, seed=seed, drawn_at=now, drawn_by=by,

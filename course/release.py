@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from pathlib import Path
 
+from .coursefile import Course
 from .errors import UserError
 from .gradebook.records import record_release
 from .workspace import STAFF_ONLY_FOLDERS, Workspace
 
-__all__ = ["folder_checksum", "generate", "release"]
+__all__ = ["draw_notice", "folder_checksum", "generate", "release", "release_notice"]
 
 
 def folder_checksum(folder: Path) -> str:
@@ -52,8 +54,9 @@ def generate(ws: Workspace, assignment_id: str, *, out: Path | None = None) -> P
     return released
 
 
-def release(ws: Workspace, assignment_id: str) -> Path:
-    """Generate (always, so the release matches the sources) and publish to the exchange."""
+def release(ws: Workspace, assignment_id: str, *, now: dt.datetime) -> Path:
+    """Generate (always, so the release matches the sources) and publish to the exchange;
+    ``now`` is recorded as the release time."""
     released = generate(ws, assignment_id)
     api = ws.nbgrader_api()
     (ws.root / "exchange").mkdir(exist_ok=True)
@@ -62,6 +65,39 @@ def release(ws: Workspace, assignment_id: str) -> Path:
     if not result["success"]:
         raise _nbgrader_failure("release", assignment_id, result)
     with ws.gradebook() as gb:
-        record_release(gb, assignment_id, folder_checksum(released))
+        record_release(gb, assignment_id, folder_checksum(released), now=now)
         gb.commit()
     return released
+
+
+def _local(moment: dt.datetime, course: Course) -> str:
+    return f"{moment.astimezone(course.zone):%a %Y-%m-%d %H:%M %z} ({course.timezone})"
+
+
+def release_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:
+    """What releasing at ``now`` means for students: when they will see the assignment (its
+    ``release:`` time, local, or now once that has passed); a line starting "warning:" when the
+    deadline has already passed."""
+    assignment = course.assignment(assignment_id)
+    due = course.due(assignment_id)
+    if assignment.release is not None and assignment.release > now:
+        when = _local(assignment.release, course)
+        lines = [f"students will see {assignment_id} from {when} (its release: time)"]
+    else:
+        lines = [f"students see {assignment_id} now"]
+    if now >= due:
+        lines.append(f"warning: releasing {assignment_id} after its deadline "
+                     f"{_local(due, course)}: every submission will be late "
+                     f"(course extend STUDENT {assignment_id} --until ... to give more time)")
+    return lines
+
+
+def draw_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:
+    """A warning (one line starting "warning:") when presenters are drawn at ``now``, before
+    the assignment's deadline: only students who have already handed in can be drawn."""
+    due = course.due(assignment_id)
+    if now >= due:
+        return []
+    warning = (f"warning: drawing before the deadline of {assignment_id} "
+               f"({_local(due, course)}): only students who have already handed in can be drawn")
+    return [warning]

@@ -29,7 +29,7 @@ __all__ = [
 
 STATE_STYLE = {
     "on_time": "green", "extended": "cyan", "late": "yellow", "missing": "red",
-    "excused": "blue", "pending": "dim",
+    "excused": "blue", "pending": "dim", "not_released": "dim italic",
 }
 STATUS_STYLE = {"ok": "green", "at_risk": "yellow", "exclude": "bold red"}
 
@@ -70,8 +70,10 @@ def _fmt_score(score, max_score) -> str:
 
 
 def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *,
-                presented: Mapping[str, list[dict]] | None = None) -> dict:
-    """``presented``: per student, the presenter draws they were picked in (presenters.py)."""
+                presented: Mapping[str, list[dict]] | None = None,
+                warnings: list[str] | None = None) -> dict:
+    """``presented``: per student, the presenter draws they were picked in (presenters.py);
+    ``warnings``: what the instructor must act on (e.g. a deadline passed without a release)."""
     presented = presented or {}
     students = []
     for standing in standings:
@@ -93,6 +95,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
                     "received_utc": iso_utc(result.received) if result.received else None,
                     "counts_as_miss": result.counts_as_miss,
                     "note": result.note,
+                    "grading_error": result.grading_error,
                 }
                 for result in standing.results.values()
             },
@@ -108,6 +111,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
         "as_of_utc": iso_utc(as_of),
         "policy": course.policy.model_dump(),
         "withdrawal_deadline": course.withdrawal_deadline.isoformat(),
+        "warnings": list(warnings or []),
         "students": students,
     }
 
@@ -117,7 +121,8 @@ def status_json(data: dict) -> str:
 
 
 CSV_COLUMNS = ["student", "name", "status", "misses", "excused", "assignment", "state", "score",
-               "max_score", "due_utc", "effective_due_utc", "received_utc", "counts_as_miss", "note"]
+               "max_score", "due_utc", "effective_due_utc", "received_utc", "counts_as_miss", "note",
+               "grading_error"]
 
 
 def status_csv(data: dict) -> str:
@@ -138,27 +143,31 @@ def status_csv(data: dict) -> str:
 def _cell(entry: dict) -> str:
     text = entry["state"].replace("_", " ")
     score = _fmt_score(entry["score"], entry["max_score"])
-    return f"{text} {score}".strip() + (" !" if entry["note"].startswith("grading failed") else "")
+    return f"{text} {score}".strip() + (" !" if entry["grading_error"] else "")
 
 
-def _upcoming(students: list[dict]) -> list[str]:
+def _upcoming(students: list[dict], as_of_utc: str) -> list[str]:
     """Assignments nobody has handed in and whose deadline is ahead for everyone."""
     ids = list(students[0]["assignments"]) if students else []
-    return [a for a in ids if all(s["assignments"][a]["state"] == "pending" for s in students)]
+    as_of = dt.datetime.fromisoformat(as_of_utc)
+    return [a for a in ids
+            if all(s["assignments"][a]["state"] in ("pending", "not_released")
+                   and dt.datetime.fromisoformat(s["assignments"][a]["effective_due_utc"]) > as_of
+                   for s in students)]
 
 
 def status_table(data: dict) -> Table:
     students = data["students"]
-    upcoming = _upcoming(students)
+    upcoming = _upcoming(students, data["as_of_utc"])
     assignment_ids = [a for a in (list(students[0]["assignments"]) if students else [])
                       if a not in upcoming]  # a terminal is narrow: upcoming ones in the caption
     problems = [
         f"{student['id']}, {assignment_id}: {entry['note']}"
         for student in students
         for assignment_id, entry in student["assignments"].items()
-        if entry["note"].startswith("grading failed")
+        if entry["grading_error"]
     ]
-    notes = ["! " + line for line in problems]
+    notes = ["! " + line for line in data.get("warnings", []) + problems]
     if upcoming:
         notes.append(f"upcoming: {', '.join(upcoming)}")
     table = Table(title=f"{data['course']}: standing as of {data['as_of_utc']}",
@@ -186,6 +195,7 @@ def status_table(data: dict) -> Table:
 HTML_STATE_COLOR = {
     "on_time": "#d4edda", "extended": "#d1ecf1", "late": "#fff3cd", "missing": "#f8d7da",
     "excused": "#dbe4ff", "pending": "#eeeeee",
+    "not_released": "#f4f4f4",
 }
 
 
@@ -194,7 +204,7 @@ def status_html(data: dict) -> str:
     students = data["students"]
     assignment_ids = list(students[0]["assignments"]) if students else []
     head = "".join(f"<th>{esc(a)}</th>" for a in assignment_ids)
-    rows, problems = [], []
+    rows, problems = [], [f"<li>{esc(warning)}</li>" for warning in data.get("warnings", [])]
     for student in students:
         cells = []
         for assignment_id in assignment_ids:
@@ -202,7 +212,7 @@ def status_html(data: dict) -> str:
             title = esc(entry["note"], quote=True)
             color = HTML_STATE_COLOR[entry["state"]]
             cells.append(f'<td style="background:{color}" title="{title}">{esc(_cell(entry))}</td>')
-            if entry["note"].startswith("grading failed"):
+            if entry["grading_error"]:
                 problems.append(f"<li><b>{esc(student['id'])}</b>, {esc(assignment_id)}: "
                                 f"{esc(entry['note'])}</li>")
         status = esc(student["status_text"] or student["status"])

@@ -1,7 +1,8 @@
 """``course roster import``: merge a CSV of people into the course file, comments kept.
 
 Columns: ``id`` (required), ``first_name``, ``last_name``, ``email``, ``role`` (student,
-instructor or grader; default student). Existing people are updated by id, new ones appended.
+instructor or grader; default student). Existing people are updated by id, new ones appended;
+an id may appear on one row only (ids that differ only in case count as the same).
 The merged file is validated before it replaces the old one, so a bad CSV changes nothing.
 """
 
@@ -37,10 +38,13 @@ def _read_csv(csv_path: Path) -> list[dict]:
                 raise UserError(f"{csv_path}:1: the header must name an 'id' column "
                                 f"(got {reader.fieldnames})")
             rows = []
-            for line, raw in enumerate(reader, start=2):
+            first_line: dict[str, tuple[int, str]] = {}  # normalized id -> (line, id as written)
+            for raw in reader:
+                line = reader.line_num  # counts the blank lines DictReader skips
                 row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
                 if not row.get("id"):
                     raise UserError(f"{csv_path}:{line}: id is empty")
+                _refuse_duplicate(first_line, row["id"], line, csv_path)
                 role = (row.get("role") or "student").lower()
                 if role not in ROLES:
                     raise UserError(f"{csv_path}:{line}: role {role!r} is not one of "
@@ -51,6 +55,21 @@ def _read_csv(csv_path: Path) -> list[dict]:
         raise UserError(f"{csv_path}: no such file") from None
     except UnicodeDecodeError:
         raise UserError(f"{csv_path}: not UTF-8 text") from None
+
+
+def _refuse_duplicate(first_line: dict, person_id: str, line: int, csv_path: Path) -> None:
+    """One row per person: ids are compared without the spaces around them (already dropped)
+    and without case, as log-in names are (JupyterHub lowercases them), whatever the role."""
+    key = person_id.casefold()
+    if key not in first_line:
+        first_line[key] = (line, person_id)
+        return
+    other_line, other_id = first_line[key]
+    where = f"{csv_path}:{other_line} and {csv_path}:{line}"
+    if other_id == person_id:
+        raise UserError(f"{where} both have id {person_id!r}; keep one row per person")
+    raise UserError(f"{where} have ids {other_id!r} and {person_id!r}, the same log-in name "
+                    "(case is ignored); keep one row per person")
 
 
 def import_roster(course_file: Path, csv_path: Path) -> RosterChange:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..calendar import utcnow
 from ..coursefile import Course
-from ..policy import Facts
+from ..policy import Facts, Graded, GradingError
 from .database import Gradebook
 from .models import Excuse, Extension, GradingRun, Receipt, Release
 
@@ -23,6 +23,7 @@ __all__ = [
     "grant_extension",
     "receipts_for",
     "record_release",
+    "release_times",
     "start_run",
 ]
 
@@ -60,8 +61,9 @@ def grant_excuse(gb: Gradebook, student_id: str, assignment_id: str, reason: str
     return row
 
 
-def record_release(gb: Gradebook, assignment_id: str, checksum: str) -> Release:
-    row = Release(assignment_id=assignment_id, released_at=utcnow(), released_by=current_user(),
+def record_release(gb: Gradebook, assignment_id: str, checksum: str, *,
+                   now: dt.datetime) -> Release:
+    row = Release(assignment_id=assignment_id, released_at=now, released_by=current_user(),
                   checksum=checksum)
     gb.session.add(row)
     return row
@@ -97,10 +99,30 @@ def _latest_by_pair(rows, key=lambda row: row.id):
     return latest
 
 
+def release_times(gb: Gradebook, course: Course) -> dict[str, dt.datetime]:
+    """When each released assignment became visible: its first release, or the course file's
+    ``release:`` time if that is later (the exchange hides it until then)."""
+    first: dict[str, dt.datetime] = {}
+    for row in gb.session.scalars(select(Release)):
+        if row.assignment_id not in first or row.released_at < first[row.assignment_id]:
+            first[row.assignment_id] = row.released_at
+    for assignment in course.assignments:
+        if assignment.id in first and assignment.release is not None:
+            first[assignment.id] = max(first[assignment.id], assignment.release)
+    return first
+
+
 def gather_facts(gb: Gradebook, course: Course) -> Facts:
-    """Receipts, extensions, excuses, grading errors and nbgrader's scores for the policy."""
-    facts = Facts()
+    """Receipts, releases, extensions, excuses, grading errors and scores for the policy.
+
+    A score is tied to the receipt its grading run graded. nbgrader's score (which includes
+    hand grading in the formgrader) is used while the latest run of that pair succeeded; after a
+    failed re-grade the last good run's own score stands.
+    """
+    facts = Facts(releases=release_times(gb, course))
+    received = {}
     for receipt in gb.session.scalars(select(Receipt)):
+        received[receipt.id] = receipt.received_at
         facts.receipts.setdefault((receipt.student_id, receipt.assignment_id), []).append(
             receipt.received_at
         )
@@ -108,15 +130,32 @@ def gather_facts(gb: Gradebook, course: Course) -> Facts:
         facts.extensions[pair] = ext.until
     for pair, excuse in _latest_by_pair(gb.session.scalars(select(Excuse))).items():
         facts.excuses[pair] = excuse.reason
-    for pair, run in _latest_by_pair(gb.session.scalars(select(GradingRun))).items():
-        if run.outcome == "error":
-            facts.grading_errors[pair] = run.message
-    known = {a.name for a in gb.nb.assignments}
-    for assignment in course.assignments:
-        if assignment.id not in known:
+    runs = [run for run in gb.session.scalars(select(GradingRun)) if run.outcome != "running"]
+    by_start = lambda run: (run.started_at, run.id)  # a re-grade reuses its (older) row
+    latest = _latest_by_pair(runs, key=by_start)
+    good = _latest_by_pair([run for run in runs if run.outcome == "success"], key=by_start)
+    for pair, run in latest.items():
+        if run.outcome != "success":
+            facts.grading_errors[pair] = GradingError(run.message, received.get(run.receipt_id),
+                                                      unreadable=run.outcome == "unreadable")
+    nbgrader_scores = _nbgrader_scores(gb, course)
+    for pair, run in good.items():
+        when = received.get(run.receipt_id)
+        if when is None or run.score is None:
             continue
-        for submission in gb.nb.find_assignment(assignment.id).submissions:
-            pair = (submission.student.id, assignment.id)
-            if pair not in facts.grading_errors:
-                facts.scores[pair] = (submission.score, submission.max_score)
+        score, max_score = run.score, run.max_score
+        if latest[pair] is run and pair in nbgrader_scores:
+            score, max_score = nbgrader_scores[pair]
+        facts.scores[pair] = Graded(score, max_score, when)
     return facts
+
+
+def _nbgrader_scores(gb: Gradebook, course: Course) -> dict[tuple[str, str], tuple[float, float]]:
+    known = {a.name for a in gb.nb.assignments}
+    scores = {}
+    for assignment in course.assignments:
+        if assignment.id in known:
+            for submission in gb.nb.find_assignment(assignment.id).submissions:
+                scores[(submission.student.id, assignment.id)] = (submission.score,
+                                                                  submission.max_score)
+    return scores

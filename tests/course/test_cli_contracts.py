@@ -12,7 +12,7 @@ from conftest import BASE_COURSE
 
 from course.cli import main
 from course.gradebook import Excuse, Extension, Gradebook
-from course.gradebook.records import add_receipt
+from course.gradebook.records import add_receipt, record_release
 
 ISO_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -57,6 +57,8 @@ def test_status_json_contract(make_course, db_url, capsys):
             add_receipt(gb, student_id=student, assignment_id=assignment,
                         received_at=dt.datetime.fromisoformat(when), sha256="0" * 64,
                         size_bytes=1, storage_path="x")
+        for assignment in ("01-numpy", "02-linreg"):
+            record_release(gb, assignment, "0" * 64, now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
         gb.commit()
     code, out, _ = run(capsys, "status", "--format", "json", "--as-of", "2026-11-20 12:00",
                        "--course", str(root))
@@ -166,3 +168,66 @@ def test_roster_import_refuses_bad_csv_and_changes_nothing(make_course, capsys, 
     code, _, err = run(capsys, "roster", "import", str(people), "--course", str(root))
     assert code == 2 and message in err
     assert (root / "course.yml").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        # an id already in the course, twice (lines 2 and 5)
+        ("id,first_name\nada,Ada\ndora,Dora\nben,Ben\nada,Adele\n",
+         "{csv}:2 and {csv}:5 both have id 'ada'"),
+        # a new id, twice: used to be "1 added, 1 updated"
+        ("id,first_name\ndora,Dora\ndora,Dorothea\n", "{csv}:2 and {csv}:3 both have id 'dora'"),
+        # the same id under two roles
+        ("id,role\nzed,student\nzed,grader\n", "{csv}:2 and {csv}:3 both have id 'zed'"),
+        # spaces around a cell are dropped, so these are one id
+        ("id,first_name\ndora,Dora\n  dora ,Dora\n", "{csv}:2 and {csv}:3 both have id 'dora'"),
+        # log-in names ignore case: 'ada' and 'ADA' would be one hub user
+        ("id,first_name\nada,Ada\nben,Ben\nADA,Ada\n",
+         "{csv}:2 and {csv}:4 have ids 'ada' and 'ADA'"),
+        # line numbers are the file's, blank lines included
+        ("id,first_name\ndora,Dora\n\nben,Ben\ndora,Dora\n",
+         "{csv}:2 and {csv}:5 both have id 'dora'"),
+    ],
+    ids=["known", "new", "two-roles", "spaces", "case", "blank-line"],
+)
+def test_roster_import_refuses_duplicate_ids_naming_both_lines(make_course, capsys, tmp_path,
+                                                                content, message):
+    root = make_course()
+    before = (root / "course.yml").read_bytes()
+    people = tmp_path / "people.csv"
+    people.write_text(content)
+    code, out, err = run(capsys, "roster", "import", str(people), "--course", str(root))
+    assert code == 2 and "added" not in out
+    assert message.format(csv=people) in err
+    assert (root / "course.yml").read_bytes() == before
+
+
+def test_a_deadline_without_a_release_is_nobodys_miss_and_warned_about(make_course, db_url, capsys,
+                                                                     monkeypatch):
+    root = make_course(db_url=db_url)
+    from course.workspace import open_workspace
+
+    with open_workspace(root).gradebook() as gb:  # 01-numpy released, 02-linreg forgotten
+        record_release(gb, "01-numpy", "0" * 64, now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+        gb.commit()
+    code, out, err = run(capsys, "status", "--format", "json", "--as-of", "2026-11-20 12:00",
+                         "--course", str(root))
+    assert code == 0
+    assert "02-linreg: the deadline passed on 2026-11-01 18:00 but it was never released" in err
+    data = json.loads(out)
+    assert data["warnings"] and "01-numpy" not in " ".join(data["warnings"])
+    for student in data["students"]:  # one miss each (01-numpy), not two
+        assert student["assignments"]["02-linreg"]["state"] == "not_released"
+        assert (student["misses"], student["status"]) == (1, "at_risk")
+    code, out, err = run(capsys, "status", "--as-of", "2026-11-20 12:00", "--course", str(root))
+    table = " ".join(out.split())
+    assert "never released" in table and "not released" in table  # caption and cells
+    assert "upcoming: 02-linreg" not in table
+    # validate says so as well, as a warning (exit 0), judged at the CLI's one clock reading
+    import course.calendar
+
+    monkeypatch.setattr(course.calendar, "utcnow",
+                        lambda: dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC))
+    code, out, err = run(capsys, "validate", "--course", str(root))
+    assert code == 0 and "02-linreg: the deadline passed" in err and "01-numpy: the" not in err

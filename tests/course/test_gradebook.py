@@ -17,9 +17,10 @@ from course.gradebook.records import (
     gather_facts,
     grant_excuse,
     grant_extension,
+    record_release,
     start_run,
 )
-from course.policy import judge
+from course.policy import GradingError, judge
 
 COURSE = parse_course(BASE_COURSE)
 
@@ -79,6 +80,8 @@ def test_records_feed_the_policy(db_url):
         grant_extension(gb, "ben", "01-numpy", due1 + 2 * hour, "first extension", by="ina")
         grant_extension(gb, "ben", "01-numpy", due1 + 3 * hour, "longer", by="ina")
         grant_excuse(gb, "cleo", "01-numpy", "illness", by="ina")
+        for assignment_id in ("01-numpy", "02-linreg"):
+            record_release(gb, assignment_id, "0" * 64, now=utc(2026, 10, 1))
         run = start_run(gb, "ada", "01-numpy", None, "test", "v1")
         finish_run(gb, run, "error", "notebook is not valid JSON")
         gb.commit()
@@ -86,7 +89,9 @@ def test_records_feed_the_policy(db_url):
         facts = gather_facts(gb, COURSE)
         runs = gb.session.scalars(sa.select(GradingRun)).all()
     assert facts.extensions[("ben", "01-numpy")] == due1 + 3 * hour  # the latest grant wins
-    assert facts.grading_errors[("ada", "01-numpy")] == "notebook is not valid JSON"
+    assert facts.grading_errors[("ada", "01-numpy")] == GradingError(
+        "notebook is not valid JSON", None, unreadable=False)
+    assert facts.releases == dict.fromkeys(("01-numpy", "02-linreg"), utc(2026, 10, 1))
     assert runs[0].finished_at >= runs[0].started_at
     standings = {s.student_id: s for s in judge(COURSE, facts, utc(2026, 11, 10))}
     assert standings["ada"].results["01-numpy"].state == "on_time"

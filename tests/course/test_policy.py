@@ -6,13 +6,19 @@ import pytest
 from conftest import BASE_COURSE, utc
 
 from course.coursefile import parse_course
-from course.policy import Facts, judge, pick_receipt
+from course.policy import Facts, Graded, GradingError, judge, pick_receipt, release_warnings
 
 COURSE = parse_course(BASE_COURSE)
 DUE1 = COURSE.due("01-numpy")  # 2026-10-25 17:00 UTC
 DUE2 = COURSE.due("02-linreg")  # 2026-11-01 17:00 UTC
 AFTER_BOTH = utc(2026, 11, 10)
 HOUR = dt.timedelta(hours=1)
+RELEASED = {a.id: utc(2026, 10, 1) for a in COURSE.assignments}
+
+
+def released(**fields) -> Facts:
+    """Facts of a course whose assignments were all released on 1 October."""
+    return Facts(releases=dict(RELEASED), **fields)
 
 
 def standing(facts: Facts, student="ada", as_of=AFTER_BOTH, course=COURSE):
@@ -20,7 +26,7 @@ def standing(facts: Facts, student="ada", as_of=AFTER_BOTH, course=COURSE):
 
 
 def on_time_everywhere(*students):
-    facts = Facts()
+    facts = released()
     for student in students:
         facts.receipts[(student, "01-numpy")] = [DUE1 - HOUR]
         facts.receipts[(student, "02-linreg")] = [DUE2 - HOUR]
@@ -93,16 +99,16 @@ def test_excused_is_not_a_miss():
 
 
 def test_two_misses_mean_exclusion_with_the_withdrawal_date():
-    s = standing(Facts())
+    s = standing(released())
     assert s.misses == 2 and s.status == "exclude"
     assert s.status_text == "must be excluded by 2026-12-01"
-    after = standing(Facts(), as_of=utc(2026, 12, 2))
+    after = standing(released(), as_of=utc(2026, 12, 2))
     assert after.status == "exclude" and "has passed" in after.status_text
 
 
 def test_exclusion_threshold_follows_the_policy():
     course = parse_course(BASE_COURSE.replace("excused_misses: 1", "excused_misses: 2"))
-    assert standing(Facts(), course=course).status == "at_risk"
+    assert standing(released(), course=course).status == "at_risk"
     course0 = parse_course(BASE_COURSE.replace("excused_misses: 1", "excused_misses: 0"))
     facts = on_time_everywhere("ada")
     assert standing(facts, course=course0).status == "ok"
@@ -114,8 +120,8 @@ def test_pass_threshold_turns_a_weak_submission_into_a_miss():
     course = parse_course(BASE_COURSE.replace("policy: {excused_misses: 1}",
                                               "policy: {excused_misses: 1, pass_threshold: 0.5}"))
     facts = on_time_everywhere("ada")
-    facts.scores[("ada", "01-numpy")] = (4.0, 10.0)
-    facts.scores[("ada", "02-linreg")] = (5.0, 10.0)
+    facts.scores[("ada", "01-numpy")] = Graded(4.0, 10.0, DUE1 - HOUR)
+    facts.scores[("ada", "02-linreg")] = Graded(5.0, 10.0, DUE2 - HOUR)
     s = standing(facts, course=course)
     assert s.results["01-numpy"].state == "on_time" and s.results["01-numpy"].counts_as_miss
     assert "below the pass threshold of 50%" in s.results["01-numpy"].note
@@ -126,9 +132,11 @@ def test_pass_threshold_turns_a_weak_submission_into_a_miss():
 
 def test_grading_error_is_reported_not_scored():
     facts = on_time_everywhere("ada")
-    facts.grading_errors[("ada", "01-numpy")] = "numpy-basics.ipynb is not valid JSON"
+    facts.grading_errors[("ada", "01-numpy")] = GradingError(
+        "numpy-basics.ipynb is not valid JSON", DUE1 - HOUR, unreadable=True)
     result = standing(facts).results["01-numpy"]
     assert result.score is None and result.note.startswith("grading failed: ")
+    assert result.grading_error == "numpy-basics.ipynb is not valid JSON"
 
 
 def test_resubmission_after_deadline_keeps_the_on_time_one():
@@ -146,3 +154,65 @@ def test_every_rostered_student_is_judged_in_roster_order(student):
     standings = judge(COURSE, on_time_everywhere(student), AFTER_BOTH)
     assert [s.student_id for s in standings] == ["ada", "ben", "cleo"]
     assert {s.student_id: s.status for s in standings}[student] == "ok"
+
+
+def test_a_never_released_assignment_is_nobodys_miss():
+    facts = on_time_everywhere("ben")
+    del facts.releases["02-linreg"]
+    s = standing(facts)
+    assert s.results["02-linreg"].state == "not_released"
+    assert not s.results["02-linreg"].counts_as_miss
+    assert "never released" in s.results["02-linreg"].note
+    assert (s.misses, s.status) == (1, "at_risk")  # 01-numpy is still missing
+    # a submission that arrived anyway (by hand) is judged as usual
+    assert standing(facts, "ben").results["02-linreg"].state == "on_time"
+    warnings = release_warnings(COURSE, facts.releases, AFTER_BOTH)
+    assert len(warnings) == 1 and warnings[0].startswith("02-linreg: the deadline passed")
+    assert release_warnings(COURSE, facts.releases, DUE2 - HOUR) == []
+
+
+def test_released_only_from_the_release_time():
+    facts = on_time_everywhere()
+    facts.releases["02-linreg"] = DUE2 + HOUR  # released an hour after the deadline
+    assert standing(facts, as_of=DUE2 + HOUR / 2).results["02-linreg"].state == "not_released"
+    assert standing(facts, as_of=DUE2 + 2 * HOUR).results["02-linreg"].state == "missing"
+
+
+def test_a_submission_received_after_as_of_does_not_count_yet():
+    facts = on_time_everywhere("ada")
+    facts.receipts[("ada", "01-numpy")] = [DUE1 - HOUR]
+    result = standing(facts, as_of=DUE1 - 2 * HOUR).results["01-numpy"]
+    assert (result.state, result.received) == ("pending", None)
+
+
+def test_a_score_belongs_to_its_submission():
+    facts = on_time_everywhere("ada")
+    facts.receipts[("ada", "01-numpy")] = [DUE1 - 3 * HOUR, DUE1 - HOUR]  # handed in again
+    facts.scores[("ada", "01-numpy")] = Graded(9.0, 10.0, DUE1 - 3 * HOUR)  # the old one's
+    result = standing(facts).results["01-numpy"]
+    assert result.received == DUE1 - HOUR and result.score is None
+    assert "not graded yet" in result.note
+    facts.scores[("ada", "01-numpy")] = Graded(7.0, 10.0, DUE1 - HOUR)
+    result = standing(facts).results["01-numpy"]
+    assert (result.score, result.max_score, result.note) == (7.0, 10.0, "")
+
+
+@pytest.mark.parametrize(("threshold", "unreadable", "miss"), [
+    (0.5, True, True),    # an unreadable notebook scores 0: below the threshold
+    (0.0, True, False),   # no threshold: handing in on time is enough
+    (0.5, False, False),  # the platform failed: never held against the student
+])
+def test_ungradable_submissions(threshold, unreadable, miss):
+    course = parse_course(BASE_COURSE.replace(
+        "policy: {excused_misses: 1}", f"policy: {{excused_misses: 1, pass_threshold: {threshold}}}"))
+    facts = on_time_everywhere("ada")
+    facts.grading_errors[("ada", "01-numpy")] = GradingError("why", DUE1 - HOUR, unreadable)
+    result = standing(facts, course=course).results["01-numpy"]
+    assert result.counts_as_miss is miss and result.grading_error == "why"
+
+
+def test_a_grading_error_of_another_submission_is_ignored():
+    facts = on_time_everywhere("ada")
+    facts.grading_errors[("ada", "01-numpy")] = GradingError("old", DUE1 - 5 * HOUR, True)
+    result = standing(facts).results["01-numpy"]
+    assert result.grading_error is None and "grading failed" not in result.note

@@ -1,0 +1,193 @@
+"""Feedback: nbgrader's generate_feedback on the graded submissions, returned to students
+through the course exchange (where ``nbgrader fetch_feedback`` and the service's feedback route
+find it: ``exchange/<course>/feedback/<assignment>/<student>/<receipt id>/<version>/``).
+
+nbgrader's autograde restores a test cell's source from the gradebook, hidden tests included, so
+the feedback HTML would show them. ``HideHiddenTests`` runs in nbgrader's GenerateFeedback (on
+the copy nbgrader reads, never on the autograded notebook) and replaces each hidden-test region
+by one line saying how many lines it hid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from sqlalchemy import select
+
+from .collect import RECEIPT_FILE
+from .gradebook import GradingRun, Receipt
+from .workspace import Workspace
+
+__all__ = ["FeedbackResult", "HideHiddenTests", "Returned", "return_feedback",
+           "strip_hidden_tests"]
+
+BEGIN_HIDDEN = ClearHiddenTests.class_traits()["begin_test_delimeter"].default_value
+END_HIDDEN = ClearHiddenTests.class_traits()["end_test_delimeter"].default_value
+
+
+def strip_hidden_tests(source: str, *, markdown: bool = False) -> tuple[str, int]:
+    """``source`` with each hidden-test region (delimiters included) replaced by one line
+    ``# hidden tests: N lines not shown`` at the region's indentation; and how many lines were
+    hidden. A region never closed is hidden to the end of the cell."""
+    out: list[str] = []
+    hidden_total = 0
+    region: tuple[str, int] | None = None  # (indentation, lines so far) while inside one
+
+    def close(indent: str, count: int) -> None:
+        what = f"hidden tests: {count} line{'' if count == 1 else 's'} not shown"
+        out.append(f"{indent}*{what}*" if markdown else f"{indent}# {what}")
+
+    for line in source.split("\n"):
+        if region is None and BEGIN_HIDDEN in line:
+            region = (line[:len(line) - len(line.lstrip())], 0)
+        elif region is not None and END_HIDDEN in line:
+            close(*region)
+            hidden_total += region[1]
+            region = None
+        elif region is not None:
+            region = (region[0], region[1] + 1)
+        else:
+            out.append(line)
+    if region is not None:
+        close(*region)
+        hidden_total += region[1]
+    return "\n".join(out), hidden_total
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """For feedback: hidden-test regions become one line; such cells' tracebacks are dropped
+    (a traceback quotes the source it ran)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if BEGIN_HIDDEN not in cell.source:
+            return cell, resources
+        cell.source, _ = strip_hidden_tests(cell.source, markdown=cell.cell_type == "markdown")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+@dataclass(frozen=True)
+class Returned:
+    student_id: str
+    receipt_id: int
+    files: tuple[str, ...]  # the notebooks' HTML file names
+    unchanged: bool  # the exchange already held exactly this feedback: nothing new stored
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    assignment_id: str
+    returned: list[Returned] = field(default_factory=list)
+    # graded students (grading attempted) with no feedback returned: student -> reason
+    not_generated: dict[str, str] = field(default_factory=dict)
+    # students with no graded submission: student -> what stage they are at
+    not_graded: dict[str, str] = field(default_factory=dict)
+
+
+def _latest_runs(gb, assignment_id: str) -> dict[str, GradingRun]:
+    rows = gb.session.scalars(select(GradingRun).where(GradingRun.assignment_id == assignment_id))
+    latest: dict[str, GradingRun] = {}
+    for row in sorted(rows, key=lambda r: (r.started_at, r.id)):
+        latest[row.student_id] = row
+    return latest
+
+
+def _last_error(result: dict) -> str:
+    """nbgrader's reason, from its captured log: the last line that mentions an error."""
+    text = f"{result.get('error') or ''}\n{result.get('log') or ''}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return ([line for line in lines if "error" in line.lower()] or lines or ["no reason given"]
+            )[-1][:500]
+
+
+def _receipt_id(folder: Path) -> int | None:
+    try:
+        return int(json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def return_feedback(ws: Workspace, assignment_id: str, *,
+                    students: list[str] | None = None) -> FeedbackResult:
+    """Generate feedback (nbgrader, hidden tests left out) for each graded submission of the
+    roster's students (or just ``students``) and return it through the exchange, attached to
+    the receipt of the submission that was graded. Feedback identical to what the exchange
+    already holds for that submission is not stored again."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from traitlets.config import Config
+
+    from .exchange.store import CourseExchange
+
+    ws.course.assignment(assignment_id)
+    todo = students if students is not None else [p.id for p in ws.course.roster.students]
+    for student_id in todo:
+        ws.course.student(student_id)
+    result = FeedbackResult(assignment_id)
+    with ws.gradebook() as gb:
+        runs = _latest_runs(gb, assignment_id)
+        handed_in = set(gb.session.scalars(
+            select(Receipt.student_id).where(Receipt.assignment_id == assignment_id)))
+
+    graded = []
+    for student_id in todo:
+        run = runs.get(student_id)
+        autograded = ws.root / "autograded" / student_id / assignment_id
+        if run is not None and run.outcome == "running":
+            result.not_graded[student_id] = "grading did not finish: run course grade again"
+        elif run is not None and run.outcome != "success":
+            result.not_generated[student_id] = f"grading failed: {run.message}"
+        elif any(autograded.glob("*.ipynb")):
+            graded.append(student_id)
+        elif (ws.root / "submitted" / student_id / assignment_id).is_dir():
+            result.not_graded[student_id] = "collected but not graded yet: run course grade"
+        elif student_id in handed_in:
+            result.not_graded[student_id] = "handed in but not collected yet: run course collect"
+        else:
+            result.not_graded[student_id] = "nothing handed in"
+    if not graded:
+        return result
+
+    api = ws.nbgrader_api(assignment_id)
+    config = Config()
+    config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests,
+                                             CSSHTMLHeaderPreprocessor]
+    api.update_config(config)
+    exchange = CourseExchange(ws.course_file)
+    try:
+        for student_id in graded:
+            receipt_id = _receipt_id(ws.root / "autograded" / student_id / assignment_id)
+            if receipt_id is None:
+                result.not_generated[student_id] = (
+                    f"autograded/{student_id}/{assignment_id}/{RECEIPT_FILE} is missing: "
+                    "which submission was graded? collect and grade again")
+                continue
+            receipt = exchange.gb.session.get(Receipt, receipt_id)
+            if receipt is None or (receipt.student_id, receipt.assignment_id) != (
+                    student_id, assignment_id):
+                result.not_generated[student_id] = (
+                    f"receipt {receipt_id} of the graded submission is not {student_id}'s "
+                    f"{assignment_id} in the gradebook")
+                continue
+            outcome = api.generate_feedback(assignment_id, student_id, force=True)
+            if not outcome["success"]:
+                result.not_generated[student_id] = (
+                    f"nbgrader generate_feedback failed: {_last_error(outcome)}")
+                continue
+            folder = ws.root / "feedback" / student_id / assignment_id
+            html = {p.name: p.read_bytes() for p in sorted(folder.glob("*.html"))}
+            if not html:
+                result.not_generated[student_id] = f"nbgrader wrote no HTML into {folder}"
+                continue
+            unchanged = exchange.feedback_files(receipt) == html
+            if not unchanged:
+                exchange.release_feedback(receipt, html)
+            result.returned.append(Returned(student_id, receipt_id, tuple(sorted(html)),
+                                            unchanged))
+    finally:
+        exchange.close()
+    return result

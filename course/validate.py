@@ -1,0 +1,88 @@
+"""``course validate``: every error in the course file, and what else is amiss in the course folder.
+
+Each check takes the workspace and the checked course file and yields Problems. To add one, write a
+function and list it in CHECKS; a problem of severity WARNING is printed but does not fail the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .coursefile import CourseFileCheck, check_course_file
+from .workspace import Workspace
+
+__all__ = ["CHECKS", "ERROR", "WARNING", "Problem", "validate_course"]
+
+ERROR: Literal["error"] = "error"
+WARNING: Literal["warning"] = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: Literal["error", "warning"]
+    message: str  # "course.yml:12: assignments[1]: ..." when it has a place in the course file
+
+    @classmethod
+    def at(cls, severity: Literal["error", "warning"], check: CourseFileCheck, loc: tuple,
+           message: str) -> Problem:
+        """A problem placed at ``loc`` (e.g. ``("assignments", 0)``) of the course file."""
+        return cls(severity, str(check.error_at(loc, message)))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+Check = Callable[[Workspace, CourseFileCheck, dt.datetime], Iterable[Problem]]
+
+
+def missing_sources(ws: Workspace, check: CourseFileCheck, now: dt.datetime) -> Iterator[Problem]:
+    """Every assignment needs its source folder, assignments/<id>/, to be generated or graded."""
+    for index, assignment in enumerate(ws.course.assignments):
+        folder = ws.source / assignment.id
+        if not folder.is_dir():
+            yield Problem.at(WARNING, check, ("assignments", index),
+                             f"assignment {assignment.id!r} has no folder {folder}")
+
+
+def _gradebook_exists(ws: Workspace) -> bool:
+    url = ws.db_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).is_file()  # validate creates nothing
+    return True
+
+
+def unreleased_deadlines(ws: Workspace, check: CourseFileCheck,
+                         now: dt.datetime) -> Iterator[Problem]:
+    """A deadline that passed without a release: nobody could hand in (nobody's miss)."""
+    from .gradebook.records import release_times
+    from .policy import release_warning, unreleased_past_deadline
+
+    if not _gradebook_exists(ws):
+        return
+    with ws.gradebook() as gb:
+        releases = release_times(gb, ws.course)
+    ids = [a.id for a in ws.course.assignments]
+    for assignment_id in unreleased_past_deadline(ws.course, releases, now):
+        yield Problem.at(WARNING, check, ("assignments", ids.index(assignment_id)),
+                         release_warning(ws.course, assignment_id))
+
+
+CHECKS: list[Check] = [missing_sources, unreleased_deadlines]
+
+
+def validate_course(path: Path | str | None = None, *,
+                    now: dt.datetime) -> tuple[Workspace | None, list[Problem]]:
+    """The workspace (None when the course file has errors) and every problem found at ``now``,
+    in order."""
+    check = check_course_file(path)
+    problems = [Problem(ERROR, str(error)) for error in check.errors]
+    if check.course is None:
+        return None, problems
+    ws = Workspace(check.course, Path(check.path).resolve())
+    for run in CHECKS:
+        problems.extend(run(ws, check, now))
+    return ws, sorted(problems, key=lambda problem: problem.severity != ERROR)  # errors first

@@ -1,0 +1,156 @@
+"""``autograder.checks.gradient_check``: right gradients pass, wrong ones fail and say where."""
+
+import re
+
+import numpy as np
+import pytest
+
+from autograder.checks import gradient_check, relative_error
+
+# f(x) = sum(c * x**2): the gradient 2 c x has entries from about 1e-7 to about 10
+C = np.array([[1e-7, 3e-6, 2e-5, 1.0],
+              [0.5, 4e-7, 2.0, 1e-5],
+              [3.0, 0.2, 6e-6, 5.0]])
+X = np.random.default_rng(0).uniform(0.5, 1.5, size=C.shape) * np.sign(
+    np.random.default_rng(1).normal(size=C.shape))
+
+
+def f(x):
+    return np.sum(C * x**2)
+
+
+def grad(x):
+    return 2 * C * x
+
+
+def test_a_right_gradient_with_tiny_entries_passes():
+    analytic = grad(X)
+    assert np.abs(analytic).min() < 1e-6 and np.abs(analytic).max() > 5
+    error = gradient_check(f, grad, X, tol=1e-6)
+    assert 0 <= error <= 1e-8
+
+
+def test_the_elementwise_measure_would_have_failed_that_gradient():
+    """Why gradient_check does not use ``relative_error``: the case above is a real one."""
+    h = 1e-5
+    numeric = np.zeros_like(X)
+    for index in np.ndindex(X.shape):
+        step = np.zeros_like(X)
+        step[index] = h
+        numeric[index] = (f(X + step) - f(X - step)) / (2 * h)
+    assert relative_error(grad(X), numeric) > 1e-6
+
+
+@pytest.mark.parametrize("wrong, name", [
+    (lambda x: 4 * C * x, "twice the gradient"),
+    (lambda x: C * x, "half the gradient"),
+    (lambda x: -2 * C * x, "sign error"),
+    (lambda x: 2 * C * x + 0.5 * np.eye(3, 4), "a term too many"),
+    (lambda x: 2 * C * x + 1e-4, "off by 1e-4 everywhere"),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_a_wrong_gradient_fails(wrong, name):
+    with pytest.raises(AssertionError, match="relative error"):
+        gradient_check(f, wrong, X, tol=1e-6)
+
+
+def test_a_missing_term_fails():
+    def g(x):
+        return np.sum(C * x**2) + np.sum(x) ** 2
+
+    with pytest.raises(AssertionError, match="relative error"):
+        gradient_check(g, grad, X)  # without the 2 * sum(x) term
+
+
+@pytest.mark.parametrize("index, change", [
+    ((1, 2), lambda v: -v),             # a sign error in a large entry
+    ((2, 0), lambda v: v * 1.01),       # one per cent off in a large entry
+    ((0, 2), lambda v: -v),             # a sign error in an entry of about 4e-5
+    ((2, 2), lambda v: 0.0),            # an entry of about 1e-5 left out
+])
+def test_a_gradient_wrong_in_one_element_fails_naming_it(index, change):
+    def wrong(x):
+        g = grad(x)
+        g[index] = change(g[index])
+        return g
+
+    expected = grad(X)[index]
+    with pytest.raises(AssertionError) as failure:
+        gradient_check(f, wrong, X, what="dW")
+    message = str(failure.value)
+    assert message.startswith("dW: relative error ")
+    assert f"at index {index}: analytic {change(expected):.6g}, numeric " in message
+    numeric = float(re.search(r"numeric (\S+?)[;)]", message).group(1))
+    assert numeric == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_error_is_relative_to_the_gradient_not_to_each_entry():
+    # one entry of about 1e-5 off by 1e-12 is noise next to entries of about 10
+    def nearly(x):
+        g = grad(x)
+        g[0, 3] += 1e-12
+        g[1, 3] += 1e-12
+        return g
+
+    assert gradient_check(f, nearly, X, tol=1e-6) < 1e-10
+
+
+def test_a_single_number_is_checked_relative_to_itself():
+    # for one entry the measure is |a - n| / (|a| + |n|), as before
+    x = np.array([0.3])
+    error = gradient_check(lambda v: 1e-6 * v[0] ** 2, lambda v: np.array([2e-6 * v[0]]), x)
+    assert error < 1e-6
+    with pytest.raises(AssertionError, match=r"at index \(0,\): analytic 6.6e-07"):
+        gradient_check(lambda v: 1e-6 * v[0] ** 2, lambda v: np.array([2.2e-6 * v[0]]), x)
+
+
+def test_zero_dimensional_and_empty_inputs():
+    assert gradient_check(lambda v: float(v) ** 3, lambda v: 3 * float(v) ** 2, 1.5) < 1e-8
+    assert gradient_check(lambda v: 0.0, lambda v: np.zeros(0), np.zeros(0)) == 0.0
+
+
+def test_a_zero_gradient_passes_and_a_nonzero_one_against_zero_fails():
+    assert gradient_check(lambda v: 7.0, lambda v: np.zeros(3), np.ones(3)) == 0.0
+    with pytest.raises(AssertionError, match=r"at index \(1,\)"):
+        gradient_check(lambda v: 7.0, lambda v: np.array([0.0, 1e-3, 0.0]), np.ones(3))
+
+
+def test_nan_in_the_gradient_fails_naming_the_element():
+    def nan_at(x):
+        g = grad(x)
+        g[2, 1] = np.nan
+        return g
+
+    with pytest.raises(AssertionError, match=r"dW: the gradient contains NaN or infinity "
+                                             r"\(at index \(2, 1\)\)"):
+        gradient_check(f, nan_at, X, what="dW")
+
+
+def test_a_wrong_shape_fails():
+    with pytest.raises(AssertionError, match=r"dW: expected shape \(3, 4\), got \(12,\)"):
+        gradient_check(f, lambda x: grad(x).reshape(-1), X, what="dW")
+
+
+def test_h_and_tol_are_honoured():
+    def cube(x):
+        return np.sum(x**3)
+
+    def cube_grad(x):
+        return 3 * x**2
+
+    x = np.array([1.0, -2.0, 0.5])
+    assert gradient_check(cube, cube_grad, x) < 1e-8  # h = 1e-5: an error of about h**2
+    with pytest.raises(AssertionError, match="exceeds 1e-06"):
+        gradient_check(cube, cube_grad, x, h=1e-2)  # an error of h**2 = 1e-4 in every entry
+    assert 1e-6 < gradient_check(cube, cube_grad, x, h=1e-2, tol=1e-4) < 1e-4
+
+
+def test_the_callers_array_is_left_alone():
+    x = X.copy()
+
+    def clobbering_grad(v):
+        g = grad(v)
+        v[...] = 0.0
+        return g
+
+    gradient_check(f, clobbering_grad, x)
+    assert np.array_equal(x, X)
