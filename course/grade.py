@@ -9,6 +9,7 @@ submission with the same graders updates its run instead of adding one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -79,7 +80,8 @@ def _nbgrader_error(result: dict) -> str:
     useless = ("please see the above traceback", "there was an error processing assignment")
     errors = [line for line in lines
               if "error" in line.lower() and not any(u in line.lower() for u in useless)]
-    return (errors or ["nbgrader autograde failed without saying why"])[-1][:500]
+    line = (errors or ["nbgrader autograde failed without saying why"])[-1]
+    return re.sub(r"^\[[^\]]*\]\s*", "", line)[:500]  # "[AutogradeApp | ERROR] why" -> "why"
 
 
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
