@@ -88,6 +88,25 @@ def cmd_roster_import(args) -> int:
     return 0
 
 
+def cmd_roster_drop(args) -> int:
+    from .gradebook.records import record_roster_drop
+    from .roster import drop_student
+
+    ws = _workspace(args)
+    now = calendar.utcnow()
+    with ws.gradebook() as gb:
+        record_roster_drop(gb, args.student, args.reason, now=now)  # flushed, not committed
+        removed = drop_student(ws.course_file, args.student)  # refuses an unknown student
+        gb.commit()
+    details = ", ".join(
+        f"{key}: {'[' + ', '.join(map(str, value)) + ']' if isinstance(value, list) else value}"
+        for key, value in removed.items() if key != "id")
+    print(f"dropped {args.student} from the roster of {ws.course_file}"
+          + (f" ({details})" if details else ""))
+    print(f"their receipts and grades stay in the gradebook; reason recorded: {args.reason}")
+    return 0
+
+
 def cmd_deadlines(args) -> int:
     from .reports import deadlines_data, deadlines_table
 
@@ -314,10 +333,23 @@ def _check_pair(ws, student: str, assignment: str) -> None:
 
 
 def cmd_extend(args) -> int:
-    from .gradebook.records import grant_extension
+    from .gradebook.records import current_extension, grant_extension, revoke_extension
 
     ws = _workspace(args)
     _check_pair(ws, args.student, args.assignment)
+    if args.revoke:
+        zone = ws.course.zone
+        with ws.gradebook() as gb:
+            row = revoke_extension(gb, args.student, args.assignment, args.reason,
+                                   now=calendar.utcnow())
+            still = current_extension(gb, args.student, args.assignment)
+            gb.commit()
+        print(f"revoked the extension of {args.assignment} for {args.student} until "
+              f"{calendar.iso_local(row.until, zone)}")
+        due = still.until if still is not None else ws.course.due(args.assignment)
+        print(f"deadline now: {calendar.iso_local(due, zone)}"
+              + (" (an earlier extension)" if still is not None else ""))
+        return 0
     until = _local_time(args.until, ws)
     if until <= ws.course.due(args.assignment):
         raise UserError(f"--until {args.until} is not after the deadline "
@@ -331,14 +363,71 @@ def cmd_extend(args) -> int:
 
 
 def cmd_excuse(args) -> int:
-    from .gradebook.records import grant_excuse
+    from .gradebook.records import grant_excuse, revoke_excuse
 
     ws = _workspace(args)
     _check_pair(ws, args.student, args.assignment)
+    if args.revoke:
+        with ws.gradebook() as gb:
+            row = revoke_excuse(gb, args.student, args.assignment, args.reason,
+                                now=calendar.utcnow())
+            gb.commit()
+        print(f"revoked the excuse of {args.student} from {args.assignment} ({row.reason})")
+        return 0
     with ws.gradebook() as gb:
         grant_excuse(gb, args.student, args.assignment, args.reason)
         gb.commit()
     print(f"excused {args.student} from {args.assignment}")
+    return 0
+
+
+def _known_max_score(gb, ws, student: str, assignment: str) -> tuple[float | None, bool]:
+    """The max score an override is out of when none is given, and whether it must be stored
+    with the override: the pair's graded max_score (the policy finds it), else nbgrader's for
+    the assignment (stored, as the policy does not read it)."""
+    from .gradebook.records import gather_facts
+
+    graded = gather_facts(gb, ws.course).scores.get((student, assignment))
+    if graded is not None and graded.max_score:
+        return graded.max_score, False
+    known = {a.name for a in gb.nb.assignments}
+    nb_max = gb.nb.find_assignment(assignment).max_score if assignment in known else None
+    return (nb_max, True) if nb_max else (None, False)
+
+
+def cmd_override(args) -> int:
+    from .gradebook.records import active_override, clear_override, set_override
+
+    ws = _workspace(args)
+    _check_pair(ws, args.student, args.assignment)
+    now = calendar.utcnow()
+    if args.clear:
+        if args.max_score is not None:
+            raise UserError("--clear takes no --max-score")
+        with ws.gradebook() as gb:
+            row = clear_override(gb, args.student, args.assignment, args.reason, now=now)
+            gb.commit()
+        print(f"cleared the score override of {args.student}'s {args.assignment} "
+              f"(was {row.score:g}, set by {row.set_by}); the graded score counts again")
+        return 0
+    if args.score < 0:
+        raise UserError(f"--score {args.score:g} is negative")
+    if args.max_score is not None and args.max_score <= 0:
+        raise UserError(f"--max-score {args.max_score:g} must be positive")
+    with ws.gradebook() as gb:
+        max_score, store = args.max_score, args.max_score is not None
+        if max_score is None:
+            max_score, store = _known_max_score(gb, ws, args.student, args.assignment)
+        if max_score is None:
+            raise UserError(f"{args.assignment} has no graded max score yet: give --max-score")
+        if args.score > max_score:
+            raise UserError(f"--score {args.score:g} is more than the max score {max_score:g}")
+        replaced = active_override(gb, args.student, args.assignment)
+        set_override(gb, args.student, args.assignment, args.score, args.reason, now=now,
+                     max_score=max_score if store else None)
+        gb.commit()
+    print(f"score of {args.student}'s {args.assignment} set to {args.score:g}/{max_score:g}: "
+          f"{args.reason}" + (f" (replaces {replaced.score:g})" if replaced else ""))
     return 0
 
 
@@ -433,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = roster_sub.add_parser("import", parents=[common], help="merge people from a CSV file")
     p.add_argument("csv", metavar="FILE.csv")
     p.set_defaults(func=cmd_roster_import)
+    text = ("remove a student from the roster (the gradebook keeps their work); recorded with "
+            "who, when and why")
+    p = roster_sub.add_parser("drop", parents=[common], help=text, description=text)
+    p.add_argument("student")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_roster_drop)
 
     p = add("deadlines", cmd_deadlines, "list release and due times, local and UTC")
     p.add_argument("--format", choices=["table", "json"], default="table")
@@ -470,12 +565,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("extend", cmd_extend, "grant a student a later deadline for one assignment")
     p.add_argument("student")
     p.add_argument("assignment")
-    p.add_argument("--until", required=True, metavar="DATETIME",
-                   help="new deadline, local time, e.g. '2018-11-01 18:00'")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--until", metavar="DATETIME",
+                        help="new deadline, local time, e.g. '2018-11-01 18:00'")
+    action.add_argument("--revoke", action="store_true",
+                        help="revoke the extension in force (kept on record)")
     p.add_argument("--reason", required=True)
     p = add("excuse", cmd_excuse, "excuse a student from one assignment (not counted as missed)")
     p.add_argument("student")
     p.add_argument("assignment")
+    p.add_argument("--revoke", action="store_true",
+                   help="revoke the excuse in force (kept on record)")
+    p.add_argument("--reason", required=True)
+    p = add("override", cmd_override,
+            "set one student's score for one assignment by hand (or clear it)")
+    p.add_argument("student")
+    p.add_argument("assignment")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--score", type=float, metavar="X", help="the score that counts")
+    action.add_argument("--clear", action="store_true",
+                        help="clear the override: the graded score counts again")
+    p.add_argument("--max-score", type=float, metavar="M",
+                   help="out of (default: the graded max score)")
     p.add_argument("--reason", required=True)
     for name, func, help_text in (
         ("status", cmd_status, "each student's standing under the excused-miss policy"),

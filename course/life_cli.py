@@ -34,12 +34,26 @@ def _as_of(args, course) -> dt.datetime:
 
 
 def cmd_draw(args) -> int:
-    from .presenters import draw, drawn_for, replace_absentees
+    from .presenters import draw, drawn_for, replace_absentees, withdraw_draw
     from .release import draw_notice
 
     ws = _workspace(args)
     ws.course.assignment(args.assignment)
     now = calendar.utcnow()
+    if args.undo:
+        if args.absent or args.seed is not None or args.count is not None:
+            raise UserError("--undo withdraws the whole draw: it takes no --absent, --seed or "
+                            "--count")
+        if not args.reason:
+            raise UserError("--undo needs --reason: say why the draw is withdrawn")
+        with ws.gradebook() as gb:
+            rows = withdraw_draw(ws.course, gb, args.assignment, args.reason, now=now)
+        names = ", ".join(row.student_id + (" (absent)" if row.absent else "") for row in rows)
+        print(f"withdrew the draw of {args.assignment} (seed {rows[0].seed}): {names}")
+        print(f"draw again with: course draw {args.assignment}")
+        return 0
+    if args.reason:
+        raise UserError("--reason goes with --undo")
 
     def warn_if_early() -> None:
         for line in draw_notice(ws.course, args.assignment, now):
@@ -162,6 +176,10 @@ def add_life_commands(add) -> None:
     p.add_argument("--seed", help="reproduce a draw (default: a random seed, recorded)")
     p.add_argument("--absent", nargs="+", metavar="STUDENT",
                    help="mark drawn students absent and draw replacements")
+    p.add_argument("--undo", action="store_true",
+                   help="withdraw the recorded draw (all its rounds, kept on record) so it can "
+                        "be drawn again; needs --reason")
+    p.add_argument("--reason", help="why the draw is withdrawn (with --undo)")
 
     p = add("summaries", cmd_summaries, "who writes which session summary, and what is overdue")
     p.add_argument("--as-of", metavar="DATETIME", help="judge at this local time (default: now)")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from .coursefile import Course
 
 __all__ = [
-    "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Standing",
+    "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Override",
+    "Standing",
     "judge", "pick_receipt", "release_warning", "release_warnings", "unreleased_past_deadline",
 ]
 
@@ -46,6 +47,19 @@ class GradingError:
     unreadable: bool = False
 
 
+@dataclass(frozen=True)
+class Override:
+    """A score an instructor set by hand (``course override``): it replaces the graded score of
+    the pair, whatever submission counts, and is judged against the pass threshold.
+    ``max_score`` None: the graded max_score."""
+
+    score: float
+    reason: str
+    by: str
+    at: dt.datetime
+    max_score: float | None = None
+
+
 @dataclass
 class Facts:
     """Everything the policy needs, keyed by (student_id, assignment_id).
@@ -60,6 +74,7 @@ class Facts:
     scores: dict[Pair, Graded] = field(default_factory=dict)
     grading_errors: dict[Pair, GradingError] = field(default_factory=dict)
     releases: dict[str, dt.datetime] = field(default_factory=dict)
+    overrides: dict[Pair, Override] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class AssignmentResult:
     counts_as_miss: bool
     note: str = ""
     grading_error: str | None = None  # the counting submission could not be graded: why
+    override: str | None = None  # the score was set by hand: "set by ina on 2026-11-20: why"
 
 
 @dataclass(frozen=True)
@@ -130,11 +146,22 @@ def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> Ass
     # a score belongs to one submission: shown only for the one that counts
     graded = facts.scores.get(pair)
     score = max_score = None
+    override = facts.overrides.get(pair)
     if graded is not None and received is not None and graded.received_at == received:
         score, max_score = graded.score, graded.max_score
-    elif graded is not None and received is not None:
+    elif graded is not None and received is not None and override is None:
         notes.append("the submission that counts is not graded yet (the score on record "
                      "belongs to another submission)")
+    override_text = None
+    if override is not None:
+        graded_text = f" (graded {score:g}/{max_score:g})" if score is not None else ""
+        score = override.score
+        max_score = next((m for m in (override.max_score, max_score,
+                                      graded.max_score if graded is not None else None)
+                          if m is not None), None)
+        day = override.at.astimezone(course.zone).date().isoformat()
+        override_text = f"set by {override.by} on {day}: {override.reason}"
+        notes.append(f"score set by hand{graded_text}: {override_text}")
     error = facts.grading_errors.get(pair)
     if error is not None and (received is None or error.received_at not in (None, received)):
         error = None  # an error of another submission says nothing about this one
@@ -142,7 +169,7 @@ def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> Ass
         notes.append(f"grading failed: {error.message}")
     handed_in = state in ("on_time", "extended", "late") and not miss
     below = policy.pass_threshold > 0 and (
-        (error is not None and error.unreadable)
+        (error is not None and error.unreadable and override is None)
         or (score is not None and max_score and score / max_score < policy.pass_threshold))
     if handed_in and below:
         miss = True
@@ -153,7 +180,7 @@ def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> Ass
             notes.append("an unreadable notebook scores 0, below the pass threshold")
     return AssignmentResult(
         assignment_id, state, due, effective_due, received, score, max_score, miss,
-        "; ".join(notes), error.message if error is not None else None,
+        "; ".join(notes), error.message if error is not None else None, override_text,
     )
 
 

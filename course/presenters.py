@@ -33,6 +33,7 @@ __all__ = [
     "presentation_history",
     "presentation_session",
     "replace_absentees",
+    "withdraw_draw",
 ]
 
 PRESENTABLE_STATES = ("on_time", "extended")
@@ -76,7 +77,10 @@ def eligible_students(course: Course, gb: Gradebook, assignment_id: str,
 
 
 def _rows(gb: Gradebook) -> list[Presentation]:
-    return list(gb.session.scalars(select(Presentation).order_by(Presentation.id)))
+    """Every draw on record that was not withdrawn: withdrawn ones count nowhere."""
+    query = (select(Presentation).where(Presentation.withdrawn_at.is_(None))
+             .order_by(Presentation.id))
+    return list(gb.session.scalars(query))
 
 
 def _history(course: Course, rows: Sequence[Presentation],
@@ -164,8 +168,24 @@ def _record(gb: Gradebook, assignment_id: str, picked: list[str], draw_round: in
     gb.commit()
 
 
+def withdraw_draw(course: Course, gb: Gradebook, assignment_id: str, reason: str, *,
+                  now: dt.datetime, by: str | None = None) -> list[Presentation]:
+    """Withdraw the recorded draw of an assignment, replacements included (committed), so it
+    can be drawn again. The rows stay on record, marked withdrawn. Returns them."""
+    course.assignment(assignment_id)
+    rows = drawn_for(gb, assignment_id)
+    if not rows:
+        raise UserError(f"no presenters drawn for {assignment_id}: there is no draw to undo")
+    by = by or current_user()
+    for row in rows:
+        row.withdrawn_at, row.withdrawn_by, row.withdraw_reason = now, by, reason
+    gb.commit()
+    return rows
+
+
 def drawn_for(gb: Gradebook, assignment_id: str) -> list[Presentation]:
-    """Everyone drawn for one assignment, absentees included, in the order drawn."""
+    """Everyone drawn for one assignment, absentees included, in the order drawn (a withdrawn
+    draw left out)."""
     return [row for row in _rows(gb) if row.assignment_id == assignment_id]
 
 

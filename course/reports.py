@@ -66,7 +66,9 @@ def _weekday(iso: str) -> str:
 
 
 def _fmt_score(score, max_score) -> str:
-    return "" if score is None else f"{score:g}/{max_score:g}"
+    if score is None:
+        return ""
+    return f"{score:g}" if max_score is None else f"{score:g}/{max_score:g}"  # None: overridden
 
 
 def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *,
@@ -96,6 +98,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
                     "counts_as_miss": result.counts_as_miss,
                     "note": result.note,
                     "grading_error": result.grading_error,
+                    "override": result.override,
                 }
                 for result in standing.results.values()
             },
@@ -122,7 +125,7 @@ def status_json(data: dict) -> str:
 
 CSV_COLUMNS = ["student", "name", "status", "misses", "excused", "assignment", "state", "score",
                "max_score", "due_utc", "effective_due_utc", "received_utc", "counts_as_miss", "note",
-               "grading_error"]
+               "grading_error", "override"]
 
 
 def status_csv(data: dict) -> str:
@@ -143,6 +146,7 @@ def status_csv(data: dict) -> str:
 def _cell(entry: dict) -> str:
     text = entry["state"].replace("_", " ")
     score = _fmt_score(entry["score"], entry["max_score"])
+    score += "*" if entry.get("override") else ""  # set by hand: the note says by whom and why
     return f"{text} {score}".strip() + (" !" if entry["grading_error"] else "")
 
 
@@ -168,6 +172,10 @@ def status_table(data: dict) -> Table:
         if entry["grading_error"]
     ]
     notes = ["! " + line for line in data.get("warnings", []) + problems]
+    notes += [f"* {student['id']}, {assignment_id}: score {entry['override']}"
+              for student in students
+              for assignment_id, entry in student["assignments"].items()
+              if entry.get("override") and assignment_id in assignment_ids]
     if upcoming:
         notes.append(f"upcoming: {', '.join(upcoming)}")
     table = Table(title=f"{data['course']}: standing as of {data['as_of_utc']}",

@@ -1,4 +1,5 @@
-"""``course roster import``: merge a CSV of people into the course file, comments kept.
+"""``course roster import``: merge a CSV of people into the course file, comments kept;
+``course roster drop``: remove a student from it (``drop_student``), the same way.
 
 Columns: ``id`` (required), ``first_name``, ``last_name``, ``email``, ``role`` (student,
 instructor or grader; default student). Existing people are updated by id, new ones appended;
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
 
 from .coursefile import dump_yaml, load_yaml_tree, parse_course
 from .errors import UserError
 
-__all__ = ["RosterChange", "import_roster"]
+__all__ = ["RosterChange", "drop_student", "import_roster"]
 
 ROLES = {"student": "students", "instructor": "instructors", "grader": "graders"}
 FIELDS = ("first_name", "last_name", "email")
@@ -91,7 +94,52 @@ def import_roster(course_file: Path, csv_path: Path) -> RosterChange:
             unchanged += 1
     text = dump_yaml(tree)
     parse_course(text, f"{course_file} (after importing {csv_path})")  # refuse a broken result
+    _replace(course_file, text)
+    return RosterChange(added, updated, unchanged)
+
+
+def _replace(course_file: Path, text: str) -> None:
     tmp = course_file.with_suffix(".yml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(course_file)
-    return RosterChange(added, updated, unchanged)
+
+
+def _keep_following_comments(people: CommentedSeq, index: int) -> None:
+    """ruamel keeps the full-line comments after an entry in that entry's end-of-line comment,
+    which would go with it: move them to the entry before (when there is one)."""
+    token = (people.ca.items.get(index) or [None])[0]
+    if token is None or index == 0:
+        return
+    _own, _, following = token.value.partition("\n")
+    if not following.strip():
+        return
+    previous = people[index - 1]
+    if isinstance(previous, CommentedMap) and previous and not previous.fa.flow_style():
+        # a block mapping holds what follows it after its last value
+        slots, slot = previous.ca.items.setdefault(list(previous)[-1], [None] * 4), 2
+    else:
+        slots, slot = people.ca.items.setdefault(index - 1, [None] * 4), 0
+    if slots[slot] is None:
+        slots[slot] = CommentToken("\n" + following, CommentMark(token.column))
+    else:
+        slots[slot].value = slots[slot].value.rstrip("\n") + "\n" + following
+
+
+def drop_student(course_file: Path, student_id: str) -> dict:
+    """Remove a student from the course file's roster (comments kept); returns their entry as
+    it was. What the gradebook holds about them is not touched."""
+    tree = load_yaml_tree(course_file)
+    roster = tree.get("roster") if isinstance(tree, dict) else None
+    people = (roster or {}).get("students") or []
+    index = next((i for i, person in enumerate(people)
+                  if isinstance(person, dict) and str(person.get("id")) == student_id), None)
+    if index is None:
+        raise UserError(f"unknown student {student_id!r}: not in the roster's students of "
+                        f"{course_file}")
+    removed = {str(key): value for key, value in people[index].items()}
+    _keep_following_comments(people, index)
+    del people[index]
+    text = dump_yaml(tree)
+    parse_course(text, f"{course_file} (after dropping {student_id})")  # refuse a broken result
+    _replace(course_file, text)
+    return removed

@@ -64,7 +64,8 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
 
     root.mkdir(parents=True, exist_ok=True)
     course_file = root / "course.yml"
-    course_file.write_text(hub_course_text(utcnow().date(), students=students))
+    now = utcnow()  # the hub's course is laid out around the day it is built
+    course_file.write_text(hub_course_text(now.date(), students=students))
     source = REPO / "assignments" / ASSIGNMENT
     if not source.is_dir():
         raise UserError(f"{source}: the hub's demo course needs the repository's assignments")
@@ -73,12 +74,19 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
         from course.release import release as release_assignment
         from course.workspace import open_workspace
 
-        release_assignment(open_workspace(course_file), ASSIGNMENT)
+        release_assignment(open_workspace(course_file), ASSIGNMENT, now=now)
     elif release == "copy":
         outbound = root / "exchange" / COURSE_ID / "outbound" / ASSIGNMENT
         outbound.mkdir(parents=True, exist_ok=True)
         for notebook in source.glob("*.ipynb"):
             shutil.copy(notebook, outbound / notebook.name)
+        from course.gradebook.records import record_release
+        from course.release import folder_checksum
+        from course.workspace import open_workspace
+
+        with open_workspace(course_file).gradebook() as gb:  # a release the policy knows of
+            record_release(gb, ASSIGNMENT, folder_checksum(outbound), now=now)
+            gb.commit()
     return course_file
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "Presentation",
     "Receipt",
     "Release",
+    "RosterEvent",
+    "ScoreOverride",
     "SessionSummary",
 ]
 
@@ -68,7 +70,8 @@ class Receipt(Base):
 
 
 class Extension(Base):
-    """A per-student deadline; the most recently granted one for a pair is in force."""
+    """A per-student deadline; the most recently granted one for a pair that is not revoked is
+    in force. Revoking keeps the row (``revoked_*``)."""
 
     __tablename__ = "course_extension"
     id: Mapped[int] = _id()
@@ -78,10 +81,14 @@ class Extension(Base):
     reason: Mapped[str] = mapped_column(Text)
     granted_by: Mapped[str] = mapped_column(String(128))
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Excuse(Base):
-    """An instructor's excuse (illness, ...): the assignment does not count as a miss."""
+    """An instructor's excuse (illness, ...): the assignment does not count as a miss, unless
+    the excuse is revoked (the row is kept, ``revoked_*`` set)."""
 
     __tablename__ = "course_excuse"
     id: Mapped[int] = _id()
@@ -90,6 +97,9 @@ class Excuse(Base):
     reason: Mapped[str] = mapped_column(Text)
     granted_by: Mapped[str] = mapped_column(String(128))
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class GradingRun(Base):
@@ -123,7 +133,8 @@ class Release(Base):
 
 class Presentation(Base):
     """One student drawn to present an assignment in class. Absentees stay on record (marked),
-    and the replacements drawn for them get a later ``draw_round``."""
+    and the replacements drawn for them get a later ``draw_round``. A withdrawn draw
+    (``course draw --undo``) stays on record too, with ``withdrawn_*`` set, and counts nowhere."""
 
     __tablename__ = "course_presentation"
     id: Mapped[int] = _id()
@@ -134,6 +145,41 @@ class Presentation(Base):
     drawn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     drawn_by: Mapped[str] = mapped_column(String(128))
     absent: Mapped[bool] = mapped_column(Boolean, default=False)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(128))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RosterEvent(Base):
+    """A change to the course file's roster made by ``course``, kept for the audit
+    (the course file itself keeps no history)."""
+
+    __tablename__ = "course_roster_change"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(16), doc="drop")
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class ScoreOverride(Base):
+    """A score an instructor set by hand for a student's assignment, replacing the graded one
+    whatever submission counts. Clearing keeps the row (``cleared_*``); at most one per pair is
+    not cleared."""
+
+    __tablename__ = "course_score_override"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float, doc="none: the graded max_score")
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cleared_by: Mapped[str | None] = mapped_column(String(128))
+    clear_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SessionSummary(Base):

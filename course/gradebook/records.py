@@ -10,12 +10,25 @@ from sqlalchemy import select
 
 from ..calendar import utcnow
 from ..coursefile import Course
-from ..policy import Facts, Graded, GradingError
+from ..errors import UserError
+from ..policy import Facts, Graded, GradingError, Override
 from .database import Gradebook
-from .models import Excuse, Extension, GradingRun, Receipt, Release
+from .models import (
+    Excuse,
+    Extension,
+    GradingRun,
+    Receipt,
+    Release,
+    RosterEvent,
+    ScoreOverride,
+)
 
 __all__ = [
+    "active_override",
     "add_receipt",
+    "clear_override",
+    "current_excuse",
+    "current_extension",
     "current_user",
     "finish_run",
     "gather_facts",
@@ -23,7 +36,11 @@ __all__ = [
     "grant_extension",
     "receipts_for",
     "record_release",
+    "record_roster_drop",
     "release_times",
+    "revoke_excuse",
+    "revoke_extension",
+    "set_override",
     "start_run",
 ]
 
@@ -58,6 +75,99 @@ def grant_excuse(gb: Gradebook, student_id: str, assignment_id: str, reason: str
     row = Excuse(student_id=student_id, assignment_id=assignment_id, reason=reason,
                  granted_by=by or current_user(), granted_at=utcnow())
     gb.session.add(row)
+    return row
+
+
+def _current(gb: Gradebook, model, student_id: str, assignment_id: str):
+    """The grant in force for a pair: the latest one not revoked, or None."""
+    query = (select(model)
+             .where(model.student_id == student_id, model.assignment_id == assignment_id,
+                    model.revoked_at.is_(None))
+             .order_by(model.id.desc()))
+    return gb.session.scalars(query).first()
+
+
+def current_extension(gb: Gradebook, student_id: str, assignment_id: str) -> Extension | None:
+    return _current(gb, Extension, student_id, assignment_id)
+
+
+def current_excuse(gb: Gradebook, student_id: str, assignment_id: str) -> Excuse | None:
+    return _current(gb, Excuse, student_id, assignment_id)
+
+
+def _revoke(gb: Gradebook, model, what: str, student_id: str, assignment_id: str, reason: str,
+            now: dt.datetime, by: str | None):
+    row = _current(gb, model, student_id, assignment_id)
+    if row is None:
+        raise UserError(f"{student_id} has no {what} for {assignment_id} to revoke")
+    row.revoked_at, row.revoked_by, row.revoke_reason = now, by or current_user(), reason
+    gb.session.flush()
+    return row
+
+
+def revoke_extension(gb: Gradebook, student_id: str, assignment_id: str, reason: str, *,
+                     now: dt.datetime, by: str | None = None) -> Extension:
+    """Revoke the extension in force (kept on record); an earlier one not revoked, if any, is
+    in force again. Refused when there is none."""
+    return _revoke(gb, Extension, "extension", student_id, assignment_id, reason, now, by)
+
+
+def revoke_excuse(gb: Gradebook, student_id: str, assignment_id: str, reason: str, *,
+                  now: dt.datetime, by: str | None = None) -> Excuse:
+    """Revoke the excuse in force (kept on record). Refused when there is none."""
+    return _revoke(gb, Excuse, "excuse", student_id, assignment_id, reason, now, by)
+
+
+def active_override(gb: Gradebook, student_id: str, assignment_id: str) -> ScoreOverride | None:
+    query = (select(ScoreOverride)
+             .where(ScoreOverride.student_id == student_id,
+                    ScoreOverride.assignment_id == assignment_id,
+                    ScoreOverride.cleared_at.is_(None))
+             .order_by(ScoreOverride.id.desc()))
+    return gb.session.scalars(query).first()
+
+
+def _clear_all(gb: Gradebook, student_id: str, assignment_id: str, reason: str,
+               now: dt.datetime, by: str) -> list[ScoreOverride]:
+    query = select(ScoreOverride).where(ScoreOverride.student_id == student_id,
+                                        ScoreOverride.assignment_id == assignment_id,
+                                        ScoreOverride.cleared_at.is_(None))
+    rows = list(gb.session.scalars(query))
+    for row in rows:
+        row.cleared_at, row.cleared_by, row.clear_reason = now, by, reason
+    return rows
+
+
+def set_override(gb: Gradebook, student_id: str, assignment_id: str, score: float, reason: str,
+                 *, now: dt.datetime, max_score: float | None = None,
+                 by: str | None = None) -> ScoreOverride:
+    """Set a pair's score by hand; an override already in force is cleared (kept on record)."""
+    by = by or current_user()
+    _clear_all(gb, student_id, assignment_id, f"replaced: {reason}", now, by)
+    row = ScoreOverride(student_id=student_id, assignment_id=assignment_id, score=score,
+                        max_score=max_score, reason=reason, set_by=by, set_at=now)
+    gb.session.add(row)
+    gb.session.flush()
+    return row
+
+
+def clear_override(gb: Gradebook, student_id: str, assignment_id: str, reason: str, *,
+                   now: dt.datetime, by: str | None = None) -> ScoreOverride:
+    """Clear the override in force (kept on record): the graded score counts again."""
+    current = active_override(gb, student_id, assignment_id)
+    if current is None:
+        raise UserError(f"{student_id} has no score override for {assignment_id} to clear")
+    _clear_all(gb, student_id, assignment_id, reason, now, by or current_user())
+    gb.session.flush()
+    return current
+
+
+def record_roster_drop(gb: Gradebook, student_id: str, reason: str, *, now: dt.datetime,
+                       by: str | None = None) -> RosterEvent:
+    row = RosterEvent(student_id=student_id, action="drop", changed_at=now,
+                      changed_by=by or current_user(), reason=reason)
+    gb.session.add(row)
+    gb.session.flush()
     return row
 
 
@@ -113,7 +223,8 @@ def release_times(gb: Gradebook, course: Course) -> dict[str, dt.datetime]:
 
 
 def gather_facts(gb: Gradebook, course: Course) -> Facts:
-    """Receipts, releases, extensions, excuses, grading errors and scores for the policy.
+    """Receipts, releases, extensions, excuses, grading errors, scores and score overrides for
+    the policy. Revoked extensions and excuses and cleared overrides are left out.
 
     A score is tied to the receipt its grading run graded. nbgrader's score (which includes
     hand grading in the formgrader) is used while the latest run of that pair succeeded; after a
@@ -126,10 +237,15 @@ def gather_facts(gb: Gradebook, course: Course) -> Facts:
         facts.receipts.setdefault((receipt.student_id, receipt.assignment_id), []).append(
             receipt.received_at
         )
-    for pair, ext in _latest_by_pair(gb.session.scalars(select(Extension))).items():
+    in_force = lambda model: gb.session.scalars(select(model).where(model.revoked_at.is_(None)))
+    for pair, ext in _latest_by_pair(in_force(Extension)).items():
         facts.extensions[pair] = ext.until
-    for pair, excuse in _latest_by_pair(gb.session.scalars(select(Excuse))).items():
+    for pair, excuse in _latest_by_pair(in_force(Excuse)).items():
         facts.excuses[pair] = excuse.reason
+    not_cleared = select(ScoreOverride).where(ScoreOverride.cleared_at.is_(None))
+    for pair, row in _latest_by_pair(gb.session.scalars(not_cleared)).items():
+        facts.overrides[pair] = Override(row.score, row.reason, row.set_by, row.set_at,
+                                         row.max_score)
     runs = [run for run in gb.session.scalars(select(GradingRun)) if run.outcome != "running"]
     by_start = lambda run: (run.started_at, run.id)  # a re-grade reuses its (older) row
     latest = _latest_by_pair(runs, key=by_start)

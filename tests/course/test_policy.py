@@ -216,3 +216,51 @@ def test_a_grading_error_of_another_submission_is_ignored():
     facts.grading_errors[("ada", "01-numpy")] = GradingError("old", DUE1 - 5 * HOUR, True)
     result = standing(facts).results["01-numpy"]
     assert result.grading_error is None and "grading failed" not in result.note
+
+
+THRESHOLD_COURSE = parse_course(BASE_COURSE.replace(
+    "policy: {excused_misses: 1}", "policy: {excused_misses: 1, pass_threshold: 0.5}"))
+SET_AT = utc(2026, 11, 20, 9)
+
+
+def test_an_override_replaces_the_graded_score_against_the_pass_threshold():
+    from course.policy import Override
+
+    facts = on_time_everywhere("ada")
+    facts.scores[("ada", "01-numpy")] = Graded(4.0, 10.0, DUE1 - HOUR)  # below: a miss
+    facts.scores[("ada", "02-linreg")] = Graded(9.0, 10.0, DUE2 - HOUR)
+    before = standing(facts, course=THRESHOLD_COURSE)
+    assert before.results["01-numpy"].counts_as_miss and before.results["01-numpy"].override is None
+    facts.overrides[("ada", "01-numpy")] = Override(6.0, "regrade after appeal", "ina", SET_AT)
+    facts.overrides[("ada", "02-linreg")] = Override(7.0, "copied parts", "ina", SET_AT, 20.0)
+    s = standing(facts, course=THRESHOLD_COURSE)
+    first, second = s.results["01-numpy"], s.results["02-linreg"]
+    assert (first.score, first.max_score, first.counts_as_miss) == (6.0, 10.0, False)
+    assert first.override == "set by ina on 2026-11-20: regrade after appeal"
+    assert "graded 4/10" in first.note and "below" not in first.note
+    # the override's own max score: 7/20 is below 50 %
+    assert (second.score, second.max_score, second.counts_as_miss) == (7.0, 20.0, True)
+    assert "score 7/20 is below the pass threshold of 50%" in second.note
+    assert (s.misses, s.status) == (1, "at_risk")
+
+
+def test_an_override_applies_whatever_submission_counts_even_ungraded():
+    from course.policy import Override
+
+    facts = on_time_everywhere("ada")
+    facts.receipts[("ada", "01-numpy")] = [DUE1 - 3 * HOUR, DUE1 - HOUR]  # handed in again
+    facts.scores[("ada", "01-numpy")] = Graded(2.0, 10.0, DUE1 - 3 * HOUR)  # the old one's
+    facts.overrides[("ada", "01-numpy")] = Override(8.0, "graded by hand", "ina", SET_AT)
+    # nothing graded at all, and the platform could not read the notebook either
+    facts.grading_errors[("ada", "02-linreg")] = GradingError("not JSON", DUE2 - HOUR, True)
+    facts.overrides[("ada", "02-linreg")] = Override(5.0, "read by hand", "ina", SET_AT, 10.0)
+    s = standing(facts, course=THRESHOLD_COURSE)
+    first, second = s.results["01-numpy"], s.results["02-linreg"]
+    assert (first.received, first.score, first.max_score) == (DUE1 - HOUR, 8.0, 10.0)
+    assert "not graded yet" not in first.note and "graded by hand" in first.note
+    assert (second.score, second.max_score, second.counts_as_miss) == (5.0, 10.0, False)
+    assert second.grading_error == "not JSON"  # still reported
+    # a missing assignment stays a miss whatever score is set by hand
+    del facts.receipts[("ada", "02-linreg")]
+    missing = standing(facts, course=THRESHOLD_COURSE).results["02-linreg"]
+    assert (missing.state, missing.score, missing.counts_as_miss) == ("missing", 5.0, True)
