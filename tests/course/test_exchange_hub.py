@@ -359,7 +359,10 @@ def test_a_restart_during_uploads_loses_nothing_acknowledged(env):
         number = 0
         while not stop.is_set():
             number += 1
-            content = nb + f"\n{student} {number}".encode()
+            document = json.loads(nb)  # a distinct, still valid notebook per upload
+            document["metadata"]["upload"] = f"{student} {number}"
+            content = (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False)
+                       + "\n").encode()  # the layout nbformat writes, plus one key
             try:
                 reply = xapi(env, "POST", f"courses/{COURSE}/submissions/{AID}", student,
                              body=files_body({NOTEBOOK: content}))

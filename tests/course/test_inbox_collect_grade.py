@@ -70,8 +70,8 @@ def test_bad_submissions_are_refused_and_leave_nothing(ws, student, files, messa
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"numpy-basics (1).ipynb": b"{}"}, r"numpy-basics \(1\).ipynb: not a notebook of 01-numpy; "
-                                        r"hand in numpy-basics.ipynb under exactly that name"),
+    ({"numpy-basics (1).ipynb": b"{}"}, (r"numpy-basics \(1\).ipynb: not a notebook of 01-numpy; "
+                                         r"hand in numpy-basics.ipynb under exactly that name")),
     ({"numpy-basics.ipynb": b'{"cells": [ oops'}, "numpy-basics.ipynb is not valid JSON"),
     ({"numpy-basics.ipynb": b"\x89PNG\r\n\x1a\n"}, "numpy-basics.ipynb is not valid JSON"),
     ({"numpy-basics.ipynb": b'{"nbformat": 4}'}, "numpy-basics.ipynb is not a valid notebook"),
@@ -87,7 +87,7 @@ def test_a_notebook_the_grader_cannot_read_is_refused_at_submit(ws, files, messa
 def test_submit_cli_names_the_expected_notebook(ws, tmp_path, capsys):
     from course.cli import main
 
-    name, content = notebook_bytes(ws)
+    _name, content = notebook_bytes(ws)
     renamed = tmp_path / "numpy-basics (1).ipynb"
     renamed.write_bytes(content)
     code = main(["submit", "01-numpy", str(renamed), "--student", "ada",

@@ -42,7 +42,7 @@ def wiki_course(make_course, db_url=None):
     release.mkdir(parents=True)
     (release / "numpy-basics.ipynb").write_text('{"cells": [], "nbformat": 4}')
     with ws.gradebook() as gb:
-        record_release(gb, "01-numpy", "0" * 64)
+        record_release(gb, "01-numpy", "0" * 64, now=utc(2026, 10, 15, 12))
         gb.commit()
         receive_summary(ws, gb, 1, {"summary.md": SUMMARY_1.encode(), "board.png": board()},
                         submitted_by="ina", received_at=utc(2026, 10, 22, 9))
