@@ -3,13 +3,15 @@
 For each assignment: the reference solution must score 100 %; the student version as released
 must score nothing; every mutant (a plausible mistake in ``mutants/*.json``) must lose points in
 the test cells it names; grading the reference twice must give identical scores. Wall time per
-submission is reported, and assignments are checked in parallel processes.
+submission is reported, and assignments are checked in parallel processes, each under its own
+grading options (``course check-graders`` resolves them per assignment).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -18,10 +20,12 @@ from pathlib import Path
 import nbformat
 
 from .engine import GradingOptions, GradingResult, grade_notebook
+from .notebooks import MARKER_LINES, solution_code, with_cells
+from .results import split_problems
 
-__all__ = ["AssignmentCheck", "check_assignment", "check_assignments", "MARKER_LINES"]
+__all__ = ["MARKER_LINES", "AssignmentCheck", "check_assignment", "check_assignments"]
 
-MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+DEFAULT_OPTIONS = GradingOptions()  # the platform defaults (autograder.settings)
 
 
 @dataclass
@@ -59,11 +63,6 @@ class AssignmentCheck:
         return {**data, "ok": self.ok, "problems": self.problems, "warnings": self.warnings}
 
 
-def _solution_code(cell) -> str:
-    return "\n".join(line for line in cell.source.splitlines()
-                     if line.strip() not in MARKER_LINES)
-
-
 def _versions(source_nb):
     """(reference, released): the solution filled in, and nbgrader's student version."""
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
@@ -71,38 +70,21 @@ def _versions(source_nb):
     reference = nbformat.reads(nbformat.writes(source_nb), as_version=4)
     for cell in reference.cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = _solution_code(cell)
+            cell.source = solution_code(cell)
     released = nbformat.reads(nbformat.writes(source_nb), as_version=4)
     released, _ = ClearSolutions().preprocess(released, {})
     released, _ = ClearHiddenTests().preprocess(released, {})
     return reference, released
 
 
-def _with_cells(nb, replacements: dict[str, str]):
-    out = nbformat.reads(nbformat.writes(nb), as_version=4)
-    for cell in out.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and grade_id in replacements:
-            cell.source = replacements[grade_id]
-    return out
-
-
 def _cell_scores(nb, result: GradingResult) -> dict[str, float]:
-    from .nbgrader_bridge import grader_cell_score
+    from .nbgrader_bridge import cell_score
 
-    scores = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade"):
-            earned = grader_cell_score(cell, result)
-            if earned is None:
-                earned = float(meta.get("points", 0)) if result.legacy_cells.get(
-                    meta["grade_id"]) else 0.0
-            scores[meta["grade_id"]] = earned
-    return scores
+    return {cell.metadata["nbgrader"]["grade_id"]: cell_score(cell, result)
+            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")}
 
 
-def check_assignment(folder: Path, options: GradingOptions = GradingOptions()) -> AssignmentCheck:
+def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> AssignmentCheck:
     folder = Path(folder)
     notebooks = sorted(folder.glob("*.ipynb"))
     if len(notebooks) != 1:
@@ -127,8 +109,7 @@ def check_assignment(folder: Path, options: GradingOptions = GradingOptions()) -
     ref_cells, ref_result = grade(reference)
     again_cells, _ = grade(reference)
     release_cells, _ = grade(released)
-    warnings = [p for p in ref_result.problems if "not tamper-proof" in p]
-    problems = [p for p in ref_result.problems if p not in warnings]
+    warnings, problems = split_problems(ref_result)
     if ref_result.notebook_error:
         problems.append(f"reference: {ref_result.notebook_error}")
     failed = [t.name + (f": {t.message}" if t.message else "")
@@ -137,7 +118,7 @@ def check_assignment(folder: Path, options: GradingOptions = GradingOptions()) -
     mutants = []
     for path in sorted((folder / "mutants").glob("*.json")):
         spec = json.loads(path.read_text())
-        cells, _ = grade(_with_cells(reference, spec["cells"]))
+        cells, _ = grade(with_cells(reference, spec["cells"]))
         missed = [cell for cell in spec.get("must_fail", [])
                   if cells.get(cell, 0) >= ref_cells.get(cell, 0)]
         total = sum(cells.values())
@@ -149,9 +130,15 @@ def check_assignment(folder: Path, options: GradingOptions = GradingOptions()) -
         ref_cells == again_cells, (time.monotonic() - started) / graded, problems, warnings)
 
 
-def check_assignments(folders: list[Path], options: GradingOptions = GradingOptions(),
+def check_assignments(folders: list[Path],
+                      options: GradingOptions | Sequence[GradingOptions] = DEFAULT_OPTIONS,
                       workers: int = 1) -> list[AssignmentCheck]:
+    """Check each folder; ``options`` is one ``GradingOptions`` for all of them, or one per
+    folder, in the same order."""
+    each = [options] * len(folders) if isinstance(options, GradingOptions) else list(options)
+    if len(each) != len(folders):
+        raise ValueError(f"{len(each)} grading options for {len(folders)} assignments")
     if workers <= 1 or len(folders) <= 1:
-        return [check_assignment(folder, options) for folder in folders]
+        return [check_assignment(folder, opts) for folder, opts in zip(folders, each)]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(check_assignment, folders, [options] * len(folders)))
+        return list(pool.map(check_assignment, folders, each))

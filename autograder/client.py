@@ -3,6 +3,17 @@ call into it through ``Submission`` (the object the ``submission`` fixture gives
 
 Every call has a timeout; a timeout, crash or protocol violation kills the whole sandbox and
 raises ``SubmissionUnavailable`` with a reason, which fails the test that made the call.
+
+The messages, one reply each (``{"id": n, "ok": value}`` or ``{"id": n, "error": {"type",
+"message", "traceback"}}``); values are encoded by ``autograder.protocol`` in one walk each:
+
+- ``{"op": "call", "target": id|null, "name": str?, "args": [[positional], {keywords}]}`` calls
+  ``name`` of the object ``target`` (of the notebook's namespace when null), or the object itself
+  when there is no name: a method or function call is one round trip;
+- ``{"op": "getattr", "target": id|null, "name": str}``, ``{"op": "getitem", "target": id,
+  "key": value}``, ``{"op": "defined", "name": str}``, ``{"op": "seed", "seed": int}``;
+- any message may carry ``"release": [id, ...]``: handles whose last proxy here was collected,
+  dropped there before the message is served, so the student's objects do not pile up.
 """
 
 from __future__ import annotations
@@ -19,10 +30,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .protocol import Handle, Limits, ProtocolError, decode, encode, frame_bytes, read_frame
+from .protocol import (
+    Handle,
+    Limits,
+    NotData,
+    ProtocolError,
+    decode,
+    encode,
+    frame_bytes,
+    read_frame,
+)
 from .sandbox import Launch, SandboxLimits, launch
+from .settings import DEFAULTS
 
 __all__ = [
+    "RemoteMethod",
     "RemoteObject",
     "StudentError",
     "StudentProcess",
@@ -35,12 +57,14 @@ STREAM_CAP = 64 * 1024
 QUEUED_FRAMES = 4  # frames read ahead of the grader; a flooding process waits for the rest
 CELL_TEXT_CAP = 64 * 1024  # per cell and stream, as kept here (the runner keeps less)
 CELL_DISPLAYS, DISPLAY_CHARS = 20, 200_000
+NAMESPACE_NAMES = 10_000  # function names the runner may list when the notebook is ready
+RELEASES_PER_MESSAGE = 10_000
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    notebook: float = 120.0  # executing all the student's cells
-    call: float = 30.0  # one call from a grader
+    notebook: float = DEFAULTS.notebook_timeout  # executing all the student's cells
+    call: float = DEFAULTS.call_timeout  # one call from a grader
 
 
 class SubmissionUnavailable(Exception):
@@ -48,7 +72,10 @@ class SubmissionUnavailable(Exception):
 
 
 class StudentError(Exception):
-    """An exception raised by the student's code; ``type_name`` is its class name there."""
+    """An exception raised by the student's code; ``type_name`` is its class name there and
+    ``traceback`` the end of its traceback there (text, for the instructor)."""
+
+    traceback = ""
 
     def __init__(self, type_name: str, message: str):
         super().__init__(f"{type_name}: {message}")
@@ -58,9 +85,15 @@ class StudentError(Exception):
 _error_classes: dict[str, type] = {}
 
 
-def _remote_error(type_name: str, message: str) -> StudentError:
+def _remote_error(type_name: str, message: str, traceback: str = "") -> StudentError:
     """A StudentError that is also the builtin exception of the same name (ValueError, ...),
     so graders can write ``pytest.raises(ValueError)``. Only builtins are mirrored."""
+    error = _error_of(type_name, message)
+    error.traceback = traceback
+    return error
+
+
+def _error_of(type_name: str, message: str) -> StudentError:
     base = getattr(builtins, type_name, None)
     if not (isinstance(base, type) and issubclass(base, Exception)) or base is StudentError:
         return StudentError(type_name, message)
@@ -77,6 +110,14 @@ def _remote_error(type_name: str, message: str) -> StudentError:
         except (TypeError, ValueError):
             continue
     return StudentError(type_name, message)
+
+
+def _names(value) -> frozenset[str]:
+    """The notebook's function names as the runner lists them (anything else: none)."""
+    if type(value) is not list:
+        return frozenset()
+    return frozenset(name for name in value[:NAMESPACE_NAMES]
+                     if type(name) is str and 0 < len(name) <= 200)
 
 
 def _cell_frame(frame: dict, expected: set[int]) -> dict | None:
@@ -130,6 +171,12 @@ class StudentProcess:
         self._frames: queue.Queue = queue.Queue(QUEUED_FRAMES)
         self._next_id = 0
         self._lock = threading.Lock()
+        self.functions: frozenset[str] = frozenset()  # the notebook's, when it was ready
+        # Handles: live proxies per id (decode adds, release takes) and the ids of collected
+        # proxies, appended by RemoteObject.__del__ (no lock there: it runs at any moment).
+        self._proxies: dict[int, int] = {}
+        self._proxies_lock = threading.Lock()
+        self._dropped: list[int] = []
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> StudentProcess:
@@ -145,10 +192,13 @@ class StudentProcess:
             os.close(to_child_r)
             os.close(from_child_w)
         self.launch.cleanup_paths.append(self.job_dir)
-        self._writer = os.fdopen(self._to_child, "wb")
-        self._reader = os.fdopen(self._from_child, "rb")
         self.stdout = _Drain(self.launch.process.stdout)
         self.stderr = _Drain(self.launch.process.stderr)
+        return self._connect(os.fdopen(self._from_child, "rb"), os.fdopen(self._to_child, "wb"))
+
+    def _connect(self, reader, writer) -> StudentProcess:
+        """Talk to a runner through these two streams (``start``: the sandbox's pipes)."""
+        self._reader, self._writer = reader, writer
         threading.Thread(target=self._read_frames, daemon=True).start()
         return self
 
@@ -183,6 +233,8 @@ class StudentProcess:
         return SubmissionUnavailable(self.dead_reason)
 
     def _exit_reason(self) -> str:
+        if self.launch is None:
+            return "the notebook's process went away"
         process = self.launch.process
         try:
             code = process.wait(timeout=2)
@@ -213,19 +265,73 @@ class StudentProcess:
         while True:
             frame = self._next_frame(deadline, f"{self.timeouts.notebook:g} s running the notebook")
             if frame.get("ready") is True:
+                self.functions = _names(frame.get("functions"))
                 return self.cells
             cell = _cell_frame(frame, {c["index"] for c in self.cells_in}
                                - {c["cell"] for c in self.cells})
             if cell is not None:
                 self.cells.append(cell)
 
+    # --- calls ------------------------------------------------------------------------------
+    def encode(self, value):
+        """A value for the notebook: plain data and this process's objects, in one walk under
+        the same budget as the answers (a ProtocolError past it)."""
+        try:
+            return encode(value, Limits(), handle=self._handle_of)
+        except NotData as exc:
+            raise NotData(f"cannot send {exc} to the notebook: only plain data (numbers, strings, "
+                          "bytes, numeric arrays, and lists, tuples and dicts of these) and the "
+                          "notebook's own objects") from None
+
+    def _handle_of(self, value) -> Handle | None:
+        if type(value) is RemoteMethod:
+            value = value._resolve()
+        if type(value) is not RemoteObject:
+            return None
+        if value._process is not self:
+            raise ProtocolError(f"{value!r} belongs to an earlier run of the notebook (it was "
+                                "restarted since): get it again")
+        return value._handle
+
+    def _proxy(self, handle: Handle) -> RemoteObject:
+        with self._proxies_lock:
+            self._proxies[handle.id] = self._proxies.get(handle.id, 0) + 1
+        return RemoteObject(self, handle)
+
+    def _released(self) -> list[int]:
+        """Ids none of whose proxies is left, to be dropped in the student's process."""
+        ids = []
+        with self._proxies_lock:
+            while self._dropped and len(ids) < RELEASES_PER_MESSAGE:
+                ident = self._dropped.pop()
+                left = self._proxies.get(ident, 0) - 1
+                if left > 0:
+                    self._proxies[ident] = left
+                else:
+                    self._proxies.pop(ident, None)
+                    ids.append(ident)
+        return ids
+
+    def call(self, target: int | None, name: str | None, args: tuple, kwargs: dict,
+             timeout: float | None = None):
+        """``target.name(*args, **kwargs)`` in one round trip (see the module's docstring)."""
+        message = {"op": "call", "target": target, "args": self.encode([list(args), kwargs])}
+        if name is not None:
+            message["name"] = name
+        return self.request(message, timeout)
+
     def request(self, message: dict, timeout: float | None = None):
+        """Send one message (its values already encoded), wait for its reply, and return the
+        answer decoded (handles as RemoteObjects), or raise what the notebook raised."""
         if not self.alive:
             raise SubmissionUnavailable(self.dead_reason)
         timeout = self.timeouts.call if timeout is None else timeout
         with self._lock:
             self._next_id += 1
             message = {**message, "id": self._next_id}
+            released = self._released()
+            if released:
+                message["release"] = released
             deadline = time.monotonic() + timeout
             try:
                 self._send(frame_bytes(message), deadline)
@@ -241,9 +347,10 @@ class StudentProcess:
         if "error" in frame:
             error = frame["error"] if type(frame["error"]) is dict else {}
             raise _remote_error(str(error.get("type", "Exception"))[:100],
-                                str(error.get("message", ""))[:2000])
+                                str(error.get("message", ""))[:2000],
+                                str(error.get("traceback", ""))[:4000])
         try:
-            return decode(frame.get("ok"), Limits())
+            return decode(frame.get("ok"), Limits(), handle=self._proxy)
         except ProtocolError as exc:
             raise self._die(f"sent a malformed answer: {exc}") from None
 
@@ -281,7 +388,8 @@ class StudentProcess:
 
 
 class RemoteObject:
-    """An object living in the student's process; attributes, items and calls go over the wire."""
+    """An object living in the student's process; attributes, items and calls go over the wire.
+    When the last proxy of a handle is collected, the next message releases the object there."""
 
     __slots__ = ("_handle", "_process")
 
@@ -289,53 +397,75 @@ class RemoteObject:
         object.__setattr__(self, "_process", process)
         object.__setattr__(self, "_handle", handle)
 
-    def _wrap(self, value):
-        return _wrap(self._process, value)
+    def __del__(self):
+        try:
+            self._process._dropped.append(self._handle.id)  # atomic; sent with the next message
+        except AttributeError:  # half built
+            pass
+
+    def __copy__(self):  # a copy would release the object when it is collected: the same proxy
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __getattr__(self, name: str):
-        if name.startswith("__"):
+        if name.startswith("__") or name in RemoteObject.__slots__:  # (not set yet)
             raise AttributeError(name)
-        return self._wrap(self._process.request({"op": "getattr", "target": self._handle.id,
-                                                 "name": name}))
+        if name in self._handle.methods:  # looked up when called: one round trip
+            return RemoteMethod(self._process, self, name)
+        return self._process.request({"op": "getattr", "target": self._handle.id, "name": name})
 
     def __getitem__(self, key):
-        return self._wrap(self._process.request({"op": "getitem", "target": self._handle.id,
-                                                 "key": _to_wire(key)}))
+        return self._process.request({"op": "getitem", "target": self._handle.id,
+                                      "key": self._process.encode(key)})
 
     def __call__(self, *args, timeout: float | None = None, **kwargs):
-        message = {"op": "call", "target": self._handle.id, "args": _to_wire(list(args)),
-                   "kwargs": _to_wire(dict(kwargs))}
-        return self._wrap(self._process.request(message, timeout))
+        return self._process.call(self._handle.id, None, args, kwargs, timeout)
 
     def __repr__(self) -> str:
         return f"<student {self._handle.type_name}>"
 
 
-def _to_wire(value):
-    """Arguments: plain data, with RemoteObjects passed back as their handles."""
-    if isinstance(value, RemoteObject):
-        handle = value._handle
-        return {"$handle": {"id": handle.id, "type": handle.type_name,
-                            "callable": handle.callable}}
-    if type(value) is list:
-        return [_to_wire(v) for v in value]
-    if type(value) is tuple:
-        return {"$tuple": [_to_wire(v) for v in value]}
-    if type(value) is dict:
-        return {"$dict": {k: _to_wire(v) for k, v in value.items()}}
-    return encode(value)
+_UNSET = object()
 
 
-def _wrap(process: StudentProcess, value):
-    if isinstance(value, Handle):
-        return RemoteObject(process, value)
-    if type(value) is list:
-        return [_wrap(process, v) for v in value]
-    if type(value) is tuple:
-        return tuple(_wrap(process, v) for v in value)
-    if type(value) is dict:
-        return {k: _wrap(process, v) for k, v in value.items()}
-    return value
+class RemoteMethod:
+    """``obj.name`` (``submission.name``) where the notebook says ``name`` is a method of the
+    object's class (a function of the notebook): calling it looks the name up and calls it in one
+    round trip. Any other use looks it up first (one round trip more) and acts on what it is."""
+
+    __slots__ = ("_name", "_owner", "_process", "_value")
+
+    def __init__(self, process: StudentProcess, owner: RemoteObject | None, name: str):
+        for slot, value in (("_process", process), ("_owner", owner), ("_name", name),
+                            ("_value", _UNSET)):
+            object.__setattr__(self, slot, value)
+
+    def _target(self) -> int | None:
+        return None if self._owner is None else self._owner._handle.id
+
+    def __call__(self, *args, timeout: float | None = None, **kwargs):
+        return self._process.call(self._target(), self._name, args, kwargs, timeout)
+
+    def _resolve(self):
+        if self._value is _UNSET:
+            object.__setattr__(self, "_value", self._process.request(
+                {"op": "getattr", "target": self._target(), "name": self._name}))
+        return self._value
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in RemoteMethod.__slots__:
+            raise AttributeError(name)
+        return getattr(self._resolve(), name)
+
+    def __getitem__(self, key):
+        return self._resolve()[key]
+
+    def __repr__(self) -> str:
+        if self._owner is None:
+            return f"<student function {self._name}>"
+        return f"<student method {self._owner._handle.type_name}.{self._name}>"
 
 
 class Submission:
@@ -353,8 +483,9 @@ class Submission:
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
-        return _wrap(self._process, self._process.request(
-            {"op": "getattr", "target": None, "name": name}))
+        if name in self._process.functions:  # looked up when called: one round trip
+            return RemoteMethod(self._process, None, name)
+        return self._process.request({"op": "getattr", "target": None, "name": name})
 
     def __contains__(self, name: str) -> bool:
         return bool(self._process.request({"op": "defined", "name": name}))

@@ -38,8 +38,9 @@ INTERRUPT_GRACE = 30.0  # s for an interrupted pytest run to clean up and write 
 
 @dataclass(frozen=True)
 class GradingOptions:
-    limits: SandboxLimits = SandboxLimits()
-    timeouts: Timeouts = Timeouts()
+    # the platform defaults (autograder.settings.DEFAULTS, through SandboxLimits and Timeouts)
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
     total_seconds: float = 900.0  # the whole pytest run, a backstop behind the per-call timeouts
 
 

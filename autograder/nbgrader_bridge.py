@@ -9,6 +9,10 @@ Output written per cell:
 - a test cell a hidden grader stands for: one line per test (name, points, message) and the
   cell's score as an ``execute_result``, which nbgrader reads as partial credit. The graders'
   source never appears.
+
+Beside the autograded notebook, a ``GradingReport`` (``<notebook>.grading.json``, see
+``autograder.results``) says what the grading came to: warnings, problems, errors, each test's
+score. ``course grade`` reads it; nbgrader's log is for people.
 """
 
 from __future__ import annotations
@@ -19,13 +23,11 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Int, Unicode
 
-from .client import Timeouts
 from .engine import GradingOptions, GradingResult, grade_notebook
-from .sandbox import SandboxLimits
+from .results import GradingReport
+from .settings import DEFAULTS, GradingSettings, setting_help
 
-__all__ = ["UNSAFE_WARNING", "SandboxedGrading", "cell_outputs", "grader_cell_score"]
-
-UNSAFE_WARNING = "not tamper-proof"
+__all__ = ["SandboxedGrading", "cell_outputs", "cell_score", "grader_cell_score"]
 
 
 def _cell_points(cell) -> float:
@@ -50,6 +52,16 @@ def grader_cell_score(cell, result: GradingResult) -> float | None:
         return None
     earned, possible = sum(t.points for t in tests), sum(t.max_points for t in tests)
     return _cell_points(cell) * earned / possible if possible else 0.0
+
+
+def cell_score(cell, result: GradingResult) -> float:
+    """A graded cell's points: its graders' share, else (a plain nbgrader test cell that no
+    grader stands for) all of them when it ran without error, none otherwise."""
+    earned = grader_cell_score(cell, result)
+    if earned is not None:
+        return earned
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return _cell_points(cell) if result.legacy_cells.get(grade_id) else 0.0
 
 
 def cell_outputs(cell, result: GradingResult, index: int) -> list:
@@ -87,20 +99,20 @@ class SandboxedGrading(NbGraderPreprocessor):
 
     source_root = Unicode("", help="folder holding <assignment>/graders and <assignment>/data"
                           ).tag(config=True)
-    notebook_timeout = Float(300.0, help="seconds to run all of the notebook's cells"
+    notebook_timeout = Float(DEFAULTS.notebook_timeout, help=setting_help("notebook_timeout")
                              ).tag(config=True)
-    call_timeout = Float(60.0, help="seconds for one call from a grader").tag(config=True)
-    memory_mb = Int(4096, help="memory cap of the student's process tree").tag(config=True)
-    isolation = Unicode("auto", help="auto | bwrap | unshare | none").tag(config=True)
+    call_timeout = Float(DEFAULTS.call_timeout, help=setting_help("call_timeout")
+                         ).tag(config=True)
+    memory_mb = Int(DEFAULTS.memory_mb, help=setting_help("memory_mb")).tag(config=True)
+    isolation = Unicode(DEFAULTS.isolation, help=setting_help("isolation")).tag(config=True)
     gpu_devices = Unicode("", help="comma-separated CUDA device ids for the sandbox"
                           ).tag(config=True)
 
     def options(self) -> GradingOptions:
-        gpus = tuple(d for d in self.gpu_devices.split(",") if d)
-        return GradingOptions(
-            limits=SandboxLimits(memory_bytes=self.memory_mb * 2**20, isolation=self.isolation,
-                                 gpu_devices=gpus),
-            timeouts=Timeouts(notebook=self.notebook_timeout, call=self.call_timeout))
+        settings = GradingSettings(notebook_timeout=self.notebook_timeout,
+                                   call_timeout=self.call_timeout, memory_mb=self.memory_mb,
+                                   isolation=self.isolation)
+        return settings.options(tuple(d for d in self.gpu_devices.split(",") if d))
 
     def preprocess(self, nb, resources):
         assignment = resources["nbgrader"]["assignment"]
@@ -121,5 +133,10 @@ class SandboxedGrading(NbGraderPreprocessor):
             count += 1
             cell.outputs = cell_outputs(cell, result, index)
             cell.execution_count = count
-        resources.setdefault("course_grading", []).append(result)
+        # nbconvert's from_filename: the folder nbgrader reads the notebook from and writes the
+        # autograded one back into (autograded/<student>/<assignment>/)
+        autograded = resources.get("metadata", {}).get("path")
+        if autograded is not None:
+            report = GradingReport.from_result(resources["nbgrader"]["notebook"], result)
+            report.write(Path(autograded or "."))
         return nb, resources

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import autograder
 
+from .settings import DEFAULTS
+
 __all__ = ["NOBODY", "Cgroup", "Launch", "SandboxLimits", "isolation_report", "launch"]
 
 NOBODY = 65534
@@ -37,14 +39,14 @@ GPU_DEVICES = ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/d
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    memory_bytes: int = 4 * 1024**3
+    memory_bytes: int = DEFAULTS.memory_mb * 2**20
     processes: int = 256  # threads count too: leave room for BLAS and TensorFlow pools
     file_bytes: int = 64 * 1024**2
     home_bytes: int = 256 * 1024**2
     cpu_seconds: int = 600
     open_files: int = 512
     gpu_devices: tuple[str, ...] = ()  # CUDA device ids visible to the student, e.g. ("0",)
-    isolation: str = "auto"  # auto | bwrap | unshare | none
+    isolation: str = DEFAULTS.isolation  # auto | bwrap | unshare | none
 
 
 def _root() -> bool:

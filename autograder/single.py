@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbformat.reader import NotJSONError
 
 from .engine import GradingOptions, grade_notebook
-from .nbgrader_bridge import grader_cell_score
+from .nbgrader_bridge import cell_score, grader_cell_score
+from .notebooks import notebook_problem
 
 __all__ = ["NotebookError", "grade_file", "restore_from_source"]
 
@@ -29,16 +29,13 @@ def read_notebook(path: Path):
         raise NotebookError(f"{path}: {path.stat().st_size / 1e6:.0f} MB is larger than a "
                             f"notebook may be ({MAX_NOTEBOOK_BYTES / 1e6:.0f} MB)")
     try:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-        return nb
-    except FileNotFoundError:
+        content = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
         raise NotebookError(f"{path}: no such file") from None
-    except NotJSONError:
-        raise NotebookError(f"{path}: not valid JSON (a damaged or non-notebook file)") from None
-    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NotebookError(f"{path}: not a valid notebook ({first[:200]})") from None
+    problem = notebook_problem(str(path), content)
+    if problem:
+        raise NotebookError(problem)
+    return nbformat.reads(content.decode("utf-8"), as_version=4)
 
 
 def _meta(cell) -> dict:
@@ -89,10 +86,9 @@ def grade_file(source_dir: Path, path: Path, options: GradingOptions) -> dict:
             continue
         points = float(meta.get("points", 0) or 0)
         max_score += points
-        earned = grader_cell_score(cell, result)
-        if earned is None:  # a legacy nbgrader test cell, judged as nbgrader does
+        earned = cell_score(cell, result)
+        if grader_cell_score(cell, result) is None:  # a legacy nbgrader test cell
             passed = result.legacy_cells.get(meta["grade_id"], False)
-            earned = points if passed else 0.0
             tests.append({"name": meta["grade_id"], "grade_id": meta["grade_id"],
                           "points": earned, "max_points": points,
                           "outcome": "passed" if passed else "failed",

@@ -2,7 +2,8 @@
 
 Started as ``python -m autograder.student_runner CELLS.json IN_FD OUT_FD``. Everything in this
 process is under the student's control once their code runs, so nothing here is trusted: the
-grader's process decides every score from the plain data this process sends back.
+grader's process decides every score from the plain data this process sends back. The messages it
+answers are described in ``autograder.client``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import random
 import shutil
 import sys
 import traceback
+import types
 
 from autograder.protocol import (
+    Handle,
     Limits,
-    NotData,
     ProtocolError,
     decode,
     encode,
@@ -28,6 +30,9 @@ from autograder.protocol import (
 
 CELL_OUTPUT_CHARS = 20_000  # per cell and stream; the rest is counted, not kept
 MAX_DISPLAY_OUTPUTS = 20
+MAX_NAMES = 1_000  # method names per handle, function names in the ready frame
+_ROUTINES = (types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType,
+             types.ClassMethodDescriptorType, staticmethod, classmethod)
 
 
 class BoundedText(io.TextIOBase):
@@ -58,6 +63,7 @@ class Runner:
         self.inp, self.out = in_stream, out_stream
         self.handles: dict[int, object] = {}
         self.next_handle = 1
+        self.class_methods: dict[type, frozenset[str]] = {}
         self.shell = None
         self.displays: list[dict] = []
 
@@ -96,61 +102,100 @@ class Runner:
                 "error": error}
 
     # --- serving calls ----------------------------------------------------------------------
-    def to_wire(self, value):
+    def functions(self) -> list[str]:
+        """The notebook's public functions and classes: the grader calls these by name."""
+        names = []
+        for name, value in list(self.shell.user_ns.items()):
+            with contextlib.suppress(Exception):  # an object whose __class__ raises: not listed
+                if not name.startswith("_") and len(name) <= 200 and isinstance(
+                        value, (types.FunctionType, types.BuiltinFunctionType, type)):
+                    names.append(name)
+        return sorted(names)[:MAX_NAMES]
+
+    def methods(self, value) -> frozenset[str]:
+        """Public methods of the value's class that the instance does not hide."""
         try:
-            return encode(value)
-        except NotData:
-            handle = self.next_handle
-            self.next_handle += 1
-            self.handles[handle] = value
-            return {"$handle": {"id": handle, "type": type(value).__name__,
-                                "callable": callable(value)}}
+            cls = type(value)
+            names = self.class_methods.get(cls)
+            if names is None:
+                defined = {}
+                for klass in reversed(cls.__mro__):  # the most derived definition wins
+                    for name, attr in vars(klass).items():
+                        defined[name] = isinstance(attr, _ROUTINES)
+                names = frozenset(sorted(name for name, routine in defined.items() if routine
+                                         and not name.startswith("_") and len(name) <= 200)
+                                  [:MAX_NAMES])
+                self.class_methods[cls] = names
+            own = getattr(value, "__dict__", None)
+            return names.difference(own) if type(own) is dict else names
+        except Exception:  # noqa: BLE001 - a class that breaks these reads: attributes one by one
+            return frozenset()
+
+    def to_wire(self, value):
+        """The answer, with each object that is not data kept here as a handle."""
+        created: list[int] = []
+        known: dict[int, Handle] = {}  # id(object): the same object, the same handle
+
+        def keep(obj) -> Handle:
+            if id(obj) not in known:
+                ident, self.next_handle = self.next_handle, self.next_handle + 1
+                self.handles[ident] = obj
+                created.append(ident)
+                known[id(obj)] = Handle(ident, str(type(obj).__name__)[:200], callable(obj),
+                                        self.methods(obj))
+            return known[id(obj)]
+
+        try:
+            return encode(value, Limits(), handle=keep)
+        except BaseException:
+            for ident in created:  # the answer is an error: nothing of it stays
+                self.handles.pop(ident, None)
+            raise
+
+    def object(self, ident):
+        if type(ident) is not int or ident not in self.handles:
+            raise ProtocolError(f"no object {str(ident)[:40]} here: released, or never sent")
+        return self.handles[ident]
 
     def from_wire(self, tree):
-        value = decode(tree, Limits())
-        return self._resolve(value)
+        return decode(tree, Limits(), handle=lambda found: self.object(found.id))
 
-    def _resolve(self, value):
-        from autograder.protocol import Handle
+    def lookup(self, target, name):
+        """``name`` of the object ``target``, of the notebook's namespace when it is None; the
+        object itself when ``name`` is None."""
+        if target is None:
+            name = str(name)
+            if name not in self.shell.user_ns:
+                raise NameError(f"name {name!r} is not defined in the notebook")
+            return self.shell.user_ns[name]
+        obj = self.object(target)
+        return obj if name is None else getattr(obj, str(name))
 
-        if isinstance(value, Handle):
-            return self.handles[value.id]
-        if isinstance(value, list):
-            return [self._resolve(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self._resolve(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self._resolve(v) for k, v in value.items()}
-        return value
-
-    def target(self, message):
-        target = message.get("target")
-        return self.handles[int(target)] if target is not None else None
+    def release(self, idents) -> None:
+        if type(idents) is list:
+            for ident in idents:
+                if type(ident) is int:
+                    self.handles.pop(ident, None)
 
     def handle(self, message: dict):
+        self.release(message.get("release"))
         op = message.get("op")
-        if op == "getattr":
-            obj, name = self.target(message), str(message["name"])
-            if obj is None:
-                if name not in self.shell.user_ns:
-                    raise NameError(f"name {name!r} is not defined in the notebook")
-                return self.shell.user_ns[name]
-            return getattr(obj, name)
         if op == "call":
-            args = self.from_wire(message.get("args", []))
-            kwargs = self.from_wire(message.get("kwargs", {"$dict": {}}))
-            return self.target(message)(*args, **kwargs)
+            arguments = self.from_wire(message.get("args"))
+            if type(arguments) is not list or len(arguments) != 2 \
+                    or type(arguments[0]) is not list or type(arguments[1]) is not dict:
+                raise ProtocolError("a call's arguments are [positional, keywords]")
+            function = self.lookup(message.get("target"), message.get("name"))
+            return function(*arguments[0], **arguments[1])
+        if op == "getattr":
+            return self.lookup(message.get("target"), message.get("name"))
         if op == "getitem":
-            return self.target(message)[self.from_wire(message["key"])]
+            return self.object(message.get("target"))[self.from_wire(message.get("key"))]
         if op == "defined":
             return str(message["name"]) in self.shell.user_ns
-        if op == "release":
-            for handle in message.get("ids", []):
-                self.handles.pop(int(handle), None)
-            return None
         if op == "seed":
             return seed_everything(int(message["seed"]))
-        raise ProtocolError(f"unknown op {op!r}")
+        raise ProtocolError(f"unknown op {str(op)[:40]!r}")
 
     def serve(self):
         while True:
@@ -159,9 +204,8 @@ class Runner:
             except EOFError:
                 return
             reply = {"id": message.get("id")}
-            out, err = BoundedText(), BoundedText()
-            saved = sys.stdout, sys.stderr
-            sys.stdout, sys.stderr = out, err
+            saved = sys.stdout, sys.stderr  # what a call prints is kept bounded, not sent
+            sys.stdout, sys.stderr = BoundedText(), BoundedText()
             try:
                 reply["ok"] = self.to_wire(self.handle(message))
             except BaseException as exc:  # noqa: BLE001 - every failure, even SystemExit, as data
@@ -169,7 +213,6 @@ class Runner:
                                   "traceback": traceback.format_exc(limit=-3)[-4000:]}
             finally:
                 sys.stdout, sys.stderr = saved
-            reply["stdout"] = out.value()[:4000]
             write_frame(self.out, reply)
 
 
@@ -204,7 +247,7 @@ def main(argv: list[str]) -> int:
     for cell in cells:
         result = runner.run_cell(cell["source"])
         write_frame(out, {"cell": cell["index"], **result})
-    write_frame(out, {"ready": True})
+    write_frame(out, {"ready": True, "functions": runner.functions()})
     runner.serve()
     return 0
 

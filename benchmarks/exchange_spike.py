@@ -144,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import secrets
 
-    from hub_config.demo import build_hub_course
-    from hub_config.local import LocalHub
+    from course.hubcourse import build_hub_course
+
+    sys.path.insert(0, str(REPO / "tests"))  # hub_doubles: the hub with an admin service
+    from hub_doubles import ScriptedHub as LocalHub
 
     students = [(f"s{i:03d}", "Student", str(i)) for i in range(1, args.students + 1)]
     admin = secrets.token_hex(16)

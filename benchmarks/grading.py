@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from autograder.engine import grade_notebook
-from course.demo import answer_notebook, solution_cells
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
 
 SOURCE = REPO / "assignments" / "01-numpy"
 COURSE_YML = """\

@@ -9,38 +9,24 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import calendar
+from .console import as_of, err, grade_with_progress, local_time, wide_console
+from .console import workspace as _workspace
 from .errors import UserError
+from .standing import standing_data
 
 __all__ = ["build_parser", "main"]
 
-err = Console(stderr=True)
-
-
-def wide_console() -> Console:
-    # wide enough for the status table when piped, so rows are not folded
-    return Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _workspace(args):
-    from .workspace import open_workspace
-
-    return open_workspace(args.course)
 
 
 def _local_time(text: str, ws) -> dt.datetime:
-    try:
-        return calendar.parse_local(text, ws.course.zone)
-    except calendar.LocalTimeError as exc:
-        raise UserError(str(exc)) from None
+    return local_time(text, ws.course.zone)
 
 
 def _as_of(args, ws) -> dt.datetime:
-    return _local_time(args.as_of, ws) if args.as_of else calendar.utcnow()
+    return as_of(args, ws.course)
 
 
 def cmd_init(args) -> int:
@@ -76,6 +62,23 @@ def cmd_validate(args) -> int:
     print(f"{ws.course_file}: ok ({len(course.assignments)} assignments, "
           f"{len(course.sessions)} sessions, {len(course.roster.students)} students)"
           + (f", {warnings}" if problems else ""))
+    return 0
+
+
+def cmd_upgrade(args) -> int:
+    from sqlalchemy.engine import make_url
+
+    from .gradebook.database import upgrade_database
+
+    ws = _workspace(args)
+    before, after = upgrade_database(ws.db_url)
+    written = ws.sync_gradebook(force=True)
+    done = ("created" if before is None else "already current" if before == after
+            else f"migrated from {before}")
+    print(f"gradebook {make_url(ws.db_url).render_as_string(hide_password=True)}: "
+          f"schema {after} ({done})")
+    print(f"nbgrader's students and deadlines match {ws.course_file} "
+          f"({written} rows written)")
     return 0
 
 
@@ -177,23 +180,6 @@ def cmd_collect(args) -> int:
     return 0
 
 
-def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None,
-                        workers: int | None = None):
-    from .grade import collected_students, grade
-
-    todo = students if students is not None else collected_students(ws, assignment_id)
-    columns = [TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
-    with Progress(*columns, console=console or err, transient=False) as progress:
-        task = progress.add_task(assignment_id, total=len(todo))
-        outcomes = grade(ws, assignment_id, students=todo, workers=workers,
-                         on_result=lambda _outcome: progress.advance(task))
-    warnings = sorted({w for outcome in outcomes for w in outcome.warnings})
-    for warning in warnings:
-        (console or err).print(f"[yellow]warning:[/] {warning}", highlight=False)
-    return outcomes
-
-
 def cmd_grade(args) -> int:
     ws = _workspace(args)
     outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
@@ -232,26 +218,15 @@ def cmd_feedback(args) -> int:
     return 0
 
 
-def grading_options(ws, assignment_id: str):
-    from autograder.client import Timeouts
-    from autograder.engine import GradingOptions
-    from autograder.sandbox import SandboxLimits
-
-    settings = ws.course.grading_for(assignment_id)
-    return GradingOptions(
-        limits=SandboxLimits(memory_bytes=settings["memory_mb"] * 2**20,
-                             isolation=settings["isolation"]),
-        timeouts=Timeouts(notebook=settings["notebook_timeout"], call=settings["call_timeout"]))
-
-
 def cmd_grade_file(args) -> int:
     from autograder.single import NotebookError, grade_file
 
+    from .settings import resolve_grading
+
     ws = _workspace(args)
-    ws.course.assignment(args.assignment)
+    options = resolve_grading(ws.course, args.assignment).options()
     try:
-        result = grade_file(ws.source / args.assignment, Path(args.notebook),
-                            grading_options(ws, args.assignment))
+        result = grade_file(ws.source / args.assignment, Path(args.notebook), options)
     except NotebookError as exc:
         raise UserError(str(exc)) from None
     if args.json:
@@ -274,6 +249,7 @@ def cmd_check_graders(args) -> int:
     from autograder.check_graders import check_assignments
 
     from .grade import default_workers
+    from .settings import resolve_grading
 
     ws = _workspace(args)
     ids = args.assignments or [a.id for a in ws.course.assignments
@@ -282,7 +258,7 @@ def cmd_check_graders(args) -> int:
         ws.course.assignment(assignment_id)
         if not (ws.source / assignment_id).is_dir():
             raise UserError(f"{ws.source / assignment_id}: no such assignment folder")
-    options = grading_options(ws, ids[0]) if ids else None
+    options = [resolve_grading(ws.course, i).options() for i in ids]  # each its own
     with err.status(f"checking graders of {len(ids)} assignments"):
         checks = check_assignments([ws.source / i for i in ids], options,
                                    workers=args.workers or default_workers())
@@ -324,6 +300,31 @@ def cmd_doctor(args) -> int:
     if mode != "bwrap":
         err.print(f"[bold red]warning:[/] grading runs with isolation '{mode}': see the NO rows",
                   highlight=False)
+    return 0
+
+
+def cmd_config(args) -> int:
+    from rich.table import Table
+
+    from .grade import default_workers
+    from .settings import resolve_grading
+
+    ws = _workspace(args)
+    resolved = resolve_grading(ws.course, args.assignment)
+    if args.format == "json":
+        print(json.dumps(resolved.to_json(), indent=2))
+        return 0
+    title = f"grading settings of {args.assignment or 'the course'}"
+    table = Table(title=title)
+    for column in ("setting", "value", "from"):
+        table.add_column(column)
+    for setting in resolved:
+        value = setting.value
+        if setting.name == "workers" and value is None:
+            value = f"the machine's cores ({default_workers()})"
+        table.add_row(setting.name, escape(f"{value:g}" if isinstance(value, float) else
+                                           str(value)), escape(setting.source))
+    wide_console().print(table)
     return 0
 
 
@@ -431,19 +432,6 @@ def cmd_override(args) -> int:
     return 0
 
 
-def standing_data(ws, as_of: dt.datetime) -> dict:
-    from .gradebook.records import gather_facts
-    from .policy import judge, release_warnings
-    from .presenters import presentation_history
-    from .reports import status_data
-
-    with ws.gradebook() as gb:
-        facts = gather_facts(gb, ws.course)
-        presented = presentation_history(gb)
-    return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented,
-                       warnings=release_warnings(ws.course, facts.releases, as_of))
-
-
 def cmd_status(args) -> int:
     from .reports import status_csv, status_json, status_table
 
@@ -485,8 +473,9 @@ def cmd_demo(args) -> int:
 
 
 def cmd_exchange_serve(args) -> int:
+    from exchange.service import main as serve
+
     from .coursefile import find_course_file
-    from .exchange.service import main as serve
 
     limit = int(args.max_mb * 1e6) if args.max_mb else None
     return serve(find_course_file(args.course).resolve(), ip=args.ip, port=args.port,
@@ -494,7 +483,7 @@ def cmd_exchange_serve(args) -> int:
 
 
 def cmd_hub(args) -> int:
-    from hub_config.demo import run_hub
+    from .hubcourse import run_hub
 
     return run_hub(Path(args.dir), port=args.port, password=args.password)
 
@@ -516,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default=".")
     p.add_argument("--id", help="course id (default: the folder's name)")
     add("validate", cmd_validate, "check the course file and report what it holds")
+    add("upgrade", cmd_upgrade, "create or migrate the gradebook and write the roster and "
+        "deadlines into nbgrader's tables")
 
     roster = add("roster", None, "manage the roster")
     roster_sub = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
@@ -557,6 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", metavar="NOTEBOOK.ipynb")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add("doctor", cmd_doctor, "show which isolation layers grading runs behind here")
+    p = add("config", cmd_config, "show each grading setting in force and where it comes from")
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT",
+                   help="an assignment's settings (default: the course's)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
     p = add("check-graders", cmd_check_graders,
             "check hidden graders: reference full marks, release 0, every mutant caught")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
@@ -627,9 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, LookupError) as exc:
-        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    except UserError as exc:  # an unknown id too (UnknownId); any other error is a bug: traceback
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -16,11 +16,11 @@ from .calendar import iso_utc
 from .gradebook import Receipt
 from .gradebook.records import gather_facts, receipts_for
 from .policy import pick_receipt
+from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE, format_timestamp, read_receipt_id
 from .workspace import Workspace
 
 __all__ = ["RECEIPT_FILE", "Collected", "collect", "collected_receipt_id", "counting_receipts"]
 
-RECEIPT_FILE = "receipt.json"  # which receipt a collected folder holds, for the grading run
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,7 @@ def counting_receipts(ws: Workspace, gb, assignment_id: str) -> dict[str, Receip
 
 def collected_receipt_id(folder: Path) -> int | None:
     """Which receipt a collected folder holds (None: not collected by us, or unreadable)."""
-    try:
-        return json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return read_receipt_id(folder)
 
 
 def _copy(ws: Workspace, assignment_id: str, receipt: Receipt) -> None:
@@ -60,9 +57,7 @@ def _copy(ws: Workspace, assignment_id: str, receipt: Receipt) -> None:
     staging = target.with_name(f".{assignment_id}.collecting")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(ws.root / receipt.storage_path, staging)
-    (staging / "timestamp.txt").write_text(
-        receipt.received_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-    )
+    (staging / TIMESTAMP_FILE).write_text(format_timestamp(receipt.received_at))
     (staging / RECEIPT_FILE).write_text(
         json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
                     "received_utc": iso_utc(receipt.received_at)})

@@ -20,8 +20,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
+from autograder.settings import DEFAULTS, ISOLATION_MODES
+
 from . import calendar
-from .errors import UserError
+from .errors import UnknownId, UserError
 
 __all__ = [
     "Assignment",
@@ -122,17 +124,18 @@ class Presenters(_Strict):
 
 
 class Grading(_Strict):
-    """Limits for grading one submission; an assignment's own ``grading:`` overrides these."""
+    """Limits for grading one submission; an assignment's own ``grading:`` overrides these.
+    A key left out is not set here: ``course.settings.resolve_grading`` falls back to the
+    course's block, then to the platform defaults (``autograder.settings.DEFAULTS``)."""
 
-    notebook_timeout: float | None = Field(None, gt=0, description="s to run all cells (300)")
-    call_timeout: float | None = Field(None, gt=0, description="s for one grader call (60)")
-    memory_mb: int | None = Field(None, ge=64, description="memory cap in MiB (4096)")
-    isolation: Literal["auto", "bwrap", "unshare", "none"] | None = None
+    notebook_timeout: float | None = Field(
+        None, gt=0, description=f"s to run all cells ({DEFAULTS.notebook_timeout:g})")
+    call_timeout: float | None = Field(
+        None, gt=0, description=f"s for one grader call ({DEFAULTS.call_timeout:g})")
+    memory_mb: int | None = Field(None, ge=64,
+                                  description=f"memory cap in MiB ({DEFAULTS.memory_mb})")
+    isolation: Literal[ISOLATION_MODES] | None = None  # type: ignore[valid-type]
     workers: int | None = Field(None, ge=1, description="submissions graded at once (cores)")
-
-
-GRADING_DEFAULTS = {"notebook_timeout": 300.0, "call_timeout": 60.0, "memory_mb": 4096,
-                    "isolation": "auto", "workers": None}
 
 
 def _zone(info: ValidationInfo) -> ZoneInfo:
@@ -184,9 +187,13 @@ class Course(_Strict):
     grading: Grading = Grading()
 
     def grading_for(self, assignment_id: str) -> dict:
-        """Grading settings resolved in order: the assignment's, the course's, the defaults."""
-        own = self.assignment(assignment_id).grading.model_dump(exclude_none=True)
-        return {**GRADING_DEFAULTS, **self.grading.model_dump(exclude_none=True), **own}
+        """Grading settings resolved in order: the assignment's, the course's, the defaults
+        (``course.settings.resolve_grading``, which also says where each came from)."""
+        from dataclasses import asdict
+
+        from .settings import resolve_grading
+
+        return asdict(resolve_grading(self, assignment_id).values)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -197,24 +204,24 @@ class Course(_Strict):
             if assignment.id == assignment_id:
                 return assignment
         known = ", ".join(a.id for a in self.assignments) or "none"
-        raise LookupError(f"unknown assignment {assignment_id!r} (known: {known})")
+        raise UnknownId(f"unknown assignment {assignment_id!r} (known: {known})")
 
     def student(self, student_id: str) -> Person:
         for person in self.roster.students:
             if person.id == student_id:
                 return person
-        raise LookupError(f"unknown student {student_id!r}: not in the course roster")
+        raise UnknownId(f"unknown student {student_id!r}: not in the course roster")
 
     def session_number(self, ref: int | dt.date) -> int:
         """The 1-based number of a session given by number or by date."""
         if isinstance(ref, int):
             if 1 <= ref <= len(self.sessions):
                 return ref
-            raise LookupError(f"unknown session {ref}: the course has {len(self.sessions)} sessions")
+            raise UnknownId(f"unknown session {ref}: the course has {len(self.sessions)} sessions")
         for number, session in enumerate(self.sessions, start=1):
             if session.date == ref:
                 return number
-        raise LookupError(f"unknown session: no session on {ref.isoformat()}")
+        raise UnknownId(f"unknown session: no session on {ref.isoformat()}")
 
     def unavailable_sessions(self, student_id: str) -> set[int]:
         """Session numbers a student declared they cannot attend."""
@@ -488,7 +495,7 @@ def _check_unavailable(course: Course, fail) -> None:
         for item, ref in enumerate(person.unavailable):
             try:
                 course.session_number(ref)
-            except LookupError as exc:
+            except UnknownId as exc:
                 fail(("roster", "students", index, "unavailable", item), exc.args[0])
 
 

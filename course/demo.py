@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -22,12 +21,14 @@ from pathlib import Path
 import nbformat
 from rich.console import Console
 
+from autograder.notebooks import solution_cells, with_cells
+
 from . import calendar
 from .errors import UserError
 
 __all__ = [
-    "DEMO_ASSIGNMENTS", "EXCUSES", "EXTENSIONS", "STUDENTS", "Handin", "answer_notebook",
-    "demo_course_file", "released_by", "run_demo", "scripted_handins", "solution_cells",
+    "DEMO_ASSIGNMENTS", "EXCUSES", "EXTENSIONS", "STUDENTS", "Handin", "demo_course_file",
+    "released_by", "run_demo", "scripted_handins",
 ]
 
 REPO_ASSIGNMENTS = Path(__file__).resolve().parent.parent / "assignments"
@@ -55,7 +56,6 @@ def shipped_assignments() -> list[tuple[str, str]]:
 ZONE = "Europe/Berlin"
 INSTRUCTOR = "demo-instructor"
 
-MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
 @dataclass(frozen=True)
@@ -202,27 +202,6 @@ def scripted_handins(course) -> list[Handin]:
     return sorted(handins, key=lambda h: h.received_at)
 
 
-def solution_cells(source_nb) -> dict[str, str]:
-    """The reference code of each solution cell of a source notebook, markers removed."""
-    cells = {}
-    for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
-            lines = [line for line in cell.source.splitlines() if not MARKER.match(line)]
-            cells[meta["grade_id"]] = "\n".join(lines)
-    return cells
-
-
-def answer_notebook(released_nb, answers: dict[str, str]):
-    """A student's notebook: the released one with some solution cells filled in."""
-    answered = nbformat.reads(nbformat.writes(released_nb), as_version=4)  # a deep copy
-    for cell in answered.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and grade_id in answers:
-            cell.source = answers[grade_id]
-    return answered
-
-
 def _answers(plan: str, source: Path) -> dict[str, str]:
     (notebook,) = sorted(source.glob("*.ipynb"))
     answers = solution_cells(nbformat.read(notebook, as_version=4))
@@ -260,7 +239,7 @@ def _submit_all(ws, console: Console) -> None:
                 content = b'{"cells": [ {"cell_type": "code", "source": "oops"'
             else:
                 answers = _answers(handin.kind, ws.source / handin.assignment_id)
-                content = nbformat.writes(answer_notebook(notebook, answers)).encode()
+                content = nbformat.writes(with_cells(notebook, answers)).encode()
             due = ws.course.due(handin.assignment_id)
             files = {name: content,
                      # what the client claims is stored but never trusted
@@ -289,10 +268,11 @@ def _grant(ws) -> None:
 def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
              console: Console | None = None) -> int:
     """Build and replay the demo course as if it ran at ``now`` (UTC)."""
-    from .cli import grade_with_progress, standing_data, wide_console
     from .collect import collect
+    from .console import grade_with_progress, wide_console
     from .release import release
     from .reports import status_table, write_report
+    from .standing import standing_data
     from .workspace import open_workspace
 
     console = console or wide_console()

@@ -10,15 +10,13 @@ by one line saying how many lines it hid.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 from sqlalchemy import select
 
-from .collect import RECEIPT_FILE
 from .gradebook import GradingRun, Receipt
+from .receipt_files import RECEIPT_FILE, read_receipt_id
 from .workspace import Workspace
 
 __all__ = ["FeedbackResult", "HideHiddenTests", "Returned", "return_feedback",
@@ -105,13 +103,6 @@ def _last_error(result: dict) -> str:
             )[-1][:500]
 
 
-def _receipt_id(folder: Path) -> int | None:
-    try:
-        return int(json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def return_feedback(ws: Workspace, assignment_id: str, *,
                     students: list[str] | None = None) -> FeedbackResult:
     """Generate feedback (nbgrader, hidden tests left out) for each graded submission of the
@@ -121,7 +112,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from traitlets.config import Config
 
-    from .exchange.store import CourseExchange
+    from exchange.store import CourseExchange
 
     ws.course.assignment(assignment_id)
     todo = students if students is not None else [p.id for p in ws.course.roster.students]
@@ -160,7 +151,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     exchange = CourseExchange(ws.course_file)
     try:
         for student_id in graded:
-            receipt_id = _receipt_id(ws.root / "autograded" / student_id / assignment_id)
+            receipt_id = read_receipt_id(ws.root / "autograded" / student_id / assignment_id)
             if receipt_id is None:
                 result.not_generated[student_id] = (
                     f"autograded/{student_id}/{assignment_id}/{RECEIPT_FILE} is missing: "

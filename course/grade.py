@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from autograder.results import GradingReport
 from autograder.single import MAX_NOTEBOOK_BYTES
 
 from .collect import collect, collected_receipt_id
@@ -30,7 +31,6 @@ from .workspace import Workspace, open_workspace
 __all__ = ["ENGINE", "GradeOutcome", "collected_students", "default_workers", "grade"]
 
 ENGINE = "sandboxed-pytest"
-UNSAFE_MARK = "not tamper-proof"
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,11 @@ def _nbgrader_error(result: dict) -> str:
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
                   expected: list[str]) -> tuple[str, str, list]:
     """Autograde one collected submission (in this process or a worker's).
-    Returns (outcome, message, warnings). A failed grading leaves the previous autograded
-    notebooks in place: nbgrader removes them before it starts."""
+    Returns (outcome, message, warnings), read from the grading report the engine wrote beside
+    each autograded notebook (``autograder.results``): a report's ``grading_error`` (the
+    platform could not grade) makes the outcome ``error``; without any report, nbgrader's own
+    failure message is the reason. A failed grading leaves the previous autograded notebooks in
+    place: nbgrader removes them before it starts."""
     ws = open_workspace(course_file)
     folder = ws.root / "submitted" / student_id / assignment_id
     problem = _unreadable_notebook(folder, expected) if folder.is_dir() else "not collected"
@@ -101,17 +104,20 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
         shutil.copytree(autograded, backup)
     result = ws.nbgrader_api(assignment_id).autograde(assignment_id, student_id, force=True,
                                                      create=False)
-    if not result["success"] and backup.is_dir():
+    # read before the previous grading is put back: its reports are not this run's
+    reports = [report for name in expected
+               if (report := GradingReport.read(autograded, Path(name).stem)) is not None]
+    warnings = sorted({warning for report in reports for warning in report.warnings})
+    errors = [f"{report.notebook}: {report.grading_error}" if len(expected) > 1
+              else report.grading_error for report in reports if report.grading_error]
+    failed = not result["success"] or bool(errors)
+    if failed and backup.is_dir():
         shutil.rmtree(autograded, ignore_errors=True)
         backup.rename(autograded)
     shutil.rmtree(backup, ignore_errors=True)
-    log = result.get("log") or ""
-    # nbgrader's log lines read "[AutogradeApp | WARNING] <message>"
-    warnings = sorted({line.split("]", 1)[-1].strip() for line in log.splitlines()
-                       if UNSAFE_MARK in line})
-    if result["success"]:
+    if not failed:
         return "success", "", warnings
-    return "error", _nbgrader_error(result), warnings
+    return "error", "; ".join(errors) or _nbgrader_error(result), warnings
 
 
 def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = None,

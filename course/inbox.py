@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 import secrets
-import shutil
 from pathlib import Path, PurePosixPath
-
-import nbformat
 
 from .calendar import utcnow
 from .errors import UserError
+from .folders import write_folder
 from .gradebook import Gradebook, Receipt
 from .gradebook.records import add_receipt
+from .receipt_files import TIMESTAMP_FILE
 from .workspace import Workspace
 
 __all__ = ["MAX_SUBMISSION_BYTES", "check_notebooks", "expected_notebooks", "notebook_problem",
            "read_submission_folder", "receive"]
 
+# the platform default for the largest submission; the exchange service's
+# ``max_submission_bytes`` (``course exchange serve --max-mb``) sets it for uploads through it
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
-CLIENT_TIMESTAMP_FILE = "timestamp.txt"
+CLIENT_TIMESTAMP_FILE = TIMESTAMP_FILE  # the client's claim: kept, never trusted
 
 
 def safe_name(name: str) -> str:
@@ -45,15 +44,11 @@ def expected_notebooks(ws: Workspace, assignment_id: str) -> list[str]:
 
 
 def notebook_problem(name: str, content: bytes) -> str | None:
-    """Why ``content`` is not a readable notebook, in one line, or None if it is one."""
-    try:
-        nbformat.validate(nbformat.reads(content.decode("utf-8"), as_version=4))
-    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError):
-        return f"{name} is not valid JSON (a damaged or non-notebook file)"
-    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"{name} is not a valid notebook ({first[:200]})"
-    return None
+    """``autograder.notebooks.notebook_problem``, imported when first needed: nbformat takes
+    about a second to import, and reading the course's standing never needs it."""
+    from autograder.notebooks import notebook_problem as problem
+
+    return problem(name, content)
 
 
 def check_notebooks(files: dict[str, bytes], assignment_id: str, expected: list[str]) -> None:
@@ -94,39 +89,22 @@ def digest(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def _write_durably(folder: Path, files: dict[str, bytes]) -> None:
-    for name, content in files.items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
 def store(parent: Path, received_at: dt.datetime, files: dict[str, bytes]) -> Path:
-    """Write ``files`` into a new folder under ``parent``, visible only once complete."""
-    parent.mkdir(parents=True, exist_ok=True)
+    """Write ``files`` into a new folder under ``parent``, on disk and visible only once
+    complete."""
     name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
-    partial = parent / f".{name}.partial"
-    partial.mkdir()
-    try:
-        _write_durably(partial, files)
-        final = parent / name
-        partial.rename(final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return final
+    return write_folder(parent / name, files, durable=True)
 
 
 def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
-            files: dict[str, bytes], *, received_at: dt.datetime | None = None) -> Receipt:
+            files: dict[str, bytes], *, received_at: dt.datetime | None = None,
+            max_bytes: int = MAX_SUBMISSION_BYTES) -> Receipt:
     """Store one submission and record its receipt; returns the committed Receipt.
 
     ``received_at`` defaults to this process's clock now. The exchange service passes its own clock
     reading from when the upload finished (so a queue at the deadline cannot make an on-time upload
     late); the demo and tests pass recorded times. A client's claim never reaches it.
+    ``max_bytes`` is the largest submission accepted: the exchange passes its own limit.
     """
     received_at = received_at or utcnow()
     ws.course.student(student_id)
@@ -134,10 +112,9 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     files = {safe_name(name): content for name, content in files.items()}
     client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
     size = sum(len(content) for content in files.values())
-    if size > MAX_SUBMISSION_BYTES:
+    if size > max_bytes:
         raise UserError(
-            f"submission of {size / 1e6:.1f} MB exceeds the limit of "
-            f"{MAX_SUBMISSION_BYTES / 1e6:.0f} MB"
+            f"submission of {size / 1e6:.1f} MB exceeds the limit of {max_bytes / 1e6:.0f} MB"
         )
     check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
 

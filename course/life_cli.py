@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from . import calendar
+from .console import as_of
+from .console import workspace as _workspace
 from .errors import UserError
 
 __all__ = ["add_life_commands"]
@@ -18,19 +20,8 @@ __all__ = ["add_life_commands"]
 DUTY_STYLE = {"handed_in": "green", "late": "yellow", "overdue": "red", "pending": "dim"}
 
 
-def _workspace(args):
-    from .workspace import open_workspace
-
-    return open_workspace(args.course)
-
-
 def _as_of(args, course) -> dt.datetime:
-    if not getattr(args, "as_of", None):
-        return calendar.utcnow()
-    try:
-        return calendar.parse_local(args.as_of, course.zone)
-    except calendar.LocalTimeError as exc:
-        raise UserError(str(exc)) from None
+    return as_of(args, course)
 
 
 def cmd_draw(args) -> int:

@@ -36,7 +36,7 @@ def generate(ws: Workspace, assignment_id: str, *, out: Path | None = None) -> P
     source = ws.source / assignment_id
     if not any(source.glob("*.ipynb")):
         raise UserError(f"{source}: no notebooks for assignment {assignment_id!r}")
-    ws.gradebook().close()  # nbgrader's assignment row must carry the course file's deadline
+    ws.sync_gradebook()  # nbgrader's assignment row must carry the course file's deadline
     result = ws.nbgrader_api().generate_assignment(assignment_id, force=True, create=True)
     if not result["success"]:
         raise _nbgrader_failure("generate", assignment_id, result)

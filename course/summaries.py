@@ -22,7 +22,6 @@ from .coursefile import Course
 from .errors import UserError
 from .gradebook import Gradebook, SessionSummary
 from .inbox import digest, safe_name, store  # the same rules as submissions
-from .wiki.markdown import summary_problems
 from .workspace import Workspace
 
 __all__ = [
@@ -141,6 +140,8 @@ def _check_text(name: str, content: bytes, images: Collection[str]) -> None:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{name}: not UTF-8 text") from None
+    from .wiki.markdown import summary_problems  # markdown-it and mdformat: only to check one
+
     problems = summary_problems(text, images)
     if problems:
         raise UserError(f"{name}: " + "; ".join(problems))

@@ -12,22 +12,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from traitlets.config import Config
+from autograder.results import REPORT_SUFFIX
 
 from .coursefile import Course, load_course
-from .gradebook import Gradebook
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
+
+    from .gradebook import Gradebook
 
 __all__ = ["DB_URL_ENV", "STAFF_ONLY_FOLDERS", "Workspace", "open_workspace"]
 
 DB_URL_ENV = "COURSE_DB_URL"
 # Kept next to an assignment's sources but never copied into what students receive.
 STAFF_ONLY_FOLDERS = ["graders", "mutants"]
-NBGRADER_IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", *STAFF_ONLY_FOLDERS]
+# The grading report beside an autograded notebook (autograder.results) is staff-only too:
+# nbgrader neither copies a file of that name from a submission into autograded/ (a student's
+# forgery) nor from autograded/ into feedback/.
+NBGRADER_IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", *STAFF_ONLY_FOLDERS,
+                   f"*{REPORT_SUFFIX}"]
 
 
 def _resolve_db_url(course: Course, root: Path) -> str:
@@ -62,6 +73,8 @@ class Workspace:
         return self.root / "assignments"
 
     def nbgrader_config(self) -> Config:
+        from traitlets.config import Config  # only commands that run nbgrader need it
+
         config = Config()
         config.CourseDirectory.root = str(self.root)
         config.CourseDirectory.source_directory = "assignments"
@@ -82,10 +95,13 @@ class Workspace:
         return config
 
     def configure_grading(self, config: Config, assignment_id: str) -> Config:
-        """The assignment's grading limits (course file, then defaults) for SandboxedGrading."""
-        settings = self.course.grading_for(assignment_id)
-        for key in ("notebook_timeout", "call_timeout", "memory_mb", "isolation"):
-            setattr(config.SandboxedGrading, key, settings[key])
+        """The assignment's grading limits (``course.settings.resolve_grading``) for
+        SandboxedGrading; ``workers`` is ``course grade``'s, not nbgrader's."""
+        from .settings import resolve_grading
+
+        for setting in resolve_grading(self.course, assignment_id):
+            if setting.name != "workers":
+                setattr(config.SandboxedGrading, setting.name, setting.value)
         return config
 
     def nbgrader_api(self, assignment_id: str | None = None):
@@ -103,14 +119,22 @@ class Workspace:
         return NbGraderAPI(coursedir=coursedir, config=config)
 
     def gradebook(self) -> Gradebook:
-        """Open the gradebook with nbgrader's students and assignments matching the course file."""
-        gb = Gradebook(self.db_url, self.course.id)
-        try:
-            _sync(gb, self.course)
-        except BaseException:
-            gb.close()
-            raise
-        return gb
+        """Open the gradebook (created or migrated first if need be). nbgrader's students and
+        deadlines are brought in line with the course file when ``gb.nb`` is first used, if the
+        course file changed since they last were; reading our tables never does that."""
+        from .gradebook import Gradebook  # SQLAlchemy: not for commands that only read the file
+
+        return Gradebook(self.db_url, self.course.id,
+                         on_nbgrader_open=lambda gb: _sync(gb, self.course))
+
+    def sync_gradebook(self, *, force: bool = False) -> int:
+        """Write the course file's students and deadlines into nbgrader's tables, where
+        generate_assignment, autograde and the formgrader read them, if they changed since the
+        last time (``force``: compare row by row anyway). Returns how many rows it wrote."""
+        from .gradebook import Gradebook
+
+        with Gradebook(self.db_url, self.course.id) as gb:
+            return _sync(gb, self.course, force=force)
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -118,22 +142,47 @@ def _naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _sync(gb: Gradebook, course: Course) -> None:
-    """Roster and deadlines from the course file into nbgrader's tables, touching only changes."""
+def _wanted(course: Course) -> tuple[dict, dict]:
+    """What nbgrader's tables should hold: students' names and emails, assignments' due dates."""
+    students = {p.id: (p.first_name or None, p.last_name or None, p.email or None)
+                for p in course.roster.students}
+    return students, {a.id: _naive_utc(course.due(a.id)) for a in course.assignments}
+
+
+def _digest(course: Course) -> str:
+    students, dues = _wanted(course)
+    data = [course.id, students, {name: due.isoformat() for name, due in dues.items()}]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _sync(gb: Gradebook, course: Course, *, force: bool = False) -> int:
+    """Roster and deadlines from the course file into nbgrader's tables, touching only changes,
+    and only when the course file changed since the last sync (or with ``force``). Returns how
+    many rows it wrote."""
+    from .calendar import utcnow
+    from .gradebook.records import nbgrader_sync_digest, record_nbgrader_sync
+
+    digest = _digest(course)
+    if not force and nbgrader_sync_digest(gb) == digest:
+        return 0
+    students, dues = _wanted(course)
+    written = 0
     existing = {student.id: student for student in gb.nb.students}
-    for person in course.roster.students:
-        current = existing.get(person.id)
-        wanted = (person.first_name or None, person.last_name or None, person.email or None)
+    for student_id, wanted in students.items():
+        current = existing.get(student_id)
         if current is None or (current.first_name, current.last_name, current.email) != wanted:
             gb.nb.update_or_create_student(
-                person.id, first_name=wanted[0], last_name=wanted[1], email=wanted[2]
+                student_id, first_name=wanted[0], last_name=wanted[1], email=wanted[2]
             )
+            written += 1
     assignments = {assignment.name: assignment for assignment in gb.nb.assignments}
-    for assignment in course.assignments:
-        due = _naive_utc(course.due(assignment.id))
-        current = assignments.get(assignment.id)
+    for assignment_id, due in dues.items():
+        current = assignments.get(assignment_id)
         if current is None or current.duedate != due:
-            gb.nb.update_or_create_assignment(assignment.id, duedate=due)
+            gb.nb.update_or_create_assignment(assignment_id, duedate=due)
+            written += 1
+    record_nbgrader_sync(gb, digest, now=utcnow())
+    return written
 
 
 def open_workspace(path: Path | str | None = None) -> Workspace:

@@ -12,7 +12,9 @@ A user asks for ``count`` GPUs and gets them all on one node:
   nothing is held.
 
 No I/O and no clock: the hub calls ``place`` before a server starts and ``release`` after it
-stops; ``restore`` puts back what a running server holds after a hub restart.
+stops; ``restore`` puts back what a running server holds after a hub restart (its spawner's
+saved state, see ``hub_config.spawners.GpuPlacement``). A hub has one pool: a deep copy (as
+traitlets makes of every configured value, for each spawner) is the pool itself.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class GpuPool:
         self.users_per_gpu = users_per_gpu
         self._held: dict[str, Placement] = {}
         self._last: dict[str, Placement] = {}
+
+    def __deepcopy__(self, memo: dict) -> GpuPool:
+        return self  # every spawner must see the same holdings
 
     @property
     def capacity(self) -> int:

@@ -12,15 +12,19 @@ docker
         c.CourseHub.exchange_url = "http://jupyterhub:8000/services/exchange/"  # before apply
 
     ``extra_host_config`` is a callable that places the user's GPUs (``device_requests`` with
-    the chosen device ids); the placement is given back when the server stops.
+    the chosen device ids).
 kube
     KubeSpawner (``pip install jupyterhub-kubespawner``, e.g. through the Zero-to-JupyterHub
     chart) on many GPU servers. The placement picks the node and the number of GPUs
     (``extra_resource_limits = {"nvidia.com/gpu": n}`` and a ``kubernetes.io/hostname`` node
     selector); the NVIDIA device plugin on that node picks the physical devices.
 
-With ``c.CourseHub.gpu_devices`` empty no GPUs are requested. When none is free the spawn fails
-with NoGpuFree's message ("no GPU free for ada: 1 requested, 0 of 16 slots free ...").
+With ``c.CourseHub.gpu_devices`` set, the spawner is the container spawner with ``GpuPlacement``
+mixed in (``hub_config.docker_gpu.GpuDockerSpawner``, ``hub_config.kube_gpu.GpuKubeSpawner``):
+the user's placement is kept in the spawner's state, so a restarted hub holds the GPUs of the
+servers still running, and it goes back to the pool when the server stops. With
+``gpu_devices`` empty no GPUs are requested. When none is free the spawn fails with NoGpuFree's
+message ("no GPU free for ada: 1 requested, 0 of 16 slots free ...").
 """
 
 from __future__ import annotations
@@ -29,11 +33,58 @@ import os
 import sys
 from pathlib import Path
 
-from traitlets.config import Config
+from traitlets import Instance
+from traitlets.config import Config, LoggingConfigurable
 
-from .gpu_placement import GpuPool
+from .gpu_placement import GpuPool, Placement
 
-__all__ = ["configure_spawner", "docker_host_config", "kube_pre_spawn_hook", "release_gpus"]
+__all__ = ["STATE_KEY", "GpuPlacement", "configure_spawner", "docker_host_config",
+           "kube_pre_spawn_hook"]
+
+STATE_KEY = "gpu_placement"  # in the spawner's state: {"node": ..., "device_ids": [...]}
+
+
+class GpuPlacement(LoggingConfigurable):
+    """A spawner mixin: the user's GPUs, taken from the hub's one GpuPool, outlive a hub restart.
+
+    Mix it in before the spawner class: ``class GpuDockerSpawner(GpuPlacement, DockerSpawner)``
+    (JupyterHub's Spawner refuses subclasses without start, stop and poll, so this is none).
+    The placement is made when the server starts (``docker_host_config``,
+    ``kube_pre_spawn_hook``); this class keeps it in JupyterHub's spawner state:
+
+    - ``get_state`` (saved after the server has started) adds the user's placement;
+    - ``load_state`` (each spawner built again after a hub restart) holds it again in the new
+      pool (``GpuPool.restore``), so a second user cannot get the same devices;
+    - ``clear_state`` (after the server stops, and before each start) gives it back.
+    """
+
+    gpu_pool = Instance(GpuPool, allow_none=True,
+                        help="the GPUs of this hub, shared by all its spawners "
+                             "(configure_spawner sets it from c.CourseHub.gpu_devices)").tag(
+        config=True)
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        placement = self.gpu_pool.holding(self.user.name) if self.gpu_pool else None
+        if placement is not None:
+            state[STATE_KEY] = {"node": placement.node, "device_ids": list(placement.device_ids)}
+        return state
+
+    def load_state(self, state: dict) -> None:
+        super().load_state(state)
+        saved = state.get(STATE_KEY)
+        if saved is None or self.gpu_pool is None:
+            return
+        try:
+            placement = Placement(str(saved["node"]), tuple(str(d) for d in saved["device_ids"]))
+            self.gpu_pool.restore(self.user.name, placement)
+        except (KeyError, TypeError, ValueError) as exc:  # e.g. the node left gpu_devices
+            self.log.warning("GPUs of %s not restored from %r: %s", self.user.name, saved, exc)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        if self.gpu_pool is not None:
+            self.gpu_pool.release(self.user.name)
 
 
 def docker_host_config(pool: GpuPool, count: int):
@@ -60,15 +111,6 @@ def kube_pre_spawn_hook(pool: GpuPool, count: int):
     return hook
 
 
-def release_gpus(pool: GpuPool):
-    """``post_stop_hook``: the user's GPUs go back to the pool."""
-
-    def hook(spawner) -> None:
-        pool.release(spawner.user.name)
-
-    return hook
-
-
 def configure_spawner(c: Config, hub) -> None:
     if hub.spawner == "local":
         c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
@@ -82,10 +124,12 @@ def configure_spawner(c: Config, hub) -> None:
         c.JupyterHub.spawner_class = "docker"
         c.DockerSpawner.remove = True
         if pool is not None:
+            c.JupyterHub.spawner_class = "hub_config.docker_gpu.GpuDockerSpawner"
             c.DockerSpawner.extra_host_config = docker_host_config(pool, hub.gpus_per_user)
     else:
         c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
         if pool is not None:
+            c.JupyterHub.spawner_class = "hub_config.kube_gpu.GpuKubeSpawner"
             c.KubeSpawner.pre_spawn_hook = kube_pre_spawn_hook(pool, hub.gpus_per_user)
     if pool is not None:
-        c.Spawner.post_stop_hook = release_gpus(pool)
+        c.GpuPlacement.gpu_pool = pool  # the hooks and every spawner's state: one pool

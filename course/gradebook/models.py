@@ -22,6 +22,7 @@ __all__ = [
     "RosterEvent",
     "ScoreOverride",
     "SessionSummary",
+    "SyncState",
 ]
 
 UTC = dt.UTC
@@ -193,3 +194,13 @@ class SessionSummary(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_path: Mapped[str] = mapped_column(Text, doc="folder of the stored files, course-relative")
+
+
+class SyncState(Base):
+    """What was last written from the course file into nbgrader's tables (its students, the
+    assignments with their deadlines), as a digest: the write is redone only when it changes."""
+
+    __tablename__ = "course_sync"
+    target: Mapped[str] = mapped_column(String(32), primary_key=True, doc="nbgrader")
+    digest: Mapped[str] = mapped_column(String(64), doc="sha256 of what was written")
+    synced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

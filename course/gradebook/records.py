@@ -6,7 +6,9 @@ import datetime as dt
 import getpass
 import os
 
-from sqlalchemy import select
+from sqlalchemy import case, column, func, select, table
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..calendar import utcnow
 from ..coursefile import Course
@@ -21,6 +23,7 @@ from .models import (
     Release,
     RosterEvent,
     ScoreOverride,
+    SyncState,
 )
 
 __all__ = [
@@ -32,9 +35,14 @@ __all__ = [
     "current_user",
     "finish_run",
     "gather_facts",
+    "get_receipt",
     "grant_excuse",
     "grant_extension",
+    "nbgrader_scores",
+    "nbgrader_sync_digest",
     "receipts_for",
+    "receipts_where",
+    "record_nbgrader_sync",
     "record_release",
     "record_roster_drop",
     "release_times",
@@ -60,6 +68,21 @@ def add_receipt(gb: Gradebook, **fields) -> Receipt:
 def receipts_for(gb: Gradebook, assignment_id: str) -> list[Receipt]:
     query = select(Receipt).where(Receipt.assignment_id == assignment_id).order_by(Receipt.id)
     return list(gb.session.scalars(query))
+
+
+def receipts_where(gb: Gradebook, *, student_id: str | None = None,
+                   assignment_id: str | None = None) -> list[Receipt]:
+    """Receipts in the order received, of one student and/or one assignment (None: any)."""
+    query = select(Receipt).order_by(Receipt.received_at, Receipt.id)
+    if student_id is not None:
+        query = query.where(Receipt.student_id == student_id)
+    if assignment_id is not None:
+        query = query.where(Receipt.assignment_id == assignment_id)
+    return list(gb.session.scalars(query))
+
+
+def get_receipt(gb: Gradebook, receipt_id: int) -> Receipt | None:
+    return gb.session.get(Receipt, receipt_id)
 
 
 def grant_extension(gb: Gradebook, student_id: str, assignment_id: str, until: dt.datetime,
@@ -172,8 +195,8 @@ def record_roster_drop(gb: Gradebook, student_id: str, reason: str, *, now: dt.d
 
 
 def record_release(gb: Gradebook, assignment_id: str, checksum: str, *,
-                   now: dt.datetime) -> Release:
-    row = Release(assignment_id=assignment_id, released_at=now, released_by=current_user(),
+                   now: dt.datetime, by: str | None = None) -> Release:
+    row = Release(assignment_id=assignment_id, released_at=now, released_by=by or current_user(),
                   checksum=checksum)
     gb.session.add(row)
     return row
@@ -232,7 +255,9 @@ def gather_facts(gb: Gradebook, course: Course) -> Facts:
     """
     facts = Facts(releases=release_times(gb, course))
     received = {}
-    for receipt in gb.session.scalars(select(Receipt)):
+    # the columns needed, not the models: a big course has thousands of receipts and runs
+    receipts = select(Receipt.id, Receipt.student_id, Receipt.assignment_id, Receipt.received_at)
+    for receipt in gb.session.execute(receipts.order_by(Receipt.id)):
         received[receipt.id] = receipt.received_at
         facts.receipts.setdefault((receipt.student_id, receipt.assignment_id), []).append(
             receipt.received_at
@@ -246,7 +271,10 @@ def gather_facts(gb: Gradebook, course: Course) -> Facts:
     for pair, row in _latest_by_pair(gb.session.scalars(not_cleared)).items():
         facts.overrides[pair] = Override(row.score, row.reason, row.set_by, row.set_at,
                                          row.max_score)
-    runs = [run for run in gb.session.scalars(select(GradingRun)) if run.outcome != "running"]
+    columns = ("id", "student_id", "assignment_id", "receipt_id", "started_at", "outcome",
+               "message", "score", "max_score")
+    runs = list(gb.session.execute(select(*(getattr(GradingRun, name) for name in columns))
+                                   .where(GradingRun.outcome != "running")))
     by_start = lambda run: (run.started_at, run.id)  # a re-grade reuses its (older) row
     latest = _latest_by_pair(runs, key=by_start)
     good = _latest_by_pair([run for run in runs if run.outcome == "success"], key=by_start)
@@ -254,24 +282,83 @@ def gather_facts(gb: Gradebook, course: Course) -> Facts:
         if run.outcome != "success":
             facts.grading_errors[pair] = GradingError(run.message, received.get(run.receipt_id),
                                                       unreadable=run.outcome == "unreadable")
-    nbgrader_scores = _nbgrader_scores(gb, course)
+    nbgrader = nbgrader_scores(gb, [assignment.id for assignment in course.assignments])
     for pair, run in good.items():
         when = received.get(run.receipt_id)
         if when is None or run.score is None:
             continue
         score, max_score = run.score, run.max_score
-        if latest[pair] is run and pair in nbgrader_scores:
-            score, max_score = nbgrader_scores[pair]
+        if latest[pair] is run and pair in nbgrader:
+            score, max_score = nbgrader[pair]
         facts.scores[pair] = Graded(score, max_score, when)
     return facts
 
 
-def _nbgrader_scores(gb: Gradebook, course: Course) -> dict[tuple[str, str], tuple[float, float]]:
-    known = {a.name for a in gb.nb.assignments}
-    scores = {}
-    for assignment in course.assignments:
-        if assignment.id in known:
-            for submission in gb.nb.find_assignment(assignment.id).submissions:
-                scores[(submission.student.id, assignment.id)] = (submission.score,
-                                                                  submission.max_score)
-    return scores
+# nbgrader's tables, as much of them as its scores need (nbgrader.api defines them)
+_assignment = table("assignment", column("id"), column("name"))
+_notebook = table("notebook", column("id"), column("assignment_id"))
+_cell = table("base_cell", column("id"), column("notebook_id"))
+_submission = table("submitted_assignment", column("id"), column("assignment_id"),
+                    column("student_id"))
+_submitted_notebook = table("submitted_notebook", column("id"), column("assignment_id"))
+_grade = table("grade", column("notebook_id"), column("auto_score"), column("manual_score"),
+               column("extra_credit"))
+
+
+def nbgrader_scores(gb: Gradebook, assignment_ids: list[str]
+                    ) -> dict[tuple[str, str], tuple[float, float]]:
+    """nbgrader's score and max score of each submission of these assignments, by (student,
+    assignment), hand grading in the formgrader included.
+
+    Read from nbgrader's tables in two queries, as nbgrader defines them: a grade counts its
+    manual score, else its automatic one (else 0), plus any extra credit; a submission scores
+    the sum of its grades, out of the sum of the max scores of the assignment's graded cells
+    (grade cells and task cells). nbgrader's own Gradebook would cost two queries per
+    submission, and importing nbgrader about 2 s.
+    """
+    extra = func.coalesce(_grade.c.extra_credit, 0.0)
+    points = case((_grade.c.manual_score.is_not(None), _grade.c.manual_score + extra),
+                  (_grade.c.auto_score.is_not(None), _grade.c.auto_score + extra), else_=0.0)
+    scored = (select(_submission.c.student_id, _assignment.c.name,
+                     func.coalesce(func.sum(points), 0.0))
+              .select_from(_submission
+                           .join(_assignment, _submission.c.assignment_id == _assignment.c.id)
+                           .outerjoin(_submitted_notebook,
+                                      _submitted_notebook.c.assignment_id == _submission.c.id)
+                           .outerjoin(_grade, _grade.c.notebook_id == _submitted_notebook.c.id))
+              .where(_assignment.c.name.in_(assignment_ids))
+              .group_by(_submission.c.student_id, _assignment.c.name))
+    max_scores: dict[str, float] = {}
+    for cells_table in ("grade_cells", "task_cells"):
+        cells = table(cells_table, column("id"), column("max_score"))
+        query = (select(_assignment.c.name, func.sum(cells.c.max_score))
+                 .select_from(_assignment
+                              .join(_notebook, _notebook.c.assignment_id == _assignment.c.id)
+                              .join(_cell, _cell.c.notebook_id == _notebook.c.id)
+                              .join(cells, cells.c.id == _cell.c.id))
+                 .where(_assignment.c.name.in_(assignment_ids))
+                 .group_by(_assignment.c.name))
+        for name, total in gb.session.execute(query):
+            max_scores[name] = max_scores.get(name, 0.0) + (total or 0.0)
+    return {(student, name): (score, max_scores.get(name, 0.0))
+            for student, name, score in gb.session.execute(scored)}
+
+
+NBGRADER = "nbgrader"  # SyncState.target of what the workspace writes into nbgrader's tables
+
+
+def nbgrader_sync_digest(gb: Gradebook) -> str | None:
+    """The digest of what was last written into nbgrader's tables; None if nothing was yet.
+    Read outside the caller's session (its pending work is neither flushed nor committed)."""
+    with Session(gb.engine) as session:
+        row = session.get(SyncState, NBGRADER)
+        return row.digest if row is not None else None
+
+
+def record_nbgrader_sync(gb: Gradebook, digest: str, *, now: dt.datetime) -> None:
+    """Record, in a transaction of its own, that nbgrader's tables now hold ``digest``'s data."""
+    try:
+        with Session(gb.engine) as session, session.begin():
+            session.merge(SyncState(target=NBGRADER, digest=digest, synced_at=now))
+    except IntegrityError:
+        pass  # another process recorded its sync at the same moment; the next open re-checks

@@ -2,8 +2,8 @@
 # The hub sets $COURSE_FILE and $COURSE_EXCHANGE_URL and puts this folder on $JUPYTER_CONFIG_PATH.
 import os
 
-from course.exchange.client import configure
 from course.workspace import open_workspace
+from exchange.client import configure
 
 c = get_config()  # noqa: F821
 ws = open_workspace(os.environ["COURSE_FILE"])

@@ -2,7 +2,7 @@
 # The hub puts this folder on $JUPYTER_CONFIG_PATH and sets $COURSE_ID and $COURSE_EXCHANGE_URL.
 import os
 
-from course.exchange.client import configure
+from exchange.client import configure
 
 c = get_config()  # noqa: F821
 configure(c, course_id=os.environ.get("COURSE_ID"))

@@ -23,8 +23,9 @@ import nbformat
 
 from autograder.client import Timeouts
 from autograder.engine import GradingOptions
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
 from autograder.sandbox import NOBODY, SandboxLimits
-from course.demo import answer_notebook, solution_cells
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "assignments" / "01-numpy"

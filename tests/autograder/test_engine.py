@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO
 
-from autograder.engine import GradingOptions, grade_notebook
-from course.demo import answer_notebook, solution_cells
+from autograder.engine import grade_notebook
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
 
 SOURCE = REPO / "assignments" / "01-numpy"
 GRADERS = SOURCE / "graders"
@@ -107,8 +108,8 @@ def test_course_grade_writes_nbgrader_gradebook_and_safe_feedback(make_course, d
 
 @pytest.mark.slow
 def test_regrade_is_idempotent_and_workers_agree(make_course, tmp_path):
-    from course.gradebook import GradingRun
     from course.grade import grade
+    from course.gradebook import GradingRun
 
     students = {"ada": answered(), "ben": answered(mutant("partial")),
                 "cleo": answered(mutant("transposed_index"))}

@@ -11,15 +11,16 @@ import re
 import nbformat
 import pytest
 
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
 from course.cli import main
 from course.collect import collect
-from course.demo import answer_notebook, solution_cells
-from course.exchange import wire
 from course.feedback import strip_hidden_tests
 from course.grade import ENGINE, grade
 from course.gradebook.records import finish_run, start_run
 from course.inbox import receive
 from course.workspace import open_workspace
+from exchange import wire
 
 HOUR = dt.timedelta(hours=1)
 AID = "01-numpy"
@@ -99,7 +100,7 @@ def feedback_route(course_file, user: str) -> list[dict]:
     from tornado.httpserver import HTTPServer
     from tornado.testing import bind_unused_port
 
-    from course.exchange.service import ExchangeService
+    from exchange.service import ExchangeService
 
     async def fetch():
         service = ExchangeService(course=str(course_file))

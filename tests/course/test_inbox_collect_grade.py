@@ -8,8 +8,9 @@ import nbformat
 import pytest
 import sqlalchemy as sa
 
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
 from course.collect import collect
-from course.demo import answer_notebook, solution_cells
 from course.errors import UserError
 from course.gradebook import GradingRun, Receipt
 from course.inbox import MAX_SUBMISSION_BYTES, receive
@@ -142,7 +143,7 @@ def test_batch_with_a_malformed_notebook(ws):
         ("ada", "success"), ("ben", "unreadable"), ("cleo", "success")]
     assert all(r.receipt_id and r.finished_at and r.grader_version for r in runs)
 
-    from course.cli import standing_data
+    from course.standing import standing_data
 
     data = standing_data(ws, due + 48 * HOUR)
     entries = {s["id"]: s["assignments"]["01-numpy"] for s in data["students"]}
@@ -160,7 +161,8 @@ def test_grading_follows_a_resubmission_and_status_never_mixes_receipts(ws, caps
     """ada is graded, hands in again before the deadline, and `course grade --student ada`
     grades the new submission (collecting it first); status never pairs a time with another
     submission's score."""
-    from course.cli import main, standing_data
+    from course.cli import main
+    from course.standing import standing_data
 
     due = ws.course.due("01-numpy")
     name, perfect = notebook_bytes(ws)

@@ -5,11 +5,17 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import REPO
+from jupyterhub import orm
+from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.user import User
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from hub_config import apply
-from hub_config.gpu_placement import NoGpuFree
+from hub_config.gpu_placement import NoGpuFree, Placement
+from hub_config.spawners import GpuPlacement
 
 COURSE = """\
 id: dl-test
@@ -103,7 +109,7 @@ def _spawner(name: str) -> SimpleNamespace:
 
 def test_docker_spawner_places_gpus_and_refuses_cleanly(course_file):
     c = configured(course_file, spawner="docker", gpu_devices={"gpu01": ["0", "1"]})
-    assert c.JupyterHub.spawner_class == "docker"
+    assert c.JupyterHub.spawner_class == "hub_config.docker_gpu.GpuDockerSpawner"
     host_config = c.DockerSpawner.extra_host_config
     assert callable(host_config)
     (request,) = host_config(_spawner("ada"))["device_requests"]
@@ -111,20 +117,88 @@ def test_docker_spawner_places_gpus_and_refuses_cleanly(course_file):
     assert host_config(_spawner("ben"))["device_requests"][0]["device_ids"] == ["1"]
     with pytest.raises(NoGpuFree, match="no GPU free for cleo"):
         host_config(_spawner("cleo"))
-    c.Spawner.post_stop_hook(_spawner("ada"))
+    c.GpuPlacement.gpu_pool.release("ada")  # the pool the hook places from
     assert host_config(_spawner("cleo"))["device_requests"][0]["device_ids"] == ["0"]
     cpu_only = configured(course_file, spawner="docker")
+    assert cpu_only.JupyterHub.spawner_class == "docker"
     assert "extra_host_config" not in cpu_only.DockerSpawner
+    assert "gpu_pool" not in cpu_only.GpuPlacement
 
 
 def test_kube_spawner_gets_node_and_gpu_count(course_file):
     c = configured(course_file, spawner="kube", gpus_per_user=2,
                    gpu_devices={"node-a": ["0", "1"], "node-b": ["0", "1", "2", "3"]})
-    assert c.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
+    assert c.JupyterHub.spawner_class == "hub_config.kube_gpu.GpuKubeSpawner"
     spawner = _spawner("ada")
     c.KubeSpawner.pre_spawn_hook(spawner)
     assert spawner.extra_resource_limits == {"nvidia.com/gpu": "2"}
     assert spawner.node_selector == {"pool": "gpu", "kubernetes.io/hostname": "node-b"}
+
+
+class LocalGpuSpawner(GpuPlacement, LocalProcessSpawner):
+    """What GpuDockerSpawner is to DockerSpawner, on the spawner installed here."""
+
+
+@pytest.fixture
+def hub_db():
+    """The hub's database (in memory) with the users ada and ben; it outlives a hub restart."""
+    engine = create_engine("sqlite://")
+    orm.Base.metadata.create_all(engine)
+    db = Session(engine)
+    db.add_all([orm.User(name="ada"), orm.User(name="ben")])
+    db.commit()
+    yield db
+    db.close()
+    engine.dispose()
+
+
+def _hub_process(course_file, db) -> tuple[Config, dict[str, User]]:
+    """One run of the hub: apply()'s config (with a new GpuPool) and JupyterHub's own users,
+    whose spawners JupyterHub builds from the database (calling load_state)."""
+    c = configured(course_file, spawner="docker", gpu_devices={"gpu01": ["0", "1"]})
+    settings = {"spawner_class": LocalGpuSpawner, "config": c}
+    return c, {user.name: User(user, settings) for user in db.query(orm.User)}
+
+
+def test_gpus_of_running_servers_stay_taken_after_a_hub_restart(course_file, hub_db):
+    c, users = _hub_process(course_file, hub_db)
+    ada = users["ada"].spawner
+    assert c.DockerSpawner.extra_host_config(ada)["device_requests"][0]["device_ids"] == ["0"]
+    ada.pid = 4242
+    ada.orm_spawner.state = ada.get_state()  # as JupyterHub saves it once the server started
+    hub_db.commit()
+    assert ada.orm_spawner.state == {"pid": 4242,
+                                     "gpu_placement": {"node": "gpu01", "device_ids": ["0"]}}
+
+    c, users = _hub_process(course_file, hub_db)  # restarted: a new, empty pool
+    pool = c.GpuPlacement.gpu_pool
+    ada = users["ada"].spawner
+    assert ada.pid == 4242  # LocalProcessSpawner's own state came back too
+    assert pool.holding("ada") == Placement("gpu01", ("0",))
+    ben = c.DockerSpawner.extra_host_config(users["ben"].spawner)
+    assert ben["device_requests"][0]["device_ids"] == ["1"]  # not ada's device
+    with pytest.raises(NoGpuFree, match=r"0 of 2 slots free"):
+        pool.place("cleo")
+
+    ada.clear_state()  # as JupyterHub does after the server stopped
+    assert pool.holding("ada") is None and pool.free() == {"gpu01": 1}
+    ada.orm_spawner.state = ada.get_state()
+    hub_db.commit()
+    assert "gpu_placement" not in ada.orm_spawner.state
+    c, users = _hub_process(course_file, hub_db)
+    assert "gpu_placement" not in users["ada"].spawner.get_state()
+    assert c.GpuPlacement.gpu_pool.free() == {"gpu01": 2}
+
+
+def test_a_placement_on_a_gpu_no_longer_configured_is_dropped(course_file, hub_db, caplog):
+    c, users = _hub_process(course_file, hub_db)
+    orm_spawner = users["ada"].orm_spawners[""]
+    orm_spawner.state = {"gpu_placement": {"node": "gpu09", "device_ids": ["0"]}}
+    hub_db.commit()
+    c, users = _hub_process(course_file, hub_db)
+    assert users["ada"].spawner.get_state() == {}  # built all the same, the placement dropped
+    assert c.GpuPlacement.gpu_pool.holding("ada") is None
+    assert "GPUs of ada not restored" in caplog.text
 
 
 def test_local_spawner(course_file):
@@ -144,9 +218,9 @@ def test_the_shipped_config_files_load(course_file, monkeypatch):
     monkeypatch.setenv("COURSE_ID", "dl-test")
     user = PyFileConfigLoader("nbgrader_config.py", str(REPO / "hub_config" / "singleuser"))
     config = user.load_config()
-    assert config.ExchangeFactory.submit == "course.exchange.client.ExchangeSubmit"
+    assert config.ExchangeFactory.submit == "exchange.client.ExchangeSubmit"
     assert config.CourseDirectory.course_id == "dl-test"
     staff = PyFileConfigLoader("nbgrader_config.py", str(REPO / "hub_config" / "formgrader"))
     config = staff.load_config()
     assert config.CourseDirectory.root == str(course_file.parent.resolve())
-    assert config.ExchangeFactory.collect == "course.exchange.client.ExchangeCollect"
+    assert config.ExchangeFactory.collect == "exchange.client.ExchangeCollect"

@@ -21,16 +21,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import select
+from course.calendar import utcnow
+from course.collect import collect
+from course.errors import UserError
+from course.gradebook import Receipt
+from course.gradebook.records import get_receipt, receipts_where, record_release
+from course.inbox import MAX_SUBMISSION_BYTES, read_submission_folder, receive, safe_name, store
+from course.release import folder_checksum
+from course.summaries import receive_summary
+from course.workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 
-from ..calendar import utcnow
-from ..collect import collect
-from ..errors import UserError
-from ..gradebook import Receipt, Release
-from ..inbox import MAX_SUBMISSION_BYTES, read_submission_folder, receive, safe_name, store
-from ..release import folder_checksum
-from ..summaries import receive_summary
-from ..workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 from . import wire
 
 __all__ = ["Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge"]
@@ -174,9 +174,7 @@ class CourseExchange:
         staged.rename(target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        row = Release(assignment_id=assignment_id, released_at=utcnow(), released_by=by,
-                      checksum=folder_checksum(target))
-        self.gb.session.add(row)
+        row = record_release(self.gb, assignment_id, folder_checksum(target), now=utcnow(), by=by)
         self.gb.commit()
         return {"assignment_id": assignment_id, "checksum": row.checksum,
                 "notebooks": _top_notebooks(target)}
@@ -195,20 +193,16 @@ class CourseExchange:
         self.ws.course.assignment(assignment_id)
         if not self._visible(assignment_id, Role("student"), received_at):
             raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
-        _check_size(files, self.max_submission_bytes, "submission")
-        return receive(self.ws, self.gb, student_id, assignment_id, files, received_at=received_at)
+        _check_size(files, self.max_submission_bytes, "submission")  # TooLarge: HTTP 413
+        return receive(self.ws, self.gb, student_id, assignment_id, files, received_at=received_at,
+                       max_bytes=self.max_submission_bytes)
 
     def receipts(self, *, student_id: str | None = None,
                  assignment_id: str | None = None) -> list[Receipt]:
-        query = select(Receipt).order_by(Receipt.received_at, Receipt.id)
-        if student_id is not None:
-            query = query.where(Receipt.student_id == student_id)
-        if assignment_id is not None:
-            query = query.where(Receipt.assignment_id == assignment_id)
-        return list(self.gb.session.scalars(query))
+        return receipts_where(self.gb, student_id=student_id, assignment_id=assignment_id)
 
     def receipt(self, receipt_id: int) -> Receipt:
-        row = self.gb.session.get(Receipt, receipt_id)
+        row = get_receipt(self.gb, receipt_id)
         if row is None:
             raise NotFound(f"no submission {receipt_id}")
         return row

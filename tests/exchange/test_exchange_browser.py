@@ -22,9 +22,9 @@ import psutil
 import pytest
 import requests
 
-from course.demo import solution_cells
-from hub_config.demo import ASSIGNMENT, COURSE_ID, build_hub_course
-from hub_config.local import ensure_proxy, free_port
+from autograder.notebooks import solution_cells
+from course.hubcourse import ASSIGNMENT, COURSE_ID, build_hub_course
+from course.localhub import free_port, require_proxy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -41,7 +41,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def course_hub(tmp_path_factory):
     """`course hub --dir ... --port ...` in a subprocess, until it prints its URL."""
-    ensure_proxy()
+    require_proxy()
     root = tmp_path_factory.mktemp("hub-browser") / "course"
     build_hub_course(root)
     port = free_port()

@@ -45,15 +45,16 @@ from tornado import httpserver, web
 from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..calendar import utcnow
-from ..errors import UserError
-from ..inbox import MAX_SUBMISSION_BYTES
+from course.calendar import utcnow
+from course.errors import UnknownId, UserError
+from course.inbox import MAX_SUBMISSION_BYTES
+
 from . import wire
 from .store import Conflict, CourseExchange, Forbidden, NotFound, Role, TooLarge
 
 __all__ = ["ExchangeService", "main"]
 
-log = logging.getLogger("course.exchange")
+log = logging.getLogger("exchange")
 
 TIME_FIELDS = {"timestamp", "received_at", "received_utc", "time", "submitted_at"}
 
@@ -127,10 +128,10 @@ class ApiHandler(web.RequestHandler):
             raise web.HTTPError(409, str(exc)) from None
         except TooLarge as exc:
             raise web.HTTPError(413, str(exc)) from None
+        except (NotFound, UnknownId) as exc:  # before UserError: an unknown id is one too
+            raise web.HTTPError(404, str(exc) or "not found") from None
         except (UserError, wire.WireError) as exc:
             raise web.HTTPError(400, str(exc)) from None
-        except (NotFound, LookupError) as exc:
-            raise web.HTTPError(404, exc.args[0] if exc.args else "not found") from None
 
 
 @web.stream_request_body

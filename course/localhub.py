@@ -2,17 +2,15 @@
 
 ``LocalHub`` writes a jupyterhub_config.py that calls ``hub_config.apply`` for the course (local
 process spawner, the simple authenticator, the exchange as a managed service unless told
-otherwise), picks free loopback ports, starts ``jupyterhub`` with configurable-http-proxy from
-npm (``deploy/node``), waits until it answers and, on ``stop()``, ends it and every process it
-started. ``admin_token`` adds a service whose token scripts the hub (users, servers, users' tokens) for
-tests and benchmarks; ``extra_config`` is appended to the generated file.
+otherwise), picks free loopback ports, starts ``jupyterhub`` with the configurable-http-proxy
+that ``make hub`` installs from ``deploy/node/package-lock.json``, waits until it answers and,
+on ``stop()``, ends it and every process it started. ``extra_config`` is appended to the
+generated file; a subclass adds settings by overriding ``config_lines``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,24 +21,23 @@ from pathlib import Path
 import psutil
 import requests
 
-__all__ = ["PROXY_BIN", "LocalHub", "ensure_proxy", "free_port"]
+from .errors import UserError
+
+__all__ = ["NODE_PREFIX", "LocalHub", "free_port", "require_proxy"]
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_PREFIX = REPO / "deploy" / "node"
-PROXY_BIN = NODE_PREFIX / "node_modules" / ".bin" / "configurable-http-proxy"
-PROXY_PACKAGE = "configurable-http-proxy@5"
 
 
-def ensure_proxy() -> Path:
-    """configurable-http-proxy from npm into deploy/node (git-ignored), once."""
-    if not PROXY_BIN.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("npm is needed to install configurable-http-proxy (apt-get "
-                               "install nodejs npm), or install it on PATH yourself")
-        subprocess.run([npm, "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund",
-                        "--loglevel=error", PROXY_PACKAGE], check=True)
-    return PROXY_BIN
+def require_proxy(prefix: Path = NODE_PREFIX) -> Path:
+    """configurable-http-proxy as ``make hub`` installs it (``npm ci`` against the lock file in
+    ``prefix``); a UserError that says so when it is not there. Nothing is installed here."""
+    proxy = prefix / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not proxy.exists():
+        raise UserError(f"{proxy} is missing: run `make hub`, which installs "
+                        f"configurable-http-proxy from {prefix / 'package-lock.json'} "
+                        f"(npm ci --prefix {prefix})")
+    return proxy
 
 
 def _from_pid_file(path: Path) -> list[psutil.Process]:
@@ -60,8 +57,7 @@ class LocalHub:
     def __init__(self, course_file: Path | str, state_dir: Path | str, *, password: str,
                  port: int | None = None, formgrader: bool = False, idle_timeout: int = 0,
                  exchange_managed: bool = True, exchange_api_token: str = "",
-                 extra_config: str = "", settings: dict | None = None,
-                 admin_token: str = ""):
+                 extra_config: str = "", settings: dict | None = None):
         self.course_file = Path(course_file).resolve()
         self.state = Path(state_dir).resolve()
         self.password = password
@@ -72,7 +68,6 @@ class LocalHub:
         self.formgrader, self.idle_timeout = formgrader, idle_timeout
         self.exchange_managed, self.exchange_api_token = exchange_managed, exchange_api_token
         self.extra_config = extra_config
-        self.admin_token = admin_token
         self.settings = settings or {}
         self.proc: subprocess.Popen | None = None
         self.proc_returncode: int | None = None
@@ -86,48 +81,35 @@ class LocalHub:
     def exchange_url(self) -> str:
         return f"http://127.0.0.1:{self.exchange_port}/services/exchange/"
 
-    def write_config(self) -> Path:
-        self.state.mkdir(parents=True, exist_ok=True)
+    def config_lines(self) -> list[str]:
+        """The lines of the generated jupyterhub_config.py."""
         settings = {"course_file": str(self.course_file), "simple_password": self.password,
                     "exchange_port": self.exchange_port, "formgrader": self.formgrader,
                     "formgrader_port": self.formgrader_port, "idle_timeout": self.idle_timeout,
                     "home_root": str(self.state / "home"),
                     "exchange_managed": self.exchange_managed,
                     "exchange_api_token": self.exchange_api_token, **self.settings}
-        lines = ["# written by hub_config.local.LocalHub", "from hub_config import apply", "",
-                 "c = get_config()  # noqa: F821"]
+        lines = [f"# written by {type(self).__module__}.{type(self).__name__}",
+                 "from hub_config import apply", "", "c = get_config()  # noqa: F821"]
         lines += [f"c.CourseHub.{key} = {value!r}" for key, value in settings.items()]
-        lines += ["apply(c)",
-                  f"c.JupyterHub.bind_url = {self.url + '/'!r}",
-                  f"c.JupyterHub.hub_bind_url = 'http://127.0.0.1:{self.hub_port}'",
-                  f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.proxy_api_port}'",
-                  f"c.ConfigurableHTTPProxy.command = [{str(ensure_proxy())!r}]",
-                  f"c.JupyterHub.db_url = 'sqlite:///{self.state / 'jupyterhub.sqlite'}'",
-                  f"c.JupyterHub.cookie_secret_file = {str(self.state / 'cookie_secret')!r}",
-                  f"c.JupyterHub.pid_file = {str(self.state / 'jupyterhub.pid')!r}",
-                  "c.JupyterHub.cleanup_servers = True",
-                  *self._admin_service(),
-                  "c.Spawner.start_timeout = 120",
-                  "c.Spawner.http_timeout = 120",
-                  self.extra_config]
+        return [*lines, "apply(c)",
+                f"c.JupyterHub.bind_url = {self.url + '/'!r}",
+                f"c.JupyterHub.hub_bind_url = 'http://127.0.0.1:{self.hub_port}'",
+                f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.proxy_api_port}'",
+                f"c.ConfigurableHTTPProxy.command = [{str(require_proxy())!r}]",
+                f"c.JupyterHub.db_url = 'sqlite:///{self.state / 'jupyterhub.sqlite'}'",
+                f"c.JupyterHub.cookie_secret_file = {str(self.state / 'cookie_secret')!r}",
+                f"c.JupyterHub.pid_file = {str(self.state / 'jupyterhub.pid')!r}",
+                "c.JupyterHub.cleanup_servers = True",
+                "c.Spawner.start_timeout = 120",
+                "c.Spawner.http_timeout = 120",
+                self.extra_config]
+
+    def write_config(self) -> Path:
+        self.state.mkdir(parents=True, exist_ok=True)
         path = self.state / "jupyterhub_config.py"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(self.config_lines()) + "\n")
         return path
-
-    def _admin_service(self) -> list[str]:
-        """A service whose token scripts this hub: users, groups, servers, users' tokens."""
-        if not self.admin_token:
-            return []
-        scopes = ["admin:users", "admin:servers", "admin:groups", "tokens", "access:servers",
-                  "list:users", "read:users"]
-        service = {"name": "local-admin", "api_token": self.admin_token}
-        role = {"name": "local-admin", "scopes": scopes, "services": ["local-admin"]}
-        return [f"c.JupyterHub.services.append({service!r})",
-                f"c.JupyterHub.load_roles.append({role!r})"]
-
-    def token_for(self, user: str, note: str = "local hub") -> str:
-        """A new JupyterHub token of ``user`` (needs ``admin_token``)."""
-        return self.api("POST", f"users/{user}/tokens", self.admin_token, {"note": note})["token"]
 
     def start(self, timeout: float = 90) -> LocalHub:
         config = self.write_config()
@@ -202,13 +184,3 @@ class LocalHub:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc_returncode, self.proc = self.proc.returncode, None
-
-    # -- the REST API ----------------------------------------------------------------------
-    def api(self, method: str, path: str, token: str, body: dict | None = None,
-            expect: tuple[int, ...] = (200, 201, 202, 204)) -> dict | None:
-        reply = requests.request(method, f"{self.url}/hub/api/{path.lstrip('/')}",
-                                 headers={"Authorization": f"token {token}"},
-                                 data=None if body is None else json.dumps(body), timeout=60)
-        if reply.status_code not in expect:
-            raise RuntimeError(f"{method} {path}: HTTP {reply.status_code} {reply.text[:300]}")
-        return reply.json() if reply.content else None

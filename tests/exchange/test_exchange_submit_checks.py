@@ -8,8 +8,9 @@ import shutil
 import nbformat
 import pytest
 
-from course.demo import answer_notebook, solution_cells
-from course.exchange import wire
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
+from exchange import wire
 
 AID = "01-numpy"
 
@@ -21,7 +22,7 @@ def submit_as(course_file, user: str, files: dict[str, bytes]) -> tuple[int, dic
     from tornado.httpserver import HTTPServer
     from tornado.testing import bind_unused_port
 
-    from course.exchange.service import ExchangeService
+    from exchange.service import ExchangeService
 
     async def post():
         service = ExchangeService(course=str(course_file))

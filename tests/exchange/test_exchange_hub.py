@@ -24,10 +24,12 @@ import nbformat
 import pytest
 import requests
 from conftest import REPO
+from hub_doubles import ScriptedHub
 
-from course.demo import answer_notebook, solution_cells
-from hub_config.demo import build_hub_course
-from hub_config.local import LocalHub, free_port
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
+from course.hubcourse import build_hub_course
+from course.localhub import LocalHub, free_port
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from exchange_spike import check_stored, run_spike
@@ -84,17 +86,17 @@ def env(tmp_path_factory):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    from course.exchange.client import configure
     from course.release import generate
     from course.workspace import open_workspace
+    from exchange.client import configure
 
     tmp = tmp_path_factory.mktemp("exchange-hub")
     course_file = build_hub_course(tmp / "course", students=STUDENTS, release="none")
     ws = open_workspace(course_file)
     generate(ws, AID)
     admin, exchange_token = secrets.token_hex(16), secrets.token_hex(16)
-    hub = LocalHub(course_file, tmp / "hub", password="test-password", admin_token=admin,
-                   exchange_managed=False, exchange_api_token=exchange_token)
+    hub = ScriptedHub(course_file, tmp / "hub", password="test-password", admin_token=admin,
+                      exchange_managed=False, exchange_api_token=exchange_token)
     exchange = ExchangeProcess(hub, course_file, exchange_token)
     exchange.launch()  # it imports while the hub starts; it needs the hub only to check tokens
     try:
@@ -310,7 +312,7 @@ def test_a_receipt_time_cannot_be_forged(env):
         {NOTEBOOK: nb, "timestamp.txt": b"2020-01-01 00:00:00.000000 UTC"}))
     assert reply.status_code == 201, reply.text
     receipt = reply.json()
-    from course.exchange.wire import parse_timestamp
+    from exchange.wire import parse_timestamp
 
     received = parse_timestamp(receipt["timestamp"]).timestamp()
     assert before - 1 <= received <= time.time() + 1

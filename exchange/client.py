@@ -5,7 +5,7 @@ fetch_assignment``, ``submit``, ``list``, ``collect``, ``release_assignment``,
 ``release_feedback``, ``fetch_feedback``) and its JupyterLab Assignments panel work unchanged
 once a single-user server's ``nbgrader_config.py`` says::
 
-    from course.exchange.client import configure
+    from exchange.client import configure
     configure(c, course_id="dl-2026")     # the URL from $COURSE_EXCHANGE_URL
 
 Each class does one HTTP call (or a few) with the user's ``$JUPYTERHUB_API_TOKEN``; the service
@@ -20,8 +20,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,6 +27,9 @@ import requests
 from nbgrader.exchange import abc
 from nbgrader.utils import ignore_patterns
 from traitlets import Bool, Float, Unicode, default
+
+from course.folders import write_folder
+from course.receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 
 from . import wire
 
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 URL_ENV = "COURSE_EXCHANGE_URL"
-RECEIPT_FILE = "receipt.json"  # written by course.collect beside timestamp.txt
 
 
 def configure(c, *, course_id: str | None = None, url: str | None = None) -> None:
@@ -142,22 +142,7 @@ class Exchange(abc.Exchange):
     @staticmethod
     def write_folder(dest: Path, files: dict[str, bytes], *, replace: bool = False) -> None:
         """Write ``files`` into a new folder ``dest``, visible only once complete."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        try:
-            for name, content in files.items():
-                path = staging / name
-                if not path.resolve().is_relative_to(staging.resolve()):
-                    raise ValueError(f"refusing file name {name!r}")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(content)
-            staging.chmod(0o755)
-            if replace and dest.exists():
-                shutil.rmtree(dest)
-            staging.rename(dest)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        write_folder(dest, files, replace=replace)
 
     def init_src(self):
         pass
@@ -402,8 +387,8 @@ class ExchangeReleaseFeedback(Exchange, abc.ExchangeReleaseFeedback):
             body = {"files": wire.encode_files(html)}
             if (folder / RECEIPT_FILE).is_file():
                 body["receipt_id"] = json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"]
-            elif (folder / "timestamp.txt").is_file():
-                body["submission_timestamp"] = (folder / "timestamp.txt").read_text().strip()
+            elif (folder / TIMESTAMP_FILE).is_file():
+                body["submission_timestamp"] = (folder / TIMESTAMP_FILE).read_text().strip()
             else:
                 self.log.error("%s: no receipt.json or timestamp.txt; which submission is it?",
                                folder)

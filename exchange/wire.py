@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
+
+from course.receipt_files import TIMESTAMP_FORMAT, format_timestamp, parse_timestamp
 
 __all__ = [
     "API",
@@ -24,7 +25,6 @@ __all__ = [
 ]
 
 API = "api"
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # as course.collect writes timestamp.txt
 
 
 class WireError(ValueError):
@@ -49,12 +49,7 @@ def decode_files(data: object) -> dict[str, bytes]:
     return files
 
 
-def timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime(TIMESTAMP_FORMAT)
-
-
-def parse_timestamp(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text.strip(), TIMESTAMP_FORMAT).replace(tzinfo=dt.UTC)
+timestamp = format_timestamp  # the receipt time, as course.collect writes timestamp.txt
 
 
 def md5(content: bytes) -> str:

@@ -4,7 +4,8 @@ The course folder (``hub-course/`` by default) gets a course file with an instru
 and three students (``ada``, ``ben``, ``cleo``), the repository's first assignment, released
 (generated with nbgrader) and due a week from today. The hub runs on 127.0.0.1 with the local
 process spawner, the simple authenticator (one shared password), the exchange, the formgrader
-and the idle culler as services. Its state lives in ``<course>/.hub/``.
+and the idle culler as services (``LocalHub``, course/localhub.py). Its state lives in
+``<course>/.hub/``. The tests and the exchange benchmark build their courses here too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import threading
 from pathlib import Path
 
-from course.errors import UserError
+from .errors import UserError
 
 __all__ = ["INSTRUCTOR", "STUDENTS", "build_hub_course", "hub_course_text", "run_hub"]
 
@@ -60,7 +61,7 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
                      release: str = "nbgrader") -> Path:
     """Write the course folder; ``release``: "nbgrader" (generate and release, about 20 s),
     "copy" (the source notebook as is, for load tests) or "none". Returns course.yml."""
-    from course.calendar import utcnow
+    from .calendar import utcnow
 
     root.mkdir(parents=True, exist_ok=True)
     course_file = root / "course.yml"
@@ -71,8 +72,8 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
         raise UserError(f"{source}: the hub's demo course needs the repository's assignments")
     shutil.copytree(source, root / "assignments" / ASSIGNMENT, dirs_exist_ok=True)
     if release == "nbgrader":
-        from course.release import release as release_assignment
-        from course.workspace import open_workspace
+        from .release import release as release_assignment
+        from .workspace import open_workspace
 
         release_assignment(open_workspace(course_file), ASSIGNMENT, now=now)
     elif release == "copy":
@@ -80,9 +81,9 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
         outbound.mkdir(parents=True, exist_ok=True)
         for notebook in source.glob("*.ipynb"):
             shutil.copy(notebook, outbound / notebook.name)
-        from course.gradebook.records import record_release
-        from course.release import folder_checksum
-        from course.workspace import open_workspace
+        from .gradebook.records import record_release
+        from .release import folder_checksum
+        from .workspace import open_workspace
 
         with open_workspace(course_file).gradebook() as gb:  # a release the policy knows of
             record_release(gb, ASSIGNMENT, folder_checksum(outbound), now=now)
@@ -91,8 +92,9 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
 
 
 def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int:
-    from .local import LocalHub, ensure_proxy
+    from .localhub import LocalHub, require_proxy
 
+    require_proxy()  # `make hub` installs it; say so before building anything
     root = root.resolve()
     if not (root / "course.yml").exists():
         print(f"building the hub's course in {root} (nbgrader generates {ASSIGNMENT}: ~30 s)")
@@ -105,7 +107,6 @@ def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int
     elif not secret.exists():
         secret.write_text(secrets.token_urlsafe(9))
     password = secret.read_text().strip()
-    ensure_proxy()
     hub = LocalHub(root / "course.yml", state, password=password, port=port, formgrader=True,
                    idle_timeout=3600)
     print("starting JupyterHub (the exchange and formgrader services start with it) ...")

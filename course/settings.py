@@ -1,0 +1,63 @@
+"""Grading settings resolved once: the assignment's ``grading:`` block, else the course file's,
+else the platform defaults (``autograder.settings.DEFAULTS``), each value with where it came
+from. ``course grade``, ``grade-file``, ``check-graders`` and ``config`` all read them here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from autograder.settings import DEFAULTS, GradingSettings
+
+from .coursefile import Course
+
+__all__ = ["COURSE", "DEFAULT", "ResolvedSettings", "Setting", "resolve_grading"]
+
+COURSE = "course grading"
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: float | int | str | None
+    source: str  # "assignments[2].grading" | "course grading" | "default"
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    assignment_id: str | None  # None: the course's own (what an assignment without one gets)
+    values: GradingSettings
+    sources: dict[str, str]  # setting name -> where its value came from
+
+    def __iter__(self):
+        for f in fields(GradingSettings):
+            yield Setting(f.name, getattr(self.values, f.name), self.sources[f.name])
+
+    def options(self):
+        """The engine's ``GradingOptions`` for these settings."""
+        return self.values.options()
+
+    def to_json(self) -> dict:
+        return {"assignment": self.assignment_id,
+                "settings": {s.name: {"value": s.value, "source": s.source} for s in self}}
+
+
+def resolve_grading(course: Course, assignment_id: str | None) -> ResolvedSettings:
+    """The effective grading settings of one assignment, in order: the assignment's own
+    ``grading:``, the course file's ``grading:``, the platform defaults. ``None``: the course's
+    settings, without an assignment's."""
+    layers = [(course.grading.model_dump(exclude_none=True), COURSE)]
+    if assignment_id is not None:
+        course.assignment(assignment_id)  # LookupError naming the known ones
+        index = next(i for i, a in enumerate(course.assignments) if a.id == assignment_id)
+        layers.insert(0, (course.assignments[index].grading.model_dump(exclude_none=True),
+                          f"assignments[{index}].grading"))
+    values, sources = {}, {}
+    for f in fields(GradingSettings):
+        sources[f.name] = DEFAULT
+        for given, source in layers:
+            if f.name in given:
+                values[f.name], sources[f.name] = given[f.name], source
+                break
+    return ResolvedSettings(assignment_id, replace(DEFAULTS, **values), sources)

@@ -1,0 +1,74 @@
+"""The largest submission is a setting, not a constant: ``receive`` takes it (``max_bytes``,
+default the platform's), and the exchange receives under its own ``max_submission_bytes``,
+refusing an upload over it as too large (HTTP 413) before ``receive`` is called."""
+
+import datetime as dt
+import shutil
+
+import nbformat
+import pytest
+
+from course.errors import UserError
+from course.inbox import MAX_SUBMISSION_BYTES, receive
+from course.workspace import open_workspace
+from exchange.store import CourseExchange, TooLarge
+
+AID = "01-numpy"
+MB = 1_000_000
+RECEIVED = dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC)
+
+
+def files_of(root, size: int) -> dict[str, bytes]:
+    """The released notebook plus a data file, ``size`` bytes in all."""
+    (source,) = (root / "assignments" / AID).glob("*.ipynb")
+    notebook = nbformat.writes(nbformat.read(source, as_version=4)).encode()
+    return {source.name: notebook, "weights.bin": b"\0" * (size - len(notebook))}
+
+
+def test_receive_takes_the_limit_as_a_parameter(make_course):
+    root = make_course(assignments=(AID,))
+    ws = open_workspace(root)
+    with ws.gradebook() as gb:
+        receipt = receive(ws, gb, "ada", AID, files_of(root, 3 * MB), received_at=RECEIVED,
+                          max_bytes=4 * MB)
+        assert receipt.size_bytes == 3 * MB
+        with pytest.raises(UserError, match="3.0 MB exceeds the limit of 2 MB"):
+            receive(ws, gb, "ben", AID, files_of(root, 3 * MB), received_at=RECEIVED,
+                    max_bytes=2 * MB)
+    assert [p.parent.name for p in (root / "inbox" / AID).glob("*/*")] == ["ada"]
+    assert receive.__kwdefaults__["max_bytes"] == MAX_SUBMISSION_BYTES
+
+
+@pytest.fixture
+def exchange_root(make_course):
+    root = make_course(assignments=(AID,))
+    outbound = root / "exchange" / "dl-test" / "outbound" / AID
+    outbound.mkdir(parents=True)
+    for notebook in (root / "assignments" / AID).glob("*.ipynb"):
+        shutil.copy(notebook, outbound / notebook.name)
+    return root
+
+
+def test_the_exchange_receives_under_its_own_limit(exchange_root, monkeypatch):
+    from exchange import store
+
+    limits = []
+
+    def spy(*args, **kwargs):
+        limits.append(kwargs.get("max_bytes"))
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(store, "receive", spy)
+    generous = CourseExchange(exchange_root / "course.yml", max_submission_bytes=4 * MB)
+    try:
+        receipt = generous.submit("ada", AID, files_of(exchange_root, 3 * MB), RECEIVED)
+        assert receipt.size_bytes == 3 * MB and limits == [4 * MB]
+    finally:
+        generous.close()
+    strict = CourseExchange(exchange_root / "course.yml", max_submission_bytes=2 * MB)
+    try:
+        with pytest.raises(TooLarge, match="exceeds the limit of 2 MB"):
+            strict.submit("ben", AID, files_of(exchange_root, 3 * MB), RECEIVED)
+        assert limits == [4 * MB]  # refused before receive was called
+    finally:
+        strict.close()
