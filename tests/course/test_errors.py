@@ -3,17 +3,14 @@ KeyError included, is a bug and is never passed off as one (a traceback, HTTP 50
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import pytest
+from exchange_requests import request
 
 from course import reports
 from course.cli import main
 from course.coursefile import parse_course
 from course.errors import UnknownId, UserError
 from exchange import wire
-from exchange.service import ExchangeService
 from exchange.store import CourseExchange
 
 
@@ -47,41 +44,6 @@ def test_a_lookup_bug_inside_a_command_is_not_passed_off_as_a_user_error(root, m
     monkeypatch.setattr(reports, "deadlines_data", broken)
     with pytest.raises(type(bug)):
         main(["deadlines", "--format", "json", "--course", str(root)])
-
-
-class AsUser(ExchangeService):
-    """The exchange with the hub's token check replaced by a fixed user."""
-
-    user = "ina"
-
-    async def authenticate(self, handler):
-        return {"name": self.user, "kind": "user"}
-
-
-def request(course_file, user: str, method: str, path: str, body: dict | None = None):
-    from tornado.httpclient import AsyncHTTPClient
-    from tornado.httpserver import HTTPServer
-    from tornado.testing import bind_unused_port
-
-    async def send():
-        service = AsUser(course=str(course_file))
-        service.user = user
-        sock, port = bind_unused_port()
-        server = HTTPServer(service.make_app())
-        server.add_sockets([sock])
-        try:
-            url = (f"http://127.0.0.1:{port}{service.base_url}{wire.API}/courses/"
-                   f"{service.course_id}/{path}")
-            reply = await AsyncHTTPClient().fetch(
-                url, method=method, body=None if body is None else json.dumps(body),
-                raise_error=False)
-            return reply.code, json.loads(reply.body)
-        finally:
-            server.stop()
-            service._pool.submit(service.exchange.close).result()
-            service._pool.shutdown()
-
-    return asyncio.run(send())
 
 
 def test_the_exchange_answers_404_for_an_unknown_id_and_500_for_a_bug(root, monkeypatch):

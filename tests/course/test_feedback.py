@@ -2,14 +2,13 @@
 through the exchange where the service's feedback route (and so nbgrader fetch_feedback) finds it.
 """
 
-import asyncio
 import datetime as dt
 import html
-import json
 import re
 
 import nbformat
 import pytest
+from exchange_requests import request
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
@@ -94,35 +93,10 @@ def html_text(page: str) -> str:
 
 
 def feedback_route(course_file, user: str) -> list[dict]:
-    """GET api/courses/C/feedback on the real exchange service, as ``user`` (the hub's token
-    check replaced by a fixed answer)."""
-    from tornado.httpclient import AsyncHTTPClient
-    from tornado.httpserver import HTTPServer
-    from tornado.testing import bind_unused_port
-
-    from exchange.service import ExchangeService
-
-    async def fetch():
-        service = ExchangeService(course=str(course_file))
-
-        async def as_user(handler):
-            return {"name": user, "kind": "user"}
-
-        service.authenticate = as_user
-        sock, port = bind_unused_port()
-        server = HTTPServer(service.make_app())
-        server.add_sockets([sock])
-        try:
-            url = (f"http://127.0.0.1:{port}{service.base_url}{wire.API}/courses/"
-                   f"{service.course_id}/feedback")
-            reply = await AsyncHTTPClient().fetch(url)
-            return json.loads(reply.body)["feedback"]
-        finally:
-            server.stop()
-            service._pool.submit(service.exchange.close).result()
-            service._pool.shutdown()
-
-    return asyncio.run(fetch())
+    """GET api/courses/C/feedback on the real exchange service, as ``user``."""
+    code, reply = request(course_file, user, "GET", "feedback")
+    assert code == 200, reply
+    return reply["feedback"]
 
 
 @pytest.mark.slow

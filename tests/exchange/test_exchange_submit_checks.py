@@ -1,12 +1,11 @@
 """Submitting through the real exchange service: a notebook the grader could not read is refused
 with 400 and a message naming the file expected, while the student can still fix it."""
 
-import asyncio
-import json
 import shutil
 
 import nbformat
 import pytest
+from exchange_requests import request
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
@@ -16,37 +15,8 @@ AID = "01-numpy"
 
 
 def submit_as(course_file, user: str, files: dict[str, bytes]) -> tuple[int, dict]:
-    """POST api/courses/C/submissions/A on the real service, as ``user`` (the hub's token check
-    replaced by a fixed answer)."""
-    from tornado.httpclient import AsyncHTTPClient
-    from tornado.httpserver import HTTPServer
-    from tornado.testing import bind_unused_port
-
-    from exchange.service import ExchangeService
-
-    async def post():
-        service = ExchangeService(course=str(course_file))
-
-        async def as_user(handler):
-            return {"name": user, "kind": "user"}
-
-        service.authenticate = as_user
-        sock, port = bind_unused_port()
-        server = HTTPServer(service.make_app())
-        server.add_sockets([sock])
-        try:
-            url = (f"http://127.0.0.1:{port}{service.base_url}{wire.API}/courses/"
-                   f"{service.course_id}/submissions/{AID}")
-            body = json.dumps({"files": wire.encode_files(files)})
-            reply = await AsyncHTTPClient().fetch(url, method="POST", body=body,
-                                                  raise_error=False)
-            return reply.code, json.loads(reply.body)
-        finally:
-            server.stop()
-            service._pool.submit(service.exchange.close).result()
-            service._pool.shutdown()
-
-    return asyncio.run(post())
+    return request(course_file, user, "POST", f"submissions/{AID}",
+                   {"files": wire.encode_files(files)})
 
 
 @pytest.fixture

@@ -1,0 +1,47 @@
+"""One request to the real exchange service, served on a loopback port for that request, as a
+given user: the hub's token check is the only part replaced (a real subclass, one method)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from exchange import wire
+from exchange.service import ExchangeService
+
+
+class AsUser(ExchangeService):
+    """The exchange with the hub's token check replaced by a fixed user."""
+
+    user = "ina"
+
+    async def authenticate(self, handler):
+        return {"name": self.user, "kind": "user"}
+
+
+def request(course_file, user: str, method: str, path: str,
+            body: dict | None = None) -> tuple[int, dict]:
+    """``METHOD api/courses/<course>/<path>`` as ``user``; returns (status, JSON reply)."""
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.httpserver import HTTPServer
+    from tornado.testing import bind_unused_port
+
+    async def send():
+        service = AsUser(course=str(course_file))
+        service.user = user
+        sock, port = bind_unused_port(address="127.0.0.1")
+        server = HTTPServer(service.make_app())
+        server.add_sockets([sock])
+        try:
+            url = (f"http://127.0.0.1:{port}{service.base_url}{wire.API}/courses/"
+                   f"{service.course_id}/{path}")
+            reply = await AsyncHTTPClient().fetch(
+                url, method=method, body=None if body is None else json.dumps(body),
+                raise_error=False)
+            return reply.code, json.loads(reply.body)
+        finally:
+            server.stop()
+            service._pool.submit(service.exchange.close).result()
+            service._pool.shutdown()
+
+    return asyncio.run(send())
