@@ -17,6 +17,7 @@ __all__ = [
     "iso_utc",
     "localize",
     "parse_local",
+    "readable_local",
     "utcnow",
     "weekday_after",
     "weekday_before",
@@ -99,3 +100,8 @@ def iso_utc(moment: dt.datetime) -> str:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
+
+
+def readable_local(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """An instant as a person reads it in the course: 'Sun 2026-10-25 18:00 +0100 (Europe/Berlin)'."""
+    return f"{moment.astimezone(zone):%a %Y-%m-%d %H:%M %z} ({zone.key})"

@@ -12,21 +12,13 @@ from pathlib import Path
 from rich.markup import escape
 
 from . import calendar
-from .console import as_of, err, grade_with_progress, local_time, wide_console
+from .console import err, grade_with_progress, judged_at, local_time, wide_console
 from .console import workspace as _workspace
 from .errors import UserError
 from .standing import standing_data
 
 __all__ = ["build_parser", "main"]
 
-
-
-def _local_time(text: str, ws) -> dt.datetime:
-    return local_time(text, ws.course.zone)
-
-
-def _as_of(args, ws) -> dt.datetime:
-    return as_of(args, ws.course)
 
 
 def cmd_init(args) -> int:
@@ -351,7 +343,7 @@ def cmd_extend(args) -> int:
         print(f"deadline now: {calendar.iso_local(due, zone)}"
               + (" (an earlier extension)" if still is not None else ""))
         return 0
-    until = _local_time(args.until, ws)
+    until = local_time(args.until, ws.course.zone)
     if until <= ws.course.due(args.assignment):
         raise UserError(f"--until {args.until} is not after the deadline "
                         f"{calendar.iso_local(ws.course.due(args.assignment), ws.course.zone)}")
@@ -438,7 +430,7 @@ def cmd_status(args) -> int:
     ws = _workspace(args)
     if args.student:
         ws.course.student(args.student)
-    data = standing_data(ws, _as_of(args, ws))
+    data = standing_data(ws, judged_at(args, ws.course))
     for warning in data["warnings"]:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if args.student:
@@ -457,7 +449,7 @@ def cmd_report(args) -> int:
 
     ws = _workspace(args)
     out = Path(args.out) if args.out else ws.root / "reports"
-    html_path, csv_path = write_report(standing_data(ws, _as_of(args, ws)), out)
+    html_path, csv_path = write_report(standing_data(ws, judged_at(args, ws.course)), out)
     print(f"report: {html_path}\n        {csv_path}")
     return 0
 

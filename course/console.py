@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import calendar
 from .errors import UserError
 
-__all__ = ["as_of", "err", "grade_with_progress", "local_time", "wide_console", "workspace"]
+__all__ = ["err", "grade_with_progress", "judged_at", "local_time", "wide_console", "workspace"]
 
 err = Console(stderr=True)
 
@@ -38,7 +38,7 @@ def local_time(text: str, zone) -> dt.datetime:
         raise UserError(str(exc)) from None
 
 
-def as_of(args, course) -> dt.datetime:
+def judged_at(args, course) -> dt.datetime:
     """``--as-of`` in the course's zone, else the clock, read once per command."""
     text = getattr(args, "as_of", None)
     return local_time(text, course.zone) if text else calendar.utcnow()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from .gradebook import GradingRun, Receipt
 from .receipt_files import RECEIPT_FILE, read_receipt_id
-from .workspace import Workspace
+from .workspace import Workspace, nbgrader_reason
 
 __all__ = ["FeedbackResult", "HideHiddenTests", "Returned", "return_feedback",
            "strip_hidden_tests"]
@@ -95,14 +95,6 @@ def _latest_runs(gb, assignment_id: str) -> dict[str, GradingRun]:
     return latest
 
 
-def _last_error(result: dict) -> str:
-    """nbgrader's reason, from its captured log: the last line that mentions an error."""
-    text = f"{result.get('error') or ''}\n{result.get('log') or ''}"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return ([line for line in lines if "error" in line.lower()] or lines or ["no reason given"]
-            )[-1][:500]
-
-
 def return_feedback(ws: Workspace, assignment_id: str, *,
                     students: list[str] | None = None) -> FeedbackResult:
     """Generate feedback (nbgrader, hidden tests left out) for each graded submission of the
@@ -167,7 +159,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
             outcome = api.generate_feedback(assignment_id, student_id, force=True)
             if not outcome["success"]:
                 result.not_generated[student_id] = (
-                    f"nbgrader generate_feedback failed: {_last_error(outcome)}")
+                    f"nbgrader generate_feedback failed: {nbgrader_reason(outcome)}")
                 continue
             folder = ws.root / "feedback" / student_id / assignment_id
             html = {p.name: p.read_bytes() for p in sorted(folder.glob("*.html"))}

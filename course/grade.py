@@ -9,7 +9,6 @@ submission with the same graders updates its run instead of adding one.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from .errors import UserError
 from .gradebook.records import finish_run, start_run
 from .inbox import notebook_problem
 from .release import folder_checksum, generate
-from .workspace import Workspace, open_workspace
+from .workspace import Workspace, nbgrader_reason, open_workspace
 
 __all__ = ["ENGINE", "GradeOutcome", "collected_students", "default_workers", "grade"]
 
@@ -74,16 +73,6 @@ def _unreadable_notebook(folder: Path, expected: list[str]) -> str | None:
     return None
 
 
-def _nbgrader_error(result: dict) -> str:
-    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    useless = ("please see the above traceback", "there was an error processing assignment")
-    errors = [line for line in lines
-              if "error" in line.lower() and not any(u in line.lower() for u in useless)]
-    line = (errors or ["nbgrader autograde failed without saying why"])[-1]
-    return re.sub(r"^\[[^\]]*\]\s*", "", line)[:500]  # "[AutogradeApp | ERROR] why" -> "why"
-
-
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
                   expected: list[str]) -> tuple[str, str, list]:
     """Autograde one collected submission (in this process or a worker's).
@@ -117,7 +106,7 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
     shutil.rmtree(backup, ignore_errors=True)
     if not failed:
         return "success", "", warnings
-    return "error", "; ".join(errors) or _nbgrader_error(result), warnings
+    return "error", "; ".join(errors) or nbgrader_reason(result), warnings
 
 
 def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = None,

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import calendar
-from .console import as_of
+from .console import judged_at
 from .console import workspace as _workspace
 from .errors import UserError
 
@@ -20,13 +20,8 @@ __all__ = ["add_life_commands"]
 DUTY_STYLE = {"handed_in": "green", "late": "yellow", "overdue": "red", "pending": "dim"}
 
 
-def _as_of(args, course) -> dt.datetime:
-    return as_of(args, course)
-
-
 def cmd_draw(args) -> int:
-    from .presenters import draw, drawn_for, replace_absentees, withdraw_draw
-    from .release import draw_notice
+    from .presenters import draw, draw_notice, drawn_for, replace_absentees, withdraw_draw
 
     ws = _workspace(args)
     ws.course.assignment(args.assignment)
@@ -92,7 +87,7 @@ def cmd_summaries(args) -> int:
 
     ws = _workspace(args)
     course = ws.course
-    as_of = _as_of(args, course)
+    as_of = judged_at(args, course)
     with ws.gradebook() as gb:
         rows = duties(course, gb, as_of)
     if args.format == "json":

@@ -110,8 +110,8 @@ def pick_receipt(received: list[dt.datetime], deadline: dt.datetime) -> dt.datet
     return max(received) if received else None
 
 
-def _released(course: Course, facts: Facts, assignment_id: str, as_of: dt.datetime) -> bool:
-    released = facts.releases.get(assignment_id)
+def _released(releases: dict[str, dt.datetime], assignment_id: str, as_of: dt.datetime) -> bool:
+    released = releases.get(assignment_id)
     return released is not None and released <= as_of
 
 
@@ -134,7 +134,7 @@ def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> Ass
         state, miss = "late", policy.late == "missed"
         if miss:
             notes.append("late submissions count as missed")
-    elif not _released(course, facts, assignment_id, as_of):
+    elif not _released(facts.releases, assignment_id, as_of):
         state, miss = "not_released", False
         if as_of >= effective_due:
             notes.append("the deadline passed but the assignment was never released")
@@ -187,9 +187,8 @@ def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> Ass
 def unreleased_past_deadline(course: Course, releases: dict[str, dt.datetime],
                              as_of: dt.datetime) -> list[str]:
     """Ids of the assignments whose deadline has passed at ``as_of`` without a release."""
-    facts = Facts(releases=releases)
     return [a.id for a in course.assignments
-            if course.due(a.id) <= as_of and not _released(course, facts, a.id, as_of)]
+            if course.due(a.id) <= as_of and not _released(releases, a.id, as_of)]
 
 
 def release_warning(course: Course, assignment_id: str) -> str:

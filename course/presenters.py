@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .calendar import utcnow
+from .calendar import readable_local, utcnow
 from .coursefile import Course
 from .errors import UserError
 from .gradebook import Gradebook, Presentation
@@ -27,6 +27,7 @@ from .policy import judge
 __all__ = [
     "DrawResult",
     "draw",
+    "draw_notice",
     "drawn_for",
     "eligible_students",
     "pick_presenters",
@@ -197,3 +198,14 @@ def presentation_history(gb: Gradebook) -> dict[str, list[dict]]:
             {"assignment": row.assignment_id, "drawn_at": row.drawn_at, "absent": row.absent}
         )
     return history
+
+
+def draw_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:
+    """A warning (one line starting "warning:") when presenters are drawn at ``now``, before
+    the assignment's deadline: only students who have already handed in can be drawn."""
+    due = course.due(assignment_id)
+    if now >= due:
+        return []
+    return [(f"warning: drawing before the deadline of {assignment_id} "
+             f"({readable_local(due, course.zone)}): only students who have already handed in "
+             f"can be drawn")]

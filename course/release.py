@@ -7,12 +7,13 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from .calendar import readable_local
 from .coursefile import Course
 from .errors import UserError
 from .gradebook.records import record_release
 from .workspace import STAFF_ONLY_FOLDERS, Workspace
 
-__all__ = ["draw_notice", "folder_checksum", "generate", "release", "release_notice"]
+__all__ = ["folder_checksum", "generate", "release", "release_notice"]
 
 
 def folder_checksum(folder: Path) -> str:
@@ -70,10 +71,6 @@ def release(ws: Workspace, assignment_id: str, *, now: dt.datetime) -> Path:
     return released
 
 
-def _local(moment: dt.datetime, course: Course) -> str:
-    return f"{moment.astimezone(course.zone):%a %Y-%m-%d %H:%M %z} ({course.timezone})"
-
-
 def release_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:
     """What releasing at ``now`` means for students: when they will see the assignment (its
     ``release:`` time, local, or now once that has passed); a line starting "warning:" when the
@@ -81,23 +78,12 @@ def release_notice(course: Course, assignment_id: str, now: dt.datetime) -> list
     assignment = course.assignment(assignment_id)
     due = course.due(assignment_id)
     if assignment.release is not None and assignment.release > now:
-        when = _local(assignment.release, course)
+        when = readable_local(assignment.release, course.zone)
         lines = [f"students will see {assignment_id} from {when} (its release: time)"]
     else:
         lines = [f"students see {assignment_id} now"]
     if now >= due:
         lines.append(f"warning: releasing {assignment_id} after its deadline "
-                     f"{_local(due, course)}: every submission will be late "
+                     f"{readable_local(due, course.zone)}: every submission will be late "
                      f"(course extend STUDENT {assignment_id} --until ... to give more time)")
     return lines
-
-
-def draw_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:
-    """A warning (one line starting "warning:") when presenters are drawn at ``now``, before
-    the assignment's deadline: only students who have already handed in can be drawn."""
-    due = course.due(assignment_id)
-    if now >= due:
-        return []
-    warning = (f"warning: drawing before the deadline of {assignment_id} "
-               f"({_local(due, course)}): only students who have already handed in can be drawn")
-    return [warning]

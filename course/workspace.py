@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from .gradebook import Gradebook
 
-__all__ = ["DB_URL_ENV", "STAFF_ONLY_FOLDERS", "Workspace", "open_workspace"]
+__all__ = ["DB_URL_ENV", "STAFF_ONLY_FOLDERS", "Workspace", "nbgrader_reason", "open_workspace"]
 
 DB_URL_ENV = "COURSE_DB_URL"
 # Kept next to an assignment's sources but never copied into what students receive.
@@ -188,3 +189,15 @@ def _sync(gb: Gradebook, course: Course, *, force: bool = False) -> int:
 def open_workspace(path: Path | str | None = None) -> Workspace:
     course, course_file = load_course(path)
     return Workspace(course, course_file.resolve())
+
+
+def nbgrader_reason(result: dict) -> str:
+    """Why an nbgrader API call failed, in one line: the last log line that names an error,
+    without nbgrader's "[App | ERROR]" prefix or its "see the above traceback" filler."""
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    filler = ("please see the above traceback", "there was an error processing assignment")
+    errors = [line for line in lines
+              if "error" in line.lower() and not any(f in line.lower() for f in filler)]
+    line = (errors or ["nbgrader failed without saying why"])[-1]
+    return re.sub(r"^\[[^\]]*\]\s*", "", line)[:500]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+from pathlib import Path
 
 from exchange import wire
 from exchange.service import ExchangeService
@@ -45,3 +47,13 @@ def request(course_file, user: str, method: str, path: str,
             service._pool.shutdown()
 
     return asyncio.run(send())
+
+
+def publish(root: Path, assignment_id: str, course_id: str = "dl-test") -> Path:
+    """Put an assignment's source notebooks where the exchange serves released ones (what
+    `course release` leaves there, without nbgrader's generate step); returns course.yml."""
+    outbound = root / "exchange" / course_id / "outbound" / assignment_id
+    outbound.mkdir(parents=True)
+    for notebook in (root / "assignments" / assignment_id).glob("*.ipynb"):
+        shutil.copy(notebook, outbound / notebook.name)
+    return root / "course.yml"

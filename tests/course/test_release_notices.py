@@ -10,7 +10,8 @@ from course import calendar
 from course.cli import main
 from course.coursefile import load_course
 from course.gradebook.records import add_receipt
-from course.release import draw_notice, release_notice
+from course.presenters import draw_notice
+from course.release import release_notice
 from course.workspace import open_workspace
 
 AID = "01-numpy"

@@ -1,11 +1,10 @@
 """Submitting through the real exchange service: a notebook the grader could not read is refused
 with 400 and a message naming the file expected, while the student can still fix it."""
 
-import shutil
 
 import nbformat
 import pytest
-from exchange_requests import request
+from exchange_requests import publish, request
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
@@ -21,12 +20,7 @@ def submit_as(course_file, user: str, files: dict[str, bytes]) -> tuple[int, dic
 
 @pytest.fixture
 def course_file(make_course):
-    root = make_course(assignments=(AID,))
-    outbound = root / "exchange" / "dl-test" / "outbound" / AID
-    outbound.mkdir(parents=True)
-    for notebook in (root / "assignments" / AID).glob("*.ipynb"):
-        shutil.copy(notebook, outbound / notebook.name)
-    return root / "course.yml"
+    return publish(make_course(assignments=(AID,)), AID)
 
 
 def solved(course_file) -> tuple[str, bytes]:

@@ -3,10 +3,10 @@ default the platform's), and the exchange receives under its own ``max_submissio
 refusing an upload over it as too large (HTTP 413) before ``receive`` is called."""
 
 import datetime as dt
-import shutil
 
 import nbformat
 import pytest
+from exchange_requests import publish
 
 from course.errors import UserError
 from course.inbox import MAX_SUBMISSION_BYTES, receive
@@ -42,10 +42,7 @@ def test_receive_takes_the_limit_as_a_parameter(make_course):
 @pytest.fixture
 def exchange_root(make_course):
     root = make_course(assignments=(AID,))
-    outbound = root / "exchange" / "dl-test" / "outbound" / AID
-    outbound.mkdir(parents=True)
-    for notebook in (root / "assignments" / AID).glob("*.ipynb"):
-        shutil.copy(notebook, outbound / notebook.name)
+    publish(root, AID)
     return root
 
 
