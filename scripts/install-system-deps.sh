@@ -11,7 +11,10 @@ PACKAGES=(
   "chromium|command -v chromium >/dev/null"
   "nodejs|command -v node >/dev/null"
   "npm|command -v npm >/dev/null"
-  # "redis-server|command -v redis-server >/dev/null"
+  "rabbitmq-server|command -v rabbitmq-server >/dev/null"
+  "docker.io|command -v dockerd >/dev/null"
+  "mmdebstrap|command -v mmdebstrap >/dev/null"
+  "docker-registry|command -v docker-registry >/dev/null"
 )
 # ---------------------------------------------------------------------------------
 
