@@ -95,7 +95,9 @@ def iso_local(moment: dt.datetime, zone: ZoneInfo) -> str:
 
 
 def iso_utc(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2026-10-18T16:00:00Z``; isoformat, because strftime is ten times slower (a big
+    course's standing formats tens of thousands of these)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def utcnow() -> dt.datetime:

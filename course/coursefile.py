@@ -20,9 +20,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
-from autograder.settings import DEFAULTS, ISOLATION_MODES
+from autograder.settings import BACKENDS, DEFAULTS, ISOLATION_MODES
 
-from . import calendar
+from . import calendar, parse_cache
 from .errors import UnknownId, UserError
 
 __all__ = [
@@ -136,6 +136,10 @@ class Grading(_Strict):
                                   description=f"memory cap in MiB ({DEFAULTS.memory_mb})")
     isolation: Literal[ISOLATION_MODES] | None = None  # type: ignore[valid-type]
     workers: int | None = Field(None, ge=1, description="submissions graded at once (cores)")
+    backend: Literal[BACKENDS] | None = None  # type: ignore[valid-type]
+    broker: str | None = Field(None, pattern=r"^amqps?://",
+                               description="the celery backend's RabbitMQ, amqp://...")
+    gpu: bool | None = Field(None, description="grade on a GPU worker (false)")
 
 
 def _zone(info: ValidationInfo) -> ZoneInfo:
@@ -428,11 +432,19 @@ def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCh
         return CourseFileCheck(path, None, [CourseFileError(
             path, "expected a mapping of keys such as 'id', 'title', 'timezone'")])
     check = CourseFileCheck(path, None, [], tree)
+    data = _plain(tree)
+    _check_plain(check, data)
+    if not check.errors:
+        parse_cache.store(text, data)
+    return check
+
+
+def _check_plain(check: CourseFileCheck, data: dict) -> None:
+    """Every check after YAML parsing: the schema, then the checks across fields."""
 
     def fail(loc: tuple, message: str) -> None:
         check.errors.append(check.error_at(loc, message))
 
-    data = _plain(tree)
     zone = calendar.get_zone("UTC")  # stands in for a missing or bad zone, to find the rest
     zone_name = data.get("timezone")
     if isinstance(zone_name, str):  # when missing or not text, the schema says so below
@@ -452,7 +464,6 @@ def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCh
         if not check.errors:
             check.course = course
     check.errors.sort(key=lambda error: error.line or 0)
-    return check
 
 
 def _resolve_deadlines(course: Course, fail, zone: ZoneInfo | None = None) -> None:
@@ -530,8 +541,21 @@ def check_course_file(path: Path | str | None = None) -> CourseFileCheck:
 
 
 def load_course(path: Path | str | None = None) -> tuple[Course, Path]:
-    """Load and validate the course file; returns the course and the file's path."""
-    check = check_course_file(path)
+    """Load and validate the course file; returns the course and the file's path.
+
+    A file that checked clean before skips YAML parsing (the slow part for a big roster): its
+    parsed form is cached by content, and the schema and cross-field checks run again on it."""
+    course_file = find_course_file(path)
+    try:
+        text = course_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CourseFileError(course_file, "not UTF-8 text") from None
+    data = parse_cache.lookup(text)
+    if data is not None:
+        check = CourseFileCheck(str(course_file), None, [])
+        _check_plain(check, data)
+    if data is None or check.errors:  # errors need the YAML tree for their line numbers
+        check = check_course_text(text, course_file)
     if check.errors:
         raise CourseFileError.joined(check.errors)
     assert check.course is not None

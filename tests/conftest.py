@@ -8,10 +8,15 @@ sys.path before importing this file; plain `postgres_server` is therefore import
 pytest_plugins = ["postgres_server"]
 
 import datetime as dt
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# What the platform caches (parsed course files) goes to a throwaway folder, not ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="course-test-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 
