@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .calendar import iso_utc
@@ -19,8 +19,15 @@ from .policy import pick_receipt
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE, format_timestamp, read_receipt_id
 from .workspace import Workspace
 
-__all__ = ["RECEIPT_FILE", "Collected", "collect", "collected_receipt_id", "counting_receipts"]
-
+__all__ = [
+    "RECEIPT_FILE",
+    "CollectFailure",
+    "Collected",
+    "Collection",
+    "collect",
+    "collected_receipt_id",
+    "counting_receipts",
+]
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,33 @@ class Collected:
     student_id: str
     receipt_id: int
     received_utc: str
+
+
+@dataclass(frozen=True)
+class CollectFailure:
+    """A student whose submission could not be collected, and why (the others were)."""
+
+    student_id: str
+    receipt_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.student_id} (receipt {self.receipt_id}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What one collect did: iterating it gives the collected submissions; ``failed`` names the
+    students whose stored submission could not be copied, so one bad folder blocks nobody else."""
+
+    collected: list[Collected] = field(default_factory=list)
+    failed: list[CollectFailure] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.collected)
+
+    def __len__(self) -> int:
+        return len(self.collected)
 
 
 def counting_receipts(ws: Workspace, gb, assignment_id: str) -> dict[str, Receipt]:
@@ -56,31 +90,42 @@ def _copy(ws: Workspace, assignment_id: str, receipt: Receipt) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{assignment_id}.collecting")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(ws.root / receipt.storage_path, staging)
-    (staging / TIMESTAMP_FILE).write_text(format_timestamp(receipt.received_at))
-    (staging / RECEIPT_FILE).write_text(
-        json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
-                    "received_utc": iso_utc(receipt.received_at)})
-    )
+    try:
+        shutil.copytree(ws.root / receipt.storage_path, staging)
+        (staging / TIMESTAMP_FILE).write_text(format_timestamp(receipt.received_at))
+        (staging / RECEIPT_FILE).write_text(
+            json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
+                        "received_utc": iso_utc(receipt.received_at)})
+        )
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
 
 
 def collect(ws: Workspace, assignment_id: str, *,
-            students: list[str] | None = None, only_stale: bool = False) -> list[Collected]:
+            students: list[str] | None = None, only_stale: bool = False) -> Collection:
     """Copy each student's submission that counts (or only ``students``') into ``submitted/``.
-    ``only_stale``: skip folders that already hold the receipt that counts."""
+    ``only_stale``: skip folders that already hold the receipt that counts. A submission that
+    cannot be copied (a folder stored before the reserved names were refused, a disk error) is
+    reported in ``failed`` and the others are collected."""
     ws.course.assignment(assignment_id)
     with ws.gradebook() as gb:
         chosen = counting_receipts(ws, gb, assignment_id)
-    collected = []
+    result = Collection()
     for student_id, receipt in chosen.items():
         if students is not None and student_id not in students:
             continue
         folder = ws.root / "submitted" / student_id / assignment_id
         if only_stale and collected_receipt_id(folder) == receipt.id:
             continue
-        _copy(ws, assignment_id, receipt)
-        collected.append(Collected(student_id, receipt.id, iso_utc(receipt.received_at)))
-    return collected
+        try:
+            _copy(ws, assignment_id, receipt)
+        except OSError as exc:
+            reason = f"{type(exc).__name__}: {exc.strerror or exc} ({Path(exc.filename or '').name})"
+            result.failed.append(CollectFailure(student_id, receipt.id, reason))
+            continue
+        result.collected.append(Collected(student_id, receipt.id, iso_utc(receipt.received_at)))
+    return result

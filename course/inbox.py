@@ -8,33 +8,85 @@ client says about time is stored for information only. A submission becomes visi
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
+import os
 import secrets
 from pathlib import Path, PurePosixPath
+
+from sqlalchemy import func, select
 
 from .calendar import utcnow
 from .errors import UserError
 from .folders import write_folder
 from .gradebook import Gradebook, Receipt
 from .gradebook.records import add_receipt
-from .receipt_files import TIMESTAMP_FILE
+from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
-__all__ = ["MAX_SUBMISSION_BYTES", "check_notebooks", "expected_notebooks", "notebook_problem",
-           "read_submission_folder", "receive"]
+__all__ = ["MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES", "MAX_SUBMISSION_BYTES",
+           "BadFileName", "QuotaExceeded", "TooManyFiles", "check_names", "check_notebooks",
+           "expected_notebooks", "notebook_problem", "read_submission_folder", "receive",
+           "stored_bytes"]
 
-# the platform default for the largest submission; the exchange service's
-# ``max_submission_bytes`` (``course exchange serve --max-mb``) sets it for uploads through it
+# the platform defaults for uploads; the exchange service's ``max_submission_bytes`` and
+# ``max_stored_bytes`` (``course exchange serve --max-mb / --quota-mb``) set them for uploads
+# through it
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+MAX_STORED_BYTES = 1024 * 1024 * 1024  # per student, all submissions kept (history) together
+# an nbgrader assignment is a few notebooks and data files: these bound the per-file work one
+# upload can cause (a 15,000-file upload once held the service for a minute)
+MAX_FILES = 200
+MAX_DEPTH = 6  # folders above a file: data/a/b/c/d/e/x.png
+MAX_NAME_CHARS = 255  # of the whole relative name; one part is at most 255 bytes on disk
 CLIENT_TIMESTAMP_FILE = TIMESTAMP_FILE  # the client's claim: kept, never trusted
 
 
+class BadFileName(UserError):
+    """A file name the platform cannot or will not store (HTTP 400)."""
+
+
+class TooManyFiles(UserError):
+    """More files or deeper folders than an assignment has (HTTP 400)."""
+
+
+class QuotaExceeded(UserError):
+    """The student's stored submissions would pass the per-student quota (HTTP 413)."""
+
+
 def safe_name(name: str) -> str:
+    if not isinstance(name, str) or any(ord(c) < 32 or c == "\x7f" for c in name):
+        raise BadFileName(f"refusing file name {name!r}: control characters (NUL, newline, ...) "
+                          "cannot be in a file name")
+    if len(name) > MAX_NAME_CHARS or any(len(part.encode()) > 255 for part in name.split("/")):
+        raise BadFileName(f"refusing file name {name[:40]!r}... ({len(name)} characters): names "
+                          f"are at most {MAX_NAME_CHARS} characters")
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts or name.startswith("."):
-        raise UserError(f"refusing file name {name!r} in a submission")
+        raise BadFileName(f"refusing file name {name!r} in a submission")
     return path.as_posix()
+
+
+def check_names(names, *, max_files: int = MAX_FILES) -> list[str]:
+    """The safe names of an upload's files, refusing what collection or grading could not take:
+    too many files, folders nested too deep, and the files the platform writes beside a
+    collected submission (``receipt.json``; ``timestamp.txt`` only as a folder: as a file it is
+    the client's claim, kept for information)."""
+    names = list(names)
+    if len(names) > max_files:
+        raise TooManyFiles(f"{len(names)} files in one upload; at most {max_files} are accepted "
+                           "(an assignment is a few notebooks and data files: zip the rest)")
+    safe = [safe_name(name) for name in names]
+    for name in safe:
+        parts = PurePosixPath(name).parts
+        if len(parts) - 1 > MAX_DEPTH:
+            raise TooManyFiles(f"{name[:60]!r} is nested {len(parts) - 1} folders deep; at most "
+                               f"{MAX_DEPTH} are accepted")
+        if parts[0] == RECEIPT_FILE or (parts[0] == TIMESTAMP_FILE and len(parts) > 1):
+            raise BadFileName(f"refusing {name!r}: {parts[0]} is written by the platform when "
+                              "your submission is collected; rename it")
+    return safe
 
 
 def expected_notebooks(ws: Workspace, assignment_id: str) -> list[str]:
@@ -89,27 +141,64 @@ def digest(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
+
+
+def _sync_file_system(folder: Path) -> None:
+    """One flush of the file system holding ``folder`` (Linux ``syncfs``; ``sync`` elsewhere):
+    one wait for the disk per submission, however many files it holds."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        syncfs = getattr(_LIBC, "syncfs", None)
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def store(parent: Path, received_at: dt.datetime, files: dict[str, bytes]) -> Path:
     """Write ``files`` into a new folder under ``parent``, on disk and visible only once
-    complete."""
+    complete: written under a hidden name, flushed once, then renamed into place."""
     name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
-    return write_folder(parent / name, files, durable=True)
+    staged = write_folder(parent / f".{name}.staged", files)
+    _sync_file_system(staged)
+    final = staged.rename(parent / name)
+    _fsync_dir(parent)  # the rename itself
+    return final
+
+
+def stored_bytes(gb: Gradebook, student_id: str) -> int:
+    """What a student's kept submissions hold, in bytes of file content (all assignments)."""
+    total = gb.session.scalar(select(func.sum(Receipt.size_bytes))
+                              .where(Receipt.student_id == student_id))
+    return int(total or 0)
 
 
 def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             files: dict[str, bytes], *, received_at: dt.datetime | None = None,
-            max_bytes: int = MAX_SUBMISSION_BYTES) -> Receipt:
+            max_bytes: int = MAX_SUBMISSION_BYTES, max_stored_bytes: int = MAX_STORED_BYTES,
+            max_files: int = MAX_FILES) -> Receipt:
     """Store one submission and record its receipt; returns the committed Receipt.
 
     ``received_at`` defaults to this process's clock now. The exchange service passes its own clock
     reading from when the upload finished (so a queue at the deadline cannot make an on-time upload
     late); the demo and tests pass recorded times. A client's claim never reaches it.
-    ``max_bytes`` is the largest submission accepted: the exchange passes its own limit.
+    ``max_bytes`` is the largest submission accepted, ``max_stored_bytes`` what one student's
+    kept submissions may hold together, ``max_files`` the most files in one: the exchange passes
+    its own limits.
     """
     received_at = received_at or utcnow()
     ws.course.student(student_id)
     ws.course.assignment(assignment_id)
-    files = {safe_name(name): content for name, content in files.items()}
+    files = dict(zip(check_names(files, max_files=max_files), files.values(), strict=True))
     client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
     size = sum(len(content) for content in files.values())
     if size > max_bytes:
@@ -117,6 +206,12 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             f"submission of {size / 1e6:.1f} MB exceeds the limit of {max_bytes / 1e6:.0f} MB"
         )
     check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
+    kept = stored_bytes(gb, student_id)
+    if kept + size > max_stored_bytes:
+        raise QuotaExceeded(
+            f"{student_id}'s kept submissions hold {kept / 1e6:.1f} MB; this one ({size / 1e6:.1f}"
+            f" MB) would pass the per-student quota of {max_stored_bytes / 1e6:.0f} MB: ask an "
+            "instructor to raise it (course exchange serve --quota-mb)")
 
     final = store(ws.root / "inbox" / assignment_id / student_id, received_at, files)
     receipt = add_receipt(

@@ -332,8 +332,10 @@ class ExchangeCollect(Exchange, abc.ExchangeCollect):
 
     def copy_files(self):
         aid = self.coursedir.assignment_id
-        collected = self.api("POST", *self.course_path("collect", aid))["collected"]
-        wanted = self.coordinated_students()
+        reply = self.api("POST", *self.course_path("collect", aid))
+        collected, wanted = reply["collected"], self.coordinated_students()
+        for item in reply.get("failed", []):  # the service collected everyone else
+            self.log.error("Could not collect %s %s: %s", item["student_id"], aid, item["error"])
         if not collected:
             self.log.warning("No submissions of '%s' for course '%s' to collect", aid,
                              self.coursedir.course_id)

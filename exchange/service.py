@@ -8,6 +8,16 @@ file's roster: students see released assignments and their own submissions and f
 instructors and graders release, collect and return feedback. Nothing the client says about time
 or identity is used: the receipt time is this process's clock when the upload has arrived.
 
+Shared fairly (DESIGN.md, decision 10): every route authenticates and authorizes from the headers
+before a byte of the body is read, and caps its body (uploads at ``max_body_bytes``, others at
+``SMALL_BODY``); a state-changing request asks the hub about its token every time (a revoked or
+expired token is refused at once), reads reuse the answer for ``cache_max_age`` seconds. The
+roster is read on its own thread, and an upload's receipt time is the moment its last byte
+arrived (less the time this service held the body back to check the token and role), so no
+other request's parsing, file writing or database work, nor a slow hub, can delay it; parsing
+and decoding run off the event loop, and an upload holds at most ``course.inbox.MAX_FILES``
+files.
+
 Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``, e.g. /services/exchange/):
 
     GET    health                                          no token needed
@@ -25,17 +35,20 @@ Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``, e.g. /services
     POST   api/courses/C/summaries/N                       students: a session summary {"files"}
 
 Errors are JSON ``{"status": code, "error": message}``: 400 malformed, 401 no or unknown token,
-403 not allowed for this role or user, 404 not found or not released, 409 already released,
-413 too large.
+403 not allowed for this role or user, 404 not found or not released, 405 no such method on
+the route, 409 already released, 413 too large or over the per-student quota.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import importlib
 import json
 import logging
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,20 +60,53 @@ from traitlets.config import LoggingConfigurable
 
 from course.calendar import utcnow
 from course.errors import UnknownId, UserError
-from course.inbox import MAX_SUBMISSION_BYTES
+from course.inbox import (
+    MAX_FILES,
+    MAX_STORED_BYTES,
+    MAX_SUBMISSION_BYTES,
+    QuotaExceeded,
+    check_names,
+)
+from course.workspace import open_workspace
 
 from . import wire
-from .store import Conflict, CourseExchange, Forbidden, NotFound, Role, TooLarge
+from .store import Conflict, CourseExchange, Forbidden, NotFound, Role, TooLarge, role_in
 
 __all__ = ["ExchangeService", "main"]
 
 log = logging.getLogger("exchange")
 
 TIME_FIELDS = {"timestamp", "received_at", "received_utc", "time", "submitted_at"}
+SMALL_BODY = 64 * 1024  # the body cap of routes that take no upload (a stray "{}" is fine)
+READS = ("GET", "HEAD", "OPTIONS")
 
 
+def _implements(handler: web.RequestHandler) -> bool:
+    method = handler.request.method.lower()
+    return getattr(type(handler), method, None) is not getattr(web.RequestHandler, method, None)
+
+
+@web.stream_request_body
+class HealthHandler(web.RequestHandler):
+    """No token; no body: anything else is refused before the body is read."""
+
+    def prepare(self):
+        if not _implements(self):
+            raise web.HTTPError(405)
+        self.request.connection.set_max_body_size(0)
+
+    def data_received(self, chunk: bytes):
+        return
+
+    def get(self):
+        self.finish({"status": "ok"})
+
+
+@web.stream_request_body
 class ApiHandler(web.RequestHandler):
-    """Authenticates (hub token), resolves the course role, maps store errors to HTTP codes."""
+    """Authenticates (hub token) and resolves the course role from the headers alone, caps the
+    body per route, maps store errors to HTTP codes. Its body is discarded: uploads keep theirs
+    (``UploadHandler``)."""
 
     def initialize(self, service: ExchangeService):
         self.service = service
@@ -70,10 +116,18 @@ class ApiHandler(web.RequestHandler):
     def check_xsrf_cookie(self):  # token-authenticated API: no cookies are ever accepted
         return
 
+    def body_limit(self) -> int:
+        return SMALL_BODY
+
+    def data_received(self, chunk: bytes):
+        return
+
     async def prepare(self):
         self.service.in_flight += 1
         self._counted = True
-        model = await self.service.authenticate(self)
+        if not _implements(self):  # before the body: a 405 need not wait for 250 MB
+            raise web.HTTPError(405)
+        model = await self.service.authenticate(self, cached=self.request.method in READS)
         self.user = model["name"]
         course_id = self.path_kwargs.get("course_id")
         if course_id is not None and course_id != self.service.course_id:
@@ -82,10 +136,18 @@ class ApiHandler(web.RequestHandler):
         if model.get("kind") == "service":  # the formgrader: staff, by configuration
             self.role = Role("grader") if self.user in self.service.staff_services else None
         else:
-            self.role = await self.run(lambda ex: ex.role(self.user))
+            self.role = await self.service.role(self.user)
         if self.role is None:
             raise web.HTTPError(403, f"{self.user} is not in the roster of "
                                 f"{self.service.course_id}")
+        limit = self.body_limit()
+        try:
+            length = int(self.request.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise web.HTTPError(400, "the Content-Length header is not a number") from None
+        if length > limit:
+            raise web.HTTPError(413, f"a body of {length} bytes; this route takes at most {limit}")
+        self.request.connection.set_max_body_size(limit)
 
     def on_finish(self):
         if getattr(self, "_counted", False):
@@ -126,7 +188,7 @@ class ApiHandler(web.RequestHandler):
             raise web.HTTPError(403, str(exc)) from None
         except Conflict as exc:
             raise web.HTTPError(409, str(exc)) from None
-        except TooLarge as exc:
+        except (TooLarge, QuotaExceeded) as exc:
             raise web.HTTPError(413, str(exc)) from None
         except (NotFound, UnknownId) as exc:  # before UserError: an unknown id is one too
             raise web.HTTPError(404, str(exc) or "not found") from None
@@ -134,31 +196,33 @@ class ApiHandler(web.RequestHandler):
             raise web.HTTPError(400, str(exc)) from None
 
 
-@web.stream_request_body
 class UploadHandler(ApiHandler):
-    """A handler whose body is a JSON upload; the size limit holds before anything is parsed."""
+    """A handler whose body is a JSON upload (PUT, POST): the size limit holds before anything
+    is parsed, and parsing and decoding run off the event loop. ``arrived()`` is the receipt
+    time of a submission: the moment the body's last byte came in, less the time the exchange
+    held the body back while it checked the token and the role (a slow hub makes no one late;
+    a slow upload is still stamped when it ends)."""
+
+    def body_limit(self) -> int:
+        return SMALL_BODY if self.request.method in READS else self.service.max_body_bytes
 
     async def prepare(self):
-        self._body, self._too_big = bytearray(), False
+        self._body, self._last_byte = bytearray(), None
+        started = time.monotonic()
         await super().prepare()  # no byte of an unauthenticated upload is kept
-        limit = self.service.max_body_bytes
-        length = int(self.request.headers.get("Content-Length") or 0)
-        self._too_big = length > limit
-        # bodies a little over the limit are read and dropped so the client gets its 413;
-        # far over it, tornado closes the connection
-        self.request.connection.set_max_body_size(4 * limit)
+        self._held = dt.timedelta(seconds=time.monotonic() - started)
 
     def data_received(self, chunk: bytes):
-        if self._too_big:
-            return
         self._body += chunk
-        if len(self._body) > self.service.max_body_bytes:
-            self._too_big, self._body = True, bytearray()
+        self._last_byte = utcnow()
 
-    def upload(self, allowed: set[str], required: set[str] = frozenset({"files"})) -> dict:
-        if self._too_big:
-            raise web.HTTPError(413, f"upload larger than {self.service.max_body_bytes} bytes")
-        forged = TIME_FIELDS & (set(self.request.query_arguments) | self._keys())
+    def arrived(self) -> dt.datetime:
+        return (self._last_byte or utcnow()) - self._held
+
+    async def upload(self, allowed: set[str], required: set[str] = frozenset({"files"})) -> dict:
+        body, self._body = bytes(self._body), bytearray()
+        self._document = await self.service.parse(lambda: _json_object(body))
+        forged = TIME_FIELDS & (set(self.request.query_arguments) | set(self._document))
         if forged:
             raise web.HTTPError(400, f"refusing {sorted(forged)}: the exchange stamps the receipt "
                                 "time with its own clock; clients cannot set it")
@@ -172,25 +236,32 @@ class UploadHandler(ApiHandler):
             raise web.HTTPError(400, f"expected fields {sorted(allowed)}, got {sorted(data)}")
         return data
 
-    def _keys(self) -> set[str]:
-        try:
-            self._document = json.loads(self._body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "the body is not JSON") from None
-        if not isinstance(self._document, dict):
-            raise web.HTTPError(400, "the body must be a JSON object")
-        return set(self._document)
+    async def files(self, data: dict) -> dict[str, bytes]:
+        """The upload's files, their names checked (count, depth, length, reserved) before any
+        content is decoded."""
+        listing = data["files"]
 
-    def files(self, data: dict) -> dict[str, bytes]:
+        def decode():
+            if isinstance(listing, dict):
+                check_names(listing, max_files=self.service.max_files)
+            return wire.decode_files(listing)
+
         try:
-            return wire.decode_files(data["files"])
-        except wire.WireError as exc:
+            return await self.service.parse(decode)
+        except (wire.WireError, UserError) as exc:
             raise web.HTTPError(400, str(exc)) from None
 
 
-class HealthHandler(web.RequestHandler):
-    def get(self):
-        self.finish({"status": "ok"})
+def _json_object(body: bytes) -> dict:
+    try:
+        document = json.loads(body or b"{}")
+    except RecursionError:
+        raise web.HTTPError(400, "the body is JSON nested too deeply") from None
+    except ValueError:
+        raise web.HTTPError(400, "the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise web.HTTPError(400, "the body must be a JSON object")
+    return document
 
 
 class CoursesHandler(ApiHandler):
@@ -214,8 +285,8 @@ class AssignmentHandler(UploadHandler):
 
     async def put(self, course_id, assignment_id):
         self.require_staff("release assignments")
-        data = self.upload({"files", "force"})
-        files, force, user = self.files(data), bool(data.get("force")), self.user
+        data = await self.upload({"files", "force"})
+        files, force, user = await self.files(data), bool(data.get("force")), self.user
         result = await self.run(lambda ex: ex.release(assignment_id, files, by=user, force=force))
         log.info("%s released %s", user, assignment_id)
         self.finish(result)
@@ -229,9 +300,9 @@ class AssignmentHandler(UploadHandler):
 
 class SubmitHandler(UploadHandler):
     async def post(self, course_id, assignment_id):
-        received_at = utcnow()  # the whole upload is here: this is the receipt time
+        received_at = self.arrived()  # first: nothing below can delay it
         self.require_student("submit")
-        files, student = self.files(self.upload({"files"})), self.user
+        files, student = await self.files(await self.upload({"files"})), self.user
 
         def submit(ex):
             return ex.describe(ex.submit(student, assignment_id, files, received_at),
@@ -273,11 +344,14 @@ class SubmissionFilesHandler(ApiHandler):
 class CollectHandler(ApiHandler):
     async def post(self, course_id, assignment_id):
         self.require_staff("collect submissions")
-        collected = await self.run(lambda ex: ex.collect(assignment_id))
+        collected, failed = await self.run(lambda ex: ex.collect(assignment_id))
         log.info("%s collected %d submissions of %s", self.user, len(collected), assignment_id)
+        for item in failed:
+            log.warning("could not collect %s of %s: %s", assignment_id, item["student_id"],
+                        item["error"])
         for item in collected:
             item["files"] = wire.encode_files(item["files"])
-        self.finish({"assignment_id": assignment_id, "collected": collected})
+        self.finish({"assignment_id": assignment_id, "collected": collected, "failed": failed})
 
 
 class FeedbackListHandler(ApiHandler):
@@ -302,8 +376,8 @@ class FeedbackListHandler(ApiHandler):
 class FeedbackHandler(UploadHandler):
     async def put(self, course_id, assignment_id, student_id):
         self.require_staff("return feedback")
-        data = self.upload({"files", "receipt_id", "submission_timestamp"})
-        files = self.files(data)
+        data = await self.upload({"files", "receipt_id", "submission_timestamp"})
+        files = await self.files(data)
         receipt_id, stamp = data.get("receipt_id"), data.get("submission_timestamp")
         if receipt_id is None and stamp is None:
             raise web.HTTPError(400, "name the submission: 'receipt_id' or 'submission_timestamp'")
@@ -320,9 +394,9 @@ class FeedbackHandler(UploadHandler):
 
 class SummaryHandler(UploadHandler):
     async def post(self, course_id, session):
-        received_at = utcnow()
+        received_at = self.arrived()
         self.require_student("hand in session summaries here")
-        files, student = self.files(self.upload({"files"})), self.user
+        files, student = await self.files(await self.upload({"files"})), self.user
         result = await self.run(lambda ex: ex.submit_summary(student, int(session), files,
                                                              received_at))
         self.set_status(201)
@@ -343,11 +417,15 @@ class ExchangeService(LoggingConfigurable):
     max_submission_bytes = Integer(MAX_SUBMISSION_BYTES,
                                    help="largest submission accepted, in bytes of file content"
                                    ).tag(config=True)
+    max_stored_bytes = Integer(MAX_STORED_BYTES, help="per-student quota: what one student's "
+                               "kept submissions (every version of every assignment) may hold "
+                               "together, in bytes of file content").tag(config=True)
+    max_files = Integer(MAX_FILES, help="most files in one upload").tag(config=True)
     staff_services = List(Unicode(), help="hub services whose tokens act as graders (the "
                           "formgrader); default: $COURSE_EXCHANGE_STAFF_SERVICES, comma-separated"
                           ).tag(config=True)
-    cache_max_age = Integer(300, help="seconds the hub's answer about a token is reused").tag(
-        config=True)
+    cache_max_age = Integer(10, help="seconds the hub's answer about a token is reused for reads "
+                            "(state-changing requests always ask the hub)").tag(config=True)
 
     @default("base_url")
     def _base_url(self):
@@ -371,10 +449,17 @@ class ExchangeService(LoggingConfigurable):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-store")
+        # roster reads and upload parsing never queue behind the store's file and database work
+        self._roster_pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-roster")
+        self._parse_pool = ThreadPoolExecutor(2, thread_name_prefix="exchange-parse")
         self.exchange = self._pool.submit(
-            CourseExchange, Path(self.course), max_submission_bytes=self.max_submission_bytes
-        ).result()
+            CourseExchange, Path(self.course), max_submission_bytes=self.max_submission_bytes,
+            max_stored_bytes=self.max_stored_bytes, max_files=self.max_files).result()
         self.course_id = self.exchange.course_id
+        self._roster = (self.exchange._mtime, self.exchange.ws.course)
+        # the notebook checks import nbformat and jsonschema (seconds on a busy machine): on
+        # the store's thread now, not in the first upload's reply
+        self._pool.submit(importlib.import_module, "autograder.notebooks")
         self.hub_auth = HubAuth(cache_max_age=self.cache_max_age, allow_token_in_url=False)
         self.in_flight = 0
 
@@ -387,12 +472,32 @@ class ExchangeService(LoggingConfigurable):
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
-    async def authenticate(self, handler: web.RequestHandler) -> dict:
+    async def parse(self, func):
+        """Run ``func()`` (JSON parsing, base64 decoding) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._parse_pool, func)
+
+    async def role(self, user: str) -> Role | None:
+        """The user's role, from the course file as it is now (re-read when it changes), on a
+        thread of its own: a roster edit counts at once, and no upload's work delays it."""
+
+        def lookup():
+            path = self.exchange.course_file
+            path = path if path.is_file() else path / "course.yml"
+            mtime = path.stat().st_mtime_ns
+            if mtime != self._roster[0]:
+                self._roster = (mtime, open_workspace(path).course)
+            return role_in(self._roster[1], user)
+
+        return await asyncio.get_running_loop().run_in_executor(self._roster_pool, lookup)
+
+    async def authenticate(self, handler: web.RequestHandler, *, cached: bool = False) -> dict:
+        """The hub's model of the request's token. ``cached``: a read may reuse the hub's answer
+        for ``cache_max_age`` seconds; anything else asks the hub now."""
         token = self.hub_auth.get_token(handler, in_cookie=False)
         if not token:
             raise web.HTTPError(401, "no token: send 'Authorization: token <your JupyterHub "
                                 "API token>' ($JUPYTERHUB_API_TOKEN in a user's server)")
-        model = await self.hub_auth.user_for_token(token, sync=False)
+        model = await self.hub_auth.user_for_token(token, use_cache=cached, sync=False)
         if not model:
             raise web.HTTPError(401, "the hub does not know this token (expired or revoked?)")
         if model.get("kind", "user") not in ("user", "service"):
@@ -427,7 +532,8 @@ class ExchangeService(LoggingConfigurable):
                                 for path, handler in routes])
 
     async def run_forever(self, ready=None) -> None:
-        server = httpserver.HTTPServer(self.make_app(), max_body_size=4 * self.max_body_bytes,
+        # each route lowers the body cap once the request is authorized (ApiHandler.prepare)
+        server = httpserver.HTTPServer(self.make_app(), max_body_size=self.max_body_bytes,
                                        idle_connection_timeout=60)
         server.listen(self.port, self.ip)
         log.info("exchange for %s on http://%s:%d%s", self.course_id, self.ip, self.port,
@@ -446,11 +552,16 @@ class ExchangeService(LoggingConfigurable):
             await asyncio.sleep(0.1)
         await server.close_all_connections()
         await loop.run_in_executor(self._pool, self.exchange.close)
-        self._pool.shutdown(wait=True)
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        for pool in (self._pool, self._roster_pool, self._parse_pool):
+            pool.shutdown(wait=True)
 
 
 def main(course: str | Path, *, ip: str = "127.0.0.1", port: int | None = None,
-         base_url: str | None = None, max_submission_bytes: int | None = None) -> int:
+         base_url: str | None = None, max_submission_bytes: int | None = None,
+         max_stored_bytes: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[exchange %(asctime)s] %(message)s")
     kwargs = {"course": str(course), "ip": ip}
     if port:
@@ -459,6 +570,8 @@ def main(course: str | Path, *, ip: str = "127.0.0.1", port: int | None = None,
         kwargs["base_url"] = base_url
     if max_submission_bytes:
         kwargs["max_submission_bytes"] = max_submission_bytes
+    if max_stored_bytes:
+        kwargs["max_stored_bytes"] = max_stored_bytes
     service = ExchangeService(**kwargs)
     asyncio.run(service.run_forever(ready=lambda: print(
         f"exchange ready on http://{ip}:{service.port}{service.base_url}", flush=True)))

@@ -23,17 +23,26 @@ from pathlib import Path, PurePosixPath
 
 from course.calendar import utcnow
 from course.collect import collect
+from course.coursefile import Course
 from course.errors import UserError
 from course.gradebook import Receipt
 from course.gradebook.records import get_receipt, receipts_where, record_release
-from course.inbox import MAX_SUBMISSION_BYTES, read_submission_folder, receive, safe_name, store
+from course.inbox import (
+    MAX_FILES,
+    MAX_STORED_BYTES,
+    MAX_SUBMISSION_BYTES,
+    check_names,
+    read_submission_folder,
+    receive,
+    store,
+)
 from course.release import folder_checksum
 from course.summaries import receive_summary
 from course.workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 
 from . import wire
 
-__all__ = ["Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge"]
+__all__ = ["Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge", "role_in"]
 
 MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
 MAX_RELEASE_BYTES = 200 * 1024 * 1024
@@ -70,6 +79,20 @@ def _check_size(files: dict[str, bytes], limit: int, what: str) -> None:
         raise TooLarge(f"{what} of {size / 1e6:.1f} MB exceeds the limit of {limit / 1e6:.0f} MB")
 
 
+def role_in(course: Course, user: str) -> Role | None:
+    """The user's role in the course file's roster; None: not in it."""
+    roster = course.roster
+    for name, people in (("student", roster.students), ("instructor", roster.instructors),
+                         ("grader", roster.graders)):
+        if any(person.id == user for person in people):
+            return Role(name)
+    return None
+
+
+def _safe_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    return dict(zip(check_names(files), files.values(), strict=True))
+
+
 def _top_notebooks(folder: Path) -> list[str]:
     return sorted(path.stem for path in folder.glob("*.ipynb")) if folder.is_dir() else []
 
@@ -77,9 +100,12 @@ def _top_notebooks(folder: Path) -> list[str]:
 class CourseExchange:
     """One course's exchange: roles, releases, submissions, collection and feedback."""
 
-    def __init__(self, course_file: Path | str, *, max_submission_bytes: int = MAX_SUBMISSION_BYTES):
+    def __init__(self, course_file: Path | str, *, max_submission_bytes: int = MAX_SUBMISSION_BYTES,
+                 max_stored_bytes: int = MAX_STORED_BYTES, max_files: int = MAX_FILES):
         self.course_file = Path(course_file)
         self.max_submission_bytes = max_submission_bytes
+        self.max_stored_bytes = max_stored_bytes
+        self.max_files = max_files
         self._mtime = None
         self.ws: Workspace | None = None
         self.gb = None
@@ -121,12 +147,7 @@ class CourseExchange:
 
     # -- who is who -------------------------------------------------------------------------
     def role(self, user: str) -> Role | None:
-        roster = self.ws.course.roster
-        for name, people in (("student", roster.students), ("instructor", roster.instructors),
-                             ("grader", roster.graders)):
-            if any(person.id == user for person in people):
-                return Role(name)
-        return None
+        return role_in(self.ws.course, user)
 
     # -- released assignments ---------------------------------------------------------------
     def _visible(self, assignment_id: str, role: Role, now: dt.datetime) -> bool:
@@ -155,7 +176,7 @@ class CourseExchange:
     def release(self, assignment_id: str, files: dict[str, bytes], *, by: str,
                 force: bool = False) -> dict:
         self.ws.course.assignment(assignment_id)  # LookupError: unknown assignment
-        files = {safe_name(name): content for name, content in files.items()}
+        files = _safe_files(files)
         leaked = sorted({PurePosixPath(n).parts[0] for n in files} & set(STAFF_ONLY_FOLDERS))
         if leaked:
             raise UserError(f"refusing a student version that contains {leaked}")
@@ -195,7 +216,8 @@ class CourseExchange:
             raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
         _check_size(files, self.max_submission_bytes, "submission")  # TooLarge: HTTP 413
         return receive(self.ws, self.gb, student_id, assignment_id, files, received_at=received_at,
-                       max_bytes=self.max_submission_bytes)
+                       max_bytes=self.max_submission_bytes, max_stored_bytes=self.max_stored_bytes,
+                       max_files=self.max_files)
 
     def receipts(self, *, student_id: str | None = None,
                  assignment_id: str | None = None) -> list[Receipt]:
@@ -225,16 +247,20 @@ class CourseExchange:
         return read_submission_folder(self.ws.root / receipt.storage_path)
 
     # -- collection -------------------------------------------------------------------------
-    def collect(self, assignment_id: str) -> list[dict]:
-        """course.collect (the submission that counts, into submitted/) and what it wrote."""
+    def collect(self, assignment_id: str) -> tuple[list[dict], list[dict]]:
+        """course.collect (the submission that counts, into submitted/): what it wrote, and the
+        students it could not collect, by name and why."""
         collected = []
-        for item in collect(self.ws, assignment_id):
+        result = collect(self.ws, assignment_id)
+        for item in result:
             folder = self.ws.root / "submitted" / item.student_id / assignment_id
             receipt = self.receipt(item.receipt_id)
             collected.append({"student_id": item.student_id, "receipt_id": item.receipt_id,
                               "timestamp": wire.timestamp(receipt.received_at),
                               "files": read_submission_folder(folder)})
-        return collected
+        failed = [{"student_id": f.student_id, "receipt_id": f.receipt_id, "error": f.reason}
+                  for f in result.failed]
+        return collected, failed
 
     # -- feedback ---------------------------------------------------------------------------
     def _feedback_parent(self, receipt: Receipt) -> Path:
@@ -251,7 +277,7 @@ class CourseExchange:
                        f"{'with receipt ' + str(receipt_id) if receipt_id else 'at ' + str(timestamp)}")
 
     def release_feedback(self, receipt: Receipt, files: dict[str, bytes]) -> dict:
-        files = {safe_name(name): content for name, content in files.items()}
+        files = _safe_files(files)
         bad = [name for name in files if "/" in name or not name.endswith(".html")]
         if bad or not files:
             raise UserError(f"feedback is one or more .html files per notebook (got {bad or 'none'})")

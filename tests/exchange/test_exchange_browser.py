@@ -155,7 +155,7 @@ def test_a_student_fetches_edits_and_submits_in_jupyterlab(course_hub, tmp_path)
             page.locator("#fetched_assignments_list").get_by_role(
                 "button", name="Submit").click()
             submitted = page.locator("#submitted_assignments_list")
-            expect(submitted.get_by_text(ASSIGNMENT)).to_be_visible()
+            expect(submitted.get_by_text(ASSIGNMENT)).to_be_visible(timeout=60_000)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             raise

@@ -1,5 +1,7 @@
 """The exchange against a real JupyterHub on 127.0.0.1: end to end, authorization, a deadline
-spike, and a restart of the exchange during uploads.
+spike, a restart of the exchange during uploads, and the attacks on it as a shared resource
+(THREATS.md 20-25): a hostile upload racing an honest one, names that would block collection,
+large bodies without a token, revoked and expired tokens, malformed names, the quota.
 
 One hub per module (about 20 s to start): the roster has ada, ben, cleo, the instructor ina and
 100 more students for the spike. The exchange runs as an external hub service that this module
@@ -13,7 +15,9 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +44,7 @@ COURSE, AID, NOTEBOOK = "dl-hub", "01-numpy", "numpy-basics.ipynb"
 SPIKE_STUDENTS = [(f"s{i:03d}", "Spike", str(i)) for i in range(1, 101)]
 STUDENTS = [("ada", "Ada", "L"), ("ben", "Ben", "B"), ("cleo", "Cleo", "C"), *SPIKE_STUDENTS]
 MAX_MB = 2
+QUOTA_MB = 6  # per student: three uploads of 1.9 MB fit, a fourth does not
 
 
 class ExchangeProcess:
@@ -66,7 +71,8 @@ class ExchangeProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "course.cli", "exchange", "serve", "--course",
                  str(self.course_file), "--port", str(self.hub.exchange_port),
-                 "--max-mb", str(MAX_MB)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                 "--max-mb", str(MAX_MB), "--quota-mb", str(QUOTA_MB)], env=env, stdout=log,
+                stderr=subprocess.STDOUT)
 
     def stop(self, sig=signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -102,7 +108,8 @@ def env(tmp_path_factory):
     try:
         hub.start()
         exchange.wait()
-        tokens = {user: hub.token_for(user) for user in ("ada", "ben", "cleo", "ina")}
+        tokens = {user: hub.token_for(user) for user in ("ada", "ben", "cleo", "ina", "s096",
+                                                          "s098", "s099", "s100")}
 
         def instructor_api():
             config = ws.nbgrader_config()
@@ -433,3 +440,186 @@ def test_session_summaries_are_handed_in_through_the_exchange(env):
     assert reply.status_code == 400 and "not an author" in reply.json()["error"]
     reply = xapi(env, "POST", f"courses/{COURSE}/summaries/1", "ina", body=files_body(summary))
     assert reply.status_code == 403
+
+
+# -- the exchange as a shared resource (THREATS.md 21-25) -----------------------------------------
+
+def answer_to_headers(env, method: str, path: str, token: str | None = None,
+                      length: int = 250_000_000) -> tuple[int, str]:
+    """Send only the headers of a ``length``-byte request to the exchange's own port and return
+    the status and text it answers with: an answer at all proves it did not wait for the body
+    (none of which is ever sent)."""
+    head = [f"{method} /services/exchange/{path} HTTP/1.1", "Host: 127.0.0.1",
+            f"Content-Length: {length}", "Content-Type: application/json"]
+    if token:
+        head.append(f"Authorization: token {token}")
+    with socket.create_connection(("127.0.0.1", env["hub"].exchange_port), timeout=20) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        reply = b""
+        while chunk := sock.recv(65536):  # socket.timeout: it waited for the body
+            reply += chunk  # until it closes: the unread body cannot be kept alive
+    status = int(reply.split(b" ", 2)[1])
+    return status, reply.partition(b"\r\n\r\n")[2].decode()
+
+
+def test_large_bodies_are_refused_from_the_headers_before_the_body_is_read(env):
+    """250 MB announced, no byte sent: every route answers from the headers (no token, no such
+    method, a role that may not, or a body over the route's cap), so nothing is buffered."""
+    tokens = {user: env["tokens"][user] for user in ("ben", "ina")}
+    submit, collect = f"api/courses/{COURSE}/submissions/{AID}", f"api/courses/{COURSE}/collect/{AID}"
+    for method, path, user, status, message in (
+        ("POST", "health", None, 405, "Method Not Allowed"),
+        ("POST", "api/courses", None, 405, "Method Not Allowed"),
+        ("GET", "api/courses", None, 401, "no token"),
+        ("POST", collect, None, 401, "no token"),
+        ("POST", submit, None, 401, "no token"),
+        ("PUT", f"api/courses/{COURSE}/assignments/{AID}", None, 401, "no token"),
+        ("POST", collect, "ben", 413, "at most 65536"),
+        ("POST", collect, "ina", 413, "at most 65536"),
+        ("GET", f"api/courses/{COURSE}/submissions", "ben", 413, "at most 65536"),
+        ("POST", submit, "ben", 413, "this route takes at most"),
+    ):
+        got, text = answer_to_headers(env, method, path, tokens.get(user))
+        assert (got, message in text) == (status, True), (method, path, user, got, text)
+    assert requests.get(env["hub"].exchange_url + "health", timeout=10).json()["status"] == "ok"
+
+
+def test_a_hostile_upload_does_not_delay_an_honest_receipt(env):
+    """15,000 files (refused: an assignment is a few files) and the widest upload accepted
+    (200 files six folders deep, 1.8 MB) sent just before an honest submission: the honest
+    receipt is stamped within a second of the moment it was sent."""
+    nb = released_notebook(env)
+    path = f"courses/{COURSE}/submissions/{AID}"
+    flood = files_body({NOTEBOOK: nb, **{f"f{i}.txt": b"" for i in range(15_000)}})
+    widest = files_body({NOTEBOOK: nb, **{f"data/a/b/c/d/e/f{i}.bin": secrets.token_bytes(9000)
+                                          for i in range(199)}})
+    replies = {}
+
+    def hostile(user, body):
+        replies[user] = xapi(env, "POST", path, user, body=body)
+
+    threads = [threading.Thread(target=hostile, args=a) for a in (("ada", flood),
+                                                                   ("cleo", widest))]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # their bodies are on the way
+    sent = time.time()
+    honest = xapi(env, "POST", path, "ben", body=files_body({NOTEBOOK: nb}))
+    for thread in threads:
+        thread.join(60)
+    from exchange.wire import parse_timestamp
+
+    assert honest.status_code == 201, honest.text
+    delay = parse_timestamp(honest.json()["timestamp"]).timestamp() - sent
+    print(f"\nhonest receipt {delay * 1000:.0f} ms after it was sent, beside a hostile upload")
+    assert -0.05 < delay < 1.0
+    assert replies["ada"].status_code == 400
+    assert "15001 files in one upload; at most 200" in replies["ada"].json()["error"]
+    assert replies["cleo"].status_code == 201, replies["cleo"].text
+
+
+def test_malformed_names_and_deep_json_answer_400_with_a_message(env):
+    nb = released_notebook(env)
+    path = f"courses/{COURSE}/submissions/{AID}"
+    for name, message in (("a\0b.txt", "control characters"),
+                          ("x" * 300 + ".txt", "names are at most 255 characters"),
+                          ("d/" * 7 + "x.txt", "nested 7 folders deep; at most 6")):
+        reply = xapi(env, "POST", path, "ben", body=files_body({NOTEBOOK: nb, name: b"x"}))
+        assert reply.status_code == 400 and message in reply.json()["error"], reply.text
+    deep = "[" * 200_000 + "]" * 200_000
+    for raw in (deep, '{"files": {"x.txt": ' + deep + "}}"):
+        reply = xapi(env, "POST", path, "ben", raw=raw)
+        assert reply.status_code == 400, reply.text
+        assert "nested too deeply" in reply.json()["error"]
+    # the staff's uploads are held to the same names
+    reply = xapi(env, "PUT", f"courses/{COURSE}/assignments/{AID}", "ina",
+                 body=files_body({NOTEBOOK: nb, "a\0b.txt": b"x"}, force=True))
+    assert reply.status_code == 400 and "control characters" in reply.json()["error"]
+
+
+def test_reserved_names_are_refused_and_a_bad_folder_blocks_no_ones_collection(env):
+    """timestamp.txt/ and receipt.json are the platform's: refused at submit. A folder stored
+    before they were refused is reported by name; everyone else is collected (the service's
+    collect and ``course collect``)."""
+    from course.gradebook.records import get_receipt
+
+    nb = released_notebook(env)
+    path = f"courses/{COURSE}/submissions/{AID}"
+    for name in ("timestamp.txt/x", "receipt.json/x", "receipt.json"):
+        reply = xapi(env, "POST", path, "s100", body=files_body({NOTEBOOK: nb, name: b"x"}))
+        assert reply.status_code == 400, reply.text
+        assert f"refusing {name!r}" in reply.json()["error"], reply.text
+    for student in ("s100", "s096"):
+        assert xapi(env, "POST", path, student, body=files_body({NOTEBOOK: nb})).status_code == 201
+    receipt_id = xapi(env, "GET", f"courses/{COURSE}/submissions", "s100",
+                      params={"assignment_id": AID}).json()["submissions"][-1]["receipt_id"]
+    with env["ws"].gradebook() as gb:
+        stored = env["root"] / get_receipt(gb, receipt_id).storage_path
+    planted = stored / "timestamp.txt"  # what an upload could store before the names were refused
+    (planted / "x").parent.mkdir()
+    (planted / "x").write_text("x")
+    try:
+        reply = xapi(env, "POST", f"courses/{COURSE}/collect/{AID}", "ina")
+        assert reply.status_code == 200, reply.text
+        (failed,) = reply.json()["failed"]
+        assert failed["student_id"] == "s100" and "IsADirectoryError" in failed["error"]
+        collected = {item["student_id"] for item in reply.json()["collected"]}
+        assert {"ben", "s096"} <= collected and "s100" not in collected
+        cli = subprocess.run([sys.executable, "-m", "course.cli", "collect", AID, "--course",
+                              str(env["root"])], check=False, capture_output=True, text=True,
+                             timeout=120)
+        assert cli.returncode == 2, cli.stderr
+        assert "not collected: s100 (receipt" in cli.stderr and "IsADirectoryError" in cli.stderr
+        assert "collected " in cli.stdout
+    finally:
+        shutil.rmtree(planted)
+
+
+def test_revoked_and_expired_tokens_are_refused_at_once(env):
+    hub, admin = env["hub"], env["admin"]
+    body = files_body({NOTEBOOK: released_notebook(env)})
+    path = f"courses/{COURSE}/submissions/{AID}"
+    token = hub.api("POST", "users/s097/tokens", admin, {"note": "to revoke"})
+    assert xapi(env, "POST", path, token=token["token"], body=body).status_code == 201
+    listing = xapi(env, "GET", f"courses/{COURSE}/submissions", token=token["token"])
+    assert listing.status_code == 200  # the hub's answer is now cached, for reads only
+    hub.api("DELETE", f"users/s097/tokens/{token['id']}", admin)
+    reply = xapi(env, "POST", path, token=token["token"], body=body)
+    assert reply.status_code == 401 and "expired or revoked" in reply.json()["error"]
+
+    short = hub.api("POST", "users/s097/tokens", admin, {"note": "short", "expires_in": 2})
+    made = time.monotonic()
+    assert xapi(env, "POST", path, token=short["token"], body=body).status_code == 201
+    time.sleep(max(0.0, made + 3.0 - time.monotonic()))  # the hub's expiry has second steps
+    reply = xapi(env, "POST", path, token=short["token"], body=body)
+    assert reply.status_code == 401 and "expired or revoked" in reply.json()["error"]
+
+
+def test_a_student_removed_from_the_roster_is_refused_at_once(env):
+    body = files_body({NOTEBOOK: released_notebook(env)})
+    path = f"courses/{COURSE}/submissions/{AID}"
+    token = env["hub"].token_for("s095")
+    assert xapi(env, "POST", path, token=token, body=body).status_code == 201
+    course_file = env["root"] / "course.yml"
+    text = course_file.read_text()
+    course_file.write_text("".join(line for line in text.splitlines(keepends=True)
+                                   if "id: s095," not in line))
+    try:
+        reply = xapi(env, "POST", path, token=token, body=body)
+        assert reply.status_code == 403 and "s095 is not in the roster" in reply.json()["error"]
+    finally:
+        course_file.write_text(text)
+    assert xapi(env, "POST", path, token=token, body=body).status_code == 201
+
+
+def test_the_per_student_quota_refuses_with_a_clear_message(env):
+    nb = released_notebook(env)
+    path = f"courses/{COURSE}/submissions/{AID}"
+    upload = files_body({NOTEBOOK: nb, "data.bin": b"\0" * 1_900_000})
+    for _ in range(3):
+        assert xapi(env, "POST", path, "s099", body=upload).status_code == 201
+    reply = xapi(env, "POST", path, "s099", body=upload)
+    assert reply.status_code == 413, reply.text
+    assert "would pass the per-student quota of 6 MB" in reply.json()["error"]
+    # the others are not affected
+    assert xapi(env, "POST", path, "s098", body=upload).status_code == 201

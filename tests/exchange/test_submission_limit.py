@@ -1,6 +1,8 @@
 """The largest submission is a setting, not a constant: ``receive`` takes it (``max_bytes``,
 default the platform's), and the exchange receives under its own ``max_submission_bytes``,
-refusing an upload over it as too large (HTTP 413) before ``receive`` is called."""
+refusing an upload over it as too large (HTTP 413) before ``receive`` is called. So are the
+per-student quota (``max_stored_bytes``) and the most files (``max_files``); the names the
+platform writes itself are refused whichever way a submission comes in."""
 
 import datetime as dt
 
@@ -9,7 +11,7 @@ import pytest
 from exchange_requests import publish
 
 from course.errors import UserError
-from course.inbox import MAX_SUBMISSION_BYTES, receive
+from course.inbox import MAX_SUBMISSION_BYTES, BadFileName, QuotaExceeded, TooManyFiles, receive
 from course.workspace import open_workspace
 from exchange.store import CourseExchange, TooLarge
 
@@ -69,3 +71,40 @@ def test_the_exchange_receives_under_its_own_limit(exchange_root, monkeypatch):
         assert limits == [4 * MB]  # refused before receive was called
     finally:
         strict.close()
+
+
+def test_receive_keeps_each_student_within_the_quota(make_course):
+    root = make_course(assignments=(AID,))
+    ws = open_workspace(root)
+    with ws.gradebook() as gb:
+        for _ in range(2):
+            receive(ws, gb, "ada", AID, files_of(root, 2 * MB), received_at=RECEIVED,
+                    max_stored_bytes=5 * MB)
+        with pytest.raises(QuotaExceeded, match=r"ada's kept submissions hold 4.0 MB; this one "
+                           r"\(2.0 MB\) would pass the per-student quota of 5 MB"):
+            receive(ws, gb, "ada", AID, files_of(root, 2 * MB), received_at=RECEIVED,
+                    max_stored_bytes=5 * MB)
+        receive(ws, gb, "ben", AID, files_of(root, 2 * MB), received_at=RECEIVED,
+                max_stored_bytes=5 * MB)
+
+
+def test_receive_refuses_what_collection_or_grading_could_not_take(make_course):
+    root = make_course(assignments=(AID,))
+    ws = open_workspace(root)
+    notebook = files_of(root, 100_000)
+    with ws.gradebook() as gb:
+        for extra, error, message in (
+            ({"timestamp.txt/x": b""}, BadFileName, "timestamp.txt is written by the platform"),
+            ({"receipt.json": b"{}"}, BadFileName, "receipt.json is written by the platform"),
+            ({"a\0b": b""}, BadFileName, "control characters"),
+            ({"n" * 300: b""}, BadFileName, "at most 255 characters"),
+            ({"a/" * 7 + "x": b""}, TooManyFiles, "nested 7 folders deep"),
+            ({f"f{i}": b"" for i in range(5)}, TooManyFiles, "7 files in one upload; at most 6"),
+        ):
+            with pytest.raises(error, match=message):
+                receive(ws, gb, "ada", AID, {**notebook, **extra}, received_at=RECEIVED,
+                        max_files=6)
+        # nbgrader's own timestamp.txt, a file at the top, is the client's claim: kept as such
+        receipt = receive(ws, gb, "ada", AID, {**notebook, "timestamp.txt": b"claimed"},
+                          received_at=RECEIVED)
+        assert receipt.client_timestamp == "claimed"
