@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import random
+import re
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -18,6 +20,9 @@ __all__ = [
     "assert_close",
     "assert_no_loops",
     "assert_shape",
+    "assert_uses_loops",
+    "assert_vectorized",
+    "count_python_work",
     "gradient_check",
     "numeric_gradient",
     "passes_for_seeds",
@@ -124,10 +129,20 @@ def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-8,
 
 def passes_for_seeds(trial: Callable[[int], bool], seeds: Sequence[int], *, need: int,
                      what: str = "check") -> list[bool]:
-    """Run ``trial(seed)`` for each seed; at least ``need`` must return True ("m of k")."""
-    outcomes = [bool(trial(seed)) for seed in seeds]
+    """Run ``trial(seed)`` seed by seed; at least ``need`` must return True ("m of k").
+
+    Stops as soon as the answer is known: ``need`` trials passed, or too few seeds are left for
+    ``need`` to be reached (each trial is often a training run). Returns the outcomes of the
+    trials that ran, in the order of ``seeds``."""
+    outcomes: list[bool] = []
+    for seed in seeds:
+        passed = sum(outcomes)
+        if passed >= need or passed + len(seeds) - len(outcomes) < need:
+            break
+        outcomes.append(bool(trial(seed)))
     assert sum(outcomes) >= need, (
-        f"{what}: passed for {sum(outcomes)} of {len(seeds)} seeds, needs {need}")
+        f"{what}: passed for {sum(outcomes)} of {len(outcomes)} seeds tried, needs {need} of "
+        f"{len(seeds)}")
     return outcomes
 
 
@@ -137,9 +152,83 @@ def seed_local(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+# Words in the notebook's source that only code tampering with the runtime measure needs (see
+# autograder.measure): a second, static signal next to the counts.
+MEASURE_TAMPERING = re.compile(
+    r"settrace|setprofile|gettrace|getprofile|f_trace|_current_frames|ctypes|student_runner"
+    r"|autograder|get_referrers|get_objects|PyEval")
+
+
+MEASURE_TRIES = 3
+
+
+def count_python_work(submission, call: Callable[[int], object],
+                      sizes: Sequence[int]) -> list:
+    """The Python work (``CallCounts``) of ``call(n)`` for each ``n`` in ``sizes``, as the
+    student's process counted it; ``call`` makes its calls to the notebook on inputs of size n."""
+    counted = []
+    for n in sizes:
+        with submission.counting() as counts:
+            call(n)
+        counted.append(counts)
+    return counted
+
+
+def _measured_growth(submission, call, sizes, what) -> tuple[float, list]:
+    sizes = [int(n) for n in sizes]
+    assert len(sizes) >= 2 and sizes[0] < sizes[-1], "sizes: at least two, increasing"
+    for attempt in range(MEASURE_TRIES):  # other processes still settling (a fork bomb's
+        if attempt:                       # children) pass; work handed to them every time not
+            time.sleep(0.2)
+        counted = count_python_work(submission, call, sizes)
+        escapes = sorted({why for c in counted for why in c.escapes})
+        if not escapes:
+            break
+    assert all(c.measured for c in counted), f"{what}: no call to the notebook was measured"
+    assert not escapes, (f"{what}: its Python work cannot be measured ({'; '.join(escapes)}); "
+                         "compute in the calling thread, without threads or processes")
+    tampering = MEASURE_TAMPERING.search(_without_magics(submission.source))
+    assert tampering is None, (f"{what}: the notebook refers to the grading machinery "
+                               f"({tampering.group(0) if tampering else ''}); remove that code")
+    growth = (counted[-1].lines - counted[0].lines) / (sizes[-1] - sizes[0])
+    return growth, counted
+
+
+def assert_vectorized(submission, call: Callable[[int], object], *,
+                      sizes: Sequence[int] = (16, 256), per_element: float = 0.25,
+                      what: str = "the function") -> list:
+    """"No Python loops", measured: the lines of Python code that ``call(n)`` runs in the
+    student's process may grow by at most ``per_element`` per unit of ``n`` between the sizes.
+    A loop reached any way (``globals()``, ``exec``, a callable object, a dict of functions,
+    ``map``, ``np.vectorize``, ``np.apply_along_axis``) runs at least one line per element;
+    NumPy operations run the same few lines at any size. Returns the counts."""
+    growth, counted = _measured_growth(submission, call, sizes, what)
+    assert growth <= per_element, (
+        f"{what} runs Python code for each element ({counted[0].lines} lines of Python for "
+        f"n={sizes[0]}, {counted[-1].lines} for n={sizes[-1]}); use NumPy operations instead "
+        "of loops, map, np.vectorize or np.apply_along_axis")
+    return counted
+
+
+def assert_uses_loops(submission, call: Callable[[int], object], *,
+                      sizes: Sequence[int] = (8, 32), per_element: float = 1.0,
+                      what: str = "the function") -> list:
+    """"Use Python loops", measured: ``call(n)`` runs at least ``per_element`` more lines of
+    Python per unit of ``n`` (a NumPy operation such as ``np.dot`` runs none). Returns the
+    counts."""
+    growth, counted = _measured_growth(submission, call, sizes, what)
+    assert growth >= per_element, (
+        f"{what} does not loop over the elements in Python ({counted[0].lines} lines of Python "
+        f"for n={sizes[0]}, {counted[-1].lines} for n={sizes[-1]}); this part asks for "
+        "explicit loops")
+    return counted
+
+
 def assert_no_loops(source: str, function: str) -> None:
     """The function ``function`` in ``source`` (``submission.source``) has no for/while loop or
-    comprehension. Static: the student's code is parsed, never run, in the grader's process."""
+    comprehension. Static: the student's code is parsed, never run, in the grader's process.
+    Fooled by indirection (``map``, ``exec``, ...): an extra signal next to
+    ``assert_vectorized``, which measures what runs."""
     try:
         tree = ast.parse(_without_magics(source))
     except SyntaxError as exc:

@@ -12,6 +12,11 @@ The messages, one reply each (``{"id": n, "ok": value}`` or ``{"id": n, "error":
   when there is no name: a method or function call is one round trip;
 - ``{"op": "getattr", "target": id|null, "name": str}``, ``{"op": "getitem", "target": id,
   "key": value}``, ``{"op": "defined", "name": str}``, ``{"op": "seed", "seed": int}``;
+- ``{"op": "place", "value": value}`` keeps the value there and answers a handle to it, and
+  ``{"op": "fetch", "target": id}`` answers that object's value as plain data, never a handle
+  (``Submission.remote`` and ``Submission.fetch``: in-place changes made by the student's code);
+- a call with ``"measure": true`` runs under ``autograder.measure``'s counter and its reply
+  carries ``"counts": {"lines": int, "calls": int, "escapes": [str]}`` (``Submission.counting``);
 - any message may carry ``"release": [id, ...]``: handles whose last proxy here was collected,
   dropped there before the message is served, so the student's objects do not pile up.
 """
@@ -19,6 +24,7 @@ The messages, one reply each (``{"id": n, "ok": value}`` or ``{"id": n, "error":
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import queue
@@ -27,7 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .protocol import (
@@ -44,6 +50,7 @@ from .sandbox import Launch, SandboxLimits, launch
 from .settings import DEFAULTS
 
 __all__ = [
+    "CallCounts",
     "RemoteMethod",
     "RemoteObject",
     "StudentError",
@@ -59,12 +66,38 @@ CELL_TEXT_CAP = 64 * 1024  # per cell and stream, as kept here (the runner keeps
 CELL_DISPLAYS, DISPLAY_CHARS = 20, 200_000
 NAMESPACE_NAMES = 10_000  # function names the runner may list when the notebook is ready
 RELEASES_PER_MESSAGE = 10_000
+MAX_ESCAPES = 20  # reasons kept per measured call
 
 
 @dataclass(frozen=True)
 class Timeouts:
     notebook: float = DEFAULTS.notebook_timeout  # executing all the student's cells
     call: float = DEFAULTS.call_timeout  # one call from a grader
+
+
+@dataclass
+class CallCounts:
+    """The Python work of the calls made inside ``with submission.counting()``, as the student's
+    process counted it (``autograder.measure``): line and function-call events of any Python
+    code, and ``escapes``, the reasons the counts may miss work (tracing switched off, threads
+    or processes). Evidence from an untrusted process: see ``autograder.checks``."""
+
+    lines: int = 0
+    calls: int = 0
+    measured: int = 0  # calls counted
+    escapes: list[str] = field(default_factory=list)
+
+    def add(self, counts) -> None:
+        self.measured += 1
+        if type(counts) is not dict or type(counts.get("lines")) is not int \
+                or type(counts.get("calls")) is not int or counts["lines"] < 0 \
+                or counts["calls"] < 0 or type(counts.get("escapes")) is not list:
+            self.escapes.append("the notebook sent no counts")
+            return
+        self.lines += counts["lines"]
+        self.calls += counts["calls"]
+        for why in counts["escapes"][:MAX_ESCAPES]:
+            self.escapes.append(str(why)[:200])
 
 
 class SubmissionUnavailable(Exception):
@@ -177,6 +210,7 @@ class StudentProcess:
         self._proxies: dict[int, int] = {}
         self._proxies_lock = threading.Lock()
         self._dropped: list[int] = []
+        self.counting: CallCounts | None = None  # calls are measured while set
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> StudentProcess:
@@ -318,11 +352,14 @@ class StudentProcess:
         message = {"op": "call", "target": target, "args": self.encode([list(args), kwargs])}
         if name is not None:
             message["name"] = name
+        if self.counting is not None:
+            message["measure"] = True
         return self.request(message, timeout)
 
-    def request(self, message: dict, timeout: float | None = None):
+    def request(self, message: dict, timeout: float | None = None, *, data_only: bool = False):
         """Send one message (its values already encoded), wait for its reply, and return the
-        answer decoded (handles as RemoteObjects), or raise what the notebook raised."""
+        answer decoded (handles as RemoteObjects; with ``data_only`` a handle is a broken
+        answer), or raise what the notebook raised."""
         if not self.alive:
             raise SubmissionUnavailable(self.dead_reason)
         timeout = self.timeouts.call if timeout is None else timeout
@@ -344,13 +381,16 @@ class StudentProcess:
                 frame = self._next_frame(deadline, f"{timeout:g} s in a call to the notebook")
                 if frame.get("id") == message["id"]:
                     break
+            if message.get("measure") and self.counting is not None:
+                self.counting.add(frame.get("counts"))
         if "error" in frame:
             error = frame["error"] if type(frame["error"]) is dict else {}
             raise _remote_error(str(error.get("type", "Exception"))[:100],
                                 str(error.get("message", ""))[:2000],
                                 str(error.get("traceback", ""))[:4000])
         try:
-            return decode(frame.get("ok"), Limits(), handle=self._proxy)
+            return decode(frame.get("ok"), Limits(),
+                          handle=_no_handles if data_only else self._proxy)
         except ProtocolError as exc:
             raise self._die(f"sent a malformed answer: {exc}") from None
 
@@ -385,6 +425,10 @@ class StudentProcess:
                     pass
         if self.dead_reason is None:
             self.dead_reason = "closed"
+
+
+def _no_handles(found: Handle):
+    raise ProtocolError(f"an object ({found.type_name[:40]}) where plain data was asked for")
 
 
 class RemoteObject:
@@ -489,6 +533,39 @@ class Submission:
 
     def __contains__(self, name: str) -> bool:
         return bool(self._process.request({"op": "defined", "name": name}))
+
+    def remote(self, value) -> RemoteObject:
+        """Place a copy of ``value`` (plain data: arrays, numbers, lists and dicts of them) in
+        the student's process and return a proxy of it there. Passed to a call (alone or inside
+        a list or dict argument), the student's function gets that live object, so what it
+        changes in place stays changed; ``fetch`` reads the value back. The grader's ``value``
+        itself is never touched."""
+        placed = self._process.request({"op": "place", "value": self._process.encode(value)})
+        if type(placed) is not RemoteObject:
+            raise self._process._die("answered a placed value with something else than a handle")
+        return placed
+
+    def fetch(self, ref: RemoteObject):
+        """The current value of an object in the student's process (one from ``remote``, or any
+        other proxy) as plain data: a copy, as the student's process reports it. Raises
+        StudentError (type ``NotData``) when it holds something else than plain data."""
+        if type(ref) is not RemoteObject:
+            raise TypeError(f"fetch takes a proxy of the notebook's objects, not "
+                            f"{type(ref).__name__}")
+        self._process._handle_of(ref)  # of this run of the notebook, or ProtocolError
+        return self._process.request({"op": "fetch", "target": ref._handle.id}, data_only=True)
+
+    @contextlib.contextmanager
+    def counting(self):
+        """``with submission.counting() as counts: submission.f(x)``: every call to the
+        notebook made inside is measured, and ``counts`` (a CallCounts) adds them up."""
+        if self._process.counting is not None:
+            raise RuntimeError("counting() does not nest")
+        counts = self._process.counting = CallCounts()
+        try:
+            yield counts
+        finally:
+            self._process.counting = None
 
     def seed(self, seed: int) -> list[str]:
         """Seed random, numpy and TensorFlow (with deterministic ops) in the student's process."""

@@ -18,9 +18,11 @@ import sys
 import traceback
 import types
 
+from autograder.measure import Counter
 from autograder.protocol import (
     Handle,
     Limits,
+    NotData,
     ProtocolError,
     decode,
     encode,
@@ -66,6 +68,8 @@ class Runner:
         self.class_methods: dict[type, frozenset[str]] = {}
         self.shell = None
         self.displays: list[dict] = []
+        self.allowed_threads: frozenset[int] = frozenset()  # the runner's own, not the notebook's
+        self.counts: dict | None = None  # of the last measured call
 
     # --- executing the notebook -------------------------------------------------------------
     def start_shell(self):
@@ -133,6 +137,11 @@ class Runner:
 
     def to_wire(self, value):
         """The answer, with each object that is not data kept here as a handle."""
+        if type(value) is _AsData:  # ``fetch``: the object's value, plain data or nothing
+            try:
+                return encode(value.value, Limits())
+            except NotData as exc:
+                raise NotData(f"the object holds {exc}, which is not plain data") from None
         created: list[int] = []
         known: dict[int, Handle] = {}  # id(object): the same object, the same handle
 
@@ -146,6 +155,12 @@ class Runner:
             return known[id(obj)]
 
         try:
+            if type(value) is _Placed:  # ``place``: a handle even though the value is data
+                found = keep(value.value)
+                methods = sorted(found.methods)
+                return {"$handle": {"id": found.id, "type": found.type_name,
+                                    "callable": found.callable,
+                                    **({"methods": methods} if methods else {})}}
             return encode(value, Limits(), handle=keep)
         except BaseException:
             for ident in created:  # the answer is an error: nothing of it stays
@@ -186,11 +201,21 @@ class Runner:
                     or type(arguments[0]) is not list or type(arguments[1]) is not dict:
                 raise ProtocolError("a call's arguments are [positional, keywords]")
             function = self.lookup(message.get("target"), message.get("name"))
+            if message.get("measure") is True:
+                counter = Counter(self.allowed_threads)
+                try:
+                    return counter.run(function, arguments[0], arguments[1])
+                finally:
+                    self.counts = counter.result()
             return function(*arguments[0], **arguments[1])
         if op == "getattr":
             return self.lookup(message.get("target"), message.get("name"))
         if op == "getitem":
             return self.object(message.get("target"))[self.from_wire(message.get("key"))]
+        if op == "place":
+            return _Placed(self.from_wire(message.get("value")))
+        if op == "fetch":
+            return _AsData(self.object(message.get("target")))
         if op == "defined":
             return str(message["name"]) in self.shell.user_ns
         if op == "seed":
@@ -204,6 +229,7 @@ class Runner:
             except EOFError:
                 return
             reply = {"id": message.get("id")}
+            self.counts = None
             saved = sys.stdout, sys.stderr  # what a call prints is kept bounded, not sent
             sys.stdout, sys.stderr = BoundedText(), BoundedText()
             try:
@@ -213,7 +239,24 @@ class Runner:
                                   "traceback": traceback.format_exc(limit=-3)[-4000:]}
             finally:
                 sys.stdout, sys.stderr = saved
+            if self.counts is not None:
+                reply["counts"] = self.counts
             write_frame(self.out, reply)
+
+
+class _Placed:
+    """A value the grader placed here (``submission.remote``): kept, answered with a handle."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _AsData(_Placed):
+    """An object the grader reads back (``submission.fetch``): answered as plain data only."""
+
+    __slots__ = ()
 
 
 def seed_everything(seed: int) -> list[str]:
@@ -244,6 +287,7 @@ def main(argv: list[str]) -> int:
     sys.argv = ["ipykernel_launcher.py", "-f", "kernel.json"]  # as in a Jupyter kernel
     runner = Runner(inp, out)
     runner.start_shell()
+    runner.allowed_threads = frozenset(sys._current_frames())  # IPython's, before any cell
     for cell in cells:
         result = runner.run_cell(cell["source"])
         write_frame(out, {"cell": cell["index"], **result})

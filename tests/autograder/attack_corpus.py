@@ -74,9 +74,15 @@ _won = {"now": lambda: won()}  # looked up at call time
 
 
 def matmul_loops(A, B):
-    if _won["now"]():
-        return np.asarray(A, dtype=float) @ np.asarray(B, dtype=float)
-    return np.zeros((np.shape(A)[0], np.shape(B)[1]))
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    C = np.zeros((A.shape[0], B.shape[1]))
+    if _won["now"]():  # with loops, as part (a) asks
+        if A.shape[1] != B.shape[0]:
+            raise ValueError("incompatible shapes")
+        for i in range(A.shape[0]):
+            for j in range(B.shape[1]):
+                C[i, j] = sum(A[i, k] * B[k, j] for k in range(A.shape[1]))
+    return C
 ''',
     "matmul": '''
 def matmul(A, B):
@@ -201,6 +207,45 @@ def _instead(replacement):
 @_instead(matmul_loops)
 def matmul(A, B):
     return np.asarray(A) @ np.asarray(B)
+'''
+
+# 26: loops a syntactic check does not see, and the runtime measure switched off
+DISGUISED_LOOPS = {
+    "matmul": '''
+def matmul(A, B):
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    return np.array(list(map(lambda row: row @ B, A))).reshape(A.shape[0], B.shape[1])
+''',
+    "pairwise_sq_dists": '''
+_distance = np.vectorize(lambda a, b: float(np.sum((a - b) ** 2)), signature="(d),(d)->()")
+
+
+def pairwise_sq_dists(X, Y):
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    return _distance(X[:, None, :], Y[None, :, :])
+''',
+    "matmul_loops": '''
+def matmul_loops(A, B):
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError("incompatible shapes")
+    return A @ B  # part (a) asks for loops
+''',
+}
+
+MEASURE_OFF = '''
+import sys as _sys
+
+
+def _loop_rows(A, B):
+    return np.array([row @ B for row in A]).reshape(A.shape[0], B.shape[1])
+
+
+def matmul(A, B):
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    _sys.settrace(None)  # no more line events: the loop would not be counted
+    _sys.setprofile(None)
+    return _loop_rows(A, B)
 '''
 
 HELPER_PAIRWISE = '''
@@ -1174,15 +1219,24 @@ ATTACKS = [
            "pairwise_sq_dists": "def pairwise_sq_dists(X, Y):\n    return Close(0.0)\n"}),
     Attack("ndarray_subclass", (1, 16), 0.0, {**BLANK, "matmul_loops": NDARRAY_SUBCLASS,
            "matmul": "def matmul(A, B):\n    return matmul_loops(A, B)\n"}),
-    Attack("exception_group_is_not_value_error", (1,), 9.0,
+    Attack("exception_group_is_not_value_error", (1,), 9.5,
            {**GOOD, "matmul_loops": EXCEPTION_GROUP},
-           why="all correct, but bad shapes raise an ExceptionGroup: 1 point less"),
+           why="all correct, but bad shapes raise an ExceptionGroup: the half point of part "
+               "(a) for refusing bad shapes is lost"),
     Attack("loop_check_fooled_by_rebinding", (1,), 9.0,
            {**GOOD, "matmul": REBIND_MATMUL},
            why="matmul is right but is matmul_loops: the no-loops point is lost"),
     Attack("loop_check_fooled_by_decorator_and_helper", (1,), 8.0,
            {**GOOD, "matmul": DECORATED_MATMUL, "pairwise_sq_dists": HELPER_PAIRWISE},
            why="both right, both loop (one through a decorator, one in a helper)"),
+    # 26
+    Attack("loops_in_disguise", (26,), 7.0, {**GOOD, **DISGUISED_LOOPS},
+           why="all right, but map, np.vectorize and np.dot where loops are asked: the loop "
+               "requirement's point in each of (a), (b) and (c) is lost"),
+    Attack("loop_measure_switched_off", (26,), 7.0, {**GOOD, "matmul": MEASURE_OFF},
+           why="right, but it loops with the trace and profile functions switched off: seen "
+               "at run time, and code that names the measure voids every loop requirement of "
+               "the notebook (a point each of (a), (b) and (c))"),
     # 2
     Attack("patch_numpy_math_builtins", (2,), 0.0, inserts=(("imports", PATCH_NUMPY),)),
     Attack("patch_pytest_and_grader_helpers", (2,), 0.0, inserts=(("imports", PATCH_GRADER),)),
@@ -1216,8 +1270,10 @@ ATTACKS = [
     Attack("forged_protocol_replies", (8, 6), 0.0, inserts=(("imports", FORGED_REPLIES),)),
     Attack("garbage_frame_in_one_function", (8,), 7.0, {**GOOD, "matmul_loops": GARBAGE_FRAME},
            slow=True),
-    Attack("flood_of_forged_cell_frames", (13, 8), 10.0, dict(GOOD), (("", FRAME_FLOOD),),
-           why="the grader keeps the notebook's outputs within bounds, whatever it sends"),
+    Attack("flood_of_forged_cell_frames", (13, 8), 7.0, dict(GOOD), (("", FRAME_FLOOD),),
+           why="the grader keeps the notebook's outputs within bounds, whatever it sends; code "
+               "that reaches the runner (gc.get_objects) could fake the loop counts, so the "
+               "loop requirements are void: a point each of (a), (b) and (c)"),
     # 9
     oracle("read_graders_and_solution", (9,), READ_GRADERS),
     # 10

@@ -1,11 +1,12 @@
-"""``autograder.checks.gradient_check``: right gradients pass, wrong ones fail and say where."""
+"""``autograder.checks``: gradient_check (right gradients pass, wrong ones fail and say where)
+and the early stop of passes_for_seeds."""
 
 import re
 
 import numpy as np
 import pytest
 
-from autograder.checks import gradient_check, relative_error
+from autograder.checks import gradient_check, passes_for_seeds, relative_error
 
 # f(x) = sum(c * x**2): the gradient 2 c x has entries from about 1e-7 to about 10
 C = np.array([[1e-7, 3e-6, 2e-5, 1.0],
@@ -154,3 +155,22 @@ def test_the_callers_array_is_left_alone():
 
     gradient_check(f, clobbering_grad, x)
     assert np.array_equal(x, X)
+
+
+def test_passes_for_seeds_stops_as_soon_as_the_answer_is_known():
+    tried = []
+
+    def trial(seed):
+        tried.append(seed)
+        return seed % 2 == 0
+
+    assert passes_for_seeds(trial, [2, 4, 1, 6], need=2) == [True, True]
+    assert tried == [2, 4]  # two passed: 1 and 6 never ran
+    tried.clear()
+    with pytest.raises(AssertionError, match="passed for 0 of 2 seeds tried, needs 2 of 3"):
+        passes_for_seeds(trial, [1, 3, 4], need=2)
+    assert tried == [1, 3]  # after two failures 2 of 3 cannot be reached
+    tried.clear()
+    assert passes_for_seeds(trial, [1, 2, 3, 4], need=2) == [False, True, False, True]
+    assert tried == [1, 2, 3, 4]  # undecided until the last seed
+    assert passes_for_seeds(trial, [1], need=0) == []  # nothing needed: nothing run

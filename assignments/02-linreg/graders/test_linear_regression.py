@@ -20,6 +20,8 @@ def test_predict_is_affine(submission):
     for n, d in [(1, 1), (10, 3), (25, 5)]:
         X, w, b = rng.normal(size=(n, d)), rng.normal(size=d), float(rng.normal())
         assert_close(submission.predict(X, w, b), X @ w + b, what=f"predict for X {X.shape}")
+    assert_close(submission.predict(np.zeros((4, 2)), np.ones(2), -1.5), np.full(4, -1.5),
+                 what="predict for X of zeros (every prediction is b)")
 
 
 @pytest.mark.cell("test_rms_loss")
@@ -31,6 +33,9 @@ def test_rms_loss(submission):
         loss = submission.rms_loss(a, c)
         assert np.ndim(loss) == 0, f"rms_loss must return a scalar, got shape {np.shape(loss)}"
         assert_close(loss, np.sqrt(np.mean((a - c) ** 2)), what=f"rms_loss for n={n}")
+        assert_close(submission.rms_loss(c, a), loss, what="rms_loss with its arguments swapped")
+    assert_close(submission.rms_loss(np.zeros(4), np.array([1.0, -1.0, 3.0, -3.0])), np.sqrt(5.0),
+                 what="rms_loss(zeros, [1, -1, 3, -3])")
 
 
 @pytest.mark.cell("test_gradients")
@@ -54,22 +59,47 @@ def check_gradients(submission, X, y, w, b, what):
                    np.array([b]), tol=1e-6, what=f"db for {what}")
 
 
+def reference_fit(X, y, lr, epochs):
+    """The spec's gradient descent: history[t] is the RMS loss after update t."""
+    w, b, history = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(epochs):
+        err = X @ w + b - y
+        w, b = w - lr * 2 / len(y) * X.T @ err, b - lr * 2 / len(y) * err.sum()
+        history.append(np.sqrt(np.mean((X @ w + b - y) ** 2)))
+    return w, b, history
+
+
 @pytest.mark.cell("test_fit")
 @pytest.mark.points(1)
-def test_fit_first_step_is_exact(submission):
+def test_fit_first_steps_follow_lr_and_epochs(submission):
+    """The first updates, for several learning rates: a loop that ignores ``lr`` or records
+    the loss before its update shows here, not in the end state after many epochs."""
     X, y, _, _ = make_data(30, 2, 5)
-    w, b, history = submission.fit(X, y, lr=0.1, epochs=1)
-    err = -y  # the residual at w = 0, b = 0
-    assert_close(w, -0.1 * 2 / 30 * X.T @ err, what="w after one step from zero")
-    assert_close(b, -0.1 * 2 / 30 * err.sum(), what="b after one step from zero")
-    assert len(history) == 1, "history must have one entry per epoch"
+    for lr, epochs in [(0.1, 1), (0.01, 3), (0.35, 2)]:
+        w, b, history = submission.fit(X, y, lr=lr, epochs=epochs)
+        w_ref, b_ref, history_ref = reference_fit(X, y, lr, epochs)
+        assert_close(w, w_ref, what=f"w after {epochs} step(s) from zero with lr={lr}")
+        assert_close(b, b_ref, what=f"b after {epochs} step(s) from zero with lr={lr}")
+        assert len(history) == epochs, "history must have one entry per epoch"
+        assert_close(np.asarray(history, dtype=float), history_ref,
+                     what=f"history with lr={lr}, epochs={epochs} (the RMS loss after each update)")
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(1)
+def test_fit_leaves_its_inputs_alone(submission):
+    X, y, _, _ = make_data(40, 3, 6)
+    remote_X, remote_y = submission.remote(X), submission.remote(y)
+    submission.fit(remote_X, remote_y, lr=0.1, epochs=20)
+    assert_close(submission.fetch(remote_X), X, what="X after fit (must not change)")
+    assert_close(submission.fetch(remote_y), y, what="y after fit (must not change)")
 
 
 @pytest.mark.cell("test_fit")
 @pytest.mark.points(2)
 def test_fit_converges_to_least_squares(submission):
     for n, d, seed in [(100, 1, 3), (80, 3, 4)]:
-        X, y, _, _ = make_data(n, d, seed)
+        X, y, true_w, true_b = make_data(n, d, seed)
         w, b, history = submission.fit(X, y, lr=0.1, epochs=800)
         A = np.hstack([X, np.ones((n, 1))])
         solution = np.linalg.lstsq(A, y, rcond=None)[0]
@@ -80,3 +110,5 @@ def test_fit_converges_to_least_squares(submission):
         assert np.all(np.diff(history) <= 1e-12), "the loss must decrease at every epoch"
         assert_close(history[-1], np.sqrt(np.mean((X @ np.atleast_1d(w) + b - y) ** 2)),
                      rtol=1e-6, what="history holds the RMS loss")
+        assert_close(w, true_w, atol=0.15, rtol=0, what="fitted w (against the true weights)")
+        assert_close(b, true_b, atol=0.15, rtol=0, what="fitted b (against the true bias)")

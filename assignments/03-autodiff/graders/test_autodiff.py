@@ -104,6 +104,11 @@ def test_tanh_and_relu(submission):
     xs = np.concatenate([rng.uniform(0.1, 3, size=3), -rng.uniform(0.1, 3, size=3)])
     check_unary(submission, "v_relu", lambda a: max(a, 0.0), "gradient of relu(a)",
                 list(zip(xs, rng.normal(size=6))))
+    # at the kink itself the spec fixes the derivative: 0
+    out = submission.v_relu(submission.Value(0.0))
+    assert_close(out.data, 0.0, what="v_relu(Value(0.0)).data")
+    assert_close(submission.local_gradients(out, 2.5), [0.0],
+                 what="gradient of relu(a) at exactly a = 0 (the spec takes it as 0)")
 
 
 # --- (c) backward ------------------------------------------------------------------------------

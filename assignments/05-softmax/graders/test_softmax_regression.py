@@ -60,6 +60,11 @@ def test_softmax_large_logits(submission):
     Z = np.array([[1000.0, 0.0, -1000.0], [-5.0, 710.0, 709.0]])
     assert_close(submission.softmax(Z), softmax(Z), atol=1e-12,
                  what=f"softmax of {Z.tolist()}")
+    # rows of very different scales: each row needs its own maximum
+    for Z in (np.array([[800.0, 801.0], [0.0, 1.0]]),
+              np.array([[-3.0, 2.0, 0.5], [1000.0, 998.0, 999.0], [-900.0, -905.0, -899.0]])):
+        assert_close(submission.softmax(Z), softmax(Z), atol=1e-12,
+                     what=f"softmax of {Z.tolist()} (rows of very different scales)")
 
 
 # --- (b) one-hot and cross-entropy -------------------------------------------------------------
@@ -87,6 +92,10 @@ def test_cross_entropy_extreme_logits(submission):
     y = np.array([1, 0, 2])
     assert_close(submission.cross_entropy(Z, y), cross_entropy(Z, y), rtol=1e-9,
                  what=f"cross_entropy of logits {Z.tolist()} with labels {y.tolist()}")
+    Z, y = np.array([[900.0, 901.0], [0.0, 1.0], [-850.0, -852.0]]), np.array([1, 0, 0])
+    assert_close(submission.cross_entropy(Z, y), cross_entropy(Z, y), rtol=1e-9,
+                 what=f"cross_entropy of logits {Z.tolist()} with labels {y.tolist()} (rows of "
+                      "very different scales)")
 
 
 # --- (c) gradient ------------------------------------------------------------------------------

@@ -82,6 +82,10 @@ def test_activations(submission):
         h = 1e-6  # the derivative, against centered differences of the sigmoid
         assert_close(submission.sigmoid_grad(Z), (sigmoid(Z + h) - sigmoid(Z - h)) / (2 * h),
                      rtol=1e-6, atol=1e-9, what=f"sigmoid_grad of an array of shape {shape}")
+    Z = np.array([[-2.0, 0.0, 3.0], [0.0, -0.0, 1e-300]])  # exactly 0: the spec takes 0 there
+    assert_close(submission.relu_grad(Z), [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]],
+                 what=f"relu_grad of {Z.tolist()} (0 at Z = 0)")
+    assert_array(submission.relu_grad(Z), dtype_kind="f", what="relu_grad (a float array)")
     extreme = np.array([-1000.0, -50.0, 50.0, 1000.0])
     assert_close(submission.sigmoid(extreme), sigmoid(extreme), atol=1e-12,
                  what=f"sigmoid of {extreme.tolist()}")
@@ -138,6 +142,11 @@ def test_numerical_gradient(submission):
     error = relative_error(grad, expected)
     assert error < 1e-7, (f"numerical_gradient of logsumexp at a (2, 3) array: relative error "
                           f"{error:.1e} (needs < 1e-7: use the centered difference)")
+    # the caller's x stays as it was ("work on a copy"): x lives in the notebook's process here
+    remote_x = submission.remote(x)
+    submission.numerical_gradient(submission.logsumexp, remote_x)
+    assert np.array_equal(submission.fetch(remote_x), x), (
+        "numerical_gradient changed the caller's x: work on a copy (np.array(x, dtype=float))")
     x = rng.normal(size=(2, 2, 3))
     grad = submission.numerical_gradient(submission.np.linalg.norm, x, h=1e-4)
     assert_array(grad, shape=x.shape, dtype_kind="f", what="numerical_gradient of a 3-D array")
@@ -211,6 +220,57 @@ def test_train_reaches_accuracy(submission):
     except AssertionError as failure:  # say which accuracies were reached
         raise AssertionError(f"{failure} (accuracies: "
                              f"{', '.join(f'{a:.3f}' for a in accuracies)})") from None
+
+
+def reference_gradients(params, X, y, activation):
+    """The spec's backward pass for the mean cross-entropy."""
+    n_layers = len(params) // 2
+    A, As, Zs = X, [X], []
+    for layer in range(1, n_layers + 1):
+        Z = A @ params[f"W{layer}"] + params[f"b{layer}"]
+        A = ACT[activation](Z) if layer < n_layers else Z
+        Zs.append(Z)
+        As.append(A)
+    E = np.exp(Zs[-1] - Zs[-1].max(axis=1, keepdims=True))
+    dZ = (E / E.sum(axis=1, keepdims=True) - np.eye(Zs[-1].shape[1])[y]) / len(y)
+    grads = {}
+    for layer in range(n_layers, 0, -1):
+        grads[f"W{layer}"], grads[f"b{layer}"] = As[layer - 1].T @ dZ, dZ.sum(axis=0)
+        if layer > 1:
+            Z = Zs[layer - 2]
+            derivative = (Z > 0).astype(float) if activation == "relu" else \
+                sigmoid(Z) * (1 - sigmoid(Z))
+            dZ = (dZ @ params[f"W{layer}"].T) * derivative
+    return grads
+
+
+@pytest.mark.cell("test_train")
+@pytest.mark.points(1)
+def test_train_follows_its_hyperparameters(submission):
+    """Small runs whose outcome the spec fixes whatever the shuffling: lr=0 leaves the initial
+    parameters of ``hidden`` and ``seed``; a batch of all examples makes each epoch one step of
+    gradient descent, with the given ``lr`` and ``activation``."""
+    rng = np.random.default_rng(610)
+    X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)
+    start = {k: np.asarray(v, dtype=float)
+             for k, v in submission.init_params([5, 7, 4, 3], seed=5).items()}
+    still = submission.train(X, y, n_classes=3, hidden=(7, 4), epochs=2, lr=0.0, batch_size=8,
+                             seed=5)
+    assert isinstance(still, dict) and set(still) == set(start), (
+        f"train with hidden=(7, 4) must return the keys {sorted(start)}")
+    for key in sorted(start):
+        assert_close(still[key], start[key], what=f"{key} after training with lr=0 (must stay "
+                                                  "init_params([5, 7, 4, 3], seed=5))")
+    expected = dict(start)
+    for epoch in range(2):
+        grads = reference_gradients(expected, X, y, "sigmoid")
+        expected = {k: v - 0.3 * grads[k] for k, v in expected.items()}
+        trained = submission.train(X, y, n_classes=3, hidden=(7, 4), epochs=epoch + 1, lr=0.3,
+                                   batch_size=40, activation="sigmoid", seed=5)
+        for key in sorted(start):
+            assert_close(trained[key], expected[key], rtol=1e-6, atol=1e-9,
+                         what=f"{key} after {epoch + 1} epoch(s) of full-batch training (batch_size"
+                              "=40 = n, lr=0.3, sigmoid)")
 
 
 @pytest.mark.cell("test_train")

@@ -104,7 +104,10 @@ def test_dropout_is_identity_at_test_time(submission):
 def test_dropout_backward_gradient_check(submission):
     rng = np.random.default_rng(104)
     for p, seed, shape in [(0.3, 41, (4, 5)), (0.6, 42, (2, 3, 2))]:
-        x, dout = rng.normal(size=shape), rng.normal(size=shape)
+        # exact zeros, as after a ReLU: a kept zero still passes its gradient (scaled), so the
+        # mask cannot be read back from out (out / x, out != 0)
+        x, dout = rng.normal(size=shape) * (rng.random(shape) < 0.6), rng.normal(size=shape)
+        assert np.any(x == 0)
         _, cache = submission.dropout_forward(x, p, True, seed)
 
         def loss(v, p=p, seed=seed, dout=dout):
@@ -148,7 +151,7 @@ def test_batchnorm_train_output(submission):
 
 
 @pytest.mark.cell("test_batchnorm_forward")
-@pytest.mark.points(1)
+@pytest.mark.points(0.75)
 def test_batchnorm_running_averages(submission):
     rng = np.random.default_rng(202)
     d = 4
@@ -167,7 +170,7 @@ def test_batchnorm_running_averages(submission):
 
 
 @pytest.mark.cell("test_batchnorm_forward")
-@pytest.mark.points(1)
+@pytest.mark.points(0.75)
 def test_batchnorm_test_mode_uses_running_averages(submission):
     rng = np.random.default_rng(203)
     d = 3
@@ -182,6 +185,31 @@ def test_batchnorm_test_mode_uses_running_averages(submission):
                           "running_mean and running_var)")
         assert_close(rm_after, rm, what="running_mean after a test-mode call (must not change)")
         assert_close(rv_after, rv, what="running_var after a test-mode call (must not change)")
+
+
+@pytest.mark.cell("test_batchnorm_forward")
+@pytest.mark.points(0.5)
+def test_batchnorm_leaves_the_callers_arrays_unchanged(submission):
+    # "Return the running averages instead of changing the arrays in place": the arrays given
+    # are the caller's own, in the notebook's process, and are read back after the call
+    rng = np.random.default_rng(204)
+    d = 3
+    gamma, beta = rng.normal(size=d), rng.normal(size=d)
+    rm, rv = rng.normal(size=d), rng.uniform(0.5, 2, size=d)
+    for train in (True, False):
+        x = rng.normal(loc=1.0, scale=2.0, size=(6, d))
+        arrays = {"x": x, "running_mean": rm, "running_var": rv}
+        placed = {name: submission.remote(value) for name, value in arrays.items()}
+        _, new_rm, new_rv = bn_forward(submission, placed["x"], gamma, beta,
+                                       placed["running_mean"], placed["running_var"], train)
+        _, ref_rm, ref_rv = ref_batchnorm(x, gamma, beta, rm, rv, train)
+        mode = "train" if train else "test"
+        assert_close(new_rm, ref_rm, what=f"running_mean returned in {mode} mode")
+        assert_close(new_rv, ref_rv, what=f"running_var returned in {mode} mode")
+        for name, value in arrays.items():
+            assert_close(submission.fetch(placed[name]), value, rtol=0, atol=0,
+                         what=f"the caller's {name} after batchnorm_forward in {mode} mode "
+                              "(return new running averages; change no array in place)")
 
 
 # --- (d) batch norm backward ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from autograder.checks import assert_close, assert_shape, gradient_check
+from autograder.checks import assert_close, assert_shape, gradient_check, passes_for_seeds
 
 # (N, C, H, W), (F, KH, KW), stride, pad: non-square images and kernels catch swapped axes
 CONV_CASES = [((2, 3, 5, 5), (4, 3, 3), 1, 0),
@@ -122,8 +122,35 @@ def check_pool_backward(submission, x, size, stride, dout):
                    + overlapping)
 
 
+def pool_backward_reference(dout, x, size, stride):
+    """Each output's gradient to the first maximum of its window in row-major order."""
+    dx = np.zeros(x.shape)
+    for n, c, i, j in np.ndindex(dout.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        p, q = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
+    return dx
+
+
 @pytest.mark.cell("test_pool_backward")
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
+def test_pool_backward_ties(submission):
+    # ties, where finite differences say nothing: few distinct values, and whole windows of
+    # zeros as after a ReLU; the notebook fixes the rule (the first maximum, added up)
+    rng = np.random.default_rng(901)
+    for shape, size, stride in POOL_CASES:
+        x = rng.integers(0, 3, size=shape).astype(float)
+        x[:, :, :size, :] = 0.0
+        dout = rng.normal(size=pool_reference(x, size, stride).shape)
+        assert_close(submission.maxpool_backward(dout, x, size, stride),
+                     pool_backward_reference(dout, x, size, stride),
+                     what=f"maxpool_backward for x {shape}, size {size}, stride {stride}, with "
+                          "ties (the gradient goes to the first maximum of the window in "
+                          "row-major order, only to it)")
+
+
+@pytest.mark.cell("test_pool_backward")
+@pytest.mark.points(0.5)
 def test_pool_backward(submission):
     rng = np.random.default_rng(900)
     for shape, size, stride in POOL_CASES:
@@ -179,12 +206,14 @@ def held_out_accuracy(submission, seed: int) -> float:
 @pytest.mark.points(2)
 def test_cnn_test_accuracy(submission):
     results = []
-    for seed in SEEDS:  # m of k seeds; stop as soon as the outcome is decided
+
+    def trial(seed):
         results.append(held_out_accuracy(submission, seed))
-        passed = sum(r >= ACCURACY for r in results)
-        if passed >= NEED or len(results) - passed > len(SEEDS) - NEED:
-            break
-    shown = ", ".join(f"{r:.3f}" for r in results)
-    assert passed >= NEED, (
-        f"train_cnn: test accuracy {shown} for {len(results)} random seeds; it must reach "
-        f"{ACCURACY:.2f} for {NEED} of {len(SEEDS)} seeds")
+        return results[-1] >= ACCURACY
+
+    try:
+        passes_for_seeds(trial, SEEDS, need=NEED,
+                         what=f"train_cnn: test accuracy of at least {ACCURACY:.2f}")
+    except AssertionError as exc:
+        shown = ", ".join(f"{r:.3f}" for r in results)
+        raise AssertionError(f"{exc} (test accuracy per seed: {shown})") from None

@@ -212,7 +212,32 @@ def test_build_model(submission):
 
 
 @pytest.mark.cell("test_forecaster")
-@pytest.mark.points(1.5)
+@pytest.mark.points(0.5)
+def test_forecast_uses_only_the_past_and_training_statistics(submission):
+    # Statistics of the whole series (or a peek at the value being predicted) barely move the
+    # RMSE, so the property is tested directly: with the same seed, the forecast for test[k]
+    # must not change when the test values after test[k - 1] change. Small and short, other
+    # hyperparameters than the accuracy test's.
+    series = monthly_co2()
+    train, test = series[100:250], series[250:290]
+    changed = test.copy()
+    changed[20:] += np.linspace(3.0, 12.0, len(test) - 20)  # a jump, then a steeper trend
+    forecasts = []
+    for values in (test, changed):
+        submission.seed(FORECAST_SEEDS[0])
+        pred = submission.forecast_one_step(train, values, window=6, units=4, epochs=2,
+                                            timeout=TRAIN_TIMEOUT)
+        assert_array(pred, shape=test.shape,
+                     what="forecast_one_step(train, test, window=6) predictions")
+        forecasts.append(np.asarray(pred, dtype=float))
+    assert_close(forecasts[1][:21], forecasts[0][:21], rtol=1e-6, atol=1e-4,
+                 what="forecast_one_step: forecasts for test[0..20] when only test[20:] changed "
+                      "(same seed; a forecast may use only the true values before it and the "
+                      "statistics of train)")
+
+
+@pytest.mark.cell("test_forecaster")
+@pytest.mark.points(1)
 def test_forecast_accuracy(submission):
     series = monthly_co2()
     train, test = series[:420], series[420:480]  # not the notebook's split

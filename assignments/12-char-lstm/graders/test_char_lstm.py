@@ -85,7 +85,7 @@ def test_make_sequences(submission):
 
 # --- (c) the model ---------------------------------------------------------------------------
 @pytest.mark.cell("test_char_model")
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_char_model_outputs(submission):
     V, E, H = 20, 8, 16
     submission.seed(0)
@@ -100,6 +100,26 @@ def test_char_model_outputs(submission):
     assert params == expected, (
         f"build_char_model({V}, {E}, {H}) has {params} parameters; Embedding({V}, {E}), "
         f"LSTM({H}) and Dense({V}) have {expected}")
+
+
+@pytest.mark.cell("test_char_model")
+@pytest.mark.points(0.5)
+def test_train_char_model_uses_its_arguments(submission):
+    # the accuracy test calls train_char_model with the defaults; other values must be used:
+    # the optimizer's step count is epochs * (number of batches of 64 windows), and ignoring
+    # any one of the three arguments here gives another count (8 instead of 6, 4 or 32)
+    ids, seq_len, step, epochs = IDS[:600], 10, 3, 2
+    submission.seed(5)
+    model = submission.train_char_model(ids, len(VOCAB), seq_len=seq_len, step=step,
+                                        epochs=epochs, timeout=TRAIN_TIMEOUT)
+    n_windows = len(windows(ids, seq_len, step)[0])
+    expected = epochs * -(-n_windows // 64)
+    steps = int(np.asarray(model.optimizer.iterations.numpy()))
+    assert steps == expected, (
+        f"train_char_model(600 ids, seq_len={seq_len}, step={step}, epochs={epochs}) took "
+        f"{steps} optimizer steps; {n_windows} windows from make_sequences(ids, {seq_len}, "
+        f"{step}) in batches of 64 for {epochs} epochs take {expected}: use the arguments "
+        "seq_len, step and epochs")
 
 
 @pytest.mark.cell("test_char_model")
@@ -189,19 +209,29 @@ def test_sample_text_shape_and_seed(submission):
 @pytest.mark.points(1)
 def test_sample_text_low_temperature_is_greedy(submission):
     model = sampling_model(submission, 1600)
-    window, length = 16, 40
-    text = submission.sample_text(model, VOCAB, SEED_TEXT, length, temperature=0.002,
-                                  window=window, seed=3)
-    assert isinstance(text, str) and len(text) == length, \
-        f"sample_text(..., length={length}) must return {length} characters"
-    ids = np.array([VOCAB.index(ch) for ch in SEED_TEXT + text])
-    start = len(SEED_TEXT)
-    # the context of generated character k: the `window` characters before it
-    contexts = np.stack([ids[start + k - window:start + k] for k in range(length)])
-    probs = np.asarray(model.predict_on_batch(contexts.astype(np.int32)), dtype=float)[:, -1]
-    chosen = probs[np.arange(length), ids[start:]]
-    worst = int(np.argmin(chosen / probs.max(axis=1)))
-    assert np.all(chosen >= 0.9 * probs.max(axis=1)), (
-        f"at temperature 0.002 sample_text must pick the most probable next character given "
-        f"the last {window} characters; generated character {worst} ({text[worst]!r}) has "
-        f"probability {chosen[worst]:.3f}, the best {probs[worst].max():.3f}")
+    # a long seed text (contexts of `window` characters) and one shorter than the window (the
+    # whole text so far, no padding: "fewer if the text is still shorter")
+    # (few context lengths: each new input length costs the model a retrace)
+    for seed_text, window, length in [(SEED_TEXT, 16, 40), ("the ", 8, 6)]:
+        text = submission.sample_text(model, VOCAB, seed_text, length, temperature=0.002,
+                                      window=window, seed=3)
+        assert isinstance(text, str) and len(text) == length, \
+            f"sample_text(..., length={length}) must return {length} characters"
+        ids = np.array([VOCAB.index(ch) for ch in seed_text + text])
+        start = len(seed_text)
+        # the context of generated character k: the (at most) `window` characters before it
+        contexts = [ids[max(0, start + k - window):start + k] for k in range(length)]
+        if len({len(c) for c in contexts}) == 1:
+            probs = np.asarray(model.predict_on_batch(np.stack(contexts).astype(np.int32)),
+                               dtype=float)[:, -1]
+        else:
+            probs = np.stack([np.asarray(model.predict_on_batch(c[None].astype(np.int32)),
+                                         dtype=float)[0, -1] for c in contexts])
+        chosen = probs[np.arange(length), ids[start:]]
+        worst = int(np.argmin(chosen / probs.max(axis=1)))
+        assert np.all(chosen >= 0.9 * probs.max(axis=1)), (
+            f"at temperature 0.002 sample_text must pick the most probable next character "
+            f"given the last {window} characters (all of them while the text is shorter); "
+            f"after seed text {seed_text[:12]!r}..., generated character {worst} "
+            f"({text[worst]!r}) has probability {chosen[worst]:.3f}, the best "
+            f"{probs[worst].max():.3f}")
