@@ -12,16 +12,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import Timeouts
-from .sandbox import SandboxLimits
+from .sandbox import IsolationUnavailable, SandboxLimits, require_isolation
 
 __all__ = [
     "CellResult",
@@ -102,29 +102,68 @@ def _score(test: dict) -> TestResult:
                       test["max_points"], test["outcome"], test["message"])
 
 
+def _pytest_args(graders: Path | None, job: Path, results: Path, workdir: Path) -> list[str]:
+    return ["-p", "autograder.pytest_plugin", "-p", "no:cacheprovider", "--assert=plain", "-q",
+            "--no-header", "-rN", "--tb=line", f"--submission-job={job}",
+            f"--grading-results={results}", "--rootdir", str(graders or workdir), "-c", os.devnull,
+            str(graders) if graders else str(workdir / "no_graders")]
+
+
+class _WarmServer:
+    """This process's ``autograder.warm`` server, started on first use and kept (its stdin
+    closing when this process ends stops it). One run at a time."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+
+    def run(self, args: list[str], workdir: Path, log: Path, timeout: float) -> int | None:
+        request = json.dumps({"args": args, "workdir": str(workdir), "log": str(log),
+                              "timeout": timeout, "grace": INTERRUPT_GRACE})
+        with self.lock:
+            for attempt in (1, 2):  # a server that died (OOM killer) is started again once
+                if self.process is None or self.process.poll() is not None:
+                    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+                    self.process = subprocess.Popen(
+                        [sys.executable, "-m", "autograder.warm"], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                try:
+                    self.process.stdin.write(request + "\n")
+                    self.process.stdin.flush()
+                    reply = self.process.stdout.readline()
+                    if reply:
+                        return json.loads(reply)["exit"]
+                except BrokenPipeError:
+                    pass
+                except BaseException:
+                    # interrupted mid-run (a Celery worker told to stop the job): this run's
+                    # reply would be read as the next one's, so this server is done
+                    self.process.kill()
+                    self.process.wait()
+                    raise
+                self.process.kill()
+                self.process.wait()
+        raise RuntimeError("the warm grading process ended without answering")
+
+
+_warm = _WarmServer()
+
+
 def _run_pytest(graders: Path | None, job: Path, results: Path, options: GradingOptions,
                 workdir: Path) -> tuple[int | None, str]:
-    command = [sys.executable, "-m", "pytest", "-p", "autograder.pytest_plugin",
-               "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", "-rN",
-               "--tb=line", f"--submission-job={job}", f"--grading-results={results}",
-               "--rootdir", str(graders or workdir), "-c", os.devnull]
-    command.append(str(graders) if graders else str(workdir / "no_graders"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          cwd=workdir, env=env) as process:
-        try:
-            out, err = process.communicate(timeout=options.total_seconds)
-            return process.returncode, (out + err)[-4000:]
-        except subprocess.TimeoutExpired:
-            # Ctrl-C, not SIGKILL: pytest still finishes its session, which stops the sandbox
-            # (processes, cgroups, scratch folders) and writes the results decided so far
-            process.send_signal(signal.SIGINT)
-            try:
-                process.communicate(timeout=INTERRUPT_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-    return None, f"grading took longer than {options.total_seconds:g} s"
+    log = workdir / "pytest.log"
+    code = _warm.run(_pytest_args(graders, job, results, workdir), workdir, log,
+                     options.total_seconds)
+    if code is None:
+        return None, f"grading took longer than {options.total_seconds:g} s"
+    return code, _tail(log)
+
+
+def _tail(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")[-4000:]
+    except OSError:
+        return ""
 
 
 def grade_notebook(nb, *, graders: Path | None, data_dir: Path | None = None,
@@ -134,6 +173,10 @@ def grade_notebook(nb, *, graders: Path | None, data_dir: Path | None = None,
     graders = Path(graders).resolve() if graders else None
     data_dir = Path(data_dir).resolve() if data_dir else None
     cells = notebook_cells(nb)
+    try:  # before anything runs: no student code without the isolation the course asks for
+        require_isolation(options.limits.isolation)
+    except IsolationUnavailable as exc:
+        return GradingResult([], {}, {}, str(exc), None, time.monotonic() - started, [str(exc)])
     with tempfile.TemporaryDirectory(prefix="course-grading-") as tmp:
         workdir = Path(tmp)
         (workdir / "no_graders").mkdir()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-__all__ = ["DEFAULTS", "ISOLATION_MODES", "GradingSettings", "setting_help"]
+__all__ = ["BACKENDS", "DEFAULTS", "ISOLATION_MODES", "GradingSettings", "setting_help"]
 
 ISOLATION_MODES = ("auto", "bwrap", "unshare", "none")
+BACKENDS = ("local", "celery")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,13 @@ class GradingSettings:
         default="auto", metadata={"help": " | ".join(ISOLATION_MODES)})
     workers: int | None = field(
         default=None, metadata={"help": "submissions graded at once (none: the machine's cores)"})
+    backend: str = field(
+        default="local", metadata={"help": "local (a process pool on this machine) | celery "
+                                           "(one job per submission on the broker's workers)"})
+    broker: str | None = field(
+        default=None, metadata={"help": "the celery backend's broker, amqp://user:pass@host/vhost"})
+    gpu: bool = field(
+        default=False, metadata={"help": "grade on a GPU worker (celery's gpu queue)"})
 
     def options(self, gpu_devices: tuple[str, ...] = ()):
         """These settings as the engine's ``GradingOptions`` (``workers`` is the caller's)."""

@@ -74,8 +74,9 @@ def _unreadable_notebook(folder: Path, expected: list[str]) -> str | None:
 
 
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
-                  expected: list[str]) -> tuple[str, str, list]:
-    """Autograde one collected submission (in this process or a worker's).
+                  expected: list[str], gpu_devices: tuple[str, ...] = ()) -> tuple[str, str, list]:
+    """Autograde one collected submission (in this process, a pool worker's or a Celery
+    worker's: ``course.fleet.jobs``), with ``gpu_devices`` bound into the sandbox.
     Returns (outcome, message, warnings), read from the grading report the engine wrote beside
     each autograded notebook (``autograder.results``): a report's ``grading_error`` (the
     platform could not grade) makes the outcome ``error``; without any report, nbgrader's own
@@ -91,8 +92,10 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
     shutil.rmtree(backup, ignore_errors=True)
     if autograded.is_dir():
         shutil.copytree(autograded, backup)
-    result = ws.nbgrader_api(assignment_id).autograde(assignment_id, student_id, force=True,
-                                                     create=False)
+    api = ws.nbgrader_api(assignment_id)
+    if gpu_devices:
+        api.config.SandboxedGrading.gpu_devices = ",".join(gpu_devices)
+    result = api.autograde(assignment_id, student_id, force=True, create=False)
     # read before the previous grading is put back: its reports are not this run's
     reports = [report for name in expected
                if (report := GradingReport.read(autograded, Path(name).stem)) is not None]
@@ -111,11 +114,14 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
 
 def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = None,
           workers: int | None = None,
-          on_result: Callable[[GradeOutcome], None] | None = None) -> list[GradeOutcome]:
+          on_result: Callable[[GradeOutcome], None] | None = None,
+          wait: bool = True) -> list[GradeOutcome]:
     """Autograde each student's submission that counts (or just ``students``').
 
     A collected copy older than the submission that counts (the student handed in again) is
-    collected anew first, so a score always belongs to the receipt the policy judges.
+    collected anew first, so a score always belongs to the receipt the policy judges. With
+    ``grading.backend: celery`` one job per submission goes to the fleet (``course.fleet``);
+    ``wait=False`` returns once they are sent (no outcomes).
     """
     ws.course.assignment(assignment_id)
     for student_id in students or []:
@@ -127,13 +133,20 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
         if not (ws.root / "submitted" / student_id / assignment_id).is_dir():
             raise UserError(f"{student_id} has handed in nothing for {assignment_id}")
     version = folder_checksum(ws.source / assignment_id)[:16]
-    workers = workers or ws.course.grading_for(assignment_id)["workers"] or default_workers()
+    settings = ws.course.grading_for(assignment_id)
+    workers = workers or settings["workers"] or default_workers()
     with ws.gradebook() as gb:
         registered = gb.nb.find_assignment(assignment_id).notebooks
     if not registered:  # nbgrader grades against the cells that generate_assignment recorded
         generate(ws, assignment_id)
     with ws.gradebook() as gb:
         expected = sorted(f"{nb.name}.ipynb" for nb in gb.nb.find_assignment(assignment_id).notebooks)
+    if settings["backend"] == "celery":
+        from .fleet.dispatch import grade_on_fleet
+
+        return grade_on_fleet(ws, assignment_id, todo, version=version, expected=expected,
+                              gpu=settings["gpu"], collected=refreshed, on_result=on_result,
+                              wait=wait)
     outcomes = []
     with ws.gradebook() as gb:
         runs, started = {}, {}

@@ -42,12 +42,13 @@ def mutant(name):
 
 
 def test_reference_blank_and_partial_scores():
-    assert grade_notebook(answered(), graders=GRADERS).score == 10
+    full = grade_notebook(answered(), graders=GRADERS)
+    assert full.score == sum(t.max_points for t in full.tests) > 0
     result = grade_notebook(released(), graders=GRADERS)
     assert result.score == 0
     assert all("NotImplementedError" in t.message for t in result.tests)
     partial = grade_notebook(answered(mutant("partial")), graders=GRADERS)
-    assert 0 < partial.score < 10
+    assert 0 < partial.score < full.score
     assert result.isolation in ("bwrap", "unshare", "none")
 
 
@@ -196,3 +197,37 @@ def test_plain_nbgrader_test_cells_grade_as_nbgrader_grades_them(tmp_path, monke
     assert scores["ours"] == scores["stock"]
     assert any(score > 0 for score in scores["ours"].values())
     assert any(score == 0 for score in scores["ours"].values())
+
+
+FRESH_STATE_GRADER = '''
+import sys
+
+import pytest
+
+
+@pytest.mark.cell("test_matmul")
+def test_no_state_left_by_an_earlier_submission(submission):
+    # a grader process reused between submissions would still carry this mark
+    assert not hasattr(sys, "graded_before")
+    sys.graded_before = True
+'''
+
+
+def test_warm_grading_gives_each_submission_fresh_grader_state(tmp_path):
+    """The warm helper (autograder.warm) forks a fresh child per submission: state one grading
+    leaves in the grader process is gone in the next; a helper that died is started again."""
+    from autograder import engine
+
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    (graders / "test_state.py").write_text(FRESH_STATE_GRADER)
+    first = grade_notebook(answered(), graders=graders)
+    helper = engine._warm.process.pid
+    second = grade_notebook(answered(), graders=graders)
+    assert [t.outcome for t in first.tests + second.tests] == ["passed", "passed"]
+    assert engine._warm.process.pid == helper  # the same warm helper served both
+    engine._warm.process.kill()
+    engine._warm.process.wait()
+    third = grade_notebook(answered(), graders=graders)
+    assert [t.outcome for t in third.tests] == ["passed"]
+    assert engine._warm.process.pid != helper

@@ -45,12 +45,14 @@ def test_assignment_then_course_then_default_each_with_its_source(ws):
                            "call_timeout": "course grading",
                            "memory_mb": "assignments[2].grading",
                            "isolation": "assignments[2].grading",
-                           "workers": "default"}
+                           "workers": "default", "backend": "default", "broker": "default",
+                           "gpu": "default"}
     plain = resolve_grading(ws.course, "a1")
     assert plain.values == dataclasses.replace(DEFAULTS, call_timeout=45, memory_mb=1024)
     assert {s.name: s.source for s in plain} == {
         "notebook_timeout": "default", "call_timeout": "course grading",
-        "memory_mb": "course grading", "isolation": "default", "workers": "default"}
+        "memory_mb": "course grading", "isolation": "default", "workers": "default",
+        "backend": "default", "broker": "default", "gpu": "default"}
     options = own.options()
     assert options.timeouts == Timeouts(notebook=500, call=45)
     assert options.limits.memory_bytes == 2048 * 2**20 and options.limits.isolation == "none"
@@ -116,7 +118,10 @@ def test_course_config_json_contract(ws, capsys):
         "call_timeout": {"value": 45, "source": "course grading"},
         "memory_mb": {"value": 2048, "source": "assignments[2].grading"},
         "isolation": {"value": "none", "source": "assignments[2].grading"},
-        "workers": {"value": None, "source": "default"}}}
+        "workers": {"value": None, "source": "default"},
+        "backend": {"value": "local", "source": "default"},
+        "broker": {"value": None, "source": "default"},
+        "gpu": {"value": False, "source": "default"}}}
     assert main(["config", "--format", "json", "--course", str(ws.course_file)]) == 0
     course_level = json.loads(capsys.readouterr().out)
     assert course_level["assignment"] is None
@@ -126,3 +131,23 @@ def test_course_config_json_contract(ws, capsys):
     table = capsys.readouterr().out
     assert "call_timeout" in table and "course grading" in table
     assert main(["config", "zz", "--course", str(ws.course_file)]) == 2
+
+
+def test_fleet_settings_resolve_like_the_others_and_the_broker_password_is_never_shown(
+        make_course):
+    root = make_course(COURSE.replace(
+        "grading: {call_timeout: 45, memory_mb: 1024}",
+        "grading: {call_timeout: 45, backend: celery, broker: 'amqp://course:s3cret@rabbit:5672/c'}"
+    ).replace("- {id: a2, due: 2030-01-13 18:00}",
+              "- {id: a2, due: 2030-01-13 18:00, grading: {gpu: true}}"))
+    ws = open_workspace(root)
+    gpu = resolve_grading(ws.course, "a2")
+    assert (gpu.values.backend, gpu.values.gpu) == ("celery", True)
+    assert gpu.sources["gpu"] == "assignments[1].grading"
+    assert gpu.values.broker == "amqp://course:s3cret@rabbit:5672/c"  # what the fleet connects to
+    shown = {s.name: s.value for s in gpu}
+    assert shown["broker"] == "amqp://course:***@rabbit:5672/c"
+    assert "s3cret" not in json.dumps(gpu.to_json())
+    assert resolve_grading(ws.course, "a1").values.gpu is False
+    config = ws.nbgrader_api("a2").config.SandboxedGrading  # not nbgrader's settings
+    assert not {"backend", "broker", "gpu", "workers"} & set(config)

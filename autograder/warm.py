@@ -1,0 +1,73 @@
+"""A warm grading process: it imports pytest, our pytest plugin, the wire and sandbox code and
+numpy (which graders import) once, then forks one child per submission (``autograder.engine``
+asks it over a pipe). Each child starts from this clean, never-graded state, so every submission
+still gets fresh grader state, and the child starts a fresh sandbox.
+
+Requests are JSON lines on stdin: ``{"args": [pytest args], "workdir": str, "log": str,
+"timeout": s, "grace": s}``; each gets one JSON line back: ``{"exit": code}``, where code is
+None when the run was stopped at ``timeout`` (Ctrl-C first so pytest writes what it decided and
+stops the sandbox, SIGKILL after ``grace``). End of stdin ends the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+
+import numpy  # noqa: F401 - graders import it
+import pytest
+
+import autograder.pytest_plugin  # noqa: F401
+from autograder.sandbox import choose_isolation
+
+
+def _child(request: dict, pipes: tuple[int, int]) -> None:
+    for fd in pipes:
+        os.close(fd)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir(request["workdir"])
+    for key in [k for k in os.environ if k.startswith("PYTEST_")]:
+        del os.environ[key]
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    code = 3
+    try:
+        code = int(pytest.main(request["args"]))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _wait(pid: int, timeout: float, grace: float) -> int | None:
+    done = os.pidfd_open(pid)
+    try:
+        if not select.select([done], [], [], timeout)[0]:
+            os.kill(pid, signal.SIGINT)  # not reaped yet: the pid is still this child's
+            if not select.select([done], [], [], grace)[0]:
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+    finally:
+        os.close(done)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def serve(requests, replies) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C at the terminal is the caller's
+    for line in requests:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request, (requests.fileno(), replies.fileno()))
+        replies.write(json.dumps({"exit": _wait(pid, request["timeout"], request["grace"])}) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    choose_isolation("auto")  # the sandbox probe (starting bwrap) once, not per submission
+    serve(sys.stdin, sys.stdout)

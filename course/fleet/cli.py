@@ -1,0 +1,189 @@
+"""``course worker`` (a Celery worker of the grading fleet) and ``course queue`` (what is queued,
+running, done and failed, per assignment, queue and worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from kombu.exceptions import KombuError
+from rich.table import Table
+
+from ..console import wide_console
+from ..console import workspace as _workspace
+from ..errors import UserError
+
+__all__ = ["add_fleet_commands", "doctor_fleet", "queue_state"]
+
+
+def cmd_worker(args) -> int:
+    from ..grade import default_workers
+    from .app import broker_url, make_app
+
+    # without --course: jobs name their course file (the course folder is shared at the same
+    # path on every machine) and the broker comes from $COURSE_BROKER_URL
+    ws = _workspace(args) if args.course else None
+    queue = args.queue or ("gpu" if args.gpu is not None else "cpu")
+    if queue == "gpu":
+        if args.gpu is None:
+            raise UserError("a gpu worker needs --gpu N: the device it grades on")
+        if args.concurrency not in (None, 1):
+            raise UserError("a gpu worker grades one job at a time (--concurrency 1)")
+        concurrency = 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)  # the grader side sees only its GPU
+    else:
+        if args.gpu is not None:
+            raise UserError("--gpu is for gpu workers (--queue gpu)")
+        concurrency = args.concurrency or default_workers()
+    os.environ["COURSE_WORKER_QUEUE"] = queue  # read by the jobs in the pool's processes
+    if ws is not None:
+        os.environ["COURSE_WORKER_COURSE"] = str(ws.course_file)
+    elif args.beat:
+        raise UserError("--beat sweeps one course's deadlines: name it with --course")
+    name = args.name or (f"gpu{args.gpu}@{socket.gethostname()}" if queue == "gpu"
+                         else f"cpu@{socket.gethostname()}")
+    app = make_app(broker_url(ws), sweep_course=str(ws.course_file) if args.beat else None)
+    argv = ["worker", "-Q", queue, "-c", str(concurrency), "-n", name, "-P", "prefork",
+            "--loglevel", args.loglevel, "--without-mingle", "--without-gossip"]
+    if args.beat:
+        argv += ["-B", "-s", str(ws.root / ".deadline-sweep-schedule")]
+    app.worker_main(argv)
+    return 0
+
+
+def queue_state(ws) -> dict:
+    """Per assignment: rows queued, running, done (success) and failed (error, unreadable)
+    by the current graders; per queue: jobs waiting on the broker; per worker: what it runs now
+    and has finished since it started (Celery's own counters). Broker parts are None when the
+    course grades locally or the broker cannot be reached."""
+    from sqlalchemy import func, select
+
+    from ..gradebook import GradingRun
+    from ..release import folder_checksum
+    from .app import QUEUES, TASK, broker_url, make_app
+
+    kinds = {"queued": "queued", "running": "running", "success": "done", "error": "failed",
+             "unreadable": "failed"}
+    assignments: dict[str, dict[str, int]] = {}
+    running_on: dict[str, int] = {}
+    with ws.gradebook() as gb:
+        for assignment in ws.course.assignments:
+            counts = dict.fromkeys(("queued", "running", "done", "failed"), 0)
+            source = ws.source / assignment.id
+            if source.is_dir():
+                query = (select(GradingRun.outcome, func.count()).filter_by(
+                    assignment_id=assignment.id, grader_version=folder_checksum(source)[:16])
+                    .group_by(GradingRun.outcome))
+                for outcome, count in gb.session.execute(query):
+                    counts[kinds.get(outcome, "failed")] += count
+            assignments[assignment.id] = counts
+        for message in gb.session.scalars(select(GradingRun.message).filter_by(
+                outcome="running")):
+            worker = message.removeprefix("on ")
+            running_on[worker] = running_on.get(worker, 0) + 1
+    state = {"assignments": assignments, "queues": None, "workers": None}
+    try:
+        url = broker_url(ws)
+    except UserError:
+        return state
+    app = make_app(url)
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.default_channel
+            state["queues"] = {name: channel.queue_declare(name, durable=True, auto_delete=False)
+                               .message_count for name in QUEUES}
+        inspect = app.control.inspect(timeout=1.0)
+        stats, active = inspect.stats() or {}, inspect.active() or {}
+        state["workers"] = {
+            name: {"running": len(active.get(name, [])),
+                   "done": (stats.get(name, {}).get("total") or {}).get(TASK, 0),
+                   "running_in_gradebook": running_on.get(name, 0)}
+            for name in sorted(set(stats) | set(active))}
+    except (OSError, KombuError) as exc:
+        state["broker_error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        app.close()
+    return state
+
+
+def doctor_fleet(args) -> None:
+    """``course doctor``'s line on the grading backend: local, or celery and whether its broker
+    answers (its password masked). Silent where no course file is found."""
+    from ..coursefile import CourseFileError
+    from ..settings import resolve_grading, shown_broker
+    from .app import broker_url, make_app
+
+    try:
+        ws = _workspace(args)
+    except (CourseFileError, UserError, OSError):
+        return
+    if resolve_grading(ws.course, None).values.backend != "celery" and not any(
+            resolve_grading(ws.course, a.id).values.backend == "celery"
+            for a in ws.course.assignments):
+        print("grading backend: local (a process pool on this machine)")
+        return
+    try:
+        url = broker_url(ws)
+    except UserError as exc:
+        print(f"grading backend: celery, but {exc}")
+        return
+    app = make_app(url)
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+        state = "answers"
+    except (OSError, KombuError) as exc:
+        state = f"does not answer ({type(exc).__name__}: {exc})"
+    finally:
+        app.close()
+    print(f"grading backend: celery; broker {shown_broker(url)} {state}")
+
+
+def cmd_queue(args) -> int:
+    ws = _workspace(args)
+    state = queue_state(ws)
+    if args.format == "json":
+        print(json.dumps(state, indent=2))
+        return 0
+    console = wide_console()
+    table = Table(title="grading by assignment (current graders)")
+    for column in ("assignment", "queued", "running", "done", "failed"):
+        table.add_column(column)
+    for assignment_id, counts in state["assignments"].items():
+        table.add_row(assignment_id, *(str(counts[k]) for k in ("queued", "running", "done",
+                                                                 "failed")))
+    console.print(table)
+    if state["queues"] is not None:
+        console.print("waiting on the broker: " + ", ".join(
+            f"{name} {count}" for name, count in state["queues"].items()), highlight=False)
+    if state.get("broker_error"):
+        console.print(f"broker unreachable: {state['broker_error']}", highlight=False)
+    if state["workers"] is not None:
+        table = Table(title="workers")
+        for column in ("worker", "running", "done since it started"):
+            table.add_column(column)
+        for name, counts in state["workers"].items():
+            table.add_row(name, str(counts["running"]), str(counts["done"]))
+        console.print(table)
+    return 0
+
+
+def add_fleet_commands(add) -> None:
+    """Register subcommands with ``add(name, func, help_text) -> argparse parser`` (see cli.py)."""
+    p = add("worker", cmd_worker, "run a Celery worker of the grading fleet (grading.backend: "
+            "celery)")
+    p.add_argument("--queue", choices=["cpu", "gpu"],
+                   help="the queue it takes jobs from (default: gpu with --gpu, else cpu)")
+    p.add_argument("--gpu", metavar="N", help="the GPU it grades on (one job at a time)")
+    p.add_argument("--concurrency", type=int, metavar="K",
+                   help="jobs at once on a cpu worker (default: the cores)")
+    p.add_argument("--name", help="worker name (default: cpu@HOST or gpuN@HOST)")
+    p.add_argument("--beat", action="store_true",
+                   help="also run the deadline sweep every minute: submissions are graded when "
+                        "each student's deadline passes (one worker per fleet)")
+    p.add_argument("--loglevel", default="INFO")
+    p = add("queue", cmd_queue, "what is queued, running, done and failed, per assignment "
+            "and worker")
+    p.add_argument("--format", choices=["table", "json"], default="table")

@@ -1,0 +1,55 @@
+"""Graded at the deadline by itself: the sweep that finds each student whose deadline (their
+extension included) has passed and whose submission that counts has no grading by the current
+graders yet, then collects and grades those (on the fleet: sends their jobs).
+
+Celery beat runs the sweep every minute on the worker started with ``course worker --beat``
+(one per fleet; without it nothing is graded by itself). ``now`` is always passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from ..collect import counting_receipts
+from ..gradebook import GradingRun
+from ..gradebook.records import gather_facts
+from ..release import folder_checksum
+from ..workspace import Workspace
+
+__all__ = ["due_for_grading", "sweep"]
+
+
+def due_for_grading(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
+    """Assignment id -> the students whose deadline has passed at ``now`` and whose submission
+    that counts the current graders have not graded (nor been sent) yet."""
+    due: dict[str, list[str]] = {}
+    with ws.gradebook() as gb:
+        extensions = gather_facts(gb, ws.course).extensions
+        for assignment in ws.course.assignments:
+            source = ws.source / assignment.id
+            if not source.is_dir():
+                continue
+            deadline = ws.course.due(assignment.id)
+            version = folder_checksum(source)[:16]
+            for student_id, receipt in counting_receipts(ws, gb, assignment.id).items():
+                if now < max(deadline, extensions.get((student_id, assignment.id), deadline)):
+                    continue
+                graded = gb.session.scalars(select(GradingRun.id).filter_by(
+                    student_id=student_id, assignment_id=assignment.id, receipt_id=receipt.id,
+                    grader_version=version)).first()
+                if graded is None:
+                    due.setdefault(assignment.id, []).append(student_id)
+    return due
+
+
+def sweep(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
+    """Collect and grade what ``due_for_grading`` finds (sent without waiting on celery,
+    graded here on the local backend). Returns what it started."""
+    from ..grade import grade
+
+    due = due_for_grading(ws, now)
+    for assignment_id, students in due.items():  # grade() collects what is not collected yet
+        grade(ws, assignment_id, students=students, wait=False)
+    return due

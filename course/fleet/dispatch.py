@@ -1,0 +1,81 @@
+"""``course grade`` on the fleet: one job per submission, then the gradebook followed until
+every job's row is finished (the progress bar advances as rows finish)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ..calendar import iso_utc, utcnow
+from ..collect import collected_receipt_id
+from ..gradebook import GradingRun
+from ..gradebook.records import start_run
+from ..workspace import Workspace
+from .app import TASK, broker_url, make_app
+from .jobs import FINISHED, QUEUED, Job
+
+__all__ = ["grade_on_fleet", "send_jobs"]
+
+POLL_S = 0.25
+
+
+def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version: str,
+              expected: list[str], gpu: bool) -> list[Job]:
+    """Mark each submission's row queued and send its job to the gpu or cpu queue."""
+    from ..grade import ENGINE
+
+    sent, jobs = iso_utc(utcnow()), []
+    with ws.gradebook() as gb:
+        for student_id in students:
+            folder = ws.root / "submitted" / student_id / assignment_id
+            run = start_run(gb, student_id, assignment_id, collected_receipt_id(folder), ENGINE,
+                            version)
+            run.outcome, run.message = QUEUED, ""
+            gb.session.commit()
+            jobs.append(Job(str(ws.course_file), assignment_id, student_id, run.receipt_id,
+                            version, run.id, tuple(expected), sent, gpu))
+    app = make_app(broker_url(ws))
+    try:
+        for job in jobs:
+            app.send_task(TASK, args=(job.to_json(),), task_id=job.id, queue=job.queue)
+    finally:
+        app.close()
+    return jobs
+
+
+def grade_on_fleet(ws: Workspace, assignment_id: str, students: list[str], *, version: str,
+                   expected: list[str], gpu: bool, collected: dict[str, str],
+                   on_result: Callable | None = None, wait: bool = True) -> list:
+    from ..grade import GradeOutcome
+
+    jobs = send_jobs(ws, assignment_id, students, version=version, expected=expected, gpu=gpu)
+    if not wait:
+        return []
+    pending = {job.run_id: job for job in jobs}
+    outcomes = []
+    while pending:
+        try:
+            with ws.gradebook() as gb:
+                rows = gb.session.scalars(select(GradingRun).where(GradingRun.id.in_(pending)))
+                done = [row for row in rows if row.outcome in FINISHED]
+        except (OperationalError, InterfaceError):  # the database is restarting: ask again
+            done = []
+        for row in done:
+            job = pending.pop(row.id)
+            seconds = (row.finished_at - row.started_at).total_seconds()
+            if row.outcome == "success":
+                warnings = tuple(row.message.split("; ")) if row.message else ()
+                outcome = GradeOutcome(job.student_id, "success", row.score, row.max_score, "",
+                                       seconds, warnings, collected.get(job.student_id))
+            else:
+                outcome = GradeOutcome(job.student_id, row.outcome, None, None, row.message,
+                                       seconds, collected=collected.get(job.student_id))
+            outcomes.append(outcome)
+            if on_result:
+                on_result(outcome)
+        if pending:
+            time.sleep(POLL_S)
+    return sorted(outcomes, key=lambda o: o.student_id)

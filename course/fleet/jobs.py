@@ -1,0 +1,101 @@
+"""A grading job and how a worker runs it.
+
+A job is one collected submission (its receipt) graded by one version of the graders; its id is
+the receipt and the grader version, and its gradebook row (``course_grading_run``) is keyed the
+same way. A job delivered twice (a worker killed, a broker restarted) rewrites that one row, and a
+delivery of a job the row already finished after it was sent is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ..calendar import utcnow
+from ..gradebook import GradingRun
+from ..gradebook.records import finish_run
+from ..workspace import open_workspace
+
+__all__ = ["FINISHED", "Job", "RetryLater", "run_job"]
+
+FINISHED = ("success", "error", "unreadable")
+QUEUED = "queued"
+
+
+class RetryLater(Exception):
+    """The gradebook could not be reached: the job goes back to the queue, it did not fail."""
+
+
+@dataclass(frozen=True)
+class Job:
+    course_file: str
+    assignment_id: str
+    student_id: str
+    receipt_id: int | None
+    grader_version: str
+    run_id: int  # the gradebook row this job writes
+    expected: tuple[str, ...]  # the assignment's notebooks
+    sent: str  # ISO UTC time the job was sent
+    gpu: bool = False
+
+    @property
+    def id(self) -> str:
+        receipt = self.receipt_id if self.receipt_id is not None else f"{self.student_id}-none"
+        return f"{self.assignment_id}/r{receipt}/g{self.grader_version}"
+
+    @property
+    def queue(self) -> str:
+        return "gpu" if self.gpu else "cpu"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Job:
+        return cls(**{**data, "expected": tuple(data["expected"])})
+
+
+def _gpu_devices() -> tuple[str, ...]:
+    """The GPUs this worker was given (``course worker --gpu N`` pins CUDA_VISIBLE_DEVICES)."""
+    if os.environ.get("COURSE_WORKER_QUEUE") != "gpu":
+        return ()
+    return tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
+
+
+def run_job(job: Job, worker: str) -> str:
+    """Grade ``job`` here and write its gradebook row. Returns the row's outcome."""
+    from ..grade import autograde_one
+
+    # the worker's own view of the shared course folder (``course worker --course``), else the
+    # path the job was sent from
+    course_file = os.environ.get("COURSE_WORKER_COURSE") or job.course_file
+    ws = open_workspace(course_file)
+    try:
+        with ws.gradebook() as gb:
+            run = gb.session.get(GradingRun, job.run_id)
+            if run is None:
+                return "gone"  # the row was removed (the course was reset): nothing to grade
+            if run.outcome in FINISHED:  # sending sets it queued; only a worker finishes it
+                return run.outcome  # delivered again after it was done: done once is enough
+            run.outcome, run.message, run.started_at, run.finished_at = (
+                "running", f"on {worker}", utcnow(), None)
+            gb.session.commit()
+        kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
+                                                job.student_id, list(job.expected),
+                                                gpu_devices=_gpu_devices())
+        if kind == "error" and ("OperationalError" in problem or "psycopg" in problem):
+            raise RetryLater(problem)  # nbgrader lost the database mid-grading
+        with ws.gradebook() as gb:
+            run = gb.session.get(GradingRun, job.run_id)
+            if kind == "success":
+                submission = gb.nb.find_submission(job.assignment_id, job.student_id)
+                score, max_score = submission.score, submission.max_score
+                gb.nb.db.rollback()
+                finish_run(gb, run, "success", "; ".join(warnings), score, max_score)
+            else:
+                finish_run(gb, run, kind, problem)
+            return kind
+    except (OperationalError, InterfaceError) as exc:  # the database is down or restarting
+        raise RetryLater(str(exc).splitlines()[0]) from None
