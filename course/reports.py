@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import html
 import io
 import json
@@ -77,6 +78,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
     """``presented``: per student, the presenter draws they were picked in (presenters.py);
     ``warnings``: what the instructor must act on (e.g. a deadline passed without a release)."""
     presented = presented or {}
+    utc_text = functools.cache(iso_utc)  # the deadlines repeat for every student
     students = []
     for standing in standings:
         person = course.student(standing.student_id)
@@ -92,9 +94,9 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
                     "state": result.state,
                     "score": result.score,
                     "max_score": result.max_score,
-                    "due_utc": iso_utc(result.due),
-                    "effective_due_utc": iso_utc(result.effective_due),
-                    "received_utc": iso_utc(result.received) if result.received else None,
+                    "due_utc": utc_text(result.due),
+                    "effective_due_utc": utc_text(result.effective_due),
+                    "received_utc": utc_text(result.received) if result.received else None,
                     "counts_as_miss": result.counts_as_miss,
                     "note": result.note,
                     "grading_error": result.grading_error,
@@ -166,6 +168,11 @@ def _upcoming(students: list[dict], as_of_utc: str) -> list[str]:
                    for s in students)]
 
 
+def _presented(student: dict) -> str:
+    return ", ".join(entry["assignment"] + (" (absent)" if entry["absent"] else "")
+                     for entry in student.get("presented", []))
+
+
 def status_table(data: dict) -> Table:
     students = data["students"]
     upcoming = _upcoming(students, data["as_of_utc"])
@@ -199,8 +206,7 @@ def status_table(data: dict) -> Table:
             style = STATE_STYLE[entry["state"]]
             cells.append(f"[{style}]{_cell(entry)}[/]")
         status = student["status_text"] or student["status"]
-        presented = ", ".join(entry["assignment"] + (" (absent)" if entry["absent"] else "")
-                              for entry in student.get("presented", []))
+        presented = _presented(student)
         table.add_row(student["id"], *cells, presented, str(student["misses"]),
                       f"[{STATUS_STYLE[student['status']]}]{status}[/]")
     return table
@@ -230,20 +236,26 @@ def status_html(data: dict) -> str:
                 problems.append(f"<li><b>{esc(student['id'])}</b>, {esc(assignment_id)}: "
                                 f"{esc(entry['note'])}</li>")
         status = esc(student["status_text"] or student["status"])
-        rows.append(f"<tr><td>{esc(student['id'])}</td><td>{esc(student['name'])}</td>"
-                    f"{''.join(cells)}<td>{student['misses']}</td>"
+        presented = esc(_presented(student))
+        rows.append(f"<tr><th scope=\"row\">{esc(student['id'])}</th>"
+                    f"<td>{esc(student['name'])}</td>"
+                    f"{''.join(cells)}<td>{presented}</td><td>{student['misses']}</td>"
                     f"<td class=\"{student['status']}\">{status}</td></tr>")
     problem_list = f"<h2>Grading problems</h2><ul>{''.join(problems)}</ul>" if problems else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(data['course'])} standing</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px}}.exclude{{color:#a00;font-weight:bold}}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:sans-serif;margin:1em;font-size:14px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 5px;white-space:nowrap;text-align:left}}
+.wide{{overflow:auto;max-width:100%;max-height:80vh}}thead th{{position:sticky;top:0;background:#eee}}
+tbody th{{position:sticky;left:0;background:#fff}}.exclude{{color:#a00;font-weight:bold}}
 .at_risk{{color:#a60}}</style></head><body>
 <h1>{esc(data['course'])}: standing as of {esc(data['as_of_utc'])}</h1>
 <p>Withdrawal deadline: {esc(data['withdrawal_deadline'])}. Misses allowed:
 {data['policy']['excused_misses']}.</p>
-<table><thead><tr><th>student</th><th>name</th>{head}<th>misses</th><th>status</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
+<div class="wide"><table><thead><tr><th>student</th><th>name</th>{head}<th>presented</th>
+<th>misses</th><th>status</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table></div>
 {problem_list}
 </body></html>
 """

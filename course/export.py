@@ -1,0 +1,122 @@
+"""``course export``: the standing as a grade file an LMS imports, one row per student.
+
+Formats (their column layouts are in ``LAYOUTS``; the tests hold the files to them):
+
+``canvas``  Canvas's gradebook import CSV: ``Student`` ("Last, First"), ``ID`` (Canvas's own id:
+            left empty, Canvas then matches by the next two), ``SIS User ID`` (the roster's
+            ``sis_id``), ``SIS Login ID`` (the roster's ``email``), ``Section``, one column per
+            assignment, then the totals and the policy status. The second row is Canvas's
+            ``Points Possible`` row; the totals and status are marked ``(read only)`` there, as
+            in Canvas's own export, so an import leaves them out. An excused assignment is
+            ``EX`` (Canvas's excused mark).
+``moodle``  Moodle's grade import CSV (Grades > Import > CSV file) in the layout of Moodle's own
+            CSV export: ``First name``, ``Last name``, ``ID number`` (``sis_id``),
+            ``Email address``, ``Assignment: <title> (Real)`` per assignment, ``Course total
+            (Real)``, ``Policy status``. At import, map users by "ID number" or "Email address"
+            and each assignment column to its grade item.
+``csv``     the same data without an LMS's conventions: ids, names, scores, totals, status.
+
+A score is the one the policy counts (an override included); a missing assignment scores 0;
+pending and unreleased ones are empty. A student with neither ``sis_id`` nor ``email`` cannot be
+matched by an LMS: the export is refused and names them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from .coursefile import Course
+from .errors import UserError
+
+__all__ = ["FORMATS", "LAYOUTS", "export_grades"]
+
+FORMATS = ("canvas", "moodle", "csv")
+TOTALS = ("Total points", "Max points", "Misses", "Policy status")
+LAYOUTS = {
+    "canvas": ("Student", "ID", "SIS User ID", "SIS Login ID", "Section", "<assignments>",
+               *TOTALS),
+    "moodle": ("First name", "Last name", "ID number", "Email address", "<assignments>",
+               "Course total (Real)", "Policy status"),
+    "csv": ("student", "first_name", "last_name", "email", "sis_id", "<assignments>",
+            "total", "max_total", "misses", "status", "status_text"),
+}
+
+
+def _cell(entry: dict, *, excused_mark: str = "") -> str:
+    if entry["state"] == "excused":
+        return excused_mark
+    if entry["state"] == "missing":
+        return "0"
+    if entry["score"] is None:
+        return ""
+    return f"{entry['score']:g}"
+
+
+def _totals(entries: dict) -> tuple[float, float]:
+    """Points counted and the most there were to get, over the judged assignments."""
+    got = possible = 0.0
+    for entry in entries.values():
+        if entry["state"] in ("excused", "pending", "not_released"):
+            continue
+        got += entry["score"] or 0.0
+        possible += entry["max_score"] or 0.0
+    return got, possible
+
+
+def _max_points(data: dict, assignment_id: str) -> str:
+    maxima = {s["assignments"][assignment_id]["max_score"] for s in data["students"]} - {None}
+    return f"{max(maxima):g}" if maxima else ""
+
+
+def _status(student: dict) -> str:
+    return student["status_text"] or student["status"]
+
+
+def export_grades(course: Course, data: dict, fmt: str) -> str:
+    """The standing document (``standing_data``) as ``fmt`` (one of ``FORMATS``)."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    people = {p.id: p for p in course.roster.students}
+    if fmt != "csv":
+        unmatched = [s["id"] for s in data["students"]
+                     if not (people[s["id"]].sis_id or people[s["id"]].email)]
+        if unmatched:
+            raise UserError(f"{fmt} matches students by SIS id or email, and the roster has "
+                            f"neither for {', '.join(unmatched)}: add sis_id or email to them "
+                            "in the course file (or course roster import)")
+    assignments = [(a.id, a.title) for a in course.assignments]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if fmt == "canvas":
+        writer.writerow([*LAYOUTS["canvas"][:5], *(f"{title} ({aid})" for aid, title in
+                                                  assignments), *TOTALS])
+        writer.writerow(["    Points Possible", "", "", "", "",
+                         *(_max_points(data, aid) for aid, _ in assignments),
+                         *["(read only)"] * len(TOTALS)])
+    elif fmt == "moodle":
+        writer.writerow([*LAYOUTS["moodle"][:4],
+                         *(f"Assignment: {title} (Real)" for _, title in assignments),
+                         *LAYOUTS["moodle"][5:]])
+    else:
+        writer.writerow([*LAYOUTS["csv"][:5], *(aid for aid, _ in assignments),
+                         *LAYOUTS["csv"][6:]])
+    for student in data["students"]:
+        person = people[student["id"]]
+        entries = student["assignments"]
+        got, possible = _totals(entries)
+        if fmt == "canvas":
+            name = ", ".join(part for part in (person.last_name, person.first_name) if part)
+            writer.writerow([name or person.id, "", person.sis_id, person.email, "",
+                             *(_cell(entries[aid], excused_mark="EX") for aid, _ in assignments),
+                             f"{got:g}", f"{possible:g}", student["misses"], _status(student)])
+        elif fmt == "moodle":
+            writer.writerow([person.first_name, person.last_name, person.sis_id, person.email,
+                             *(_cell(entries[aid]) for aid, _ in assignments), f"{got:g}",
+                             _status(student)])
+        else:
+            writer.writerow([person.id, person.first_name, person.last_name, person.email,
+                             person.sis_id, *(_cell(entries[aid]) for aid, _ in assignments),
+                             f"{got:g}", f"{possible:g}", student["misses"], student["status"],
+                             student["status_text"]])
+    return out.getvalue()

@@ -1,0 +1,425 @@
+"""The course dashboard as a JupyterHub service: a small tornado app behind the hub's OAuth.
+
+A person opens ``/services/dashboard/`` in the browser; the hub logs them in (``HubOAuth``: the
+service never sees a password) and only users whose roles grant
+``access:services!service=dashboard`` get through (hub_config.roles gives it to the course's
+groups). The course role comes from the roster, as in the exchange: instructors and graders see
+every page and act; a student sees their own page only, every other page is a 403.
+
+Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``):
+
+    GET  .                           staff: to course; students: to me
+    GET  course                      staff: the overview
+    GET  assignments/A               staff: one assignment
+    GET  assignments/A/progress      staff: grading progress (JSON, the page polls it)
+    POST assignments/A/draw          staff: draw presenters
+    GET  students/S                  staff: one student
+    POST students/S/extension        staff: grant or revoke an extension
+    POST students/S/excuse           staff: grant or revoke an excuse
+    GET  me                          students: my standing
+    GET  feedback/R/NAME             a returned feedback file (staff: any; students: their own)
+    GET  static/...                  the page's CSS and script (nothing is fetched elsewhere)
+
+Every POST needs the ``_xsrf`` field of the page it came from (JupyterHub's XSRF token, tied to
+the login); actions call the same library functions as ``course extend``, ``course excuse`` and
+``course draw`` and are recorded with the instructor's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.utils import url_path_join
+from tornado import httpserver, web
+from traitlets import Integer, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from course import calendar
+from course.console import local_time
+from course.errors import UnknownId, UserError
+from course.workspace import Workspace, open_workspace
+from exchange.store import role_in
+
+from . import data, pages
+from .cache import StandingCache
+
+__all__ = ["DashboardService", "main"]
+
+log = logging.getLogger("dashboard")
+STATIC = Path(__file__).resolve().parent / "static"
+FLASH = "dashboard-flash"
+_as_user = threading.Lock()
+
+
+@contextlib.contextmanager
+def acting_as(user: str):
+    """``course.presenters`` records the drawer from $COURSE_USER (it takes no ``by``): set it
+    to the instructor for the call. Only the service's one worker thread writes."""
+    with _as_user:
+        before = os.environ.get("COURSE_USER")
+        os.environ["COURSE_USER"] = user
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("COURSE_USER", None)
+            else:
+                os.environ["COURSE_USER"] = before
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Logs in through the hub, resolves the course role, renders pages and errors."""
+
+    def initialize(self, service: DashboardService):
+        self.service = service
+        self.hub_auth = service.hub_auth
+        self.role: str | None = None
+
+    def prepare(self):
+        model = self.current_user
+        if not model:
+            if self.request.method in ("GET", "HEAD"):
+                self.redirect(self.get_login_url())
+                return
+            raise web.HTTPError(403, "log in through the hub first")
+        self.role = self.service.role(model["name"]) if model.get("kind") == "user" else None
+        if self.role is None:
+            raise web.HTTPError(403, f"{model['name']} is not in the roster of "
+                                f"{self.service.course_id}")
+
+    @property
+    def user(self) -> str:
+        return self.current_user["name"]
+
+    @property
+    def staff(self) -> bool:
+        return self.role in ("instructor", "grader")
+
+    def require_staff(self) -> None:
+        if not self.staff:
+            raise web.HTTPError(403, "only the course's instructors and graders see this page")
+
+    async def run(self, func):
+        """``func(workspace)`` on the service's worker thread; unknown ids are 404s."""
+        try:
+            return await self.service.call(func)
+        except UnknownId as exc:
+            raise web.HTTPError(404, str(exc)) from None
+
+    def page(self, template: str, context: dict, now) -> None:
+        flash = self.get_signed_cookie(FLASH, max_age_days=1)
+        messages = []
+        if flash:
+            kind, _, text = flash.decode().partition(":")
+            messages.append({"kind": kind, "text": text})
+            self.clear_cookie(FLASH, path=self.service.base_url)
+        ws = context.pop("ws")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(pages.render(
+            template, now=now, zone=ws.course.zone, course=ws.course, base=self.service.base_url,
+            static=lambda name: url_path_join(self.service.base_url, "static", name)
+            + f"?v={self.service.asset_version}",
+            user=self.user, role=self.role, staff=self.staff, messages=messages,
+            xsrf=self.xsrf_token.decode(), **context))
+
+    def back(self, path: str, kind: str, text: str) -> None:
+        self.set_signed_cookie(FLASH, f"{kind}:{text}", path=self.service.base_url,
+                               httponly=True, samesite="Lax")
+        self.redirect(url_path_join(self.service.base_url, path), status=303)
+
+    def write_error(self, status_code, **kwargs):
+        message = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(pages.ENV.get_template("error.html").render(status=status_code,
+                                                                message=message))
+
+
+class IndexHandler(BaseHandler):
+    def get(self):
+        self.redirect(url_path_join(self.service.base_url, "course" if self.staff else "me"))
+
+
+class OverviewHandler(BaseHandler):
+    async def get(self):
+        self.require_staff()
+        now = calendar.utcnow()
+        ws, context = await self.run(lambda ws: (ws, data.course_page(
+            ws, now, standing=self.service.standing.get(ws, now))))
+        self.page("overview.html", {"ws": ws, **context}, now)
+
+
+class AssignmentHandler(BaseHandler):
+    async def get(self, assignment_id):
+        self.require_staff()
+        now = calendar.utcnow()
+
+        def build(ws):
+            context = data.assignment_page(ws, assignment_id, now,
+                                           standing=self.service.standing.get(ws, now))
+            return ws, {**context, "plots": pages.assignment_plots(context, ws.course.zone)}
+
+        ws, context = await self.run(build)
+        self.page("assignment.html", {"ws": ws, **context}, now)
+
+
+class ProgressHandler(BaseHandler):
+    async def get(self, assignment_id):
+        self.require_staff()
+
+        def progress(ws):
+            ws.course.assignment(assignment_id)
+            with ws.gradebook() as gb:
+                return data.grading_progress(ws, gb, assignment_id).counts()
+
+        self.set_header("Cache-Control", "no-store")
+        self.finish(await self.run(progress))
+
+
+class StudentHandler(BaseHandler):
+    async def get(self, student_id):
+        self.require_staff()
+        now = calendar.utcnow()
+        ws, context = await self.run(lambda ws: (ws, data.student_page(
+            ws, student_id, now, staff=True, standing=self.service.standing.get(ws, now))))
+        self.page("student.html", {"ws": ws, **context}, now)
+
+
+class MeHandler(BaseHandler):
+    async def get(self):
+        if self.staff:
+            self.redirect(url_path_join(self.service.base_url, "course"))
+            return
+        now, me = calendar.utcnow(), self.user
+        ws, context = await self.run(lambda ws: (ws, data.student_page(
+            ws, me, now, staff=False, standing=self.service.standing.get(ws, now))))
+        self.page("me.html", {"ws": ws, **context}, now)
+
+
+class FeedbackHandler(BaseHandler):
+    """A returned feedback file: staff see anyone's, a student their own. The HTML holds what the
+    student's notebook printed, so it is served sandboxed: no script in it runs as this site."""
+
+    async def get(self, receipt_id, name):
+        found = await self.run(lambda ws: data.feedback_file(ws, int(receipt_id), name))
+        if found is None:
+            raise web.HTTPError(404, "no such feedback")
+        owner, content = found
+        if not self.staff and owner != self.user:
+            raise web.HTTPError(403, "this feedback is another student's")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Content-Security-Policy", "sandbox")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(content)
+
+
+class GrantHandler(BaseHandler):
+    """POST students/S/extension|excuse: ``action`` grant or revoke, ``assignment``,
+    ``reason`` (and ``until``, local time, to grant an extension)."""
+
+    async def post(self, student_id, kind):
+        from course.gradebook.records import (
+            grant_excuse,
+            grant_extension,
+            revoke_excuse,
+            revoke_extension,
+        )
+
+        self.require_staff()
+        action = self.get_body_argument("action", "grant")
+        assignment_id = self.get_body_argument("assignment", "")
+        reason = self.get_body_argument("reason", "").strip()
+        until_text = self.get_body_argument("until", "").strip()
+        by, now = self.user, calendar.utcnow()
+        if action not in ("grant", "revoke"):
+            raise web.HTTPError(400, f"action must be grant or revoke, not {action!r}")
+
+        def act(ws: Workspace) -> str:
+            course = ws.course
+            course.student(student_id)
+            course.assignment(assignment_id)
+            if not reason:
+                raise UserError("give a reason: it is recorded with the grant")
+            with ws.gradebook() as gb:
+                if kind == "excuse" and action == "grant":
+                    grant_excuse(gb, student_id, assignment_id, reason, by=by)
+                    done = f"excused {student_id} from {assignment_id}"
+                elif kind == "excuse":
+                    revoke_excuse(gb, student_id, assignment_id, reason, now=now, by=by)
+                    done = f"revoked the excuse of {student_id} from {assignment_id}"
+                elif action == "grant":
+                    until = local_time(until_text, course.zone)
+                    if until <= course.due(assignment_id):
+                        raise UserError(f"{until_text} is not after the deadline "
+                                        f"{calendar.readable_local(course.due(assignment_id), course.zone)}")
+                    grant_extension(gb, student_id, assignment_id, until, reason, by=by)
+                    done = (f"extended {assignment_id} for {student_id} until "
+                            f"{calendar.readable_local(until, course.zone)}")
+                else:
+                    revoke_extension(gb, student_id, assignment_id, reason, now=now, by=by)
+                    done = f"revoked the extension of {assignment_id} for {student_id}"
+                gb.commit()
+            return done
+
+        try:
+            done = await self.run(act)
+        except UserError as exc:
+            self.back(f"students/{student_id}", "error", str(exc))
+            return
+        log.info("%s: %s (%s)", by, done, reason)
+        self.back(f"students/{student_id}", "ok", done)
+
+
+class DrawHandler(BaseHandler):
+    async def post(self, assignment_id):
+        from course.presenters import draw
+
+        self.require_staff()
+        text = self.get_body_argument("count", "").strip()
+        if text and not text.isdigit():
+            raise web.HTTPError(400, f"count must be a number, not {text!r}")
+        count, by, now = int(text) if text else None, self.user, calendar.utcnow()
+
+        def act(ws: Workspace) -> str:
+            with ws.gradebook() as gb, acting_as(by):
+                result = draw(ws.course, gb, assignment_id, count=count, as_of=now)
+            return (f"drew {len(result.picked)} of {result.eligible} students "
+                    f"(seed {result.seed}): {', '.join(result.picked)}")
+
+        try:
+            done = await self.run(act)
+        except UserError as exc:
+            self.back(f"assignments/{assignment_id}", "error", str(exc))
+            return
+        log.info("%s: %s", by, done)
+        self.back(f"assignments/{assignment_id}", "ok", done)
+
+
+class CallbackHandler(HubOAuthCallbackHandler):
+    """The end of the hub's OAuth login: sets the service's cookie, back to the page asked for."""
+
+    def initialize(self, service: DashboardService):
+        self.hub_auth = service.hub_auth
+
+
+class HealthHandler(web.RequestHandler):
+    def get(self):
+        self.finish({"status": "ok"})
+
+
+class DashboardService(LoggingConfigurable):
+    """Serves one course's dashboard; the hub's environment fills in the rest
+    (``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_SERVICE_PREFIX``, the OAuth client)."""
+
+    course = Unicode(help="the course file (or its folder)").tag(config=True)
+    ip = Unicode("127.0.0.1", help="address to listen on").tag(config=True)
+    port = Integer(0, help="port to listen on (0: from $JUPYTERHUB_SERVICE_URL, else 8767)"
+                   ).tag(config=True)
+    base_url = Unicode(help="URL prefix of every route (default: $JUPYTERHUB_SERVICE_PREFIX, "
+                       "else /services/dashboard/)").tag(config=True)
+    cache_max_age = Integer(60, help="seconds the hub's answer about a login is reused").tag(
+        config=True)
+
+    @default("base_url")
+    def _base_url(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboard/")
+
+    @default("port")
+    def _port(self):
+        from urllib.parse import urlparse
+
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return urlparse(url).port if url else 8767
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dashboard-data")
+        self._ws, self._stamp = None, None
+        self.standing = StandingCache()
+        self.course_id = self._pool.submit(lambda: self.workspace().course.id).result()
+        self.hub_auth = HubOAuth(cache_max_age=self.cache_max_age, base_url=self.base_url)
+        self.asset_version = str(int(max(p.stat().st_mtime for p in STATIC.iterdir())))
+
+    def workspace(self) -> Workspace:
+        """The course, read again when its file changed (a roster import, a new assignment)."""
+        path = Path(self.course)
+        path = path / "course.yml" if path.is_dir() else path
+        stamp = path.stat().st_mtime_ns
+        if self._ws is None or stamp != self._stamp:
+            self._ws, self._stamp = open_workspace(path), stamp
+        return self._ws
+
+    def role(self, user: str) -> str | None:
+        """The user's course role, as the exchange decides it (the roster)."""
+        role = role_in(self._ws.course, user)
+        return role.name if role is not None else None
+
+    async def call(self, func):
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, lambda: func(self.workspace()))
+
+    def make_app(self) -> web.Application:
+        base = self.base_url
+        aid, sid = r"(?P<assignment_id>[A-Za-z0-9][A-Za-z0-9_-]*)", r"(?P<student_id>[^/]+)"
+        routes = [
+            (url_path_join(base, "oauth_callback"), CallbackHandler),
+            (url_path_join(base, "course"), OverviewHandler),
+            (url_path_join(base, "assignments", aid), AssignmentHandler),
+            (url_path_join(base, "assignments", aid, "progress"), ProgressHandler),
+            (url_path_join(base, "assignments", aid, "draw"), DrawHandler),
+            (url_path_join(base, "students", sid), StudentHandler),
+            (url_path_join(base, "students", sid, r"(?P<kind>extension|excuse)"), GrantHandler),
+            (url_path_join(base, "me"), MeHandler),
+            (url_path_join(base, "feedback", r"(?P<receipt_id>\d+)", "(?P<name>[^/]+)"),
+             FeedbackHandler),
+            (base, IndexHandler),
+        ]
+        handlers = [(path, handler, {"service": self}) for path, handler in routes]
+        handlers += [
+            (url_path_join(base, "health"), HealthHandler),
+            (url_path_join(base, "static", "(.*)"), web.StaticFileHandler, {"path": str(STATIC)}),
+        ]
+        return web.Application(handlers, cookie_secret=secrets.token_bytes(32),
+                               xsrf_cookies=True)
+
+    async def run_forever(self, ready=None) -> None:
+        server = httpserver.HTTPServer(self.make_app(), max_body_size=64 * 1024)
+        server.listen(self.port, self.ip)
+        log.info("dashboard for %s on http://%s:%d%s", self.course_id, self.ip, self.port,
+                 self.base_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if ready is not None:
+            ready()
+        await stop.wait()
+        server.stop()
+        await server.close_all_connections()
+        self._pool.shutdown(wait=True)
+
+
+def main(course: str | Path, *, ip: str = "127.0.0.1", port: int | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="[dashboard %(asctime)s] %(message)s")
+    kwargs = {"course": str(course), "ip": ip}
+    if port:
+        kwargs["port"] = port
+    started = time.perf_counter()
+    service = DashboardService(**kwargs)
+    asyncio.run(service.run_forever(ready=lambda: print(
+        f"dashboard ready on http://{ip}:{service.port}{service.base_url} "
+        f"({time.perf_counter() - started:.1f} s)", flush=True)))
+    return 0
