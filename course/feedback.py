@@ -5,14 +5,18 @@ find it: ``exchange/<course>/feedback/<assignment>/<student>/<receipt id>/<versi
 nbgrader's autograde restores a test cell's source from the gradebook, hidden tests included, so
 the feedback HTML would show them. ``HideHiddenTests`` runs in nbgrader's GenerateFeedback (on
 the copy nbgrader reads, never on the autograded notebook) and replaces each hidden-test region
-by one line saying how many lines it hid.
+by one line saying how many lines it hid; the cell keeps its points and its result (what it
+printed, the error's name and message). The course's nbgrader config
+(``Workspace.nbgrader_config``) puts it in, so the formgrader's "generate feedback" and
+``nbgrader generate_feedback`` hide them as ``course feedback`` does.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from sqlalchemy import select
 
 from .gradebook import GradingRun, Receipt
@@ -55,17 +59,43 @@ def strip_hidden_tests(source: str, *, markdown: bool = False) -> tuple[str, int
     return "\n".join(out), hidden_total
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def hidden_lines(source: str) -> set[str]:
+    """The lines (stripped) inside a source's hidden-test regions that its visible part lacks."""
+    visible, _ = strip_hidden_tests(source)
+    shown = {line.strip() for line in visible.split("\n")}
+    return {line.strip() for line in source.split("\n")
+            if line.strip() and line.strip() not in shown
+            and BEGIN_HIDDEN not in line and END_HIDDEN not in line}
+
+
+def _without_quotes(text: str, secret: set[str]) -> str:
+    """``text`` without the lines that quote one of ``secret`` (colour codes ignored)."""
+    lines = text.split("\n")
+    kept = [line for line in lines if not any(s in ANSI.sub("", line) for s in secret)]
+    return "\n".join(kept)
+
+
 class HideHiddenTests(NbGraderPreprocessor):
-    """For feedback: hidden-test regions become one line; such cells' tracebacks are dropped
-    (a traceback quotes the source it ran)."""
+    """For feedback: hidden-test regions become one line; such a cell keeps its points and its
+    result, but an error's traceback becomes its name and message, and any output line quoting
+    a hidden line (a traceback printed as text) is dropped."""
 
     def preprocess_cell(self, cell, resources, index):
         if BEGIN_HIDDEN not in cell.source:
             return cell, resources
+        secret = hidden_lines(cell.source) | {BEGIN_HIDDEN, END_HIDDEN}
         cell.source, _ = strip_hidden_tests(cell.source, markdown=cell.cell_type == "markdown")
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+            elif output.get("output_type") == "stream":
+                output["text"] = _without_quotes(output.get("text", ""), secret)
+            for mime, value in output.get("data", {}).items():
+                if isinstance(value, str) and mime.startswith("text/"):
+                    output["data"][mime] = _without_quotes(value, secret)
         return cell, resources
 
 
@@ -101,9 +131,6 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     roster's students (or just ``students``) and return it through the exchange, attached to
     the receipt of the submission that was graded. Feedback identical to what the exchange
     already holds for that submission is not stored again."""
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from traitlets.config import Config
-
     from exchange.store import CourseExchange
 
     ws.course.assignment(assignment_id)
@@ -135,11 +162,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     if not graded:
         return result
 
-    api = ws.nbgrader_api(assignment_id)
-    config = Config()
-    config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests,
-                                             CSSHTMLHeaderPreprocessor]
-    api.update_config(config)
+    api = ws.nbgrader_api(assignment_id)  # its config hides hidden tests (Workspace)
     exchange = CourseExchange(ws.course_file)
     try:
         for student_id in graded:

@@ -93,15 +93,33 @@ class Workspace:
         config.Autograde.autograde_preprocessors = [
             SandboxedGrading if step is Execute else step for step in steps]
         config.SandboxedGrading.source_root = str(self.source)
+        # a test cell handed back as released is no "changed checksum" (course.released_cells)
+        from nbgrader.preprocessors import OverwriteCells
+
+        from .released_cells import RestoreReleasedCells
+
+        config.Autograde.sanitize_preprocessors = [
+            RestoreReleasedCells if step is OverwriteCells else step
+            for step in Autograde().sanitize_preprocessors]
+        # feedback without hidden tests, however it is generated (course feedback, the
+        # formgrader, nbgrader generate_feedback): course.feedback.HideHiddenTests
+        from nbgrader.converters import GenerateFeedback
+        from nbgrader.preprocessors import GetGrades
+
+        from .feedback import HideHiddenTests
+
+        steps = GenerateFeedback.class_traits()["preprocessors"].default()  # nbgrader's own
+        after = steps.index(GetGrades) + 1
+        config.GenerateFeedback.preprocessors = [*steps[:after], HideHiddenTests, *steps[after:]]
         return config
 
     def configure_grading(self, config: Config, assignment_id: str) -> Config:
         """The assignment's grading limits (``course.settings.resolve_grading``) for
         SandboxedGrading; ``workers`` is ``course grade``'s, not nbgrader's."""
-        from .settings import resolve_grading
+        from .settings import DISPATCH_SETTINGS, resolve_grading
 
         for setting in resolve_grading(self.course, assignment_id):
-            if setting.name != "workers":
+            if setting.name not in DISPATCH_SETTINGS:
                 setattr(config.SandboxedGrading, setting.name, setting.value)
         return config
 

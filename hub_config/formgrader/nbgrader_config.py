@@ -7,5 +7,6 @@ from exchange.client import configure
 
 c = get_config()  # noqa: F821
 ws = open_workspace(os.environ["COURSE_FILE"])
+ws.sync_gradebook()  # Manage Students: the roster's names and emails, as the course file says
 c.merge(ws.nbgrader_config())
 configure(c, course_id=ws.course.id)

@@ -5,24 +5,35 @@ through the exchange where the service's feedback route (and so nbgrader fetch_f
 import datetime as dt
 import html
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 from exchange_requests import request
+from hidden_tests_course import (
+    AID,
+    HIDDEN,
+    NOTEBOOK,
+    course_text,
+    secret_lines,
+    with_answer,
+    write_course,
+)
+from nbgrader.api import Gradebook
 
-from autograder.notebooks import solution_cells
-from autograder.notebooks import with_cells as answer_notebook
 from course.cli import main
 from course.collect import collect
 from course.feedback import strip_hidden_tests
 from course.grade import ENGINE, grade
 from course.gradebook.records import finish_run, start_run
 from course.inbox import receive
+from course.release import generate
 from course.workspace import open_workspace
 from exchange import wire
 
 HOUR = dt.timedelta(hours=1)
-AID = "01-numpy"
+TODAY = dt.date(2026, 10, 13)
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def test_hidden_regions_become_one_line_at_their_indentation():
@@ -64,11 +75,17 @@ def test_a_cell_with_hidden_tests_loses_its_traceback_not_its_error():
 
     cell = new_code_cell("check()\n### BEGIN HIDDEN TESTS\nassert secret_case()\n"
                          "### END HIDDEN TESTS")
-    cell.outputs = [new_output("error", ename="AssertionError", evalue="case 3",
-                               traceback=["----> 3 assert secret_case()"])]
+    cell.outputs = [
+        # a traceback printed as text (with colour codes), as the grading engine writes it
+        new_output("stream", name="stdout", text="Traceback (most recent call last)\n"
+                   "\x1b[32m----> 3\x1b[39m \x1b[38;5;28massert\x1b[39m secret_case()\n"
+                   "      2 ### BEGIN HIDDEN TESTS\nAssertionError: case 3\n"),
+        new_output("error", ename="AssertionError", evalue="case 3",
+                   traceback=["----> 3 assert secret_case()"])]
     cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
     assert cell.source == "check()\n# hidden tests: 1 line not shown"
-    assert cell.outputs[0]["traceback"] == ["AssertionError: case 3"]
+    assert cell.outputs[0]["text"] == "Traceback (most recent call last)\nAssertionError: case 3\n"
+    assert cell.outputs[1]["traceback"] == ["AssertionError: case 3"]
 
 
 def hidden_lines(notebook) -> list[str]:
@@ -99,18 +116,36 @@ def feedback_route(course_file, user: str) -> list[dict]:
     return reply["feedback"]
 
 
+def hidden_course(make_course, db_url=None):
+    """The fixture course (hidden tests kept in its notebook), its student version generated."""
+    root = make_course(course_text(TODAY), db_url=db_url)
+    write_course(root, TODAY)
+    ws = open_workspace(root)
+    released = nbformat.read(generate(ws, AID) / NOTEBOOK, as_version=4)
+    source = nbformat.read(ws.source / AID / NOTEBOOK, as_version=4)
+    return ws, source, released
+
+
+def assert_no_hidden_test(page: str, source) -> str:
+    """The feedback page's text, after checking that no hidden-test line is in it."""
+    text = html_text(page)
+    hidden = hidden_lines(source)
+    assert sorted(hidden) == sorted(HIDDEN)
+    assert [line for line in secret_lines() if line in text] == []
+    assert "BEGIN HIDDEN TESTS" not in text
+    return text
+
+
 @pytest.mark.slow
 def test_feedback_is_returned_through_the_exchange_without_hidden_tests(make_course, db_url,
                                                                         capsys):
-    root = make_course(assignments=(AID,), db_url=db_url)
-    ws = open_workspace(root)
-    (source,) = (ws.source / AID).glob("*.ipynb")
-    notebook = nbformat.read(source, as_version=4)
-    solved = nbformat.writes(answer_notebook(notebook, solution_cells(notebook))).encode()
+    ws, source, released = hidden_course(make_course, db_url)
+    root = ws.root
+    wrong = nbformat.writes(with_answer(released, "return x + x")).encode()  # square(2) is 4
     due = ws.course.due(AID)
     with ws.gradebook() as gb:
-        ada = receive(ws, gb, "ada", AID, {source.name: solved}, received_at=due - HOUR)
-        ben = receive(ws, gb, "ben", AID, {source.name: solved}, received_at=due - HOUR)
+        ada = receive(ws, gb, "ada", AID, {NOTEBOOK: wrong}, received_at=due - HOUR)
+        ben = receive(ws, gb, "ben", AID, {NOTEBOOK: wrong}, received_at=due - HOUR)
     collect(ws, AID)
     (outcome,) = grade(ws, AID, students=["ada"])
     assert outcome.outcome == "success"
@@ -119,11 +154,11 @@ def test_feedback_is_returned_through_the_exchange_without_hidden_tests(make_cou
         finish_run(gb, start_run(gb, "ben", AID, ben.id, ENGINE, "v1"), "error",
                    "grading crashed: worker died")
         # cleo hands in after the grading: not collected, not graded
-        receive(ws, gb, "cleo", AID, {source.name: solved}, received_at=due - HOUR)
+        receive(ws, gb, "cleo", AID, {NOTEBOOK: wrong}, received_at=due - HOUR)
 
     assert main(["feedback", AID, "--course", str(root)]) == 0
     out = capsys.readouterr().out
-    assert f"ada: returned: numpy-basics.html (submission {ada.id})" in out
+    assert f"ada: returned: squares.html (submission {ada.id})" in out
     assert "ben: no feedback: grading failed: grading crashed: worker died" in out
     assert "cleo: not graded: handed in but not collected yet" in out
     assert "1 returned, 0 unchanged, 1 not generated, 1 not graded" in out
@@ -131,16 +166,15 @@ def test_feedback_is_returned_through_the_exchange_without_hidden_tests(make_cou
     # what the service's feedback route gives ada: her graded submission's feedback
     (item,) = feedback_route(ws.course_file, "ada")
     assert (item["student_id"], item["receipt_id"]) == ("ada", ada.id)
-    page = wire.decode_files(item["files"])["numpy-basics.html"].decode()
-    text = html_text(page)
-    hidden = hidden_lines(notebook)
-    assert len(hidden) > 30
-    assert [line for line in hidden if line in text] == []
-    assert "assert np.allclose(C, [[19.0, 22.0], [43.0, 50.0]])" in text  # visible tests stay
-    assert re.findall(r"hidden tests: (\d+) lines not shown", text) == ["18", "14", "22"]
+    page = wire.decode_files(item["files"])["squares.html"].decode()
+    text = assert_no_hidden_test(page, source)
+    assert "assert square(2) == 4" in text  # visible tests stay
+    assert re.findall(r"hidden tests: (\d+) lines not shown", text) == ["3"]
+    # the failed hidden test's message is shown, not its line
+    assert "AssertionError: held-out case: a negative number" in text
     # the autograded notebook itself keeps its hidden tests (formgrader shows them to staff)
-    autograded = (root / "autograded" / "ada" / AID / source.name).read_text()
-    assert "BEGIN HIDDEN TESTS" in autograded and "default_rng(1234)" in autograded
+    autograded = (root / "autograded" / "ada" / AID / NOTEBOOK).read_text()
+    assert "BEGIN HIDDEN TESTS" in autograded and "square(0.5) == 0.25" in autograded
     assert feedback_route(ws.course_file, "ben") == []  # nothing for ben, and not ada's
 
     # again: the same feedback is not stored twice; one student at a time
@@ -152,3 +186,70 @@ def test_feedback_is_returned_through_the_exchange_without_hidden_tests(make_cou
     assert main(["feedback", AID, "--student", "cleo", "--course", str(root)]) == 0
     out = capsys.readouterr().out
     assert "cleo: not graded" in out and "ada" not in out and "ben" not in out
+
+
+def formgrader_api(course_file: Path, monkeypatch):
+    """nbgrader's API configured as the hub's formgrader service configures it: the
+    nbgrader_config.py in hub_config/formgrader/, with $COURSE_FILE set."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("COURSE_FILE", str(course_file))
+    monkeypatch.setenv("COURSE_EXCHANGE_URL", "http://127.0.0.1:9/unused/")
+    config = PyFileConfigLoader("nbgrader_config.py",
+                                str(REPO / "hub_config" / "formgrader")).load_config()
+    assert isinstance(config, Config)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+@pytest.mark.slow
+def test_the_formgraders_autograde_and_feedback(make_course, monkeypatch):
+    """What the formgrader's buttons run (nbgrader's autograde and generate_feedback under the
+    course's config): feedback without hidden tests; a checksum warning only for an edited
+    test cell, never for one handed back as released."""
+    ws, source, released = hidden_course(make_course)
+    tampered = with_answer(released, "return x + x")
+    for cell in tampered.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_square":
+            cell.source = cell.source.replace("assert square(2) == 4", "pass")
+    due = ws.course.due(AID)
+    with ws.gradebook() as gb:
+        receive(ws, gb, "ada", AID, {NOTEBOOK: nbformat.writes(tampered).encode()},
+                received_at=due - HOUR)
+        receive(ws, gb, "ben", AID, {NOTEBOOK: nbformat.writes(released).encode()},
+                received_at=due - HOUR)
+    collect(ws, AID)
+    api = formgrader_api(ws.course_file, monkeypatch)
+
+    untouched = api.autograde(AID, "ben", force=True)
+    assert untouched["success"], untouched["log"]
+    assert "checksum" not in untouched["log"].lower(), untouched["log"]
+    edited = api.autograde(AID, "ada", force=True)
+    assert edited["success"], edited["log"]
+    assert re.findall(r"Attribute '(\w+)' for cell (\w+) has changed", edited["log"]) == [
+        ("checksum", "test_square")]
+    # the edited cell was put back: ada's hidden tests ran and failed
+    graded = nbformat.read(ws.root / "autograded" / "ada" / AID / NOTEBOOK, as_version=4)
+    (test_cell,) = [c for c in graded.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") == "test_square"]
+    assert test_cell.source == source.cells[2].source
+    assert test_cell.outputs[-1]["evalue"] == "held-out case: a negative number"
+
+    result = api.generate_feedback(AID, "ada", force=True)
+    assert result["success"], result["log"]
+    page = (ws.root / "feedback" / "ada" / AID / "squares.html").read_text()
+    text = assert_no_hidden_test(page, source)
+    assert "# hidden tests: 3 lines not shown" in text
+    assert "AssertionError: held-out case: a negative number" in text
+    # the hidden grader's test: its name, points and message, not its source
+    grader_result = ("FAILED test_square_of_a_large_number (0/2): AssertionError: "
+                     "square(10**6) should be 10**12")
+    assert grader_result in text
+
+    # the formgrader's "Tests Failed?" column: nbgrader's notebook submission rows
+    with Gradebook(ws.db_url) as nbgb:
+        rows = {row["student"]: row for row in nbgb.notebook_submission_dicts("squares", AID)}
+    assert {k: (v["score"], v["max_score"], v["failed_tests"]) for k, v in rows.items()} == {
+        "ada": (0.0, 7.0, True), "ben": (0.0, 7.0, True)}
