@@ -4,8 +4,10 @@ Layers, outermost first: a cgroup (memory and process count; cgroup v1 or v2 whe
 non-root uid, rlimits (processes, file size, CPU time, open files, no core dumps), and
 bubblewrap (no network, own pid/ipc/uts namespaces, read-only system, only the Python runtime
 and the assignment's data mounted, a size-capped private home on tmpfs, scrubbed environment).
-Where bubblewrap cannot run, ``unshare`` gives the network and pid namespaces; where that cannot
-either, only the outer layers remain, and ``course doctor`` says so.
+Where bubblewrap cannot run, ``unshare`` gives the network and pid namespaces. Where neither
+runs (e.g. a container started without the flags in deploy/compose/compose.yml), grading refuses
+(``IsolationUnavailable``, with the reason) unless the course says ``isolation: none``: then only
+the outer layers remain, and ``course doctor`` says so.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import autograder
 
 from .settings import DEFAULTS
 
-__all__ = ["NOBODY", "Cgroup", "Launch", "SandboxLimits", "isolation_report", "launch"]
+__all__ = ["NOBODY", "Cgroup", "IsolationUnavailable", "Launch", "SandboxLimits", "choose_isolation",
+           "isolation_report", "launch", "require_isolation"]
 
 NOBODY = 65534
 RUNTIME_MOUNT = "/opt/grader-runtime"  # our runner package, read-only
@@ -53,11 +56,24 @@ def _root() -> bool:
     return os.geteuid() == 0
 
 
-def _works(command: list[str]) -> bool:
+class IsolationUnavailable(RuntimeError):
+    """The isolation the course asks for does not run here: grading refuses rather than run
+    student code without it. The message says why and what to do."""
+
+
+_failures: dict[str, str] = {}  # layer -> why its probe failed, for IsolationUnavailable
+
+
+def _works(command: list[str], layer: str) -> bool:
     try:
-        return subprocess.run(command, capture_output=True, timeout=20, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        done = subprocess.run(command, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _failures[layer] = str(exc)
         return False
+    if done.returncode != 0:
+        _failures[layer] = (done.stderr.decode(errors="replace").strip().splitlines()
+                            or [f"exit status {done.returncode}"])[-1]
+    return done.returncode == 0
 
 
 def _namespaces() -> list[str]:
@@ -79,32 +95,53 @@ def _drop() -> list[str]:
 
 def _bwrap_works() -> bool:
     if not shutil.which("bwrap") or (_root() and not shutil.which("setpriv")):
+        _failures["bwrap"] = "bwrap (Debian: bubblewrap) or setpriv is not installed"
         return False
     probe = ["bwrap", *_namespaces(), "--die-with-parent", "--ro-bind", "/usr", "/usr",
              "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
              "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
              *_drop(), "/usr/bin/true"]
-    return _works(probe)
+    return _works(probe, "bwrap")
 
 
 def _unshare_works() -> bool:
-    return _root() and bool(shutil.which("unshare")) and _works(
-        ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "/usr/bin/true"])
+    if not (_root() and shutil.which("unshare")):
+        _failures["unshare"] = "needs root and unshare (util-linux)"
+        return False
+    return _works(["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+                   "/usr/bin/true"], "unshare")
 
 
 _chosen: dict[str, str] = {}
 
 
 def choose_isolation(wanted: str = "auto") -> str:
-    """The strongest isolation that runs here (cached), or ``wanted`` if it was named and runs."""
+    """What runs here for ``wanted`` (cached): ``auto`` is the strongest of bwrap and unshare;
+    a named mode is itself. ``"none"`` when it does not run: see ``require_isolation``."""
     if wanted not in _chosen:
         if wanted in ("auto", "bwrap") and _bwrap_works():
             _chosen[wanted] = "bwrap"
-        elif wanted in ("auto", "bwrap", "unshare") and _unshare_works():
+        elif wanted in ("auto", "unshare") and _unshare_works():
             _chosen[wanted] = "unshare"
         else:
             _chosen[wanted] = "none"
     return _chosen[wanted]
+
+
+def require_isolation(wanted: str = "auto") -> str:
+    """The isolation student code will run behind; IsolationUnavailable when ``wanted`` is not
+    ``none`` and nothing of it runs here. Never falls back to running without isolation."""
+    chosen = choose_isolation(wanted)
+    if chosen == "none" and wanted != "none":
+        tried = ["bwrap", "unshare"] if wanted == "auto" else [wanted]
+        why = "; ".join(f"{layer}: {_failures.get(layer, 'does not run')}" for layer in tried)
+        raise IsolationUnavailable(
+            f"grading refused: isolation '{wanted}' does not run on this machine ({why}). "
+            "Run the grading worker as deploy/README.md says (in a container: --cap-add "
+            "SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined), check with "
+            "`course doctor`, or set `grading: {isolation: none}` in course.yml to grade "
+            "without isolation on purpose")
+    return chosen
 
 
 class Cgroup:
@@ -269,7 +306,7 @@ def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: i
            out_fd: int) -> Launch:
     """Start ``autograder.student_runner`` on ``job_dir/cells.json`` behind every layer that
     runs here. ``in_fd``/``out_fd`` are the child's ends of the two protocol pipes."""
-    isolation = choose_isolation(limits.isolation)
+    isolation = require_isolation(limits.isolation)
     cgroup = Cgroup(limits)
     python = sys.executable
     runner = ["-s", "-m", "autograder.student_runner"]  # -s: no user site-packages
@@ -335,7 +372,8 @@ def isolation_report(limits: SandboxLimits = SandboxLimits()) -> list[tuple[str,
     bwrap = isolation == "bwrap"
     namespaced = isolation in ("bwrap", "unshare")
     return [
-        ("bubblewrap", bwrap, shutil.which("bwrap") or "not installed (apt-get install bubblewrap)"),
+        ("bubblewrap", bwrap, (shutil.which("bwrap") or "not installed (apt-get install bubblewrap)")
+         + ("" if bwrap or "bwrap" not in _failures else f": {_failures['bwrap']}")),
         ("no network", namespaced, "network namespace" if namespaced else "NOT isolated"),
         ("own pid namespace", namespaced, isolation),
         ("read-only system, graders not mounted", bwrap,

@@ -1,0 +1,47 @@
+# The hub of the one-server stack (deploy/compose/compose.yml): hub_config for the course in
+# /srv/course, DockerSpawner on the stack's network, GPUs from the placement policy.
+import os
+
+from hub_config import apply
+
+c = get_config()  # noqa: F821
+env = os.environ
+c.CourseHub.course_file = env.get("COURSE_FILE", "/srv/course/course.yml")
+c.CourseHub.spawner = "docker"
+c.CourseHub.authenticator = env.get("COURSE_HUB_AUTHENTICATOR", "simple")
+c.CourseHub.simple_password = env.get("COURSE_HUB_PASSWORD", "")
+# the exchange runs beside the hub in this container; users' servers reach it through the proxy
+c.CourseHub.exchange_ip = "0.0.0.0"
+c.CourseHub.exchange_url = "http://hub:8000/services/exchange/"
+c.CourseHub.home_root = "/home"
+# "0,1,2,3,4,5,6,7": this server's GPUs, one user each (users_per_gpu > 1 shares them)
+devices = [d for d in env.get("COURSE_GPU_DEVICES", "").split(",") if d.strip()]
+if devices:
+    c.CourseHub.gpu_devices = {"local": [d.strip() for d in devices]}
+    c.CourseHub.users_per_gpu = int(env.get("COURSE_USERS_PER_GPU", "1"))
+apply(c)
+# the hub's own services (exchange, formgrader, dashboard) use the stack's gradebook; JupyterHub
+# passes a service only the environment named here. Users' servers never get it.
+for service in c.JupyterHub.services:
+    if "command" in service:
+        service.setdefault("environment", {})["COURSE_DB_URL"] = env["COURSE_DB_URL"]
+
+c.JupyterHub.bind_url = "http://0.0.0.0:8000"
+c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+c.JupyterHub.hub_connect_url = "http://hub:8081"
+c.JupyterHub.db_url = env["COURSE_HUB_DB_URL"]  # PostgreSQL: spawner state (GPU placements)
+c.JupyterHub.cookie_secret = bytes.fromhex(env["JUPYTERHUB_COOKIE_SECRET"])
+c.ConfigurableHTTPProxy.auth_token = env["CONFIGPROXY_AUTH_TOKEN"]
+# users' servers outlive a hub restart (and keep their GPUs: GpuPlacement in spawner state)
+c.JupyterHub.cleanup_servers = False
+c.DockerSpawner.image = env["COURSE_SINGLEUSER_IMAGE"]
+c.DockerSpawner.network_name = env["COURSE_NETWORK"]
+c.DockerSpawner.use_internal_ip = True
+c.DockerSpawner.remove = True
+c.DockerSpawner.notebook_dir = "/home/jovyan"
+c.DockerSpawner.volumes = {"course-home-{username}": "/home/jovyan"}
+c.DockerSpawner.name_template = "course-user-{username}"
+c.DockerSpawner.mem_limit = env.get("COURSE_USER_MEM_LIMIT", "24G")
+c.DockerSpawner.cpu_limit = float(env.get("COURSE_USER_CPU_LIMIT", "2"))
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120

@@ -1,0 +1,186 @@
+"""The one-server stack (deploy/compose/compose.yml, CPU-only: no gpu.yml) on a real Docker
+daemon, and a week through it: ``docker compose up --wait``; the instructor releases (in the
+hub container, as an operator would with ``docker compose exec``); a student logs in with
+the password, gets a DockerSpawner container, fetches, works and submits through the
+Assignments endpoints of her server; the instructor collects and grades with
+``grading.backend: celery``, so the worker container grades from RabbitMQ into PostgreSQL;
+``course status`` shows the score; ``docker compose down`` leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+from docker_daemon import docker
+
+from autograder.notebooks import solution_cells
+from autograder.notebooks import with_cells as answer_notebook
+from course.localhub import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "deploy" / "compose" / "compose.yml"
+STACK = "course-e2e"
+AID, NOTEBOOK = "01-numpy", "numpy-basics.ipynb"
+COURSE = f"""\
+id: dl-e2e
+title: Deep Learning (compose)
+timezone: Europe/Berlin
+withdrawal_deadline: 2099-06-01
+grading: {{backend: celery}}
+assignments:
+  - {{id: {AID}, title: NumPy, due: 2099-01-04 18:00}}
+roster:
+  instructors:
+    - {{id: ina, first_name: Ina}}
+  students:
+    - {{id: ada, first_name: Ada}}
+    - {{id: ben, first_name: Ben}}
+"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+class Stack:
+    def __init__(self, host: str, images: dict, root: Path, env_file: Path):
+        self.host, self.root, self.env_file = host, root, env_file
+        self.port = free_port()
+        self.env = {**os.environ, "DOCKER_HOST": host, "COURSE_DIR": str(root),
+                    "COURSE_TAG": images["COURSE_TAG"], "BASE_TAG": images["BASE_TAG"],
+                    "COURSE_STACK": STACK, "HUB_PORT": str(self.port),
+                    "DOCKER_SOCKET": host.removeprefix("unix://")}
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def compose(self, *args: str, timeout: float = 300, check: bool = True):
+        done = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
+                               "-f", str(COMPOSE), "--env-file", str(self.env_file), *args],
+                              env=self.env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        if check and done.returncode != 0:
+            logs = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
+                                   "-f", str(COMPOSE), "--env-file", str(self.env_file), "logs",
+                                   "--tail", "40"], env=self.env, capture_output=True, text=True,
+                                  timeout=60, check=False).stdout
+            raise AssertionError(f"compose {args}: {done.stdout}\n{done.stderr}\n{logs[-6000:]}")
+        return done
+
+    def course(self, *args: str, timeout: float = 300) -> str:
+        """``course ...`` in the hub container, where the course folder is /srv/course."""
+        return self.compose("exec", "-T", "hub", "course", *args, "--course", "/srv/course",
+                            timeout=timeout).stdout
+
+    def running(self) -> list[str]:
+        out = docker(self.host, "ps", "-a", "--format", "{{.Names}}").stdout.split()
+        return [n for n in out if n.startswith((STACK, "course-user-"))]
+
+
+def login(stack: Stack, user: str, password: str) -> str:
+    """The login form, as a browser sends it; returns a token the user made for herself."""
+    session = requests.Session()
+    session.get(f"{stack.url}/hub/login", timeout=30)
+    reply = session.post(f"{stack.url}/hub/login?next=", timeout=60, allow_redirects=False,
+                         data={"username": user, "password": password,
+                               "_xsrf": session.cookies.get("_xsrf")})
+    assert reply.status_code == 302, reply.text[:500]
+    reply = session.post(f"{stack.url}/hub/api/users/{user}/tokens", timeout=30,
+                         headers={"X-XSRFToken": session.cookies.get("_xsrf")},
+                         data=json.dumps({"note": "e2e"}))
+    assert reply.status_code == 201, reply.text[:500]
+    return reply.json()["token"]
+
+
+def start_server(stack: Stack, user: str, token: str) -> str:
+    auth = {"Authorization": f"token {token}"}
+    reply = requests.post(f"{stack.url}/hub/api/users/{user}/server", headers=auth, timeout=60)
+    assert reply.status_code in (201, 202), reply.text
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        model = requests.get(f"{stack.url}/hub/api/users/{user}", headers=auth, timeout=30).json()
+        if model["servers"].get("", {}).get("ready"):
+            return f"{stack.url}/user/{user}/"
+        time.sleep(1)
+    raise AssertionError(stack.compose("logs", "--tail", "60", "hub").stdout[-6000:])
+
+
+@pytest.fixture(scope="module")
+def stack(docker_host, images, tmp_path_factory):
+    root = tmp_path_factory.mktemp("compose") / "course"
+    shutil.copytree(REPO / "assignments" / AID, root / "assignments" / AID,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "course.yml").write_text(COURSE)
+    env_file = root.parent / "course.env"
+    subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out", str(env_file)],
+                   check=True, capture_output=True, timeout=60)
+    stack = Stack(docker_host, images, root, env_file)
+    stack.password = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
+                          if "=" in line and not line.startswith("#"))["COURSE_HUB_PASSWORD"]
+    started = time.monotonic()
+    try:
+        stack.compose("up", "--wait", "--quiet-pull", timeout=600)
+        stack.up_seconds = time.monotonic() - started
+        yield stack
+    finally:
+        for name in stack.running():  # users' servers are DockerSpawner's, not compose's
+            if name.startswith("course-user-"):
+                docker(docker_host, "rm", "-f", name, check=False)
+        stack.compose("down", "--volumes", "--timeout", "20", check=False, timeout=300)
+        for volume in docker(docker_host, "volume", "ls", "-q").stdout.split():
+            if volume.startswith("course-home-"):  # DockerSpawner's home volumes
+                docker(docker_host, "volume", "rm", volume, check=False)
+
+
+def test_a_week_through_the_one_server_stack(stack):
+    t0 = time.monotonic()
+    stack.course("release", AID)
+    token = login(stack, "ada", stack.password)
+    server = start_server(stack, "ada", token)
+    container = docker(stack.host, "inspect", "course-user-ada").stdout
+    assert json.loads(container)[0]["Config"]["Image"].startswith("course-singleuser:")
+    auth = {"Authorization": f"token {token}"}
+    form = {"course_id": "dl-e2e", "assignment_id": AID}
+    reply = requests.post(server + "assignments/fetch", data=form, headers=auth, timeout=60)
+    assert [(a["assignment_id"], a["status"]) for a in reply.json()["value"]] == [
+        (AID, "fetched")], reply.text[:500]
+    contents = server + f"api/contents/{AID}/{NOTEBOOK}"
+    fetched = nbformat.from_dict(requests.get(contents, headers=auth, timeout=60)
+                                 .json()["content"])
+    source = nbformat.read(REPO / "assignments" / AID / NOTEBOOK, as_version=4)
+    saved = requests.put(contents, headers=auth, timeout=60, data=json.dumps(
+        {"type": "notebook", "content": answer_notebook(fetched, solution_cells(source))}))
+    assert saved.status_code == 200, saved.text[:500]
+    reply = requests.post(server + "assignments/submit", data=form, headers=auth, timeout=60)
+    assert reply.json()["success"], reply.text[:1000]
+
+    stack.course("collect", AID)
+    stack.course("grade", AID, timeout=600)  # celery: the worker container grades
+    status = json.loads(stack.course("status", "--as-of", "2099-01-05 12:00", "--format",
+                                     "json"))
+    ada = next(s for s in status["students"] if s["id"] == "ada")["assignments"][AID]
+    assert ada["score"] == ada["max_score"] == 10, ada  # the reference answers, graded
+    assert ada["state"] == "on_time" and ada["grading_error"] is None, ada
+    ben = next(s for s in status["students"] if s["id"] == "ben")["assignments"][AID]
+    assert ben["score"] is None  # handed in nothing
+    graded_by = stack.compose("logs", "worker-cpu").stdout
+    assert "succeeded" in graded_by, graded_by[-3000:]  # the worker container graded it
+    print(f"\nstack up {stack.up_seconds:.0f} s; week {time.monotonic() - t0:.0f} s")
+
+    reply = requests.delete(f"{stack.url}/hub/api/users/ada/server", headers=auth, timeout=60)
+    assert reply.status_code in (202, 204)
+
+
+def test_down_leaves_nothing_running(stack):
+    deadline = time.monotonic() + 60  # the hub removes ada's stopped container (remove=True)
+    while "course-user-ada" in stack.running() and time.monotonic() < deadline:
+        time.sleep(1)
+    stack.compose("down", "--volumes", "--timeout", "20", timeout=300)
+    assert stack.running() == []
+    networks = docker(stack.host, "network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert f"{STACK}_default" not in networks

@@ -1,0 +1,94 @@
+"""The one-server stack's files without a daemon: ``docker compose config`` accepts them, only
+the proxy's port is published (on loopback unless the operator says otherwise), the workers
+carry the isolation flags, one worker per GPU is pinned by device id, and the stack's
+jupyterhub_config.py loads hub_config with DockerSpawner and GPU placement.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "deploy" / "compose"
+
+
+def _config(tmp_path: Path, *files: str, **env: str) -> dict:
+    env_file = tmp_path / "course.env"
+    if not env_file.exists():
+        subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out",
+                        str(env_file)], check=True, capture_output=True, timeout=60)
+    args = [arg for name in files for arg in ("-f", str(COMPOSE / name))]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "docker-compose"), *args, "--env-file", str(env_file),
+         "config", "--format", "json"], capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/bin:/bin", "COURSE_DIR": str(tmp_path), "COURSE_TAG": "abc-cpu",
+             "BASE_TAG": "def", **env})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_only_the_proxy_is_published_on_loopback(tmp_path):
+    services = _config(tmp_path, "compose.yml")["services"]
+    assert sorted(services) == ["gradebook", "hub", "postgres", "rabbitmq", "worker-cpu"]
+    published = {name: s.get("ports", []) for name, s in services.items() if s.get("ports")}
+    assert list(published) == ["hub"]
+    (port,) = published["hub"]
+    assert (port["host_ip"], port["published"], port["target"]) == ("127.0.0.1", "8000", 8000)
+    operator = _config(tmp_path, "compose.yml", HUB_BIND="0.0.0.0", HUB_PORT="443")
+    (port,) = operator["services"]["hub"]["ports"]
+    assert (port["host_ip"], port["published"]) == ("0.0.0.0", "443")
+
+
+def test_workers_isolate_and_one_per_gpu(tmp_path):
+    services = _config(tmp_path, "compose.yml", "gpu.yml")["services"]
+    gpu_workers = sorted(n for n in services if n.startswith("worker-gpu"))
+    assert gpu_workers == [f"worker-gpu{i}" for i in range(8)]
+    for name in ["worker-cpu", *gpu_workers]:
+        worker = services[name]
+        assert set(worker["cap_add"]) == {"SYS_ADMIN", "NET_ADMIN"}
+        assert "seccomp=unconfined" in worker["security_opt"]
+        assert any(v["target"] == "/sys/fs/cgroup" and not v.get("read_only")
+                   for v in worker["volumes"])
+    for i, name in enumerate(gpu_workers):
+        (device,) = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["device_ids"] == [str(i)] and device["capabilities"] == ["gpu"]
+        assert services[name]["command"][-2:] == ["--gpu", "0"]  # its one GPU, seen as 0
+    assert services["hub"]["environment"]["COURSE_GPU_DEVICES"] == "0,1,2,3,4,5,6,7"
+
+
+def test_the_stack_hub_config_loads_hub_config_with_gpu_placement(tmp_path, make_course,
+                                                                  monkeypatch):
+    from traitlets.config import Config
+
+    course = make_course()
+    db_url = "postgresql+psycopg://course:x@postgres:5432/gradebook"
+    monkeypatch.setenv("COURSE_FILE", str(course / "course.yml"))
+    for name, value in {"COURSE_HUB_DB_URL": "postgresql+psycopg://course:x@postgres/jupyterhub",
+                        "JUPYTERHUB_COOKIE_SECRET": "ab" * 32, "CONFIGPROXY_AUTH_TOKEN": "t",
+                        "COURSE_SINGLEUSER_IMAGE": "course-singleuser:abc-gpu",
+                        "COURSE_NETWORK": "course_default", "COURSE_GPU_DEVICES": "0,1",
+                        "COURSE_HUB_PASSWORD": "a-long-password", "COURSE_DB_URL": db_url}.items():
+        monkeypatch.setenv(name, value)
+    c = Config()
+    runpy.run_path(str(COMPOSE / "jupyterhub_config.py"), init_globals={"get_config": lambda: c})
+    assert c.JupyterHub.spawner_class == "hub_config.docker_gpu.GpuDockerSpawner"
+    assert c.DockerSpawner.network_name == "course_default"
+    assert c.JupyterHub.cleanup_servers is False  # users' servers, and their GPUs, outlive it
+    assert c.CourseHub.gpu_devices == {"local": ["0", "1"]}
+    assert c.Spawner.environment["COURSE_EXCHANGE_URL"] == "http://hub:8000/services/exchange/"
+    assert "COURSE_DB_URL" not in c.Spawner.environment  # students' servers: no database
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert services["exchange"]["environment"]["COURSE_DB_URL"] == db_url
+    place = c.DockerSpawner.extra_host_config
+
+    class Spawner:  # what the callable reads of a spawner: the user's name
+        def __init__(self, name):
+            self.user = type("User", (), {"name": name})()
+
+    first, second = place(Spawner("ada")), place(Spawner("ben"))
+    ids = [r["device_ids"] for r in (first["device_requests"][0], second["device_requests"][0])]
+    assert sorted(ids) == [["0"], ["1"]]
