@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 # TensorFlow flavour: cpu everywhere by default; `make install TF=gpu` on GPU servers.
 TF ?= cpu
 
-.PHONY: install deps demo test lint clean hub
+.PHONY: install deps demo test lint clean hub images
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
@@ -33,11 +33,15 @@ demo: install
 hub: install $(CHP)
 	$(VENV)/bin/course hub --dir hub-course
 
+# the deployment's images from Debian packages (deploy/README.md): `make images TF=gpu` on GPU servers
+images: deps $(CHP) | $(UV)
+	bash deploy/build-images.sh $(TF)
+
 test: install $(CHP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(UV) run --locked ruff check course autograder hub_config tests
+	$(UV) run --locked ruff check course autograder exchange hub_config dashboard tests
 
 clean:
 	rm -rf $(VENV) demo-course .pytest_cache

@@ -170,11 +170,23 @@ def cmd_collect(args) -> int:
     for group in identical_submissions(ws, args.assignment):
         text = f"identical notebooks from {', '.join(group.student_ids)} ({group.notebook})"
         err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
-    return 0
+    for failure in collected.failed:  # the others were collected; these need a look
+        err.print(f"[red]not collected:[/] {escape(str(failure))}", highlight=False,
+                  soft_wrap=True)
+    return 2 if collected.failed else 0
 
 
 def cmd_grade(args) -> int:
     ws = _workspace(args)
+    if args.no_wait:
+        from .grade import grade
+
+        if ws.course.grading_for(args.assignment)["backend"] != "celery":
+            raise UserError("--no-wait is for grading.backend: celery (the local backend grades "
+                            "here, while you wait)")
+        grade(ws, args.assignment, students=[args.student] if args.student else None, wait=False)
+        print(f"sent {args.assignment} to the grading fleet: follow it with course queue")
+        return 0
     outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
                                    workers=args.workers)
     for outcome in outcomes:
@@ -290,9 +302,15 @@ def cmd_doctor(args) -> int:
         table.add_row(layer, "[green]yes[/]" if active else "[bold red]NO[/]", detail)
     wide_console().print(table)
     mode = choose_isolation()
-    if mode != "bwrap":
+    if mode == "none":  # autograder.sandbox.require_isolation refuses to grade
+        err.print("[bold red]error:[/] no isolation runs here: grading refuses unless the "
+                  "course sets `grading: {isolation: none}`; see the NO rows", highlight=False)
+    elif mode != "bwrap":
         err.print(f"[bold red]warning:[/] grading runs with isolation '{mode}': see the NO rows",
                   highlight=False)
+    from .fleet.cli import doctor_fleet  # where grading runs: here, or the fleet's broker
+
+    doctor_fleet(args)
     return 0
 
 
@@ -471,8 +489,9 @@ def cmd_exchange_serve(args) -> int:
     from .coursefile import find_course_file
 
     limit = int(args.max_mb * 1e6) if args.max_mb else None
+    quota = int(args.quota_mb * 1e6) if args.quota_mb else None
     return serve(find_course_file(args.course).resolve(), ip=args.ip, port=args.port,
-                 max_submission_bytes=limit)
+                 max_submission_bytes=limit, max_stored_bytes=quota)
 
 
 def cmd_hub(args) -> int:
@@ -531,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", help="grade only this student")
     p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: grading.workers, else the cores)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="grading.backend celery: return once the jobs are sent (see course queue)")
     p = add("feedback", cmd_feedback,
             "generate feedback on graded submissions (hidden tests left out) and return it")
     p.add_argument("assignment")
@@ -590,6 +611,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .life_cli import add_life_commands  # presenters, summaries, wiki: their own module
 
     add_life_commands(add)
+    from .fleet.cli import add_fleet_commands  # course worker, course queue
+
+    add_fleet_commands(add)
+    from .deploy_env import add_env_command  # course env: a deployment's secrets
+
+    add_env_command(add)
+    from dashboard.cli import add_dashboard_commands  # dashboard serve, export
+
+    add_dashboard_commands(add)
     p = add("demo", cmd_demo, "build a demo course with scripted students and grade it")
     p.add_argument("--dir", default="demo-course", help="where to build it (default: demo-course)")
     p.add_argument("--force", action="store_true", help="replace the folder if it exists")
@@ -603,6 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="default: from $JUPYTERHUB_SERVICE_URL, else 8765")
     p.add_argument("--max-mb", type=float, metavar="MB", help="largest submission (default: 50)")
+    p.add_argument("--quota-mb", type=float, metavar="MB",
+                   help="per-student quota: all of a student's kept submissions (default: 1 GiB)")
     p.set_defaults(func=cmd_exchange_serve)
     p = add("hub", cmd_hub, "start a local JupyterHub with a demo course (make hub)")
     p.add_argument("--dir", default="hub-course", help="the course folder (default: hub-course)")

@@ -77,6 +77,8 @@ class Person(_Strict):
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+    sis_id: str = Field("", description="the student information system's id: LMS grade "
+                        "exports (course export) match students by it, else by email")
     unavailable: list[int | dt.date] = Field(
         [], description="sessions a student cannot attend: 1-based numbers or session dates"
     )

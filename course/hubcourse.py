@@ -34,7 +34,8 @@ def hub_course_text(today: dt.date, *, students: list[tuple[str, str, str]] | No
     """Released yesterday, due in a week at 18:00 (Europe/Berlin), sessions on the Tuesdays."""
     students = STUDENTS if students is None else students
     people = "\n".join(f"    - {{id: {sid}, first_name: {json.dumps(first)}, "
-                       f"last_name: {json.dumps(last)}}}" for sid, first, last in students)
+                       f"last_name: {json.dumps(last)}, email: {sid}@example.org}}"
+                       for sid, first, last in students)
     tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
     sessions = "\n".join(f'  - {{date: {tuesday + dt.timedelta(weeks=n)}, start: "10:15", '
                          f"topic: Session {n + 1}}}" for n in range(3))
@@ -108,7 +109,7 @@ def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int
         secret.write_text(secrets.token_urlsafe(9))
     password = secret.read_text().strip()
     hub = LocalHub(root / "course.yml", state, password=password, port=port, formgrader=True,
-                   idle_timeout=3600)
+                   idle_timeout=3600, dashboard=True)
     print("starting JupyterHub (the exchange and formgrader services start with it) ...")
     hub.start(timeout=180)
     stop = threading.Event()
@@ -119,8 +120,10 @@ def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int
         print(f"""
 JupyterHub is running at {hub.url}/
   password for everyone: {password}
-  instructor: {INSTRUCTOR[0]}   (formgrader: {hub.url}/services/formgrader-{COURSE_ID}/)
+  instructor: {INSTRUCTOR[0]}   (formgrader: Nbgrader > Course List, or
+              {hub.url}/services/formgrader-{COURSE_ID}/lab?formgrader=true)
   students:   {students}
+  dashboard:  {hub.url}/services/dashboard/ (the instructor's overview, each student's own page)
 Students open the Assignments panel (Nbgrader > Assignments), fetch {ASSIGNMENT}, submit.
 The course folder is {root}: `course status --course {root}` shows what was received.
 Hub log: {hub.log_path}. Press Ctrl-C to stop.""", flush=True)

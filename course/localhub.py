@@ -56,6 +56,7 @@ def free_port() -> int:
 class LocalHub:
     def __init__(self, course_file: Path | str, state_dir: Path | str, *, password: str,
                  port: int | None = None, formgrader: bool = False, idle_timeout: int = 0,
+                 dashboard: bool = False,
                  exchange_managed: bool = True, exchange_api_token: str = "",
                  extra_config: str = "", settings: dict | None = None):
         self.course_file = Path(course_file).resolve()
@@ -66,6 +67,7 @@ class LocalHub:
         self.exchange_port = free_port()
         self.formgrader_port = free_port()
         self.formgrader, self.idle_timeout = formgrader, idle_timeout
+        self.dashboard, self.dashboard_port = dashboard, free_port()
         self.exchange_managed, self.exchange_api_token = exchange_managed, exchange_api_token
         self.extra_config = extra_config
         self.settings = settings or {}
@@ -86,6 +88,7 @@ class LocalHub:
         settings = {"course_file": str(self.course_file), "simple_password": self.password,
                     "exchange_port": self.exchange_port, "formgrader": self.formgrader,
                     "formgrader_port": self.formgrader_port, "idle_timeout": self.idle_timeout,
+                    "dashboard": self.dashboard, "dashboard_port": self.dashboard_port,
                     "home_root": str(self.state / "home"),
                     "exchange_managed": self.exchange_managed,
                     "exchange_api_token": self.exchange_api_token, **self.settings}

@@ -1,7 +1,8 @@
 """``course roster import``: merge a CSV of people into the course file, comments kept;
 ``course roster drop``: remove a student from it (``drop_student``), the same way.
 
-Columns: ``id`` (required), ``first_name``, ``last_name``, ``email``, ``role`` (student,
+Columns: ``id`` (required), ``first_name``, ``last_name``, ``email``, ``sis_id`` (the
+student information system's id, for LMS exports), ``role`` (student,
 instructor or grader; default student). Existing people are updated by id, new ones appended;
 an id may appear on one row only (ids that differ only in case count as the same).
 The merged file is validated before it replaces the old one, so a bad CSV changes nothing.
@@ -23,7 +24,7 @@ from .errors import UserError
 __all__ = ["RosterChange", "drop_student", "import_roster"]
 
 ROLES = {"student": "students", "instructor": "instructors", "grader": "graders"}
-FIELDS = ("first_name", "last_name", "email")
+FIELDS = ("first_name", "last_name", "email", "sis_id")
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,30 @@ from. ``course grade``, ``grade-file``, ``check-graders`` and ``config`` all rea
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from urllib.parse import urlsplit, urlunsplit
 
 from autograder.settings import DEFAULTS, GradingSettings
 
 from .coursefile import Course
 
-__all__ = ["COURSE", "DEFAULT", "ResolvedSettings", "Setting", "resolve_grading"]
+__all__ = ["COURSE", "DEFAULT", "DISPATCH_SETTINGS", "ResolvedSettings", "Setting",
+           "resolve_grading", "shown_broker"]
 
 COURSE = "course grading"
 DEFAULT = "default"
+# where and how many at once a submission is graded, not how: not nbgrader's settings
+DISPATCH_SETTINGS = ("workers", "backend", "broker", "gpu")
+
+
+def shown_broker(url: str | None) -> str | None:
+    """The broker URL with its password masked, for tables, logs and JSON."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -32,7 +47,9 @@ class ResolvedSettings:
 
     def __iter__(self):
         for f in fields(GradingSettings):
-            yield Setting(f.name, getattr(self.values, f.name), self.sources[f.name])
+            value = getattr(self.values, f.name)
+            yield Setting(f.name, shown_broker(value) if f.name == "broker" else value,
+                          self.sources[f.name])
 
     def options(self):
         """The engine's ``GradingOptions`` for these settings."""

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from course.coursefile import Course
 
-__all__ = ["course_groups", "course_roles", "formgrader_name", "staff_ids", "student_ids"]
+__all__ = ["DASHBOARD", "course_groups", "course_roles", "formgrader_name", "staff_ids",
+           "student_ids"]
+
+DASHBOARD = "dashboard"  # the course dashboard's service name (dashboard/)
 
 
 def formgrader_name(course: Course) -> str:
@@ -32,13 +35,16 @@ def course_groups(course: Course) -> dict[str, dict]:
             f"formgrade-{course.id}": {"users": staff_ids(course)}}
 
 
-def course_roles(course: Course, *, exchange: str, formgrader: bool = True) -> list[dict]:
-    """``c.JupyterHub.load_roles`` entries for the two groups (and the formgrader service)."""
+def course_roles(course: Course, *, exchange: str, formgrader: bool = True,
+                 dashboard: str | None = None) -> list[dict]:
+    """``c.JupyterHub.load_roles`` entries for the two groups (and the formgrader service);
+    ``dashboard``: the dashboard service both groups may open (it checks the roster itself)."""
     exchange_scope = f"access:services!service={exchange}"
-    staff_scopes = [exchange_scope]
+    shared = [f"access:services!service={dashboard}"] if dashboard else []
+    staff_scopes = [exchange_scope, *shared]
     roles = [{"name": f"nbgrader-{course.id}",
               "description": f"students of {course.id}: the exchange",
-              "scopes": [exchange_scope], "groups": [f"nbgrader-{course.id}"]}]
+              "scopes": [exchange_scope, *shared], "groups": [f"nbgrader-{course.id}"]}]
     if formgrader:
         staff_scopes.append(f"access:services!service={formgrader_name(course)}")
         # the formgrader releases and collects through the exchange with its own token

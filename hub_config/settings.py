@@ -25,7 +25,14 @@ from traitlets.config import Config, Configurable
 
 from course.coursefile import Course, load_course
 
-from .roles import course_groups, course_roles, formgrader_name, staff_ids, student_ids
+from .roles import (
+    DASHBOARD,
+    course_groups,
+    course_roles,
+    formgrader_name,
+    staff_ids,
+    student_ids,
+)
 
 __all__ = ["CourseHub", "apply"]
 
@@ -65,6 +72,9 @@ class CourseHub(Configurable):
     formgrader = Bool(True, help="run nbgrader's formgrader as a service for the staff").tag(
         config=True)
     formgrader_port = Integer(9999, help="port of the formgrader service").tag(config=True)
+    dashboard = Bool(True, help="run the course dashboard (dashboard/) as a service: "
+                     "instructors' overview, each student's own standing").tag(config=True)
+    dashboard_port = Integer(8767, help="port of the dashboard service").tag(config=True)
     idle_timeout = Integer(3600, help="seconds of inactivity after which the idle culler stops "
                            "a user's server (0: no culler)").tag(config=True)
     gpu_devices = Dict(help="GPU device ids per node for container spawners, e.g. "
@@ -116,6 +126,11 @@ def _services(hub: CourseHub, course: Course) -> tuple[list[dict], list[dict]]:
             "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab", "COURSE_FILE": course_file,
                             "COURSE_EXCHANGE_URL": hub.exchange_url,
                             "JUPYTER_CONFIG_PATH": str(FORMGRADER_CONFIG)}})
+    if hub.dashboard:  # browser logins through the hub's OAuth, no confirmation page
+        services.append({
+            "name": DASHBOARD, "url": f"http://127.0.0.1:{hub.dashboard_port}",
+            "command": [python, "-m", "course.cli", "dashboard", "serve", "--course", course_file],
+            "oauth_no_confirm": True, "display": True})
     if hub.idle_timeout:
         services.append({"name": "idle-culler",
                          "command": [python, "-m", "jupyterhub_idle_culler",
@@ -126,10 +141,14 @@ def _services(hub: CourseHub, course: Course) -> tuple[list[dict], list[dict]]:
     return services, roles
 
 
-def user_environment(hub: CourseHub, course: Course) -> dict[str, str]:
-    return {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_ID": course.id,
-            "COURSE_EXCHANGE_URL": hub.exchange_url, "JUPYTER_CONFIG_PATH": str(SINGLEUSER_CONFIG),
-            **hub.extra_env}
+def user_environment(hub: CourseHub, course: Course) -> dict:
+    env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_ID": course.id,
+           "COURSE_EXCHANGE_URL": hub.exchange_url, "JUPYTER_CONFIG_PATH": str(SINGLEUSER_CONFIG)}
+    if hub.formgrader:  # the staff's Course List leads there (hub_config.singleuser)
+        staff, service = set(staff_ids(course)), formgrader_name(course)
+        env["COURSE_FORMGRADER_SERVICE"] = (
+            lambda spawner: service if spawner.user.name in staff else "")
+    return {**env, **hub.extra_env}
 
 
 def apply(c: Config) -> CourseHub:
@@ -145,7 +164,9 @@ def apply(c: Config) -> CourseHub:
     services, service_roles = _services(hub, course)
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = [*course_roles(course, exchange=hub.exchange_service,
-                                             formgrader=hub.formgrader), *service_roles]
+                                             formgrader=hub.formgrader,
+                                             dashboard=DASHBOARD if hub.dashboard else None),
+                               *service_roles]
     c.Authenticator.allowed_users = set(student_ids(course)) | set(staff_ids(course))
     if hub.admin_users:
         c.Authenticator.admin_users = set(hub.admin_users)

@@ -15,6 +15,7 @@ PACKAGES=(
   "docker.io|command -v dockerd >/dev/null"
   "mmdebstrap|command -v mmdebstrap >/dev/null"
   "docker-registry|command -v docker-registry >/dev/null"
+  "libjs-mathjax|test -f /usr/share/javascript/mathjax/MathJax.js"
 )
 # ---------------------------------------------------------------------------------
 

@@ -53,10 +53,12 @@ def test_groups_and_roles_come_from_the_roster(course_file):
     assert c.JupyterHub.load_groups == {"nbgrader-dl-test": {"users": ["ada", "ben"]},
                                         "formgrade-dl-test": {"users": ["ina", "gus"]}}
     roles = {role["name"]: role for role in c.JupyterHub.load_roles}
-    assert roles["nbgrader-dl-test"]["scopes"] == ["access:services!service=exchange"]
+    assert roles["nbgrader-dl-test"]["scopes"] == ["access:services!service=exchange",
+                                                   "access:services!service=dashboard"]
     assert roles["nbgrader-dl-test"]["groups"] == ["nbgrader-dl-test"]
     assert set(roles["formgrade-dl-test"]["scopes"]) == {
-        "access:services!service=exchange", "access:services!service=formgrader-dl-test"}
+        "access:services!service=exchange", "access:services!service=formgrader-dl-test",
+        "access:services!service=dashboard"}
     assert roles["formgrader-dl-test-service"]["services"] == ["formgrader-dl-test"]
     assert set(roles["idle-culler"]["scopes"]) >= {"list:users", "delete:servers"}
     assert c.Authenticator.allowed_users == {"ada", "ben", "ina", "gus"}
@@ -77,7 +79,7 @@ def test_services_exchange_formgrader_and_culler(course_file):
     assert formgrader["environment"]["COURSE_FILE"] == str(course_file.resolve())
     assert "--timeout=1800" in services["idle-culler"]["command"]
     unmanaged = configured(course_file, exchange_managed=False, exchange_api_token="t" * 32,
-                           formgrader=False, idle_timeout=0)
+                           formgrader=False, idle_timeout=0, dashboard=False)
     (exchange,) = unmanaged.JupyterHub.services
     assert "command" not in exchange and exchange["api_token"] == "t" * 32
 
