@@ -17,7 +17,9 @@ never sends a time: the service stamps every receipt.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import glob
 import json
 import os
 from pathlib import Path
@@ -332,6 +334,7 @@ class ExchangeCollect(Exchange, abc.ExchangeCollect):
 
     def copy_files(self):
         aid = self.coursedir.assignment_id
+        held = self.receipts_held(aid)  # before the service writes: on one machine, it writes here
         reply = self.api("POST", *self.course_path("collect", aid))
         collected, wanted = reply["collected"], self.coordinated_students()
         for item in reply.get("failed", []):  # the service collected everyone else
@@ -349,8 +352,12 @@ class ExchangeCollect(Exchange, abc.ExchangeCollect):
             if dest.is_dir():
                 same = (dest / RECEIPT_FILE).is_file() and (
                     (dest / RECEIPT_FILE).read_bytes() == files.get(RECEIPT_FILE))
-                if same:
+                if same and held.get(student) == files.get(RECEIPT_FILE):
                     self.log.info("Already collected: %s %s (%s)", student, aid, item["timestamp"])
+                    continue
+                if same:  # the service has just written it into this very course folder
+                    self.log.info("Collected submission: %s %s (%s)", student, aid,
+                                  item["timestamp"])
                     continue
                 if not (self.update or self.before_duedate):
                     self.log.info("Submission already exists, use --update to update: %s %s",
@@ -360,6 +367,15 @@ class ExchangeCollect(Exchange, abc.ExchangeCollect):
             else:
                 self.log.info("Collecting submission: %s %s", student, aid)
             self.write_folder(dest, files, replace=True)
+
+    def receipts_held(self, aid: str) -> dict[str, bytes]:
+        """The receipt each student's collected folder holds now, by student."""
+        pattern = self.coursedir.format_path(self.coursedir.submitted_directory, "*", aid)
+        held = {}
+        for folder in map(Path, glob.glob(pattern)):
+            with contextlib.suppress(OSError):
+                held[folder.parent.name] = (folder / RECEIPT_FILE).read_bytes()
+        return held
 
     def coordinated_students(self) -> set[str] | None:
         student = self.coursedir.student_id

@@ -192,7 +192,12 @@ def test_release_fetch_submit_collect_grade_feedback(env):
 
     # the instructor: collect (nbgrader's API, our exchange), grade, feedback back
     api = env["instructor_api"]()
-    assert api.collect(AID, update=True)["success"]
+    first = api.collect(AID, update=True)
+    assert first["success"]
+    # one machine: the service wrote into this same course folder, which is news, not a repeat
+    assert "Collected submission: ada" in first["log"] and "Already" not in first["log"], first
+    again = api.collect(AID, update=True)
+    assert "Already collected: ada" in again["log"], again
     collected = env["root"] / "submitted" / "ada" / AID
     assert (collected / "timestamp.txt").read_text() == timestamp  # the server's receipt
     assert json.loads((collected / "receipt.json").read_text())["receipt_id"] > 0
