@@ -20,16 +20,18 @@ grader looks for in the source as a second signal (``autograder.checks.MEASURE_T
 from __future__ import annotations
 
 import _thread
+import gc
 import os
 import sys
 import time
 
-__all__ = ["Counter"]
+__all__ = ["Counter", "thread_idents"]
 
 # Taken when the runner starts, before the notebook's code can replace the module attributes.
 _settrace, _setprofile = sys.settrace, sys.setprofile
 _gettrace, _getprofile = sys.gettrace, sys.getprofile
 _current_frames, _get_ident = sys._current_frames, _thread.get_ident
+_gc_isenabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
 _cpu_clock, _clock_ns = time.pthread_getcpuclockid, time.clock_gettime_ns
 _ESCAPES = {  # C functions whose call during a measured call makes its counts incomplete
     "sys": ("settrace", "setprofile"),
@@ -56,10 +58,25 @@ MAX_ESCAPES = 20
 MAX_PROCESSES = 1024  # descendants watched; a tree larger than this is reported, not walked
 
 
+def thread_idents() -> frozenset[int]:
+    """The idents of this process's Python threads (``_thread``'s too, not only threading's).
+
+    With the cyclic collector paused: on CPython 3.11 a collection that starts inside
+    ``sys._current_frames`` runs finalizers while the thread list's lock is held, and one that
+    needs that lock deadlocks the process (seen in CI)."""
+    enabled = _gc_isenabled()
+    _gc_disable()
+    try:
+        return frozenset(_current_frames())
+    finally:
+        if enabled:
+            _gc_enable()
+
+
 def _thread_times(exclude) -> dict[int, int]:
     """CPU nanoseconds used so far by each Python thread of this process but ``exclude``."""
     times = {}
-    for ident in set(_current_frames()) - exclude:
+    for ident in thread_idents() - exclude:
         try:
             times[ident] = _clock_ns(_cpu_clock(ident))
         except (OSError, ValueError, OverflowError):  # ended meanwhile

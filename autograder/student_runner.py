@@ -18,7 +18,7 @@ import sys
 import traceback
 import types
 
-from autograder.measure import Counter
+from autograder.measure import Counter, thread_idents
 from autograder.protocol import (
     Handle,
     Limits,
@@ -287,7 +287,7 @@ def main(argv: list[str]) -> int:
     sys.argv = ["ipykernel_launcher.py", "-f", "kernel.json"]  # as in a Jupyter kernel
     runner = Runner(inp, out)
     runner.start_shell()
-    runner.allowed_threads = frozenset(sys._current_frames())  # IPython's, before any cell
+    runner.allowed_threads = thread_idents()  # IPython's, before any cell
     for cell in cells:
         result = runner.run_cell(cell["source"])
         write_frame(out, {"cell": cell["index"], **result})

@@ -4,11 +4,11 @@ and the student's side without the sandbox, for tests of what crosses it."""
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import types
 
 from autograder.client import StudentProcess, Submission
+from autograder.measure import thread_idents
 from autograder.protocol import write_frame
 from autograder.student_runner import Runner
 
@@ -29,7 +29,7 @@ def serving():
         process = StudentProcess([{"index": 0, "source": source}])._connect(
             os.fdopen(to_grader, "rb"), os.fdopen(from_grader, "wb"))
         # this test process's own threads (the grader's reader among them) are not the notebook's
-        runner.allowed_threads = frozenset(sys._current_frames())
+        runner.allowed_threads = thread_idents()
         write_frame(runner.out, {"ready": True, "functions": runner.functions()})
         process.wait_ready()
         started.append((process, thread, runner))
