@@ -13,16 +13,17 @@ from autograder.protocol import write_frame
 from autograder.student_runner import Runner
 
 
-def serving():
+def serving(runner_class=Runner):
     """For a fixture (``yield from serving()``): ``start(namespace, source)`` gives a Submission
     of a notebook whose namespace is ``namespace`` (and whose code reads ``source``), and its
-    Runner (as the student's process would hold it)."""
+    Runner (as the student's process would hold it; ``runner_class``: a Runner subclass)."""
     started = []
 
     def start(namespace: dict, source: str = ""):
         to_runner, from_grader = os.pipe()
         to_grader, from_runner = os.pipe()
-        runner = Runner(os.fdopen(to_runner, "rb", buffering=0), os.fdopen(from_runner, "wb"))
+        runner = runner_class(os.fdopen(to_runner, "rb", buffering=0),
+                              os.fdopen(from_runner, "wb"))
         runner.shell = types.SimpleNamespace(user_ns=dict(namespace))
         thread = threading.Thread(target=runner.serve, daemon=True)
         thread.start()

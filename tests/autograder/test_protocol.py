@@ -2,19 +2,15 @@
 
 import copy
 import json
-import os
-import threading
-import types
 
 import numpy as np
 import pytest
+from runner_pipes import serving
 
 from autograder.client import (
     RemoteMethod,
     RemoteObject,
     StudentError,
-    StudentProcess,
-    Submission,
 )
 from autograder.protocol import (
     Handle,
@@ -234,29 +230,12 @@ class CountingRunner(Runner):
 @pytest.fixture
 def served():
     """Submissions talking to CountingRunners over pipes: the wire without the sandbox."""
-    started = []
-
-    def start():
-        to_runner, from_grader = os.pipe()
-        to_grader, from_runner = os.pipe()
-        runner = CountingRunner(os.fdopen(to_runner, "rb", buffering=0),
-                                os.fdopen(from_runner, "wb"))
-        runner.shell = types.SimpleNamespace(user_ns={
-            f.__name__: f for f in (make, pair, total, echo, nest, deep_blobs, odd, fail, apply)})
-        thread = threading.Thread(target=runner.serve, daemon=True)
-        thread.start()
-        process = StudentProcess([])._connect(os.fdopen(to_grader, "rb"),
-                                              os.fdopen(from_grader, "wb"))
-        write_frame(runner.out, {"ready": True, "functions": runner.functions()})
-        process.wait_ready()
-        started.append((process, thread, runner))
-        return Submission(process), runner
-
-    yield start
-    for process, thread, runner in started:
-        process._writer.close()  # the runner reads the end, and stops
-        thread.join(5)
-        runner.out.close()  # the grader's reader reads the end, and stops
+    namespace = {f.__name__: f for f in (make, pair, total, echo, nest, deep_blobs, odd, fail,
+                                         apply)}
+    pipes = serving(CountingRunner)
+    start = next(pipes)
+    yield lambda: start(namespace)
+    next(pipes, None)  # stops the runners
 
 
 def test_one_round_trip_per_function_or_method_call(served):
