@@ -490,8 +490,9 @@ def cmd_exchange_serve(args) -> int:
 
     limit = int(args.max_mb * 1e6) if args.max_mb else None
     quota = int(args.quota_mb * 1e6) if args.quota_mb else None
-    return serve(find_course_file(args.course).resolve(), ip=args.ip, port=args.port,
-                 max_submission_bytes=limit, max_stored_bytes=quota)
+    courses = [find_course_file(path).resolve() for path in args.course or [None]]
+    return serve(courses, ip=args.ip, port=args.port, max_submission_bytes=limit,
+                 max_stored_bytes=quota)
 
 
 def cmd_hub(args) -> int:
@@ -628,8 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     exchange = add("exchange", None, "the course exchange, a JupyterHub service")
     exchange_sub = exchange.add_subparsers(dest="exchange_command", required=True,
                                            metavar="ACTION")
-    p = exchange_sub.add_parser("serve", parents=[common],
-                                help="serve the exchange (the hub starts it as a service)")
+    p = exchange_sub.add_parser("serve", help="serve the exchange of one course or several "
+                                "(the hub starts it as a service)")
+    p.add_argument("--course", metavar="PATH", action="append",
+                   help="a course file or folder; repeat it for every course on the hub "
+                   "(default: ./course.yml)")
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="default: from $JUPYTERHUB_SERVICE_URL, else 8765")
     p.add_argument("--max-mb", type=float, metavar="MB", help="largest submission (default: 50)")

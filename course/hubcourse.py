@@ -30,7 +30,8 @@ STUDENTS = [("ada", "Ada", "Lovelace"), ("ben", "Ben", "Bitdiddle"), ("cleo", "C
 
 
 def hub_course_text(today: dt.date, *, students: list[tuple[str, str, str]] | None = None,
-                    course_id: str = COURSE_ID) -> str:
+                    course_id: str = COURSE_ID,
+                    instructor: tuple[str, str, str] = INSTRUCTOR) -> str:
     """Released yesterday, due in a week at 18:00 (Europe/Berlin), sessions on the Tuesdays."""
     students = STUDENTS if students is None else students
     people = "\n".join(f"    - {{id: {sid}, first_name: {json.dumps(first)}, "
@@ -39,7 +40,7 @@ def hub_course_text(today: dt.date, *, students: list[tuple[str, str, str]] | No
     tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
     sessions = "\n".join(f'  - {{date: {tuesday + dt.timedelta(weeks=n)}, start: "10:15", '
                          f"topic: Session {n + 1}}}" for n in range(3))
-    sid, first, last = INSTRUCTOR
+    sid, first, last = instructor
     return f"""\
 id: {course_id}
 title: Deep Learning (local hub)
@@ -59,7 +60,8 @@ roster:
 
 
 def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None = None,
-                     release: str = "nbgrader") -> Path:
+                     release: str = "nbgrader", course_id: str = COURSE_ID,
+                     instructor: tuple[str, str, str] = INSTRUCTOR) -> Path:
     """Write the course folder; ``release``: "nbgrader" (generate and release, about 20 s),
     "copy" (the source notebook as is, for load tests) or "none". Returns course.yml."""
     from .calendar import utcnow
@@ -67,7 +69,8 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
     root.mkdir(parents=True, exist_ok=True)
     course_file = root / "course.yml"
     now = utcnow()  # the hub's course is laid out around the day it is built
-    course_file.write_text(hub_course_text(now.date(), students=students))
+    course_file.write_text(hub_course_text(now.date(), students=students, course_id=course_id,
+                                           instructor=instructor))
     source = REPO / "assignments" / ASSIGNMENT
     if not source.is_dir():
         raise UserError(f"{source}: the hub's demo course needs the repository's assignments")
@@ -78,7 +81,7 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
 
         release_assignment(open_workspace(course_file), ASSIGNMENT, now=now)
     elif release == "copy":
-        outbound = root / "exchange" / COURSE_ID / "outbound" / ASSIGNMENT
+        outbound = root / "exchange" / course_id / "outbound" / ASSIGNMENT
         outbound.mkdir(parents=True, exist_ok=True)
         for notebook in source.glob("*.ipynb"):
             shutil.copy(notebook, outbound / notebook.name)

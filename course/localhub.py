@@ -1,6 +1,7 @@
 """A real JupyterHub on 127.0.0.1, for ``course hub`` (``make hub``), the tests and benchmarks.
 
-``LocalHub`` writes a jupyterhub_config.py that calls ``hub_config.apply`` for the course (local
+``LocalHub`` writes a jupyterhub_config.py that calls ``hub_config.apply`` for the course, or
+for several (``course_file`` a list: one exchange for all, a formgrader and dashboard each; local
 process spawner, the simple authenticator, the exchange as a managed service unless told
 otherwise), picks free loopback ports, starts ``jupyterhub`` with the configurable-http-proxy
 that ``make hub`` installs from ``deploy/node/package-lock.json``, waits until it answers and,
@@ -54,12 +55,14 @@ def free_port() -> int:
 
 
 class LocalHub:
-    def __init__(self, course_file: Path | str, state_dir: Path | str, *, password: str,
+    def __init__(self, course_file: Path | str | list, state_dir: Path | str, *, password: str,
                  port: int | None = None, formgrader: bool = False, idle_timeout: int = 0,
                  dashboard: bool = False,
                  exchange_managed: bool = True, exchange_api_token: str = "",
                  extra_config: str = "", settings: dict | None = None):
-        self.course_file = Path(course_file).resolve()
+        files = course_file if isinstance(course_file, list) else [course_file]
+        self.course_files = [Path(path).resolve() for path in files]
+        self.course_file = self.course_files[0]
         self.state = Path(state_dir).resolve()
         self.password = password
         self.port = port or free_port()
@@ -85,7 +88,10 @@ class LocalHub:
 
     def config_lines(self) -> list[str]:
         """The lines of the generated jupyterhub_config.py."""
-        settings = {"course_file": str(self.course_file), "simple_password": self.password,
+        courses = ({"course_file": str(self.course_file)} if len(self.course_files) == 1 else
+                   {"course_files": [str(path) for path in self.course_files],
+                    "service_ports": self.course_service_ports()})
+        settings = {**courses, "simple_password": self.password,
                     "exchange_port": self.exchange_port, "formgrader": self.formgrader,
                     "formgrader_port": self.formgrader_port, "idle_timeout": self.idle_timeout,
                     "dashboard": self.dashboard, "dashboard_port": self.dashboard_port,
@@ -107,6 +113,18 @@ class LocalHub:
                 "c.Spawner.start_timeout = 120",
                 "c.Spawner.http_timeout = 120",
                 self.extra_config]
+
+    def course_service_ports(self) -> dict[str, int]:
+        """Free ports for every course's formgrader and dashboard but the first's (which get
+        ``formgrader_port`` and ``dashboard_port``), so nothing counts up into a taken port."""
+        from hub_config.roles import dashboard_names, formgrader_name
+
+        from .coursefile import load_course
+
+        courses = [load_course(path)[0] for path in self.course_files[1:]]
+        ports = {formgrader_name(course): free_port() for course in courses}
+        names = dashboard_names([load_course(self.course_file)[0], *courses])
+        return {**ports, **{names[course.id]: free_port() for course in courses}}
 
     def write_config(self) -> Path:
         self.state.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,11 @@
-"""The exchange as a JupyterHub service: a small tornado app.
+"""The exchange as a JupyterHub service: a small tornado app, one for every course on the hub.
 
 Every request carries the user's JupyterHub token (``Authorization: token ...``; the single-user
 server's ``$JUPYTERHUB_API_TOKEN``). The service asks the hub whose token it is (``HubAuth``,
 which caches the answer for ``cache_max_age`` seconds), checks that the token may access this
-service (``access:services!service=<name>``), and authorizes by the user's role in the course
-file's roster: students see released assignments and their own submissions and feedback;
+service (``access:services!service=<name>``), and authorizes by the user's role in the roster
+of the course the route names (a user may be a student of one course and an instructor of
+another; someone outside a course's roster gets 403 for all of it): students see released assignments and their own submissions and feedback;
 instructors and graders release, collect and return feedback. Nothing the client says about time
 or identity is used: the receipt time is this process's clock when the upload has arrived.
 
@@ -21,7 +22,7 @@ files.
 Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``, e.g. /services/exchange/):
 
     GET    health                                          no token needed
-    GET    api/courses                                     the user's courses and role
+    GET    api/courses                                     the user's courses, each with a role
     GET    api/courses/C/assignments                       released (students: from release time)
     GET    api/courses/C/assignments/A                     the released files
     PUT    api/courses/C/assignments/A                     staff: release {"files", "force"}
@@ -35,7 +36,7 @@ Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``, e.g. /services
     POST   api/courses/C/summaries/N                       students: a session summary {"files"}
 
 Errors are JSON ``{"status": code, "error": message}``: 400 malformed, 401 no or unknown token,
-403 not allowed for this role or user, 404 not found or not released, 405 no such method on
+403 not allowed for this role or user, 404 not found or not released (or no such course here), 405 no such method on
 the route, 409 already released, 413 too large or over the per-student quota.
 """
 
@@ -55,7 +56,7 @@ from pathlib import Path
 from jupyterhub.services.auth import HubAuth, check_scopes
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
-from traitlets import Integer, List, Unicode, default
+from traitlets import Dict, Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from course.calendar import utcnow
@@ -72,13 +73,25 @@ from course.workspace import open_workspace
 from . import wire
 from .store import Conflict, CourseExchange, Forbidden, NotFound, Role, TooLarge, role_in
 
-__all__ = ["ExchangeService", "main"]
+__all__ = ["ExchangeService", "ServedCourse", "main", "parse_staff_services"]
 
 log = logging.getLogger("exchange")
 
 TIME_FIELDS = {"timestamp", "received_at", "received_utc", "time", "submitted_at"}
 SMALL_BODY = 64 * 1024  # the body cap of routes that take no upload (a stray "{}" is fine)
 READS = ("GET", "HEAD", "OPTIONS")
+EVERY_COURSE = "*"  # a staff service of a one-course exchange (a bare name in the variable)
+STAFF_SERVICES_ENV = "COURSE_EXCHANGE_STAFF_SERVICES"
+
+
+def parse_staff_services(text: str) -> dict[str, str]:
+    """``formgrader-a=a,formgrader-b=b``: each service grades the course it names; a bare name
+    (``formgrader-a``) grades every course this exchange serves (meant for one course)."""
+    services = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, course_id = item.partition("=")
+        services[name.strip()] = course_id.strip() or EVERY_COURSE
+    return services
 
 
 def _implements(handler: web.RequestHandler) -> bool:
@@ -111,7 +124,13 @@ class ApiHandler(web.RequestHandler):
     def initialize(self, service: ExchangeService):
         self.service = service
         self.user: str | None = None
+        self.model: dict = {}
+        self.served: ServedCourse | None = None  # the course the route names
         self.role = None
+
+    @property
+    def course_id(self) -> str:
+        return self.served.course_id
 
     def check_xsrf_cookie(self):  # token-authenticated API: no cookies are ever accepted
         return
@@ -127,19 +146,16 @@ class ApiHandler(web.RequestHandler):
         self._counted = True
         if not _implements(self):  # before the body: a 405 need not wait for 250 MB
             raise web.HTTPError(405)
-        model = await self.service.authenticate(self, cached=self.request.method in READS)
-        self.user = model["name"]
+        self.model = await self.service.authenticate(self, cached=self.request.method in READS)
+        self.user = self.model["name"]
         course_id = self.path_kwargs.get("course_id")
-        if course_id is not None and course_id != self.service.course_id:
-            raise web.HTTPError(404, f"no course {course_id!r} here "
-                                f"(this exchange serves {self.service.course_id})")
-        if model.get("kind") == "service":  # the formgrader: staff, by configuration
-            self.role = Role("grader") if self.user in self.service.staff_services else None
-        else:
-            self.role = await self.service.role(self.user)
-        if self.role is None:
-            raise web.HTTPError(403, f"{self.user} is not in the roster of "
-                                f"{self.service.course_id}")
+        if course_id is not None:
+            self.served = self.service.served.get(course_id)
+            if self.served is None:  # names no other course: an outsider learns nothing
+                raise web.HTTPError(404, f"no course {course_id!r} on this exchange")
+            self.role = await self.service.role(self.served, self.model)
+            if self.role is None:
+                raise web.HTTPError(403, f"{self.user} is not in the roster of {course_id}")
         limit = self.body_limit()
         try:
             length = int(self.request.headers.get("Content-Length") or 0)
@@ -165,7 +181,7 @@ class ApiHandler(web.RequestHandler):
 
     def require_staff(self, action: str) -> None:
         if not self.role.staff:
-            raise web.HTTPError(403, f"only instructors and graders of {self.service.course_id} "
+            raise web.HTTPError(403, f"only instructors and graders of {self.course_id} "
                                 f"may {action}; {self.user} is a {self.role.name}")
 
     def require_student(self, action: str) -> None:
@@ -183,7 +199,7 @@ class ApiHandler(web.RequestHandler):
 
     async def run(self, func):
         try:
-            return await self.service.call(func)
+            return await self.service.call(self.served, func)
         except Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
         except Conflict as exc:
@@ -266,9 +282,15 @@ def _json_object(body: bytes) -> dict:
 
 class CoursesHandler(ApiHandler):
     async def get(self):
-        ex = self.service.exchange
-        self.finish({"courses": [{"course_id": ex.course_id, "title": ex.ws.course.title,
-                                  "role": self.role.name}], "user": self.user})
+        courses = []
+        for served in self.service.served.values():
+            role = await self.service.role(served, self.model)
+            if role is not None:
+                courses.append({"course_id": served.course_id, "title": served.roster[1].title,
+                                "role": role.name})
+        if not courses:
+            raise web.HTTPError(403, f"{self.user} is in the roster of no course here")
+        self.finish({"courses": courses, "user": self.user})
 
 
 class AssignmentsHandler(ApiHandler):
@@ -403,12 +425,33 @@ class SummaryHandler(UploadHandler):
         self.finish(result)
 
 
-class ExchangeService(LoggingConfigurable):
-    """Serves one course's exchange. Configured by traits; the hub's environment fills the rest
-    (``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_SERVICE_PREFIX``, ...)."""
+class ServedCourse:
+    """One course on this exchange: its store, on a thread of its own (one course's collection
+    never queues behind another's uploads), and its roster as last read."""
 
-    course = Unicode(help="the course file (or its folder) whose roster and folders it serves"
-                     ).tag(config=True)
+    def __init__(self, course_file: Path, **limits):
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-store")
+        self.exchange = self.pool.submit(CourseExchange, course_file, **limits).result()
+        self.course_id = self.exchange.course_id
+        self.roster = (self.exchange._mtime, self.exchange.ws.course)
+
+    def roster_file(self) -> Path:
+        path = self.exchange.course_file
+        return path if path.is_file() else path / "course.yml"
+
+    def close(self) -> None:
+        self.pool.submit(self.exchange.close).result()
+        self.pool.shutdown(wait=True)
+
+
+class ExchangeService(LoggingConfigurable):
+    """Serves the exchange of one course or several (routed by the course id in the path).
+    Configured by traits; the hub's environment fills the rest (``JUPYTERHUB_API_TOKEN``,
+    ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_SERVICE_PREFIX``, ...)."""
+
+    courses = List(Unicode(), help="the course files (or their folders) whose rosters and "
+                   "folders it serves, each under its own course id").tag(config=True)
+    course = Unicode(help="one course file: the same as courses=[course]").tag(config=True)
     ip = Unicode("127.0.0.1", help="address to listen on").tag(config=True)
     port = Integer(0, help="port to listen on (0: from $JUPYTERHUB_SERVICE_URL, else 8765)"
                    ).tag(config=True)
@@ -421,8 +464,9 @@ class ExchangeService(LoggingConfigurable):
                                "kept submissions (every version of every assignment) may hold "
                                "together, in bytes of file content").tag(config=True)
     max_files = Integer(MAX_FILES, help="most files in one upload").tag(config=True)
-    staff_services = List(Unicode(), help="hub services whose tokens act as graders (the "
-                          "formgrader); default: $COURSE_EXCHANGE_STAFF_SERVICES, comma-separated"
+    staff_services = Dict(Unicode(), help="hub services whose tokens act as graders (the "
+                          "formgraders), each of the course it names ('*': every course); "
+                          f"default: ${STAFF_SERVICES_ENV}, e.g. 'formgrader-a=a,formgrader-b=b'"
                           ).tag(config=True)
     cache_max_age = Integer(10, help="seconds the hub's answer about a token is reused for reads "
                             "(state-changing requests always ask the hub)").tag(config=True)
@@ -433,7 +477,7 @@ class ExchangeService(LoggingConfigurable):
 
     @default("staff_services")
     def _staff_services(self):
-        return [s for s in os.environ.get("COURSE_EXCHANGE_STAFF_SERVICES", "").split(",") if s]
+        return parse_staff_services(os.environ.get(STAFF_SERVICES_ENV, ""))
 
     @default("port")
     def _port(self):
@@ -448,45 +492,62 @@ class ExchangeService(LoggingConfigurable):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-store")
-        # roster reads and upload parsing never queue behind the store's file and database work
+        files = [*self.courses, *([self.course] if self.course else [])]
+        if not files:
+            raise ValueError("the exchange needs a course file (courses=[...])")
+        limits = {"max_submission_bytes": self.max_submission_bytes,
+                  "max_stored_bytes": self.max_stored_bytes, "max_files": self.max_files}
+        self.served: dict[str, ServedCourse] = {}
+        for path in files:
+            served = ServedCourse(Path(path), **limits)
+            if served.course_id in self.served:
+                served.close()
+                self.close()
+                raise ValueError(f"two course files with the course id {served.course_id!r}: "
+                                 f"{self.served[served.course_id].exchange.course_file} and "
+                                 f"{path}")
+            self.served[served.course_id] = served
+        if len(self.served) > 1 and EVERY_COURSE in self.staff_services.values():
+            self.close()
+            raise ValueError("this exchange serves several courses: name each staff service's "
+                             "course ('formgrader-a=a'), or one formgrader would grade them all")
+        # role lookups and upload parsing never queue behind the stores' file and database work
         self._roster_pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-roster")
         self._parse_pool = ThreadPoolExecutor(2, thread_name_prefix="exchange-parse")
-        self.exchange = self._pool.submit(
-            CourseExchange, Path(self.course), max_submission_bytes=self.max_submission_bytes,
-            max_stored_bytes=self.max_stored_bytes, max_files=self.max_files).result()
-        self.course_id = self.exchange.course_id
-        self._roster = (self.exchange._mtime, self.exchange.ws.course)
         # the notebook checks import nbformat and jsonschema (seconds on a busy machine): on
-        # the store's thread now, not in the first upload's reply
-        self._pool.submit(importlib.import_module, "autograder.notebooks")
+        # a store's thread now, not in the first upload's reply
+        next(iter(self.served.values())).pool.submit(importlib.import_module,
+                                                      "autograder.notebooks")
         self.hub_auth = HubAuth(cache_max_age=self.cache_max_age, allow_token_in_url=False)
         self.in_flight = 0
 
-    async def call(self, func):
-        """Run ``func(exchange)`` on the store's one worker thread (the gradebook's session)."""
+    async def call(self, served: ServedCourse, func):
+        """Run ``func(exchange)`` on the course's store thread (its gradebook's session)."""
 
         def work():
-            self.exchange.refresh()
-            return func(self.exchange)
+            served.exchange.refresh()
+            return func(served.exchange)
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        return await asyncio.get_running_loop().run_in_executor(served.pool, work)
 
     async def parse(self, func):
         """Run ``func()`` (JSON parsing, base64 decoding) off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self._parse_pool, func)
 
-    async def role(self, user: str) -> Role | None:
-        """The user's role, from the course file as it is now (re-read when it changes), on a
-        thread of its own: a roster edit counts at once, and no upload's work delays it."""
+    async def role(self, served: ServedCourse, model: dict) -> Role | None:
+        """The role in ``served`` of the token's owner (``model``, the hub's answer). A user's
+        comes from the course file as it is now (re-read when it changes), on a thread of its
+        own: a roster edit counts at once, and no upload's work delays it. A service is a
+        grader of the courses ``staff_services`` names for it, and nothing else."""
+        if model.get("kind") == "service":
+            granted = self.staff_services.get(model["name"])
+            return Role("grader") if granted in (served.course_id, EVERY_COURSE) else None
 
         def lookup():
-            path = self.exchange.course_file
-            path = path if path.is_file() else path / "course.yml"
-            mtime = path.stat().st_mtime_ns
-            if mtime != self._roster[0]:
-                self._roster = (mtime, open_workspace(path).course)
-            return role_in(self._roster[1], user)
+            mtime = served.roster_file().stat().st_mtime_ns
+            if mtime != served.roster[0]:
+                served.roster = (mtime, open_workspace(served.roster_file()).course)
+            return role_in(served.roster[1], model["name"])
 
         return await asyncio.get_running_loop().run_in_executor(self._roster_pool, lookup)
 
@@ -536,8 +597,8 @@ class ExchangeService(LoggingConfigurable):
         server = httpserver.HTTPServer(self.make_app(), max_body_size=self.max_body_bytes,
                                        idle_connection_timeout=60)
         server.listen(self.port, self.ip)
-        log.info("exchange for %s on http://%s:%d%s", self.course_id, self.ip, self.port,
-                 self.base_url)
+        log.info("exchange for %s on http://%s:%d%s", ", ".join(self.served), self.ip,
+                 self.port, self.base_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -551,19 +612,22 @@ class ExchangeService(LoggingConfigurable):
                 break
             await asyncio.sleep(0.1)
         await server.close_all_connections()
-        await loop.run_in_executor(self._pool, self.exchange.close)
-        self.shutdown()
+        await loop.run_in_executor(None, self.close)
 
-    def shutdown(self) -> None:
-        for pool in (self._pool, self._roster_pool, self._parse_pool):
-            pool.shutdown(wait=True)
+    def close(self) -> None:
+        """Close every course's store (its gradebook) and stop the threads."""
+        for served in self.served.values():
+            served.close()
+        for pool in (getattr(self, "_roster_pool", None), getattr(self, "_parse_pool", None)):
+            if pool is not None:
+                pool.shutdown(wait=True)
 
 
-def main(course: str | Path, *, ip: str = "127.0.0.1", port: int | None = None,
+def main(courses: list[str | Path], *, ip: str = "127.0.0.1", port: int | None = None,
          base_url: str | None = None, max_submission_bytes: int | None = None,
          max_stored_bytes: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[exchange %(asctime)s] %(message)s")
-    kwargs = {"course": str(course), "ip": ip}
+    kwargs = {"courses": [str(course) for course in courses], "ip": ip}
     if port:
         kwargs["port"] = port
     if base_url:

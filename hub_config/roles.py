@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from course.coursefile import Course
 
-__all__ = ["DASHBOARD", "course_groups", "course_roles", "formgrader_name", "staff_ids",
-           "student_ids"]
+__all__ = ["DASHBOARD", "course_groups", "course_roles", "dashboard_names", "formgrader_name",
+           "staff_ids", "student_ids"]
 
 DASHBOARD = "dashboard"  # the course dashboard's service name (dashboard/)
+
+
+def dashboard_names(courses: list[Course]) -> dict[str, str]:
+    """The dashboard service of each course: ``dashboard`` on a one-course hub (its URL stays
+    /services/dashboard/), ``dashboard-<id>`` when the hub has several."""
+    if len(courses) == 1:
+        return {courses[0].id: DASHBOARD}
+    return {course.id: f"{DASHBOARD}-{course.id}" for course in courses}
 
 
 def formgrader_name(course: Course) -> str:

@@ -1,4 +1,4 @@
-"""A JupyterHub configuration for one course, from a few settings (``c.CourseHub.*``).
+"""A JupyterHub configuration for one course or several, from a few settings (``c.CourseHub.*``).
 
 In ``jupyterhub_config.py``::
 
@@ -12,6 +12,11 @@ In ``jupyterhub_config.py``::
 ``apply`` fills in the groups and roles from the roster, the exchange, formgrader and idle-culler
 services, the authenticator's allowed users and the spawner (with GPU placement for containers).
 Anything set after it wins.
+
+Several courses on one hub: ``c.CourseHub.course_files = [".../a/course.yml", ".../b/course.yml"]``.
+One exchange serves them all (routed by course id, roles from each roster); each course gets
+its own groups, roles, formgrader (``formgrader-<id>``) and dashboard (``dashboard-<id>``), so
+the staff of one course reach nothing of another's.
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ from traitlets.config import Config, Configurable
 from course.coursefile import Course, load_course
 
 from .roles import (
-    DASHBOARD,
     course_groups,
     course_roles,
+    dashboard_names,
     formgrader_name,
     staff_ids,
     student_ids,
@@ -44,6 +49,8 @@ FORMGRADER_CONFIG = HERE / "formgrader"  # nbgrader_config.py for the formgrader
 class CourseHub(Configurable):
     course_file = Unicode(help="the course file whose roster fills the hub's groups").tag(
         config=True)
+    course_files = List(Unicode(), help="several courses on one hub: their course files (in "
+                        "place of course_file)").tag(config=True)
     authenticator = CaselessStrEnum(
         ["simple", "generic-oauth", "lti13"], "simple",
         help="simple: one shared password for the roster (local use only); generic-oauth: "
@@ -71,10 +78,15 @@ class CourseHub(Configurable):
                                  ).tag(config=True)
     formgrader = Bool(True, help="run nbgrader's formgrader as a service for the staff").tag(
         config=True)
-    formgrader_port = Integer(9999, help="port of the formgrader service").tag(config=True)
+    formgrader_port = Integer(9999, help="port of the formgrader service (several courses: "
+                              "the first; the next course's is one higher, ...)").tag(config=True)
     dashboard = Bool(True, help="run the course dashboard (dashboard/) as a service: "
                      "instructors' overview, each student's own standing").tag(config=True)
-    dashboard_port = Integer(8767, help="port of the dashboard service").tag(config=True)
+    dashboard_port = Integer(8767, help="port of the dashboard service (several courses: as "
+                             "formgrader_port)").tag(config=True)
+    service_ports = Dict(Integer(), help="a port per service name (formgrader-<id>, "
+                         "dashboard-<id>, ...), in place of the ports counted up above").tag(
+        config=True)
     idle_timeout = Integer(3600, help="seconds of inactivity after which the idle culler stops "
                            "a user's server (0: no culler)").tag(config=True)
     gpu_devices = Dict(help="GPU device ids per node for container spawners, e.g. "
@@ -88,49 +100,73 @@ class CourseHub(Configurable):
 
     @default("home_root")
     def _home_root(self):
-        return str(Path(self.course_file).resolve().parent / "hub-home")
+        return str(self.courses()[0][1].parent / "hub-home")
 
     @default("exchange_url")
     def _exchange_url(self):
         return f"http://127.0.0.1:{self.exchange_port}/services/{self.exchange_service}/"
 
+    def courses(self) -> list[tuple[Course, Path]]:
+        """Each course on the hub and its course file (resolved), in the order configured."""
+        files = self.course_files or ([self.course_file] if self.course_file else [])
+        if not files:
+            raise ValueError("set c.CourseHub.course_file (or course_files) to the course.yml")
+        loaded, seen = [], {}
+        for file in files:
+            course, path = load_course(file)
+            if course.id in seen:
+                raise ValueError(f"{seen[course.id]} and {path} are both course {course.id!r}: "
+                                 "every course on a hub needs an id of its own")
+            seen[course.id] = path
+            loaded.append((course, path.resolve()))
+        return loaded
+
     def load_course(self) -> Course:
-        return load_course(self.course_file)[0]
+        return self.courses()[0][0]
+
+    def port(self, service: str, base: int, index: int) -> int:
+        return self.service_ports.get(service, base + index)
 
 
-def _course_root(hub: CourseHub) -> Path:
-    return load_course(hub.course_file)[1].resolve().parent
-
-
-def _services(hub: CourseHub, course: Course) -> tuple[list[dict], list[dict]]:
-    course_file = str(load_course(hub.course_file)[1].resolve())
+def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[dict], list[dict]]:
     python = sys.executable
     exchange = {"name": hub.exchange_service,
                 "url": f"http://{hub.exchange_ip}:{hub.exchange_port}",
                 "display": False}
     if hub.exchange_managed:
-        exchange["command"] = [python, "-m", "course.cli", "exchange", "serve",
-                               "--course", course_file, "--ip", hub.exchange_ip]
-        exchange["environment"] = {"COURSE_EXCHANGE_STAFF_SERVICES": formgrader_name(course)
-                                   if hub.formgrader else ""}
+        course_args = [arg for _, path in courses for arg in ("--course", str(path))]
+        exchange["command"] = [python, "-m", "course.cli", "exchange", "serve", *course_args,
+                               "--ip", hub.exchange_ip]
+        # each formgrader acts as a grader of its own course only
+        exchange["environment"] = {"COURSE_EXCHANGE_STAFF_SERVICES": ",".join(
+            f"{formgrader_name(course)}={course.id}" for course, _ in courses)
+            if hub.formgrader else ""}
     else:
         exchange["api_token"] = hub.exchange_api_token or os.environ["COURSE_EXCHANGE_API_TOKEN"]
     services, roles = [exchange], []
-    if hub.formgrader:
-        args = ["--allow-root"] if os.geteuid() == 0 else []
-        services.append({
-            "name": formgrader_name(course), "url": f"http://127.0.0.1:{hub.formgrader_port}",
-            "command": [python, "-m", "jupyterhub.singleuser", *args,
-                        "--ServerApp.root_dir=" + str(_course_root(hub))],
-            "cwd": str(_course_root(hub)), "oauth_no_confirm": True,
-            "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab", "COURSE_FILE": course_file,
-                            "COURSE_EXCHANGE_URL": hub.exchange_url,
-                            "JUPYTER_CONFIG_PATH": str(FORMGRADER_CONFIG)}})
-    if hub.dashboard:  # browser logins through the hub's OAuth, no confirmation page
-        services.append({
-            "name": DASHBOARD, "url": f"http://127.0.0.1:{hub.dashboard_port}",
-            "command": [python, "-m", "course.cli", "dashboard", "serve", "--course", course_file],
-            "oauth_no_confirm": True, "display": True})
+    dashboards = dashboard_names([course for course, _ in courses])
+    for index, (course, path) in enumerate(courses):
+        root = str(path.parent)
+        if hub.formgrader:
+            args = ["--allow-root"] if os.geteuid() == 0 else []
+            name = formgrader_name(course)
+            services.append({
+                "name": name, "url": f"http://127.0.0.1:"
+                f"{hub.port(name, hub.formgrader_port, index)}",
+                "command": [python, "-m", "jupyterhub.singleuser", *args,
+                            "--ServerApp.root_dir=" + root],
+                "cwd": root, "oauth_no_confirm": True,
+                "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab", "COURSE_FILE": str(path),
+                                "COURSE_EXCHANGE_URL": hub.exchange_url,
+                                "JUPYTER_CONFIG_PATH": str(FORMGRADER_CONFIG)}})
+        if hub.dashboard:  # browser logins through the hub's OAuth, no confirmation page
+            name = dashboards[course.id]
+            services.append({
+                "name": name, "url": f"http://127.0.0.1:"
+                f"{hub.port(name, hub.dashboard_port, index)}",
+                "command": [python, "-m", "course.cli", "dashboard", "serve", "--course",
+                            str(path)],
+                "oauth_no_confirm": True, "display": True})
     if hub.idle_timeout:
         services.append({"name": "idle-culler",
                          "command": [python, "-m", "jupyterhub_idle_culler",
@@ -141,40 +177,56 @@ def _services(hub: CourseHub, course: Course) -> tuple[list[dict], list[dict]]:
     return services, roles
 
 
-def user_environment(hub: CourseHub, course: Course) -> dict:
-    env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_ID": course.id,
-           "COURSE_EXCHANGE_URL": hub.exchange_url, "JUPYTER_CONFIG_PATH": str(SINGLEUSER_CONFIG)}
+def user_environment(hub: CourseHub, courses: list[Course]) -> dict:
+    """Every user's server environment; what depends on the user (their courses, the
+    formgraders they may open) is a function of the spawner, which JupyterHub calls."""
+    member = {course.id: set(student_ids(course)) | set(staff_ids(course)) for course in courses}
+    staff = {course.id: set(staff_ids(course)) for course in courses}
+
+    def mine(spawner) -> list[str]:
+        return [course.id for course in courses if spawner.user.name in member[course.id]]
+
+    def only_course(spawner) -> str:  # several: nbgrader asks the exchange for the list
+        ids = mine(spawner)
+        return ids[0] if len(ids) == 1 else ""
+
+    env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_EXCHANGE_URL": hub.exchange_url,
+           "JUPYTER_CONFIG_PATH": str(SINGLEUSER_CONFIG), "COURSE_ID": only_course,
+           "COURSE_IDS": lambda spawner: ",".join(mine(spawner))}
     if hub.formgrader:  # the staff's Course List leads there (hub_config.singleuser)
-        staff, service = set(staff_ids(course)), formgrader_name(course)
-        env["COURSE_FORMGRADER_SERVICE"] = (
-            lambda spawner: service if spawner.user.name in staff else "")
+        env["COURSE_FORMGRADER_SERVICE"] = lambda spawner: ",".join(
+            formgrader_name(course) for course in courses
+            if spawner.user.name in staff[course.id])
     return {**env, **hub.extra_env}
 
 
 def apply(c: Config) -> CourseHub:
-    """Fill ``c`` (a jupyterhub_config.py's config) for the course named by c.CourseHub."""
+    """Fill ``c`` (a jupyterhub_config.py's config) for the courses named by c.CourseHub."""
     from .authenticators import configure_authenticator
     from .spawners import configure_spawner
 
     hub = CourseHub(config=c)
-    if not hub.course_file:
-        raise ValueError("set c.CourseHub.course_file to the course's course.yml")
-    course = hub.load_course()
-    c.JupyterHub.load_groups = course_groups(course)
-    services, service_roles = _services(hub, course)
+    loaded = hub.courses()
+    courses = [course for course, _ in loaded]
+    dashboards = dashboard_names(courses)
+    c.JupyterHub.load_groups = {name: group for course in courses
+                                for name, group in course_groups(course).items()}
+    services, service_roles = _services(hub, loaded)
     c.JupyterHub.services = services
-    c.JupyterHub.load_roles = [*course_roles(course, exchange=hub.exchange_service,
-                                             formgrader=hub.formgrader,
-                                             dashboard=DASHBOARD if hub.dashboard else None),
-                               *service_roles]
-    c.Authenticator.allowed_users = set(student_ids(course)) | set(staff_ids(course))
+    c.JupyterHub.load_roles = [
+        *(role for course in courses for role in course_roles(
+            course, exchange=hub.exchange_service, formgrader=hub.formgrader,
+            dashboard=dashboards[course.id] if hub.dashboard else None)),
+        *service_roles]
+    c.Authenticator.allowed_users = {user for course in courses
+                                     for user in (*student_ids(course), *staff_ids(course))}
     if hub.admin_users:
         c.Authenticator.admin_users = set(hub.admin_users)
     # the token in each user's server may reach the exchange (if the user's roles allow it)
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
                                      f"access:services!service={hub.exchange_service}"]
     c.Spawner.default_url = "/lab"
-    c.Spawner.environment = user_environment(hub, course)
+    c.Spawner.environment = user_environment(hub, courses)
     configure_authenticator(c, hub)
     configure_spawner(c, hub)
     return hub

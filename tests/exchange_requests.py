@@ -13,38 +13,45 @@ from exchange.service import ExchangeService
 
 
 class AsUser(ExchangeService):
-    """The exchange with the hub's token check replaced by a fixed user."""
+    """The exchange with the hub's token check replaced by a fixed user (or service)."""
 
     user = "ina"
+    kind = "user"
 
     async def authenticate(self, handler, *, cached=False):
-        return {"name": self.user, "kind": "user"}
+        return {"name": self.user, "kind": self.kind}
 
 
-def request(course_file, user: str, method: str, path: str,
-            body: dict | None = None) -> tuple[int, dict]:
-    """``METHOD api/courses/<course>/<path>`` as ``user``; returns (status, JSON reply)."""
+def request(course_files, user: str, method: str, path: str, body: dict | None = None, *,
+            kind: str = "user", **settings) -> tuple[int, dict]:
+    """``METHOD api/<path>`` as ``user`` (a hub user, or a service with ``kind="service"``) on an
+    exchange serving ``course_files`` (one path or a list); returns (status, JSON reply). A
+    ``path`` that does not start with ``courses`` is taken as under the only course's route."""
     from tornado.httpclient import AsyncHTTPClient
     from tornado.httpserver import HTTPServer
     from tornado.testing import bind_unused_port
 
+    files = course_files if isinstance(course_files, list) else [course_files]
+
     async def send():
-        service = AsUser(course=str(course_file))
-        service.user = user
+        service = AsUser(courses=[str(f) for f in files], **settings)
+        service.user, service.kind = user, kind
         sock, port = bind_unused_port(address="127.0.0.1")
         server = HTTPServer(service.make_app())
         server.add_sockets([sock])
         try:
-            url = (f"http://127.0.0.1:{port}{service.base_url}{wire.API}/courses/"
-                   f"{service.course_id}/{path}")
+            route = path
+            if not path.startswith("courses"):
+                (course_id,) = service.served
+                route = f"courses/{course_id}/{path}"
+            url = f"http://127.0.0.1:{port}{service.base_url}{wire.API}/{route}"
             reply = await AsyncHTTPClient().fetch(
                 url, method=method, body=None if body is None else json.dumps(body),
                 raise_error=False)
             return reply.code, json.loads(reply.body)
         finally:
             server.stop()
-            service._pool.submit(service.exchange.close).result()
-            service.shutdown()
+            service.close()
 
     return asyncio.run(send())
 

@@ -4,11 +4,12 @@ A Jupyter server extension for users' servers, in place of nbgrader's course_lis
 (``jupyter_server_config.py`` beside this file switches nbgrader's course_list and formgrader
 off and this on). nbgrader's Course List looks for the service at ``/services/<course id>``;
 the hub registers it as ``hub_config.roles.formgrader_name``, which the hub passes to the
-course's staff in ``$COURSE_FORMGRADER_SERVICE`` (students get none). So:
+course's staff in ``$COURSE_FORMGRADER_SERVICE`` (comma-separated for the staff of several
+courses; students get none). So:
 
 ``/formgraders``
-    nbgrader's Course List: the course's formgrader service (its JupyterLab with the
-    formgrader open), for staff; an empty list for students. No "local" entry.
+    nbgrader's Course List: the formgrader service (its JupyterLab with the formgrader open)
+    of each course the user is staff of; an empty list for students. No "local" entry.
 ``/formgrader``
     what Nbgrader > Formgrader frames: a page that links to that service (in a tab of its own,
     where the formgrader's links to notebooks open in the service's JupyterLab).
@@ -30,16 +31,20 @@ from tornado import web
 __all__ = ["SERVICE_ENV", "formgrader_courses"]
 
 SERVICE_ENV = "COURSE_FORMGRADER_SERVICE"
+FORMGRADER_PREFIX = "formgrader-"  # hub_config.roles.formgrader_name: formgrader-<course id>
 
 
 def formgrader_courses(origin: str) -> list[dict]:
-    """nbgrader's Course List entries: the course's formgrader, if this user is its staff."""
-    service = os.environ.get(SERVICE_ENV)
-    if not service:
-        return []
-    prefix = url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "services", service)
-    return [{"course_id": os.environ.get("COURSE_ID", service),
-             "url": origin + prefix.rstrip("/") + "/lab?formgrader=true", "kind": "jupyterhub"}]
+    """nbgrader's Course List entries: the formgrader of each course this user is staff of
+    (``$COURSE_FORMGRADER_SERVICE``: their service names, comma-separated)."""
+    base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+    courses = []
+    for service in filter(None, os.environ.get(SERVICE_ENV, "").split(",")):
+        prefix = url_path_join(base, "services", service)
+        courses.append({"course_id": service.removeprefix(FORMGRADER_PREFIX),
+                        "url": origin + prefix.rstrip("/") + "/lab?formgrader=true",
+                        "kind": "jupyterhub"})
+    return courses
 
 
 class CourseListHandler(JupyterHandler):

@@ -73,7 +73,7 @@ def test_services_exchange_formgrader_and_culler(course_file):
                                                     str(course_file.resolve()), "--ip",
                                                     "127.0.0.1"]
     assert services["exchange"]["environment"]["COURSE_EXCHANGE_STAFF_SERVICES"] == \
-        "formgrader-dl-test"
+        "formgrader-dl-test=dl-test"
     formgrader = services["formgrader-dl-test"]
     assert formgrader["cwd"] == str(course_file.parent.resolve())
     assert formgrader["environment"]["COURSE_FILE"] == str(course_file.resolve())
@@ -84,10 +84,18 @@ def test_services_exchange_formgrader_and_culler(course_file):
     assert "command" not in exchange and exchange["api_token"] == "t" * 32
 
 
+def as_spawner(name: str) -> SimpleNamespace:
+    """What Spawner.get_env passes to a callable in Spawner.environment (its user's name)."""
+    return SimpleNamespace(user=SimpleNamespace(name=name))
+
+
 def test_single_user_environment(course_file):
     env = configured(course_file).Spawner.environment
     assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
-    assert env["COURSE_ID"] == "dl-test"
+    assert env["COURSE_ID"](as_spawner("ada")) == "dl-test"
+    assert env["COURSE_IDS"](as_spawner("ada")) == "dl-test"
+    assert env["COURSE_FORMGRADER_SERVICE"](as_spawner("gus")) == "formgrader-dl-test"
+    assert env["COURSE_FORMGRADER_SERVICE"](as_spawner("ada")) == ""
     assert env["COURSE_EXCHANGE_URL"] == "http://127.0.0.1:8765/services/exchange/"
     assert env["JUPYTER_CONFIG_PATH"].endswith("hub_config/singleuser")
 
@@ -226,3 +234,87 @@ def test_the_shipped_config_files_load(course_file, monkeypatch):
     config = staff.load_config()
     assert config.CourseDirectory.root == str(course_file.parent.resolve())
     assert config.ExchangeFactory.collect == "exchange.client.ExchangeCollect"
+
+
+SECOND = """\
+id: ml-test
+title: Machine Learning (test)
+timezone: Europe/Berlin
+withdrawal_deadline: 2027-03-01
+assignments:
+  - {id: 01-numpy, due: 2027-01-17 18:00}
+roster:
+  instructors: [{id: ivo}]
+  students: [{id: ben}, {id: cleo}]
+"""
+
+
+@pytest.fixture
+def two_courses(course_file, tmp_path):
+    second = tmp_path / "ml" / "course.yml"
+    second.parent.mkdir()
+    second.write_text(SECOND)
+    return [course_file, second]
+
+
+def test_two_courses_get_their_own_groups_roles_and_services(two_courses):
+    first, second = two_courses
+    c = Config()
+    c.CourseHub.course_files = [str(first), str(second)]
+    c.CourseHub.simple_password = "password-123"
+    c.CourseHub.service_ports = {"dashboard-ml-test": 9300}
+    apply(c)
+    assert c.JupyterHub.load_groups["nbgrader-ml-test"] == {"users": ["ben", "cleo"]}
+    assert c.JupyterHub.load_groups["formgrade-dl-test"] == {"users": ["ina", "gus"]}
+    assert c.Authenticator.allowed_users == {"ada", "ben", "cleo", "ina", "gus", "ivo"}
+    roles = {role["name"]: role for role in c.JupyterHub.load_roles}
+    # the staff of one course reach its formgrader and dashboard, never the other's
+    assert set(roles["formgrade-ml-test"]["scopes"]) == {
+        "access:services!service=exchange", "access:services!service=formgrader-ml-test",
+        "access:services!service=dashboard-ml-test"}
+    assert roles["nbgrader-dl-test"]["scopes"] == ["access:services!service=exchange",
+                                                   "access:services!service=dashboard-dl-test"]
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert set(services) == {"exchange", "formgrader-dl-test", "formgrader-ml-test",
+                             "dashboard-dl-test", "dashboard-ml-test", "idle-culler"}
+    exchange = services["exchange"]  # one exchange serves both, each formgrader grades its own
+    assert exchange["command"][4:9] == ["serve", "--course", str(first.resolve()), "--course",
+                                        str(second.resolve())]
+    assert exchange["environment"]["COURSE_EXCHANGE_STAFF_SERVICES"] == \
+        "formgrader-dl-test=dl-test,formgrader-ml-test=ml-test"
+    assert services["formgrader-ml-test"]["environment"]["COURSE_FILE"] == str(second.resolve())
+    assert services["formgrader-ml-test"]["url"] == "http://127.0.0.1:10000"
+    assert services["dashboard-ml-test"]["url"] == "http://127.0.0.1:9300"
+    assert services["dashboard-dl-test"]["command"][-1] == str(first.resolve())
+
+    env = c.Spawner.environment
+    assert env["COURSE_ID"](as_spawner("ben")) == ""  # both: nbgrader lists the courses
+    assert env["COURSE_IDS"](as_spawner("ben")) == "dl-test,ml-test"
+    assert env["COURSE_ID"](as_spawner("cleo")) == "ml-test"
+    assert env["COURSE_FORMGRADER_SERVICE"](as_spawner("ivo")) == "formgrader-ml-test"
+    assert env["COURSE_FORMGRADER_SERVICE"](as_spawner("ina")) == "formgrader-dl-test"
+
+
+def test_two_courses_with_one_id_are_refused(course_file, tmp_path):
+    copy = tmp_path / "copy" / "course.yml"
+    copy.parent.mkdir()
+    copy.write_text(COURSE)
+    c = Config()
+    c.CourseHub.course_files = [str(course_file), str(copy)]
+    with pytest.raises(ValueError, match="both course 'dl-test'"):
+        apply(c)
+
+
+def test_a_user_of_two_courses_keeps_each_courses_assignments_apart(monkeypatch):
+    monkeypatch.setenv("COURSE_IDS", "dl-test,ml-test")
+    monkeypatch.setenv("COURSE_ID", "")
+    config = PyFileConfigLoader("nbgrader_config.py",
+                                str(REPO / "hub_config" / "singleuser")).load_config()
+    assert config.Exchange.path_includes_course is True
+    assert "course_id" not in config.CourseDirectory
+    monkeypatch.setenv("COURSE_IDS", "dl-test")
+    monkeypatch.setenv("COURSE_ID", "dl-test")
+    config = PyFileConfigLoader("nbgrader_config.py",
+                                str(REPO / "hub_config" / "singleuser")).load_config()
+    assert "path_includes_course" not in config.Exchange
+    assert config.CourseDirectory.course_id == "dl-test"
