@@ -7,7 +7,6 @@ from exchange_requests import request
 
 from exchange.service import ExchangeService, parse_staff_services
 
-
 COURSE = """\
 id: dl-test
 title: Deep Learning (test)
