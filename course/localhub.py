@@ -173,15 +173,28 @@ class LocalHub:
             time.sleep(0.2)
         raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{self.log_tail()}")
 
-    def stop(self, timeout: float = 30) -> None:
-        """Stop the hub (it stops the servers and services it started), then anything left."""
-        if self.proc is None:
-            return
+    def spawned(self) -> list[psutil.Process]:
+        """The processes this hub started: its children, and (should it have died, leaving
+        them to init) every service and server whose hub API is this hub's."""
         try:
             family = psutil.Process(self.proc.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             family = []
-        family += _from_pid_file(self.state / "jupyterhub-proxy.pid")
+        api = f"http://127.0.0.1:{self.hub_port}/"
+        for process in psutil.process_iter():
+            try:
+                if process.environ().get("JUPYTERHUB_API_URL", "").startswith(api):
+                    family.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+        return list(set(family))
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the hub (it stops the servers and services it started), then anything left,
+        even if the hub died first."""
+        if self.proc is None:
+            return
+        family = [*self.spawned(), *_from_pid_file(self.state / "jupyterhub-proxy.pid")]
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

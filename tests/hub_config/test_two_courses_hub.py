@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import signal
 import time
 
+import psutil
 import pytest
 import requests
 from hub_doubles import ScriptedHub
@@ -158,3 +160,18 @@ def test_a_student_of_both_courses_fetches_and_submits_each_apart(hub):
         root = hub["roots"][course_id]
         assert sorted(p.name for p in (root / "inbox" / ASSIGNMENT).iterdir()) == students
         assert sorted(p.name for p in (root / "submitted").iterdir()) == students
+
+
+def test_last_a_hub_killed_outright_leaves_no_service_behind(hub):
+    """Runs last (it ends the module's hub): the exchange, formgraders, dashboards, ben's
+    server and the proxy outlive a SIGKILLed hub; stopping the launcher still ends them."""
+    h = hub["hub"]
+    pid = h.proc.pid
+    services = psutil.Process(pid).children(recursive=True)
+    assert len(services) >= 5  # proxy, exchange, two formgraders, two dashboards, ben's server
+    h.proc.send_signal(signal.SIGKILL)
+    h.proc.wait()
+    assert any(p.is_running() for p in services)  # orphaned, not gone by themselves
+    h.stop()
+    _, alive = psutil.wait_procs(services, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
