@@ -9,7 +9,6 @@ import sys
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import calendar
 from .errors import UserError
@@ -47,6 +46,14 @@ def judged_at(args, course) -> dt.datetime:
 def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None,
                         workers: int | None = None):
     """``course.grade.grade`` with a progress bar, then its warnings, once each."""
+    from rich.progress import (  # only grading shows progress: not for every command
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from .grade import collected_students, grade
 
     todo = students if students is not None else collected_students(ws, assignment_id)

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import io
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError
 
 from autograder.settings import BACKENDS, DEFAULTS, ISOLATION_MODES
 
 from . import calendar, parse_cache
 from .errors import UnknownId, UserError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 __all__ = [
     "Assignment",
@@ -239,23 +240,31 @@ class Course(_Strict):
         return due
 
 
+# ruamel.yaml is imported on first use: a course file read from the parse cache needs no YAML
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     return yaml
 
 
-class _DatesAsText(RoundTripConstructor):
-    """Leaves dates as text, so a bad date is reported by the schema with its field and line
-    instead of failing the whole parse."""
+@functools.cache
+def _dates_as_text():
+    from ruamel.yaml.constructor import RoundTripConstructor
 
+    class DatesAsText(RoundTripConstructor):
+        """Leaves dates as text, so a bad date is reported by the schema with its field and
+        line instead of failing the whole parse."""
 
-_DatesAsText.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+    DatesAsText.add_constructor("tag:yaml.org,2002:timestamp",
+                                RoundTripConstructor.construct_yaml_str)
+    return DatesAsText
 
 
 def _reading_yaml() -> YAML:
     yaml = _yaml()  # round-trip mode: it knows each node's line
-    yaml.Constructor = _DatesAsText
+    yaml.Constructor = _dates_as_text()
     return yaml
 
 
@@ -423,6 +432,8 @@ class CourseFileCheck:
 
 def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCheck:
     """Check course-file text and collect every error, each naming its line and field."""
+    from ruamel.yaml.error import MarkedYAMLError
+
     path = str(path)
     try:
         tree = _reading_yaml().load(io.StringIO(text))

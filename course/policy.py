@@ -115,9 +115,9 @@ def _released(releases: dict[str, dt.datetime], assignment_id: str, as_of: dt.da
     return released is not None and released <= as_of
 
 
-def _result(course: Course, facts: Facts, pair: Pair, as_of: dt.datetime) -> AssignmentResult:
+def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
+            as_of: dt.datetime) -> AssignmentResult:
     _student_id, assignment_id = pair
-    due = course.due(assignment_id)
     effective_due = max(due, facts.extensions.get(pair, due))
     received = pick_receipt([r for r in facts.receipts.get(pair, []) if r <= as_of], effective_due)
     policy = course.policy
@@ -217,12 +217,12 @@ def _status(course: Course, misses: int, as_of: dt.datetime) -> tuple[str, str]:
 
 def judge(course: Course, facts: Facts, as_of: dt.datetime) -> list[Standing]:
     """Each rostered student's standing at instant ``as_of``, in roster order."""
+    # each deadline looked up once, not once per student (6,000 cells in a big course)
+    dues = {assignment.id: course.due(assignment.id) for assignment in course.assignments}
     standings = []
     for student in course.roster.students:
-        results = {
-            assignment.id: _result(course, facts, (student.id, assignment.id), as_of)
-            for assignment in course.assignments
-        }
+        results = {assignment_id: _result(course, facts, (student.id, assignment_id), due, as_of)
+                   for assignment_id, due in dues.items()}
         misses = sum(result.counts_as_miss for result in results.values())
         excused = sum(result.state == "excused" for result in results.values())
         status, text = _status(course, misses, as_of)

@@ -191,13 +191,12 @@ def drawn_for(gb: Gradebook, assignment_id: str) -> list[Presentation]:
 
 
 def presentation_history(gb: Gradebook) -> dict[str, list[dict]]:
-    """Per student, every time they were drawn: assignment, when, and whether absent."""
-    history: dict[str, list[dict]] = {}
-    for row in _rows(gb):
-        history.setdefault(row.student_id, []).append(
-            {"assignment": row.assignment_id, "drawn_at": row.drawn_at, "absent": row.absent}
-        )
-    return history
+    """Per student, every time they were drawn: assignment, when, and whether absent
+    (``gradebook.reading.presentation_history``, in the gradebook's session)."""
+    from .gradebook import reading
+    from .gradebook.records import session_rows
+
+    return reading.presentation_history(session_rows(gb))
 
 
 def draw_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:

@@ -10,12 +10,14 @@ import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from .calendar import iso_local, iso_utc
 from .coursefile import Course
 from .policy import Standing
+
+if TYPE_CHECKING:  # rich's tables: only for the terminal's views, not JSON or CSV
+    from rich.table import Table
 
 __all__ = [
     "deadlines_data",
@@ -52,6 +54,8 @@ def deadlines_data(course: Course) -> list[dict]:
 
 
 def deadlines_table(course: Course) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{course.title}: deadlines ({course.timezone})")
     for column in ("assignment", "title", "release", "due (local)", "due (UTC)"):
         table.add_column(column)
@@ -79,9 +83,10 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
     ``warnings``: what the instructor must act on (e.g. a deadline passed without a release)."""
     presented = presented or {}
     utc_text = functools.cache(iso_utc)  # the deadlines repeat for every student
+    people = {person.id: person for person in course.roster.students}
     students = []
     for standing in standings:
-        person = course.student(standing.student_id)
+        person = people[standing.student_id]
         students.append({
             "id": standing.student_id,
             "name": person.name,
@@ -174,6 +179,8 @@ def _presented(student: dict) -> str:
 
 
 def status_table(data: dict) -> Table:
+    from rich.table import Table
+
     students = data["students"]
     upcoming = _upcoming(students, data["as_of_utc"])
     assignment_ids = [a for a in (list(students[0]["assignments"]) if students else [])

@@ -10,13 +10,13 @@ __all__ = ["standing_data"]
 
 def standing_data(ws, as_of: dt.datetime) -> dict:
     """The status document (``reports.status_data``) of every rostered student at ``as_of``."""
-    from .gradebook.records import gather_facts
+    from .gradebook.reading import gather_facts, open_reader, presentation_history
     from .policy import judge, release_warnings
-    from .presenters import presentation_history
     from .reports import status_data
 
-    with ws.gradebook() as gb:
-        facts = gather_facts(gb, ws.course)
-        presented = presentation_history(gb)
+    # plain SQL on a connection of its own: on SQLite neither SQLAlchemy nor its ORM is loaded
+    with open_reader(ws.db_url, ws.course.id) as rows:
+        facts = gather_facts(rows, ws.course)
+        presented = presentation_history(rows)
     return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented,
                        warnings=release_warnings(ws.course, facts.releases, as_of))

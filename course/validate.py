@@ -58,13 +58,13 @@ def _gradebook_exists(ws: Workspace) -> bool:
 def unreleased_deadlines(ws: Workspace, check: CourseFileCheck,
                          now: dt.datetime) -> Iterator[Problem]:
     """A deadline that passed without a release: nobody could hand in (nobody's miss)."""
-    from .gradebook.records import release_times
+    from .gradebook.reading import open_reader, release_times
     from .policy import release_warning, unreleased_past_deadline
 
     if not _gradebook_exists(ws):
         return
-    with ws.gradebook() as gb:
-        releases = release_times(gb, ws.course)
+    with open_reader(ws.db_url, ws.course.id) as rows:  # SQLite: no SQLAlchemy to import
+        releases = release_times(rows, ws.course)
     ids = [a.id for a in ws.course.assignments]
     for assignment_id in unreleased_past_deadline(ws.course, releases, now):
         yield Problem.at(WARNING, check, ("assignments", ids.index(assignment_id)),

@@ -22,13 +22,12 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from ..errors import UserError
+from . import SCHEMA_VERSION, VERSION_TABLE
 
 __all__ = ["SCHEMA_VERSION", "Gradebook", "open_gradebook", "stored_version", "upgrade_database",
            "upgrade_schema"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-VERSION_TABLE = "course_alembic_version"  # migrations/env.py names it to alembic
-SCHEMA_VERSION = "0004"  # our newest migration (tests check it is alembic's head)
 
 
 def _create_nbgrader_schema(database: str | Engine) -> None:

@@ -6,14 +6,15 @@ import datetime as dt
 import getpass
 import os
 
-from sqlalchemy import case, column, func, select, table
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..calendar import utcnow
 from ..coursefile import Course
 from ..errors import UserError
-from ..policy import Facts, Graded, GradingError, Override
+from ..policy import Facts
+from . import reading
 from .database import Gradebook
 from .models import (
     Excuse,
@@ -48,6 +49,7 @@ __all__ = [
     "release_times",
     "revoke_excuse",
     "revoke_extension",
+    "session_rows",
     "set_override",
     "start_run",
 ]
@@ -225,123 +227,29 @@ def finish_run(gb: Gradebook, run: GradingRun, outcome: str, message: str = "",
     gb.session.commit()
 
 
-def _latest_by_pair(rows, key=lambda row: row.id):
-    latest = {}
-    for row in sorted(rows, key=key):
-        latest[(row.student_id, row.assignment_id)] = row
-    return latest
+def session_rows(gb: Gradebook) -> reading.Rows:
+    """``reading``'s SELECTs, run in the gradebook's session: its pending rows are flushed
+    first, so what was added and not yet committed is read too."""
+    gb.session.flush()
+    connection = gb.session.connection()
+    return lambda sql: connection.exec_driver_sql(sql).all()
 
 
 def release_times(gb: Gradebook, course: Course) -> dict[str, dt.datetime]:
-    """When each released assignment became visible: its first release, or the course file's
-    ``release:`` time if that is later (the exchange hides it until then)."""
-    first: dict[str, dt.datetime] = {}
-    for row in gb.session.scalars(select(Release)):
-        if row.assignment_id not in first or row.released_at < first[row.assignment_id]:
-            first[row.assignment_id] = row.released_at
-    for assignment in course.assignments:
-        if assignment.id in first and assignment.release is not None:
-            first[assignment.id] = max(first[assignment.id], assignment.release)
-    return first
+    """When each released assignment became visible (``reading.release_times``)."""
+    return reading.release_times(session_rows(gb), course)
 
 
 def gather_facts(gb: Gradebook, course: Course) -> Facts:
-    """Receipts, releases, extensions, excuses, grading errors, scores and score overrides for
-    the policy. Revoked extensions and excuses and cleared overrides are left out.
-
-    A score is tied to the receipt its grading run graded. nbgrader's score (which includes
-    hand grading in the formgrader) is used while the latest run of that pair succeeded; after a
-    failed re-grade the last good run's own score stands.
-    """
-    facts = Facts(releases=release_times(gb, course))
-    received = {}
-    # the columns needed, not the models: a big course has thousands of receipts and runs
-    receipts = select(Receipt.id, Receipt.student_id, Receipt.assignment_id, Receipt.received_at)
-    for receipt in gb.session.execute(receipts.order_by(Receipt.id)):
-        received[receipt.id] = receipt.received_at
-        facts.receipts.setdefault((receipt.student_id, receipt.assignment_id), []).append(
-            receipt.received_at
-        )
-    in_force = lambda model: gb.session.scalars(select(model).where(model.revoked_at.is_(None)))
-    for pair, ext in _latest_by_pair(in_force(Extension)).items():
-        facts.extensions[pair] = ext.until
-    for pair, excuse in _latest_by_pair(in_force(Excuse)).items():
-        facts.excuses[pair] = excuse.reason
-    not_cleared = select(ScoreOverride).where(ScoreOverride.cleared_at.is_(None))
-    for pair, row in _latest_by_pair(gb.session.scalars(not_cleared)).items():
-        facts.overrides[pair] = Override(row.score, row.reason, row.set_by, row.set_at,
-                                         row.max_score)
-    columns = ("id", "student_id", "assignment_id", "receipt_id", "started_at", "outcome",
-               "message", "score", "max_score")
-    runs = list(gb.session.execute(select(*(getattr(GradingRun, name) for name in columns))
-                                   .where(GradingRun.outcome != "running")))
-    by_start = lambda run: (run.started_at, run.id)  # a re-grade reuses its (older) row
-    latest = _latest_by_pair(runs, key=by_start)
-    good = _latest_by_pair([run for run in runs if run.outcome == "success"], key=by_start)
-    for pair, run in latest.items():
-        if run.outcome != "success":
-            facts.grading_errors[pair] = GradingError(run.message, received.get(run.receipt_id),
-                                                      unreadable=run.outcome == "unreadable")
-    nbgrader = nbgrader_scores(gb, [assignment.id for assignment in course.assignments])
-    for pair, run in good.items():
-        when = received.get(run.receipt_id)
-        if when is None or run.score is None:
-            continue
-        score, max_score = run.score, run.max_score
-        if latest[pair] is run and pair in nbgrader:
-            score, max_score = nbgrader[pair]
-        facts.scores[pair] = Graded(score, max_score, when)
-    return facts
-
-
-# nbgrader's tables, as much of them as its scores need (nbgrader.api defines them)
-_assignment = table("assignment", column("id"), column("name"))
-_notebook = table("notebook", column("id"), column("assignment_id"))
-_cell = table("base_cell", column("id"), column("notebook_id"))
-_submission = table("submitted_assignment", column("id"), column("assignment_id"),
-                    column("student_id"))
-_submitted_notebook = table("submitted_notebook", column("id"), column("assignment_id"))
-_grade = table("grade", column("notebook_id"), column("auto_score"), column("manual_score"),
-               column("extra_credit"))
+    """The facts the policy judges, read in the gradebook's session (``reading.gather_facts``)."""
+    return reading.gather_facts(session_rows(gb), course)
 
 
 def nbgrader_scores(gb: Gradebook, assignment_ids: list[str]
                     ) -> dict[tuple[str, str], tuple[float, float]]:
     """nbgrader's score and max score of each submission of these assignments, by (student,
-    assignment), hand grading in the formgrader included.
-
-    Read from nbgrader's tables in two queries, as nbgrader defines them: a grade counts its
-    manual score, else its automatic one (else 0), plus any extra credit; a submission scores
-    the sum of its grades, out of the sum of the max scores of the assignment's graded cells
-    (grade cells and task cells). nbgrader's own Gradebook would cost two queries per
-    submission, and importing nbgrader about 2 s.
-    """
-    extra = func.coalesce(_grade.c.extra_credit, 0.0)
-    points = case((_grade.c.manual_score.is_not(None), _grade.c.manual_score + extra),
-                  (_grade.c.auto_score.is_not(None), _grade.c.auto_score + extra), else_=0.0)
-    scored = (select(_submission.c.student_id, _assignment.c.name,
-                     func.coalesce(func.sum(points), 0.0))
-              .select_from(_submission
-                           .join(_assignment, _submission.c.assignment_id == _assignment.c.id)
-                           .outerjoin(_submitted_notebook,
-                                      _submitted_notebook.c.assignment_id == _submission.c.id)
-                           .outerjoin(_grade, _grade.c.notebook_id == _submitted_notebook.c.id))
-              .where(_assignment.c.name.in_(assignment_ids))
-              .group_by(_submission.c.student_id, _assignment.c.name))
-    max_scores: dict[str, float] = {}
-    for cells_table in ("grade_cells", "task_cells"):
-        cells = table(cells_table, column("id"), column("max_score"))
-        query = (select(_assignment.c.name, func.sum(cells.c.max_score))
-                 .select_from(_assignment
-                              .join(_notebook, _notebook.c.assignment_id == _assignment.c.id)
-                              .join(_cell, _cell.c.notebook_id == _notebook.c.id)
-                              .join(cells, cells.c.id == _cell.c.id))
-                 .where(_assignment.c.name.in_(assignment_ids))
-                 .group_by(_assignment.c.name))
-        for name, total in gb.session.execute(query):
-            max_scores[name] = max_scores.get(name, 0.0) + (total or 0.0)
-    return {(student, name): (score, max_scores.get(name, 0.0))
-            for student, name, score in gb.session.execute(scored)}
+    assignment), hand grading included (``reading.nbgrader_scores``)."""
+    return reading.nbgrader_scores(session_rows(gb), assignment_ids)
 
 
 NBGRADER = "nbgrader"  # SyncState.target of what the workspace writes into nbgrader's tables

@@ -2,9 +2,8 @@
 
 from alembic import context
 
+from course.gradebook import VERSION_TABLE
 from course.gradebook.models import Base
-
-VERSION_TABLE = "course_alembic_version"
 
 
 def _ours(name, type_, *_args):
