@@ -30,6 +30,7 @@ __all__ = [
     "TestResult",
     "grade_notebook",
     "notebook_cells",
+    "start_warm_server",
 ]
 
 
@@ -117,16 +118,21 @@ class _WarmServer:
         self.process: subprocess.Popen | None = None
         self.lock = threading.Lock()
 
+    def start(self) -> None:
+        """Start the server unless it runs (it imports while the caller goes on); the caller
+        holds the lock or is the only thread."""
+        if self.process is None or self.process.poll() is not None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "autograder.warm"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+
     def run(self, args: list[str], workdir: Path, log: Path, timeout: float) -> int | None:
         request = json.dumps({"args": args, "workdir": str(workdir), "log": str(log),
                               "timeout": timeout, "grace": INTERRUPT_GRACE})
         with self.lock:
             for attempt in (1, 2):  # a server that died (OOM killer) is started again once
-                if self.process is None or self.process.poll() is not None:
-                    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-                    self.process = subprocess.Popen(
-                        [sys.executable, "-m", "autograder.warm"], stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                self.start()
                 try:
                     self.process.stdin.write(request + "\n")
                     self.process.stdin.flush()
@@ -147,6 +153,13 @@ class _WarmServer:
 
 
 _warm = _WarmServer()
+
+
+def start_warm_server() -> None:
+    """Start this process's warm grading process now rather than at the first grading: a
+    worker calls it when it starts, so the imports overlap its own."""
+    with _warm.lock:
+        _warm.start()
 
 
 def _run_pytest(graders: Path | None, job: Path, results: Path, options: GradingOptions,

@@ -11,6 +11,10 @@ stops the sandbox, SIGKILL after ``grace``). End of stdin ends the server.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import importlib
+import importlib.metadata
 import json
 import os
 import select
@@ -19,9 +23,25 @@ import sys
 
 import numpy  # noqa: F401 - graders import it
 import pytest
+from _pytest.config import default_plugins
 
+import autograder.checks  # graders import it
 import autograder.pytest_plugin  # noqa: F401
 from autograder.sandbox import choose_isolation
+
+
+def preload() -> None:
+    """Import, once, the modules every run would import: pytest's own plugins and those of
+    installed packages (pytest loads them all; anyio's pulls in asyncio and ssl) and IPython's
+    input transformer (``autograder.checks`` reads notebook source with it). Library code
+    only: no grader module and no run of pytest happens here. numpy.random stays unimported:
+    its global generator would be seeded here and every child would draw the same numbers."""
+    for name in default_plugins:
+        importlib.import_module(f"_pytest.{name}")
+    for entry in importlib.metadata.entry_points(group="pytest11"):
+        with contextlib.suppress(Exception):  # a broken plugin fails in the run, as before
+            entry.load()
+    importlib.import_module("IPython.core.inputtransformer2")
 
 
 def _child(request: dict, pipes: tuple[int, int]) -> None:
@@ -61,6 +81,9 @@ def serve(requests, replies) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C at the terminal is the caller's
     for line in requests:
         request = json.loads(line)
+        # what exists now is never garbage in a child: its collections (pytest runs several
+        # at the end of a session) skip it, and its pages are not copied by the collector
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             _child(request, (requests.fileno(), replies.fileno()))
@@ -70,4 +93,5 @@ def serve(requests, replies) -> None:
 
 if __name__ == "__main__":
     choose_isolation("auto")  # the sandbox probe (starting bwrap) once, not per submission
+    preload()
     serve(sys.stdin, sys.stdout)

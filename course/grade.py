@@ -8,8 +8,11 @@ submission with the same graders updates its run instead of adding one.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,8 +20,8 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+import autograder.import_costs  # noqa: F401 - first: before anything imports nbformat
 from autograder.results import GradingReport
-from autograder.single import MAX_NOTEBOOK_BYTES
 
 from .collect import collect, collected_receipt_id
 from .errors import UserError
@@ -27,9 +30,13 @@ from .inbox import notebook_problem
 from .release import folder_checksum, generate
 from .workspace import Workspace, nbgrader_reason, open_workspace
 
-__all__ = ["ENGINE", "GradeOutcome", "collected_students", "default_workers", "grade"]
+__all__ = ["ENGINE", "GradeOutcome", "collected_students", "default_workers", "grade",
+           "prepare_worker", "worker_pool"]
 
 ENGINE = "sandboxed-pytest"
+# what ``autograde_one`` imports (nbformat, nbgrader, the engine): seconds, so it is imported
+# by the workers, before their first job, and not by a command that only sends the jobs
+WORKER_MODULES = ("autograder.single", "autograder.engine", "nbgrader.apps")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ def collected_students(ws: Workspace, assignment_id: str) -> list[str]:
 
 def _unreadable_notebook(folder: Path, expected: list[str]) -> str | None:
     """Why a submission cannot be graded at all, in one line, or None if it can."""
+    from autograder.single import MAX_NOTEBOOK_BYTES
+
     notebooks = sorted(folder.glob("*.ipynb"))
     if not notebooks:
         return "the submission contains no notebook"
@@ -71,6 +80,41 @@ def _unreadable_notebook(folder: Path, expected: list[str]) -> str | None:
         if problem:
             return f"{problem}: not graded"
     return None
+
+
+def prepare_worker(environ: dict[str, str] | None = None) -> None:
+    """Get a grading worker ready before its first job: import what grading needs and start its
+    warm grading process (``autograder.engine``), which imports in parallel. The local pool's
+    workers run it when they start, with the environment of the process that grades (the fork
+    server's dates from its own start); Celery's too (``course.fleet.cli``)."""
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
+    from autograder.engine import start_warm_server
+
+    # one that cannot start now is started again, and its failure said, at the first job
+    with contextlib.suppress(OSError):
+        start_warm_server()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` processes for ``autograde_one``, starting in the background. They are forked
+    from multiprocessing's fork server, which imports ``WORKER_MODULES`` once for all of them;
+    that server is a fresh interpreter, so no database connection or thread of this process is
+    inherited."""
+    context = get_context("forkserver")
+    # this module first: it keeps nbformat's import cheap (autograder.import_costs); the list
+    # is not read again once the server runs
+    context.set_forkserver_preload([__name__, *WORKER_MODULES])
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=prepare_worker,
+                               initargs=(dict(os.environ),))
+    # The workers start at the first job, which waits for the fork server's imports: sent from
+    # a thread, so this process collects and prepares the gradebook meanwhile. Jobs sent later
+    # wait for it (the pool's lock).
+    threading.Thread(target=pool.submit, args=(os.getpid,), daemon=True).start()
+    return pool
 
 
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
@@ -126,6 +170,20 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
     ws.course.assignment(assignment_id)
     for student_id in students or []:
         ws.course.student(student_id)
+    settings = ws.course.grading_for(assignment_id)
+    workers = workers or settings["workers"] or default_workers()
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if settings["backend"] == "local" and workers > 1 and len(
+                students if students is not None else collected_students(ws, assignment_id)) > 1:
+            # started before the collecting and gradebook work below, which its start overlaps
+            pool = stack.enter_context(worker_pool(workers))
+        return _grade(ws, assignment_id, students, settings, pool, on_result, wait)
+
+
+def _grade(ws: Workspace, assignment_id: str, students: list[str] | None, settings: dict,
+           pool: ProcessPoolExecutor | None, on_result: Callable[[GradeOutcome], None] | None,
+           wait: bool) -> list[GradeOutcome]:
     refreshed = {c.student_id: c.received_utc
                  for c in collect(ws, assignment_id, students=students, only_stale=True)}
     todo = students if students is not None else collected_students(ws, assignment_id)
@@ -133,8 +191,6 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
         if not (ws.root / "submitted" / student_id / assignment_id).is_dir():
             raise UserError(f"{student_id} has handed in nothing for {assignment_id}")
     version = folder_checksum(ws.source / assignment_id)[:16]
-    settings = ws.course.grading_for(assignment_id)
-    workers = workers or settings["workers"] or default_workers()
     with ws.gradebook() as gb:
         registered = gb.nb.find_assignment(assignment_id).notebooks
     if not registered:  # nbgrader grades against the cells that generate_assignment recorded
@@ -176,21 +232,19 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
                 on_result(outcome)
 
         course_file = str(ws.course_file)
-        if workers <= 1 or len(todo) <= 1:
+        if pool is None:
             for student_id in todo:
                 started[student_id] = time.perf_counter()
                 finish(student_id, *autograde_one(course_file, assignment_id, student_id, expected))
         else:
-            # spawn: a fresh interpreter, no database connections inherited from this one
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(autograde_one, course_file, assignment_id, s, expected): s
-                           for s in todo}
-                for future in as_completed(futures):
-                    student_id = futures[future]
-                    try:
-                        kind, problem, warnings = future.result()
-                    except Exception as exc:  # noqa: BLE001 - a dead worker takes only its job
-                        kind, problem, warnings = (
-                            "error", f"grading crashed: {type(exc).__name__}: {exc}", [])
-                    finish(student_id, kind, problem, warnings)
+            futures = {pool.submit(autograde_one, course_file, assignment_id, s, expected): s
+                       for s in todo}
+            for future in as_completed(futures):
+                student_id = futures[future]
+                try:
+                    kind, problem, warnings = future.result()
+                except Exception as exc:  # noqa: BLE001 - a dead worker takes only its job
+                    kind, problem, warnings = (
+                        "error", f"grading crashed: {type(exc).__name__}: {exc}", [])
+                finish(student_id, kind, problem, warnings)
     return sorted(outcomes, key=lambda o: o.student_id)

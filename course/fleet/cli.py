@@ -3,6 +3,7 @@ running, done and failed, per assignment, queue and worker)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -18,7 +19,9 @@ __all__ = ["add_fleet_commands", "doctor_fleet", "queue_state"]
 
 
 def cmd_worker(args) -> int:
-    from ..grade import default_workers
+    from celery.signals import worker_process_init
+
+    from ..grade import WORKER_MODULES, default_workers, prepare_worker
     from .app import broker_url, make_app
 
     # without --course: jobs name their course file (the course folder is shared at the same
@@ -44,6 +47,11 @@ def cmd_worker(args) -> int:
     name = args.name or (f"gpu{args.gpu}@{socket.gethostname()}" if queue == "gpu"
                          else f"cpu@{socket.gethostname()}")
     app = make_app(broker_url(ws), sweep_course=str(ws.course_file) if args.beat else None)
+    # the pool's processes are forked from this one: import the grading code once, here, and
+    # each process starts its warm grading process as it starts, not at its first job
+    for module in WORKER_MODULES:
+        importlib.import_module(module)
+    worker_process_init.connect(lambda **_: prepare_worker(), weak=False)
     argv = ["worker", "-Q", queue, "-c", str(concurrency), "-n", name, "-P", "prefork",
             "--loglevel", args.loglevel, "--without-mingle", "--without-gossip"]
     if args.beat:

@@ -213,6 +213,53 @@ def test_no_state_left_by_an_earlier_submission(submission):
 '''
 
 
+RANDOM_DRAW_GRADER = '''
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.cell("test_matmul")
+def test_draw(submission):
+    with open(os.environ["DRAWS_FILE"], "a") as out:
+        out.write(f"{np.random.random()!r}\\n")
+'''
+
+
+def test_warm_grading_children_draw_different_random_numbers(tmp_path, monkeypatch):
+    """numpy's global generator is seeded where numpy.random is first imported: in each child,
+    not in the warm helper every child is forked from (graders that draw test inputs without a
+    seed must not see the same inputs for every submission)."""
+    from autograder import engine
+
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    (graders / "test_draw.py").write_text(RANDOM_DRAW_GRADER)
+    draws = tmp_path / "draws.txt"
+    monkeypatch.setenv("DRAWS_FILE", str(draws))
+    if engine._warm.process is not None:  # a helper started before the variable was set
+        engine._warm.process.kill()
+        engine._warm.process.wait()
+    for _ in range(2):
+        result = grade_notebook(answered(), graders=graders)
+        assert [t.outcome for t in result.tests] == ["passed"], result
+    first, second = draws.read_text().split()
+    assert first != second
+
+
+def test_course_grade_leaves_grading_imports_to_the_workers():
+    """The command that grades imports nbformat and nbgrader only when it needs them: the
+    workers (``course.grade.WORKER_MODULES``) import them while it collects, and jsonschema's
+    RFC 3987 grammar (seconds of parsing, unused by notebook schemas) is never built."""
+    probe = ("import sys, course.grade; print('nbformat' in sys.modules); "
+             "import nbformat; nbformat.validate(nbformat.v4.new_notebook()); "
+             "print('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is not None)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+    assert done.stdout.split() == ["False", "False"]
+
+
 def test_warm_grading_gives_each_submission_fresh_grader_state(tmp_path):
     """The warm helper (autograder.warm) forks a fresh child per submission: state one grading
     leaves in the grader process is gone in the next; a helper that died is started again."""
