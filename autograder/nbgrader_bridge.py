@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Int, Unicode
+from traitlets import Dict, Float, Int, Unicode
 
 from .engine import GradingOptions, GradingResult, grade_notebook
 from .results import GradingReport
@@ -107,11 +107,17 @@ class SandboxedGrading(NbGraderPreprocessor):
     isolation = Unicode(DEFAULTS.isolation, help=setting_help("isolation")).tag(config=True)
     gpu_devices = Unicode("", help="comma-separated CUDA device ids for the sandbox"
                           ).tag(config=True)
+    assignment_settings = Dict(help="per assignment id, its own limits ({setting: value}, the "
+                               "course file's resolved grading settings), which replace the "
+                               "ones above for its notebooks: however autograde is started "
+                               "(course grade, the formgrader), an assignment gets its limits"
+                               ).tag(config=True)
 
-    def options(self) -> GradingOptions:
-        settings = GradingSettings(notebook_timeout=self.notebook_timeout,
-                                   call_timeout=self.call_timeout, memory_mb=self.memory_mb,
-                                   isolation=self.isolation)
+    def options(self, assignment: str | None = None) -> GradingOptions:
+        values = {"notebook_timeout": self.notebook_timeout, "call_timeout": self.call_timeout,
+                  "memory_mb": self.memory_mb, "isolation": self.isolation}
+        values.update(self.assignment_settings.get(assignment, {}))
+        settings = GradingSettings(**values)
         return settings.options(tuple(d for d in self.gpu_devices.split(",") if d))
 
     def preprocess(self, nb, resources):
@@ -121,7 +127,7 @@ class SandboxedGrading(NbGraderPreprocessor):
         data = folder / "data"
         result = grade_notebook(nb, graders=graders if graders.is_dir() else None,
                                 data_dir=data if data.is_dir() else None,
-                                options=self.options())
+                                options=self.options(assignment))
         for problem in result.problems:
             self.log.warning("%s: %s", assignment, problem)
         if result.notebook_error:

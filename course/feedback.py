@@ -162,7 +162,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     if not graded:
         return result
 
-    api = ws.nbgrader_api(assignment_id)  # its config hides hidden tests (Workspace)
+    api = ws.nbgrader_api()  # its config hides hidden tests (Workspace)
     exchange = CourseExchange(ws.course_file)
     try:
         for student_id in graded:

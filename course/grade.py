@@ -136,7 +136,7 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
     shutil.rmtree(backup, ignore_errors=True)
     if autograded.is_dir():
         shutil.copytree(autograded, backup)
-    api = ws.nbgrader_api(assignment_id)
+    api = ws.nbgrader_api()
     if gpu_devices:
         api.config.SandboxedGrading.gpu_devices = ",".join(gpu_devices)
     result = api.autograde(assignment_id, student_id, force=True, create=False)

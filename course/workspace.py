@@ -93,6 +93,8 @@ class Workspace:
         config.Autograde.autograde_preprocessors = [
             SandboxedGrading if step is Execute else step for step in steps]
         config.SandboxedGrading.source_root = str(self.source)
+        # each assignment's own limits, whoever starts autograde (the formgrader too)
+        config.SandboxedGrading.assignment_settings = self.grading_limits()
         # a test cell handed back as released is no "changed checksum" (course.released_cells)
         from nbgrader.preprocessors import OverwriteCells
 
@@ -113,17 +115,18 @@ class Workspace:
         config.GenerateFeedback.preprocessors = [*steps[:after], HideHiddenTests, *steps[after:]]
         return config
 
-    def configure_grading(self, config: Config, assignment_id: str) -> Config:
-        """The assignment's grading limits (``course.settings.resolve_grading``) for
-        SandboxedGrading; ``workers`` is ``course grade``'s, not nbgrader's."""
+    def grading_limits(self) -> dict[str, dict]:
+        """Per assignment, the limits SandboxedGrading grades it under
+        (``course.settings.resolve_grading``); where and how many at once (``workers``,
+        ``backend``, ...) are ``course grade``'s, not nbgrader's."""
         from .settings import DISPATCH_SETTINGS, resolve_grading
 
-        for setting in resolve_grading(self.course, assignment_id):
-            if setting.name not in DISPATCH_SETTINGS:
-                setattr(config.SandboxedGrading, setting.name, setting.value)
-        return config
+        return {assignment.id: {setting.name: setting.value
+                                for setting in resolve_grading(self.course, assignment.id)
+                                if setting.name not in DISPATCH_SETTINGS}
+                for assignment in self.course.assignments}
 
-    def nbgrader_api(self, assignment_id: str | None = None):
+    def nbgrader_api(self):
         from nbgrader.apps import NbGraderAPI  # heavy import: only for commands that need it
         from nbgrader.coursedir import CourseDirectory
         from sqlalchemy.exc import SAWarning
@@ -132,8 +135,6 @@ class Workspace:
         warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
 
         config = self.nbgrader_config()
-        if assignment_id is not None:
-            self.configure_grading(config, assignment_id)
         coursedir = CourseDirectory(config=config)
         return NbGraderAPI(coursedir=coursedir, config=config)
 

@@ -8,9 +8,6 @@ import json
 import os
 import socket
 
-from kombu.exceptions import KombuError
-from rich.table import Table
-
 from ..console import wide_console
 from ..console import workspace as _workspace
 from ..errors import UserError
@@ -42,6 +39,7 @@ def cmd_worker(args) -> int:
     os.environ["COURSE_WORKER_QUEUE"] = queue  # read by the jobs in the pool's processes
     if ws is not None:
         os.environ["COURSE_WORKER_COURSE"] = str(ws.course_file)
+        os.environ["COURSE_WORKER_COURSE_ID"] = ws.course.id
     elif args.beat:
         raise UserError("--beat sweeps one course's deadlines: name it with --course")
     name = args.name or (f"gpu{args.gpu}@{socket.gethostname()}" if queue == "gpu"
@@ -95,6 +93,8 @@ def queue_state(ws) -> dict:
         url = broker_url(ws)
     except UserError:
         return state
+    from kombu.exceptions import KombuError  # Celery's: every command builds this parser
+
     app = make_app(url)
     try:
         with app.connection_for_read() as conn:
@@ -137,6 +137,8 @@ def doctor_fleet(args) -> None:
     except UserError as exc:
         print(f"grading backend: celery, but {exc}")
         return
+    from kombu.exceptions import KombuError
+
     app = make_app(url)
     try:
         with app.connection_for_read() as conn:
@@ -150,6 +152,8 @@ def doctor_fleet(args) -> None:
 
 
 def cmd_queue(args) -> int:
+    from rich.table import Table
+
     ws = _workspace(args)
     state = queue_state(ws)
     if args.format == "json":

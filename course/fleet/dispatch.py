@@ -36,7 +36,7 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
             run.outcome, run.message = QUEUED, ""
             gb.session.commit()
             jobs.append(Job(str(ws.course_file), assignment_id, student_id, run.receipt_id,
-                            version, run.id, tuple(expected), sent, gpu))
+                            version, run.id, tuple(expected), sent, gpu, ws.course.id))
     app = make_app(broker_url(ws))
     try:
         for job in jobs:

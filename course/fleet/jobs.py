@@ -18,7 +18,7 @@ from ..gradebook import GradingRun
 from ..gradebook.records import finish_run
 from ..workspace import open_workspace
 
-__all__ = ["FINISHED", "Job", "RetryLater", "run_job"]
+__all__ = ["FINISHED", "Job", "RetryLater", "course_file_for", "run_job"]
 
 FINISHED = ("success", "error", "unreadable")
 QUEUED = "queued"
@@ -39,11 +39,15 @@ class Job:
     expected: tuple[str, ...]  # the assignment's notebooks
     sent: str  # ISO UTC time the job was sent
     gpu: bool = False
+    course_id: str = ""  # one fleet grades every course on a hub; "": a job sent before that
 
     @property
     def id(self) -> str:
+        """The receipt and the graders (a repeat rewrites the same row), within its course:
+        two courses' gradebooks number their receipts each from 1."""
         receipt = self.receipt_id if self.receipt_id is not None else f"{self.student_id}-none"
-        return f"{self.assignment_id}/r{receipt}/g{self.grader_version}"
+        course = f"{self.course_id}/" if self.course_id else ""
+        return f"{course}{self.assignment_id}/r{receipt}/g{self.grader_version}"
 
     @property
     def queue(self) -> str:
@@ -64,14 +68,21 @@ def _gpu_devices() -> tuple[str, ...]:
     return tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
 
 
+def course_file_for(job: Job) -> str:
+    """Where this worker finds the job's course: its own view of the shared folder for the
+    course it was started with (``course worker --course``), else the path the job was sent
+    from. A worker started for one course still grades another's jobs as that course."""
+    bound = os.environ.get("COURSE_WORKER_COURSE")
+    if bound and job.course_id in ("", os.environ.get("COURSE_WORKER_COURSE_ID")):
+        return bound
+    return job.course_file
+
+
 def run_job(job: Job, worker: str) -> str:
     """Grade ``job`` here and write its gradebook row. Returns the row's outcome."""
     from ..grade import autograde_one
 
-    # the worker's own view of the shared course folder (``course worker --course``), else the
-    # path the job was sent from
-    course_file = os.environ.get("COURSE_WORKER_COURSE") or job.course_file
-    ws = open_workspace(course_file)
+    ws = open_workspace(course_file_for(job))
     try:
         with ws.gradebook() as gb:
             run = gb.session.get(GradingRun, job.run_id)

@@ -60,12 +60,16 @@ def test_assignment_then_course_then_default_each_with_its_source(ws):
         resolve_grading(ws.course, "zz")
 
 
-def test_nbgrader_runs_with_the_resolved_settings(ws):
-    config = ws.configure_grading(ws.nbgrader_config(), "a3")
-    traits = SandboxedGrading(config=config)
-    assert (traits.notebook_timeout, traits.call_timeout, traits.memory_mb,
-            traits.isolation) == (500, 45, 2048, "none")
-    assert traits.options() == resolve_grading(ws.course, "a3").options()
+def test_nbgrader_grades_each_assignment_under_its_own_settings(ws):
+    """One nbgrader config for every assignment (what the formgrader's autograde runs with):
+    each notebook is graded under its assignment's resolved limits."""
+    step = SandboxedGrading(config=ws.nbgrader_config())
+    for assignment_id in ("a1", "a2", "a3"):
+        assert step.options(assignment_id) == resolve_grading(ws.course, assignment_id).options()
+    assert step.options("a3").limits.memory_bytes == 2048 * 2**20
+    assert step.options("a1").limits.memory_bytes == 1024 * 2**20
+    assert step.options("a3").timeouts == Timeouts(notebook=500, call=45)
+    assert step.options("zz") == DEFAULTS.options()  # not in the course: the platform's
 
 
 def test_the_defaults_are_the_same_everywhere():
@@ -149,5 +153,6 @@ def test_fleet_settings_resolve_like_the_others_and_the_broker_password_is_never
     assert shown["broker"] == "amqp://course:***@rabbit:5672/c"
     assert "s3cret" not in json.dumps(gpu.to_json())
     assert resolve_grading(ws.course, "a1").values.gpu is False
-    config = ws.nbgrader_api("a2").config.SandboxedGrading  # not nbgrader's settings
-    assert not {"backend", "broker", "gpu", "workers"} & set(config)
+    limits = ws.nbgrader_api().config.SandboxedGrading.assignment_settings  # nbgrader's: limits only
+    assert set(limits["a2"]) == {"notebook_timeout", "call_timeout", "memory_mb", "isolation"}
+    assert limits["a2"]["call_timeout"] == 45
