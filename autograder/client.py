@@ -196,7 +196,8 @@ class StudentProcess:
     """One sandboxed run of a notebook: ``start()``, ``cells`` once ready, ``request()``."""
 
     def __init__(self, cells: list[dict], *, data_dir: Path | None = None,
-                 limits: SandboxLimits = SandboxLimits(), timeouts: Timeouts = Timeouts()):
+                 limits: SandboxLimits = SandboxLimits(),  # noqa: B008 - frozen: one is shared safely
+                 timeouts: Timeouts = Timeouts()):
         self.cells_in, self.data_dir, self.limits, self.timeouts = cells, data_dir, limits, timeouts
         self.cells: list[dict] = []
         self.dead_reason: str | None = None

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import math
 
 import numpy as np
 import pytest
@@ -36,8 +37,8 @@ def test_round_trip(value):
     if isinstance(value, np.ndarray):
         assert type(back) is np.ndarray and back.dtype == value.dtype
         np.testing.assert_array_equal(back, value)
-    elif isinstance(value, float) and value != value:
-        assert back != back
+    elif isinstance(value, float) and math.isnan(value):
+        assert math.isnan(back)
     else:
         assert back == value and type(back) is type(value)
 
