@@ -110,8 +110,10 @@ class DrawResult:
 
 
 def draw(course: Course, gb: Gradebook, assignment_id: str, *, count: int | None = None,
-         seed: str | None = None, as_of: dt.datetime | None = None) -> DrawResult:
-    """Draw presenters for an assignment and record them (committed)."""
+         seed: str | None = None, as_of: dt.datetime | None = None,
+         by: str | None = None) -> DrawResult:
+    """Draw presenters for an assignment and record them (committed), as drawn ``by`` (default:
+    ``records.current_user()``)."""
     course.assignment(assignment_id)
     rows = _rows(gb)
     if any(row.assignment_id == assignment_id for row in rows):
@@ -125,12 +127,12 @@ def draw(course: Course, gb: Gradebook, assignment_id: str, *, count: int | None
         raise UserError(f"nobody handed in {assignment_id} on time: there is nobody to draw")
     counts, previous = _history(course, rows, assignment_id)
     picked = pick_presenters(eligible, counts, previous, count, seed)
-    _record(gb, assignment_id, picked, 0, seed, as_of or utcnow())
+    _record(gb, assignment_id, picked, 0, seed, as_of or utcnow(), by)
     return DrawResult(assignment_id, seed, picked, len(eligible), [])
 
 
 def replace_absentees(course: Course, gb: Gradebook, assignment_id: str, absentees: Sequence[str],
-                      *, as_of: dt.datetime | None = None) -> DrawResult:
+                      *, as_of: dt.datetime | None = None, by: str | None = None) -> DrawResult:
     """Mark drawn students absent and draw as many replacements, reproducibly from the first
     draw's seed. Returns the replacements (possibly fewer when nobody is left)."""
     course.assignment(assignment_id)
@@ -155,13 +157,13 @@ def replace_absentees(course: Course, gb: Gradebook, assignment_id: str, absente
                 if s not in already]
     counts, previous = _history(course, rows, assignment_id)
     picked = pick_presenters(eligible, counts, previous, len(absentees), seed)
-    _record(gb, assignment_id, picked, draw_round, seed, as_of or utcnow())
+    _record(gb, assignment_id, picked, draw_round, seed, as_of or utcnow(), by)
     return DrawResult(assignment_id, seed, picked, len(eligible), list(absentees))
 
 
 def _record(gb: Gradebook, assignment_id: str, picked: list[str], draw_round: int,
-            seed: str, now: dt.datetime) -> None:
-    by = current_user()
+            seed: str, now: dt.datetime, by: str | None) -> None:
+    by = by or current_user()
     for student in picked:
         gb.session.add(Presentation(assignment_id=assignment_id, student_id=student,
                                     draw_round=draw_round, seed=seed, drawn_at=now, drawn_by=by,

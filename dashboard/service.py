@@ -28,12 +28,10 @@ the login); actions call the same library functions as ``course extend``, ``cour
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,23 +56,6 @@ __all__ = ["DashboardService", "main"]
 log = logging.getLogger("dashboard")
 STATIC = Path(__file__).resolve().parent / "static"
 FLASH = "dashboard-flash"
-_as_user = threading.Lock()
-
-
-@contextlib.contextmanager
-def acting_as(user: str):
-    """``course.presenters`` records the drawer from $COURSE_USER (it takes no ``by``): set it
-    to the instructor for the call. Only the service's one worker thread writes."""
-    with _as_user:
-        before = os.environ.get("COURSE_USER")
-        os.environ["COURSE_USER"] = user
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("COURSE_USER", None)
-            else:
-                os.environ["COURSE_USER"] = before
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -294,8 +275,8 @@ class DrawHandler(BaseHandler):
         count, by, now = int(text) if text else None, self.user, calendar.utcnow()
 
         def act(ws: Workspace) -> str:
-            with ws.gradebook() as gb, acting_as(by):
-                result = draw(ws.course, gb, assignment_id, count=count, as_of=now)
+            with ws.gradebook() as gb:
+                result = draw(ws.course, gb, assignment_id, count=count, as_of=now, by=by)
             return (f"drew {len(result.picked)} of {result.eligible} students "
                     f"(seed {result.seed}): {', '.join(result.picked)}")
 

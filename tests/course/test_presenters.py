@@ -107,6 +107,17 @@ def test_only_on_time_and_available_students_are_drawn(ws):
     assert sorted(result.picked) == ["ada", "ben", "emil", "fay"]
 
 
+def test_the_drawer_is_recorded_by_name_or_as_the_current_user(ws):
+    # the dashboard names the instructor; the command line is $COURSE_USER (ina, conftest)
+    with ws.gradebook() as gb:
+        first = draw(ws.course, gb, "01-numpy", seed="s", by="ivo")
+        replace_absentees(ws.course, gb, "01-numpy", first.picked[:1], by="gus")
+        draw(ws.course, gb, "02-linreg", seed="t")
+        rows = [*drawn_for(gb, "01-numpy"), *drawn_for(gb, "02-linreg")]
+    assert {(row.assignment_id, row.draw_round, row.drawn_by) for row in rows} == {
+        ("01-numpy", 0, "ivo"), ("01-numpy", 1, "gus"), ("02-linreg", 0, "ina")}
+
+
 def test_draw_records_and_redraw_replaces_absentees(ws, capsys):
     root = str(ws.course_file)
     assert main(["draw", "01-numpy", "--seed", "abc", "--course", root]) == 0
