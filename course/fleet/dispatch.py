@@ -3,6 +3,7 @@ every job's row is finished (the progress bar advances as rows finish)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -49,33 +50,52 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
 def grade_on_fleet(ws: Workspace, assignment_id: str, students: list[str], *, version: str,
                    expected: list[str], gpu: bool, collected: dict[str, str],
                    on_result: Callable | None = None, wait: bool = True) -> list:
-    from ..grade import GradeOutcome
-
     jobs = send_jobs(ws, assignment_id, students, version=version, expected=expected, gpu=gpu)
     if not wait:
         return []
     pending = {job.run_id: job for job in jobs}
     outcomes = []
-    while pending:
-        try:
-            with ws.gradebook() as gb:
+    gb = None  # one connection for all the polls: a new one each time costs the database a
+    try:       # process (PostgreSQL) on the cores the workers grade on
+        while pending:
+            try:
+                if gb is None:
+                    gb = ws.gradebook()
+                gb.session.rollback()  # a fresh snapshot: what the workers committed since
                 rows = gb.session.scalars(select(GradingRun).where(GradingRun.id.in_(pending)))
                 done = [row for row in rows if row.outcome in FINISHED]
-        except (OperationalError, InterfaceError):  # the database is restarting: ask again
-            done = []
-        for row in done:
-            job = pending.pop(row.id)
-            seconds = (row.finished_at - row.started_at).total_seconds()
-            if row.outcome == "success":
-                warnings = tuple(row.message.split("; ")) if row.message else ()
-                outcome = GradeOutcome(job.student_id, "success", row.score, row.max_score, "",
-                                       seconds, warnings, collected.get(job.student_id))
-            else:
-                outcome = GradeOutcome(job.student_id, row.outcome, None, None, row.message,
-                                       seconds, collected=collected.get(job.student_id))
-            outcomes.append(outcome)
-            if on_result:
-                on_result(outcome)
-        if pending:
-            time.sleep(POLL_S)
+            except (OperationalError, InterfaceError):  # the database is restarting: ask again
+                done = []
+                if gb is not None:
+                    with contextlib.suppress(OperationalError, InterfaceError):
+                        gb.close()
+                    gb = None
+            outcomes += _finished(done, pending, collected, on_result)
+            if pending:
+                time.sleep(POLL_S)
+    finally:
+        if gb is not None:
+            gb.close()
     return sorted(outcomes, key=lambda o: o.student_id)
+
+
+def _finished(done: list, pending: dict, collected: dict[str, str],
+              on_result: Callable | None) -> list:
+    """The outcomes of the runs in ``done`` (taken out of ``pending``), each reported."""
+    from ..grade import GradeOutcome
+
+    outcomes = []
+    for row in done:
+        job = pending.pop(row.id)
+        seconds = (row.finished_at - row.started_at).total_seconds()
+        if row.outcome == "success":
+            warnings = tuple(row.message.split("; ")) if row.message else ()
+            outcome = GradeOutcome(job.student_id, "success", row.score, row.max_score, "",
+                                   seconds, warnings, collected.get(job.student_id))
+        else:
+            outcome = GradeOutcome(job.student_id, row.outcome, None, None, row.message,
+                                   seconds, collected=collected.get(job.student_id))
+        outcomes.append(outcome)
+        if on_result:
+            on_result(outcome)
+    return outcomes
