@@ -507,6 +507,16 @@ class ExchangeService(LoggingConfigurable):
                                  f"{self.served[served.course_id].exchange.course_file} and "
                                  f"{path}")
             self.served[served.course_id] = served
+        urls: dict[str, str] = {}
+        for served in self.served.values():  # receipts of two courses must never mix
+            url = served.exchange.ws.db_url
+            if url in urls:
+                self.close()
+                raise ValueError(f"{urls[url]} and {served.course_id} would share one gradebook "
+                                 f"({url.split('@')[-1]}): give each course its own "
+                                 "(gradebook.url in its course file; $COURSE_DB_URL names one "
+                                 "database for every course)")
+            urls[url] = served.course_id
         if len(self.served) > 1 and EVERY_COURSE in self.staff_services.values():
             self.close()
             raise ValueError("this exchange serves several courses: name each staff service's "

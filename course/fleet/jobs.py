@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..calendar import utcnow
+from ..errors import UserError
 from ..gradebook import GradingRun
 from ..gradebook.records import finish_run
 from ..workspace import open_workspace
@@ -78,6 +79,25 @@ def course_file_for(job: Job) -> str:
     return job.course_file
 
 
+def _other_gradebook(gb, ws, run: GradingRun, job: Job) -> str | None:
+    """Why the gradebook this worker opened is not the job's course's, or None. One fleet
+    grades several courses, each with its own gradebook; $COURSE_DB_URL in a worker's
+    environment would name one database for all of them."""
+    from sqlalchemy import inspect, text
+
+    place = f"the gradebook {ws.db_url.split('@')[-1]}"  # no password in a log
+    if (run.student_id, run.assignment_id) != (job.student_id, job.assignment_id):
+        return (f"{place} holds run {job.run_id} for {run.student_id}/{run.assignment_id}, "
+                f"not {job.student_id}/{job.assignment_id}: it is not the gradebook of "
+                f"{job.course_id or ws.course.id} (is $COURSE_DB_URL set for several courses?)")
+    if job.course_id and inspect(gb.session.connection()).has_table("course"):
+        courses = set(gb.session.execute(text("SELECT id FROM course")).scalars())
+        if courses and job.course_id not in courses:  # nbgrader's table: the course it is of
+            return (f"{place} is the gradebook of {', '.join(sorted(courses))}, not "
+                    f"{job.course_id} (is $COURSE_DB_URL set for several courses?)")
+    return None
+
+
 def run_job(job: Job, worker: str) -> str:
     """Grade ``job`` here and write its gradebook row. Returns the row's outcome."""
     from ..grade import autograde_one
@@ -88,6 +108,9 @@ def run_job(job: Job, worker: str) -> str:
             run = gb.session.get(GradingRun, job.run_id)
             if run is None:
                 return "gone"  # the row was removed (the course was reset): nothing to grade
+            mismatch = _other_gradebook(gb, ws, run, job)
+            if mismatch:  # writing here would overwrite another course's row
+                raise UserError(mismatch)
             if run.outcome in FINISHED:  # sending sets it queued; only a worker finishes it
                 return run.outcome  # delivered again after it was done: done once is enough
             run.outcome, run.message, run.started_at, run.finished_at = (

@@ -84,3 +84,9 @@ def test_the_staff_services_variable():
         "formgrader-a": "a", "formgrader-b": "b"}
     assert parse_staff_services("formgrader-a") == {"formgrader-a": "*"}
     assert parse_staff_services("") == {}
+
+
+def test_two_courses_never_share_a_gradebook(two_courses, monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DB_URL", f"sqlite:///{tmp_path / 'one.db'}")
+    with pytest.raises(ValueError, match="dl-test and ml-test would share one gradebook"):
+        ExchangeService(courses=[str(f) for f in two_courses])
