@@ -4,20 +4,9 @@ is tests/hub_config/test_two_courses_hub.py."""
 
 import pytest
 from exchange_requests import request
+from small_courses import course_text
 
 from exchange.service import ExchangeService, parse_staff_services
-
-COURSE = """\
-id: dl-test
-title: Deep Learning (test)
-timezone: Europe/Berlin
-withdrawal_deadline: 2027-03-01
-assignments:
-  - {id: 01-numpy, due: 2027-01-10 18:00}
-roster:
-  instructors: [{id: ina}]
-  students: [{id: ada}, {id: ben}]
-"""
 
 
 @pytest.fixture
@@ -27,8 +16,7 @@ def two_courses(tmp_path, monkeypatch):
     for course_id in ("dl-test", "ml-test"):
         root = tmp_path / course_id
         root.mkdir()
-        text = COURSE.replace("id: dl-test", f"id: {course_id}", 1)
-        (root / "course.yml").write_text(text)
+        (root / "course.yml").write_text(course_text(course_id))
         files.append(root / "course.yml")
     return files
 

@@ -1,6 +1,8 @@
 """Jobs of several courses through one fleet, without a broker: their ids, and which course
 file a worker opens for each."""
 
+from small_courses import course_text
+
 from course.fleet.jobs import Job, course_file_for
 
 
@@ -26,17 +28,6 @@ def test_a_worker_for_one_course_grades_another_s_job_as_that_course(monkeypatch
     assert course_file_for(job("dl-a", "/srv/dl/course.yml")) == "/srv/dl/course.yml"
 
 
-COURSE = """\
-id: {id}
-title: Course {id}
-timezone: Europe/Berlin
-withdrawal_deadline: 2027-03-01
-assignments:
-  - {{id: 01-numpy, due: 2027-01-10 18:00}}
-roster:
-  instructors: [{{id: ina}}]
-  students: [{{id: ada}}, {{id: ben}}]
-"""
 
 
 def test_a_job_never_writes_into_another_course_s_gradebook(tmp_path, monkeypatch):
@@ -53,7 +44,7 @@ def test_a_job_never_writes_into_another_course_s_gradebook(tmp_path, monkeypatc
     for course_id in ("dl-a", "ml-b"):
         (tmp_path / course_id).mkdir()
         files[course_id] = tmp_path / course_id / "course.yml"
-        files[course_id].write_text(COURSE.format(id=course_id))
+        files[course_id].write_text(course_text(course_id))
     monkeypatch.setenv("COURSE_DB_URL", f"sqlite:///{tmp_path / 'dl-a' / 'gradebook.db'}")
     monkeypatch.delenv("COURSE_WORKER_COURSE", raising=False)
     with open_workspace(files["dl-a"]).gradebook() as gb:

@@ -6,24 +6,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from conftest import REPO
+from small_courses import course_text
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from hub_config import apply
 from hub_config.singleuser.course_formgrader import SERVICE_ENV, formgrader_courses
 
-COURSE = """\
-id: dl-test
-title: Deep Learning (test)
-timezone: Europe/Berlin
-withdrawal_deadline: 2027-03-01
-assignments:
-  - {id: 01-numpy, due: 2027-01-10 18:00}
-roster:
-  instructors: [{id: ina}]
-  graders: [{id: gus}]
-  students: [{id: ada}]
-"""
+COURSE = course_text(graders=("gus",), students=("ada",))
 
 
 def _environment(tmp_path, **settings) -> dict:

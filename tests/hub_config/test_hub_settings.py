@@ -8,6 +8,7 @@ from conftest import REPO
 from jupyterhub import orm
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.user import User
+from small_courses import course_text
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from traitlets.config import Config
@@ -17,18 +18,7 @@ from hub_config import apply
 from hub_config.gpu_placement import NoGpuFree, Placement
 from hub_config.spawners import GpuPlacement
 
-COURSE = """\
-id: dl-test
-title: Deep Learning (test)
-timezone: Europe/Berlin
-withdrawal_deadline: 2027-03-01
-assignments:
-  - {id: 01-numpy, due: 2027-01-10 18:00}
-roster:
-  instructors: [{id: ina}]
-  graders: [{id: gus}]
-  students: [{id: ada}, {id: ben}]
-"""
+COURSE = course_text(graders=("gus",))
 
 
 @pytest.fixture
@@ -236,17 +226,8 @@ def test_the_shipped_config_files_load(course_file, monkeypatch):
     assert config.ExchangeFactory.collect == "exchange.client.ExchangeCollect"
 
 
-SECOND = """\
-id: ml-test
-title: Machine Learning (test)
-timezone: Europe/Berlin
-withdrawal_deadline: 2027-03-01
-assignments:
-  - {id: 01-numpy, due: 2027-01-17 18:00}
-roster:
-  instructors: [{id: ivo}]
-  students: [{id: ben}, {id: cleo}]
-"""
+SECOND = course_text("ml-test", title="Machine Learning (test)", instructors=("ivo",),
+                     students=("ben", "cleo"), due="2027-01-17 18:00")
 
 
 @pytest.fixture
