@@ -451,7 +451,6 @@ class ExchangeService(LoggingConfigurable):
 
     courses = List(Unicode(), help="the course files (or their folders) whose rosters and "
                    "folders it serves, each under its own course id").tag(config=True)
-    course = Unicode(help="one course file: the same as courses=[course]").tag(config=True)
     ip = Unicode("127.0.0.1", help="address to listen on").tag(config=True)
     port = Integer(0, help="port to listen on (0: from $JUPYTERHUB_SERVICE_URL, else 8765)"
                    ).tag(config=True)
@@ -492,13 +491,12 @@ class ExchangeService(LoggingConfigurable):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        files = [*self.courses, *([self.course] if self.course else [])]
-        if not files:
+        if not self.courses:
             raise ValueError("the exchange needs a course file (courses=[...])")
         limits = {"max_submission_bytes": self.max_submission_bytes,
                   "max_stored_bytes": self.max_stored_bytes, "max_files": self.max_files}
         self.served: dict[str, ServedCourse] = {}
-        for path in files:
+        for path in self.courses:
             served = ServedCourse(Path(path), **limits)
             if served.course_id in self.served:
                 served.close()

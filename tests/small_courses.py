@@ -1,9 +1,14 @@
 """Small course files for tests that need a roster and one assignment and nothing more (the
-hub's settings, the exchange's routing, the fleet's jobs)."""
+hub's settings, the exchange's routing, the fleet's jobs), and the hub configuration that
+``hub_config.apply`` makes of them."""
 
 from __future__ import annotations
 
-__all__ = ["course_text"]
+from pathlib import Path
+
+from traitlets.config import Config
+
+__all__ = ["configured", "course_text"]
 
 
 def course_text(course_id: str = "dl-test", *, title: str = "Deep Learning (test)",
@@ -19,3 +24,20 @@ def course_text(course_id: str = "dl-test", *, title: str = "Deep Learning (test
     return (f"id: {course_id}\ntitle: {title}\ntimezone: Europe/Berlin\n"
             f"withdrawal_deadline: 2027-03-01\nassignments:\n  - {{id: 01-numpy, due: {due}}}\n"
             f"roster:\n{staff}  students: {people(students)}\n")
+
+
+def configured(course_files: Path | str | list, **settings) -> Config:
+    """What a jupyterhub_config.py calling ``hub_config.apply`` ends up with, for one course
+    file or several, the simple authenticator and ``settings`` (``c.CourseHub.*``)."""
+    from hub_config import apply
+
+    c = Config()
+    if isinstance(course_files, list):
+        c.CourseHub.course_files = [str(path) for path in course_files]
+    else:
+        c.CourseHub.course_file = str(course_files)
+    c.CourseHub.simple_password = "password-123"
+    for key, value in settings.items():
+        setattr(c.CourseHub, key, value)
+    apply(c)
+    return c

@@ -3,26 +3,16 @@ through the hub's OAuth, opened by both course groups; LocalHub (course hub) tur
 
 import runpy
 
+from small_courses import configured
 from traitlets.config import Config
 
 from course.hubcourse import build_hub_course
 from course.localhub import LocalHub
-from hub_config import apply
-
-
-def _configured(course_file, **settings) -> Config:
-    c = Config()
-    c.CourseHub.course_file = str(course_file)
-    c.CourseHub.simple_password = "password-123"
-    for key, value in settings.items():
-        setattr(c.CourseHub, key, value)
-    apply(c)
-    return c
 
 
 def test_the_dashboard_is_a_service_both_groups_may_open(tmp_path):
     course_file = build_hub_course(tmp_path / "course", release="none")
-    c = _configured(course_file, dashboard_port=9123)
+    c = configured(course_file, dashboard_port=9123)
     services = {s["name"]: s for s in c.JupyterHub.services}
     dashboard = services["dashboard"]
     assert dashboard["url"] == "http://127.0.0.1:9123"
@@ -33,7 +23,7 @@ def test_the_dashboard_is_a_service_both_groups_may_open(tmp_path):
     for group_role in ("nbgrader-dl-hub", "formgrade-dl-hub"):
         assert "access:services!service=dashboard" in roles[group_role]["scopes"]
     assert "access:services!service=dashboard" not in c.Spawner.server_token_scopes
-    off = _configured(course_file, dashboard=False)
+    off = configured(course_file, dashboard=False)
     assert "dashboard" not in {s["name"] for s in off.JupyterHub.services}
     assert not [r for r in off.JupyterHub.load_roles
                 if "access:services!service=dashboard" in r["scopes"]]

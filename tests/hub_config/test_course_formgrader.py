@@ -6,11 +6,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from conftest import REPO
-from small_courses import course_text
+from small_courses import configured, course_text
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from hub_config import apply
 from hub_config.singleuser.course_formgrader import SERVICE_ENV, formgrader_courses
 
 COURSE = course_text(graders=("gus",), students=("ada",))
@@ -19,13 +18,7 @@ COURSE = course_text(graders=("gus",), students=("ada",))
 def _environment(tmp_path, **settings) -> dict:
     course_file = tmp_path / "course.yml"
     course_file.write_text(COURSE)
-    c = Config()
-    c.CourseHub.course_file = str(course_file)
-    c.CourseHub.simple_password = "password-123"
-    for key, value in settings.items():
-        setattr(c.CourseHub, key, value)
-    apply(c)
-    return c.Spawner.environment
+    return configured(course_file, **settings).Spawner.environment
 
 
 def _for(environment: dict, user: str) -> dict:

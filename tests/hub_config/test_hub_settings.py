@@ -8,13 +8,12 @@ from conftest import REPO
 from jupyterhub import orm
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.user import User
-from small_courses import course_text
+from small_courses import configured, course_text
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from hub_config import apply
 from hub_config.gpu_placement import NoGpuFree, Placement
 from hub_config.spawners import GpuPlacement
 
@@ -26,16 +25,6 @@ def course_file(tmp_path):
     path = tmp_path / "course.yml"
     path.write_text(COURSE)
     return path
-
-
-def configured(course_file, **settings) -> Config:
-    c = Config()
-    c.CourseHub.course_file = str(course_file)
-    c.CourseHub.simple_password = "password-123"
-    for key, value in settings.items():
-        setattr(c.CourseHub, key, value)
-    apply(c)
-    return c
 
 
 def test_groups_and_roles_come_from_the_roster(course_file):
@@ -240,11 +229,7 @@ def two_courses(course_file, tmp_path):
 
 def test_two_courses_get_their_own_groups_roles_and_services(two_courses):
     first, second = two_courses
-    c = Config()
-    c.CourseHub.course_files = [str(first), str(second)]
-    c.CourseHub.simple_password = "password-123"
-    c.CourseHub.service_ports = {"dashboard-ml-test": 9300}
-    apply(c)
+    c = configured([first, second], service_ports={"dashboard-ml-test": 9300})
     assert c.JupyterHub.load_groups["nbgrader-ml-test"] == {"users": ["ben", "cleo"]}
     assert c.JupyterHub.load_groups["formgrade-dl-test"] == {"users": ["ina", "gus"]}
     assert c.Authenticator.allowed_users == {"ada", "ben", "cleo", "ina", "gus", "ivo"}
@@ -280,10 +265,8 @@ def test_two_courses_with_one_id_are_refused(course_file, tmp_path):
     copy = tmp_path / "copy" / "course.yml"
     copy.parent.mkdir()
     copy.write_text(COURSE)
-    c = Config()
-    c.CourseHub.course_files = [str(course_file), str(copy)]
     with pytest.raises(ValueError, match="both course 'dl-test'"):
-        apply(c)
+        configured([course_file, copy])
 
 
 def test_a_user_of_two_courses_keeps_each_courses_assignments_apart(monkeypatch):
