@@ -15,8 +15,13 @@ $(UV):
 deps:
 	bash scripts/install-system-deps.sh
 
-$(VENV)/.installed-$(TF): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --extra $(TF) --compile-bytecode  # sandboxes cannot write .pyc
+# Debian's Python 3.11 (deps installs it), as in the images: every user may run it (a local hub
+# started as root runs each formgrader as its course folder's user; a Python under /root is
+# root's alone). Without it, the first Python 3.11 that uv finds. No .pyc: sandboxes cannot
+# write them.
+$(VENV)/.installed-$(TF): pyproject.toml uv.lock Makefile | $(UV)
+	$(UV) sync --locked --extra $(TF) --compile-bytecode \
+	    $$(test -x /usr/bin/python3.11 && echo --python /usr/bin/python3.11)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

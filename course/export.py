@@ -19,14 +19,18 @@ Formats (their column layouts are in ``LAYOUTS``; the tests hold the files to th
 A score is the one the policy counts (an override included); a missing assignment scores 0;
 pending and unreleased ones are empty. A student with neither ``sis_id`` nor ``email`` cannot be
 matched by an LMS: the export is refused and names them.
+
+Text a spreadsheet would run as a formula (a name beginning with ``=``, ``+``, ``-`` or ``@``) is
+written with a ``'`` in front (``course.csv_cells``); scores and totals are passed as numbers, so
+they are written bare (``f"{x:g}"``) and stay numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 
 from .coursefile import Course
+from .csv_cells import SafeWriter
 from .errors import UserError
 
 __all__ = ["FORMATS", "LAYOUTS", "export_grades"]
@@ -43,14 +47,14 @@ LAYOUTS = {
 }
 
 
-def _cell(entry: dict, *, excused_mark: str = "") -> str:
+def _cell(entry: dict, *, excused_mark: str = "") -> float | str:
     if entry["state"] == "excused":
         return excused_mark
     if entry["state"] == "missing":
-        return "0"
+        return 0.0
     if entry["score"] is None:
         return ""
-    return f"{entry['score']:g}"
+    return float(entry["score"])
 
 
 def _totals(entries: dict) -> tuple[float, float]:
@@ -64,9 +68,9 @@ def _totals(entries: dict) -> tuple[float, float]:
     return got, possible
 
 
-def _max_points(data: dict, assignment_id: str) -> str:
+def _max_points(data: dict, assignment_id: str) -> float | str:
     maxima = {s["assignments"][assignment_id]["max_score"] for s in data["students"]} - {None}
-    return f"{max(maxima):g}" if maxima else ""
+    return float(max(maxima)) if maxima else ""
 
 
 def _status(student: dict) -> str:
@@ -87,7 +91,7 @@ def export_grades(course: Course, data: dict, fmt: str) -> str:
                             "in the course file (or course roster import)")
     assignments = [(a.id, a.title) for a in course.assignments]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out, float_format="g", lineterminator="\r\n")
     if fmt == "canvas":
         writer.writerow([*LAYOUTS["canvas"][:5], *(f"{title} ({aid})" for aid, title in
                                                   assignments), *TOTALS])
@@ -109,14 +113,14 @@ def export_grades(course: Course, data: dict, fmt: str) -> str:
             name = ", ".join(part for part in (person.last_name, person.first_name) if part)
             writer.writerow([name or person.id, "", person.sis_id, person.email, "",
                              *(_cell(entries[aid], excused_mark="EX") for aid, _ in assignments),
-                             f"{got:g}", f"{possible:g}", student["misses"], _status(student)])
+                             got, possible, student["misses"], _status(student)])
         elif fmt == "moodle":
             writer.writerow([person.first_name, person.last_name, person.sis_id, person.email,
-                             *(_cell(entries[aid]) for aid, _ in assignments), f"{got:g}",
+                             *(_cell(entries[aid]) for aid, _ in assignments), got,
                              _status(student)])
         else:
             writer.writerow([person.id, person.first_name, person.last_name, person.email,
                              person.sis_id, *(_cell(entries[aid]) for aid, _ in assignments),
-                             f"{got:g}", f"{possible:g}", student["misses"], student["status"],
+                             got, possible, student["misses"], student["status"],
                              student["status_text"]])
     return out.getvalue()

@@ -22,6 +22,11 @@ from .errors import UserError
 
 __all__ = ["INSTRUCTOR", "STUDENTS", "build_hub_course", "hub_course_text", "run_hub"]
 
+THROWAWAY = "throwaway"  # in <course>/.hub/: this course was built by `course hub` itself
+WHY_THROWAWAY = ("every user's server is a process of this machine's user running the hub, "
+                 "so a student can read the course folder (the hidden graders, the gradebook, "
+                 "other students' work).")
+
 REPO = Path(__file__).resolve().parent.parent
 COURSE_ID = "dl-hub"
 ASSIGNMENT = "01-numpy"
@@ -100,10 +105,16 @@ def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int
 
     require_proxy()  # `make hub` installs it; say so before building anything
     root = root.resolve()
+    state = root / ".hub"
     if not (root / "course.yml").exists():
         print(f"building the hub's course in {root} (nbgrader generates {ASSIGNMENT}: ~30 s)")
         build_hub_course(root)
-    state = root / ".hub"
+        state.mkdir(exist_ok=True)
+        (state / THROWAWAY).write_text("built by `course hub`: a throwaway demo course\n")
+    elif not (state / THROWAWAY).exists():
+        raise UserError(f"{root} holds a course that `course hub` did not build, and it serves "
+                        f"throwaway demo courses only: {WHY_THROWAWAY} Run a real course with "
+                        "docker compose or Kubernetes (deploy/README.md).")
     state.mkdir(exist_ok=True)
     secret = state / "password"
     if password:
@@ -121,6 +132,8 @@ def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int
     try:
         students = ", ".join(sid for sid, _first, _last in STUDENTS)
         print(f"""
+THROWAWAY DEMO, not for real students: {WHY_THROWAWAY}
+
 JupyterHub is running at {hub.url}/
   password for everyone: {password}
   instructor: {INSTRUCTOR[0]}   (formgrader: Nbgrader > Course List, or

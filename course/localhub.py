@@ -28,6 +28,9 @@ __all__ = ["NODE_PREFIX", "LocalHub", "free_port", "require_proxy"]
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_PREFIX = REPO / "deploy" / "node"
+# started as root, each course folder of a local hub goes to a user of its own: these uids
+# (no account, no login) are the first course's, the next one's, ...
+THROWAWAY_UID = 64100
 
 
 def require_proxy(prefix: Path = NODE_PREFIX) -> Path:
@@ -65,18 +68,27 @@ class LocalHub:
         self.course_file = self.course_files[0]
         self.state = Path(state_dir).resolve()
         self.password = password
-        self.port = port or free_port()
-        self.hub_port, self.proxy_api_port = free_port(), free_port()
-        self.exchange_port = free_port()
-        self.formgrader_port = free_port()
+        self._ports: set[int] = set()
+        self.port = port or self.free_port()
+        self.hub_port, self.proxy_api_port = self.free_port(), self.free_port()
+        self.exchange_port = self.free_port()
+        self.formgrader_port = self.free_port()
         self.formgrader, self.idle_timeout = formgrader, idle_timeout
-        self.dashboard, self.dashboard_port = dashboard, free_port()
+        self.dashboard, self.dashboard_port = dashboard, self.free_port()
         self.exchange_managed, self.exchange_api_token = exchange_managed, exchange_api_token
         self.extra_config = extra_config
         self.settings = settings or {}
         self.proc: subprocess.Popen | None = None
         self.proc_returncode: int | None = None
         self.log_path = self.state / "jupyterhub.log"
+
+    def free_port(self) -> int:
+        """A free loopback port that none of this hub's services was given yet (the kernel may
+        hand a port just released to two callers in a row)."""
+        while (port := free_port()) in self._ports:
+            pass
+        self._ports.add(port)
+        return port
 
     @property
     def url(self) -> str:
@@ -91,7 +103,7 @@ class LocalHub:
         courses = ({"course_file": str(self.course_file)} if len(self.course_files) == 1 else
                    {"course_files": [str(path) for path in self.course_files],
                     "service_ports": self.course_service_ports()})
-        settings = {**courses, "simple_password": self.password,
+        settings = {**courses, "authenticator": "simple", "simple_password": self.password,
                     "exchange_port": self.exchange_port, "formgrader": self.formgrader,
                     "formgrader_port": self.formgrader_port, "idle_timeout": self.idle_timeout,
                     "dashboard": self.dashboard, "dashboard_port": self.dashboard_port,
@@ -122,9 +134,9 @@ class LocalHub:
         from .coursefile import load_course
 
         courses = [load_course(path)[0] for path in self.course_files[1:]]
-        ports = {formgrader_name(course): free_port() for course in courses}
+        ports = {formgrader_name(course): self.free_port() for course in courses}
         names = dashboard_names([load_course(self.course_file)[0], *courses])
-        return {**ports, **{names[course.id]: free_port() for course in courses}}
+        return {**ports, **{names[course.id]: self.free_port() for course in courses}}
 
     def write_config(self) -> Path:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -132,7 +144,32 @@ class LocalHub:
         path.write_text("\n".join(self.config_lines()) + "\n")
         return path
 
+    def hand_course_folders(self) -> None:
+        """As root, give each root-owned course folder a throwaway user of its own, so that its
+        formgrader runs as that user (``hub_config.settings.formgrader_identity``), never as
+        root and never as another course's user. Folders someone already owns stay theirs."""
+        if os.geteuid() != 0 or not self.formgrader:
+            return
+        from .workspace import open_workspace
+
+        for index, path in enumerate(self.course_files):
+            root = path.parent
+            if root.stat().st_uid != 0:
+                continue
+            for parent in root.parents:  # the formgrader must be able to reach its folder
+                if not parent.stat().st_mode & 0o001:
+                    raise UserError(f"{parent} is closed to other users, so the formgrader of "
+                                    f"{root} could not reach it: chmod o+x {parent}, or keep "
+                                    f"the course elsewhere")
+            uid = THROWAWAY_UID + index
+            with open_workspace(path).gradebook():  # made now, so that it is the course's too
+                pass
+            for folder, dirs, files in os.walk(root):
+                for name in (folder, *(os.path.join(folder, n) for n in (*dirs, *files))):
+                    os.lchown(name, uid, uid)
+
     def start(self, timeout: float = 90) -> LocalHub:
+        self.hand_course_folders()
         config = self.write_config()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self.exchange_api_token:

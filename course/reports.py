@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import html
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .calendar import iso_local, iso_utc
 from .coursefile import Course
+from .csv_cells import SafeDictWriter
 from .policy import Standing
 
 if TYPE_CHECKING:  # rich's tables: only for the terminal's views, not JSON or CSV
@@ -143,7 +143,7 @@ CSV_COLUMNS = ["student", "name", "status", "misses", "excused", "assignment", "
 
 def status_csv(data: dict) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS)
+    writer = SafeDictWriter(out, CSV_COLUMNS)  # text a spreadsheet would run gets a '
     writer.writeheader()
     for student in data["students"]:
         for assignment_id, entry in student["assignments"].items():

@@ -4,7 +4,8 @@
 assignments); the dashboard's pages are opened far more often than the gradebook changes. The
 standing document is kept with what it was judged from and reused while all of this holds:
 
-- the course file is unchanged (its modification time);
+- the course file is unchanged (``exchange.store.course_file_stamp``: its inode, size,
+  modification time and content hash, so an edit in the same clock tick as the last counts);
 - the gradebook's fingerprint is unchanged: row counts, newest ids and times, and the counts of
   revoked, cleared, withdrawn and absent rows of every table the policy reads, and the count and
   sums of nbgrader's grades (hand grading in the formgrader changes them);
@@ -32,6 +33,7 @@ from course.gradebook.models import (
 )
 from course.standing import standing_data
 from course.workspace import Workspace
+from exchange.store import course_file_stamp
 
 __all__ = ["StandingCache", "fingerprint", "next_change"]
 
@@ -86,7 +88,7 @@ class StandingCache:
     def get(self, ws: Workspace, now: dt.datetime) -> dict:
         """``standing_data(ws, now)``, reused when nothing it depends on changed."""
         with ws.gradebook() as gb:
-            key = (ws.course_file.stat().st_mtime_ns, fingerprint(gb))
+            key = (course_file_stamp(ws.course_file), fingerprint(gb))
         with self._lock:
             fresh = (self._key == key and self._since <= now < self._since + self.max_age
                      and (self._until is None or now < self._until))

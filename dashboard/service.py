@@ -3,8 +3,12 @@
 A person opens ``/services/dashboard/`` in the browser; the hub logs them in (``HubOAuth``: the
 service never sees a password) and only users whose roles grant
 ``access:services!service=dashboard`` get through (hub_config.roles gives it to the course's
-groups). The course role comes from the roster, as in the exchange: instructors and graders see
-every page and act; a student sees their own page only, every other page is a 403.
+groups). The course role comes from the roster, as in the exchange, read before every request from
+the course file as it is then (parsed again whenever ``exchange.store.course_file_stamp`` changed)
+and checked again on the data thread, against the same course file the request's work sees: a
+person removed from the roster is refused from their next request on. Instructors and graders see
+every page; only instructors act (extensions, excuses, drawing presenters: graders grade, in the
+formgrader); a student sees their own page only, every other page is a 403.
 
 Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``):
 
@@ -12,12 +16,14 @@ Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``):
     GET  course                      staff: the overview
     GET  assignments/A               staff: one assignment
     GET  assignments/A/progress      staff: grading progress (JSON, the page polls it)
-    POST assignments/A/draw          staff: draw presenters
+    POST assignments/A/draw          instructors: draw presenters
     GET  students/S                  staff: one student
-    POST students/S/extension        staff: grant or revoke an extension
-    POST students/S/excuse           staff: grant or revoke an excuse
+    POST students/S/extension        instructors: grant or revoke an extension
+    POST students/S/excuse           instructors: grant or revoke an excuse
     GET  me                          students: my standing
-    GET  feedback/R/NAME             a returned feedback file (staff: any; students: their own)
+    GET  feedback/R/NAME             a returned feedback file (staff: any; students: their own);
+                                     a receipt id no row can have (past the gradebook's
+                                     INTEGER) is a 404 like an unknown one
     GET  static/...                  the page's CSS and script (nothing is fetched elsewhere)
 
 Every POST needs the ``_xsrf`` field of the page it came from (JupyterHub's XSRF token, tied to
@@ -46,7 +52,7 @@ from course import calendar
 from course.console import local_time
 from course.errors import UnknownId, UserError
 from course.workspace import Workspace, open_workspace
-from exchange.store import role_in
+from exchange.store import course_file_stamp, role_in, row_id
 
 from . import data, pages
 from .cache import StandingCache
@@ -66,14 +72,15 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.hub_auth = service.hub_auth
         self.role: str | None = None
 
-    def prepare(self):
+    async def prepare(self):
         model = self.current_user
         if not model:
             if self.request.method in ("GET", "HEAD"):
                 self.redirect(self.get_login_url())
                 return
             raise web.HTTPError(403, "log in through the hub first")
-        self.role = self.service.role(model["name"]) if model.get("kind") == "user" else None
+        # the roster as it is now (not as the last request left it): a removal counts at once
+        self.role = await self.service.role(model["name"]) if model.get("kind") == "user" else None
         if self.role is None:
             raise web.HTTPError(403, f"{model['name']} is not in the roster of "
                                 f"{self.service.course_id}")
@@ -86,14 +93,34 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def staff(self) -> bool:
         return self.role in ("instructor", "grader")
 
+    @property
+    def instructor(self) -> bool:
+        return self.role == "instructor"
+
     def require_staff(self) -> None:
         if not self.staff:
             raise web.HTTPError(403, "only the course's instructors and graders see this page")
 
+    def require_instructor(self, action: str) -> None:
+        if not self.instructor:
+            raise web.HTTPError(403, f"only the course's instructors {action}; {self.user} is a "
+                                f"{self.role} (graders grade, in the formgrader)")
+
     async def run(self, func):
-        """``func(workspace)`` on the service's worker thread; unknown ids are 404s."""
+        """``func(workspace)`` on the service's worker thread; unknown ids are 404s. The role is
+        checked again there, in the course file ``func`` sees: a roster edit that landed while
+        the request waited for the thread is not missed."""
+        user, role = self.user, self.role
+
+        def checked(ws: Workspace):
+            now_role = role_in(ws.course, user)
+            if (now_role.name if now_role is not None else None) != role:
+                raise web.HTTPError(403, f"{user} is no longer a {role} in the roster of "
+                                    f"{self.service.course_id}")
+            return func(ws)
+
         try:
-            return await self.service.call(func)
+            return await self.service.call(checked)
         except UnknownId as exc:
             raise web.HTTPError(404, str(exc)) from None
 
@@ -110,7 +137,8 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             template, now=now, zone=ws.course.zone, course=ws.course, base=self.service.base_url,
             static=lambda name: url_path_join(self.service.base_url, "static", name)
             + f"?v={self.service.asset_version}",
-            user=self.user, role=self.role, staff=self.staff, messages=messages,
+            user=self.user, role=self.role, staff=self.staff, instructor=self.instructor,
+            messages=messages,
             xsrf=self.xsrf_token.decode(), **context))
 
     def back(self, path: str, kind: str, text: str) -> None:
@@ -194,7 +222,9 @@ class FeedbackHandler(BaseHandler):
     student's notebook printed, so it is served sandboxed: no script in it runs as this site."""
 
     async def get(self, receipt_id, name):
-        found = await self.run(lambda ws: data.feedback_file(ws, int(receipt_id), name))
+        number = row_id(receipt_id)  # past what the gradebook holds: never sent to it
+        found = None if number is None else await self.run(
+            lambda ws: data.feedback_file(ws, number, name))
         if found is None:
             raise web.HTTPError(404, "no such feedback")
         owner, content = found
@@ -219,7 +249,7 @@ class GrantHandler(BaseHandler):
             revoke_extension,
         )
 
-        self.require_staff()
+        self.require_instructor("grant or revoke extensions and excuses")
         action = self.get_body_argument("action", "grant")
         assignment_id = self.get_body_argument("assignment", "")
         reason = self.get_body_argument("reason", "").strip()
@@ -268,7 +298,7 @@ class DrawHandler(BaseHandler):
     async def post(self, assignment_id):
         from course.presenters import draw
 
-        self.require_staff()
+        self.require_instructor("draw presenters")
         text = self.get_body_argument("count", "").strip()
         if text and not text.isdigit():
             raise web.HTTPError(400, f"count must be a number, not {text!r}")
@@ -335,18 +365,25 @@ class DashboardService(LoggingConfigurable):
         self.asset_version = str(int(max(p.stat().st_mtime for p in STATIC.iterdir())))
 
     def workspace(self) -> Workspace:
-        """The course, read again when its file changed (a roster import, a new assignment)."""
+        """The course, read again when its file changed (a roster import, a new assignment):
+        any edit, even one in place, of the same size, in the same clock tick as the last
+        (``course_file_stamp``). Called on the data thread only."""
         path = Path(self.course)
         path = path / "course.yml" if path.is_dir() else path
-        stamp = path.stat().st_mtime_ns
+        stamp = course_file_stamp(path)  # before parsing: what is parsed is never older
         if self._ws is None or stamp != self._stamp:
             self._ws, self._stamp = open_workspace(path), stamp
         return self._ws
 
-    def role(self, user: str) -> str | None:
-        """The user's course role, as the exchange decides it (the roster)."""
-        role = role_in(self._ws.course, user)
-        return role.name if role is not None else None
+    async def role(self, user: str) -> str | None:
+        """The user's course role, as the exchange decides it: the roster of the course file
+        as it is now (on the data thread, which owns the workspace)."""
+
+        def lookup(ws: Workspace) -> str | None:
+            role = role_in(ws.course, user)
+            return role.name if role is not None else None
+
+        return await self.call(lookup)
 
     async def call(self, func):
         return await asyncio.get_running_loop().run_in_executor(

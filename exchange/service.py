@@ -37,7 +37,9 @@ Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``, e.g. /services
 
 Errors are JSON ``{"status": code, "error": message}``: 400 malformed, 401 no or unknown token,
 403 not allowed for this role or user, 404 not found or not released (or no such course here), 405 no such method on
-the route, 409 already released, 413 too large or over the per-student quota.
+the route, 409 already released, 413 too large or over the per-student quota. An id in a path that
+no row can have (not a number, negative, past the gradebook's INTEGER) is a 404 like any unknown
+one; it never reaches the database.
 """
 
 from __future__ import annotations
@@ -71,7 +73,17 @@ from course.inbox import (
 from course.workspace import open_workspace
 
 from . import wire
-from .store import Conflict, CourseExchange, Forbidden, NotFound, Role, TooLarge, role_in
+from .store import (
+    Conflict,
+    CourseExchange,
+    Forbidden,
+    NotFound,
+    Role,
+    TooLarge,
+    course_file_stamp,
+    role_in,
+    row_id,
+)
 
 __all__ = ["ExchangeService", "ServedCourse", "main", "parse_staff_services"]
 
@@ -113,6 +125,26 @@ class HealthHandler(web.RequestHandler):
 
     def get(self):
         self.finish({"status": "ok"})
+
+
+@web.stream_request_body
+class NoRouteHandler(web.RequestHandler):
+    """Any path no route matches (an id that is not a number, a negative one): 404 in the
+    exchange's JSON, before any body is read."""
+
+    def prepare(self):
+        self.request.connection.set_max_body_size(0)
+        raise web.HTTPError(404, "no such route on this exchange")
+
+    def data_received(self, chunk: bytes):
+        return
+
+    def check_xsrf_cookie(self):
+        return
+
+    def write_error(self, status_code, **kwargs):
+        self.finish({"status": status_code, "error": "no such route on this exchange"
+                     if status_code == 404 else self._reason})
 
 
 @web.stream_request_body
@@ -198,8 +230,20 @@ class ApiHandler(web.RequestHandler):
         return self.user
 
     async def run(self, func):
+        """``func(exchange)`` on the course's store thread. A user's role is checked there again,
+        against the course file the action itself sees: a roster edit that lands while the
+        request waits for the thread still counts."""
+        user, role, served = self.user, self.role, self.served
+        is_user = self.model.get("kind", "user") != "service"
+
+        def checked(ex):
+            if is_user and role_in(ex.ws.course, user) != role:
+                raise Forbidden(f"{user} is no longer a {role.name} in the roster of "
+                                f"{served.course_id}")
+            return func(ex)
+
         try:
-            return await self.service.call(self.served, func)
+            return await self.service.call(served, checked)
         except Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
         except Conflict as exc:
@@ -353,8 +397,13 @@ class SubmissionFilesHandler(ApiHandler):
         if not self.role.staff and student_id != self.user:
             raise web.HTTPError(403, f"{self.user} may not see {student_id}'s submissions")
 
+        number = row_id(receipt_id)  # past what the gradebook holds: no such submission
+        if number is None:
+            raise web.HTTPError(404, f"no submission {receipt_id[:24]} of {assignment_id} by "
+                                f"{student_id}")
+
         def files(ex):
-            receipt = ex.receipt(int(receipt_id))
+            receipt = ex.receipt(number)
             if (receipt.student_id, receipt.assignment_id) != (student_id, assignment_id):
                 raise NotFound(f"no submission {receipt_id} of {assignment_id} by {student_id}")
             return ex.describe(receipt, feedback=False), ex.receipt_files(receipt)
@@ -403,6 +452,14 @@ class FeedbackHandler(UploadHandler):
         receipt_id, stamp = data.get("receipt_id"), data.get("submission_timestamp")
         if receipt_id is None and stamp is None:
             raise web.HTTPError(400, "name the submission: 'receipt_id' or 'submission_timestamp'")
+        if isinstance(receipt_id, str):  # digits as text (``read_receipt_id`` takes them too)
+            text, receipt_id = receipt_id, row_id(receipt_id)
+            if receipt_id is None:
+                raise web.HTTPError(404, f"no submission {text[:24]!r} of {assignment_id} by "
+                                    f"{student_id}")
+        elif receipt_id is not None and (not isinstance(receipt_id, int)
+                                         or isinstance(receipt_id, bool)):
+            raise web.HTTPError(400, f"'receipt_id' is a whole number, not {receipt_id!r:.40}")
 
         def release(ex):
             receipt = ex.find_receipt(student_id, assignment_id, receipt_id=receipt_id,
@@ -418,8 +475,11 @@ class SummaryHandler(UploadHandler):
     async def post(self, course_id, session):
         received_at = self.arrived()
         self.require_student("hand in session summaries here")
+        number = row_id(session)  # a course has a few dozen sessions, never 2**31
+        if number is None:
+            raise web.HTTPError(404, f"unknown session {session[:24]}")
         files, student = await self.files(await self.upload({"files"})), self.user
-        result = await self.run(lambda ex: ex.submit_summary(student, int(session), files,
+        result = await self.run(lambda ex: ex.submit_summary(student, number, files,
                                                              received_at))
         self.set_status(201)
         self.finish(result)
@@ -427,13 +487,14 @@ class SummaryHandler(UploadHandler):
 
 class ServedCourse:
     """One course on this exchange: its store, on a thread of its own (one course's collection
-    never queues behind another's uploads), and its roster as last read."""
+    never queues behind another's uploads), and its roster with the ``course_file_stamp`` it
+    was read at (read again before each role check if the file changed)."""
 
     def __init__(self, course_file: Path, **limits):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-store")
         self.exchange = self.pool.submit(CourseExchange, course_file, **limits).result()
         self.course_id = self.exchange.course_id
-        self.roster = (self.exchange._mtime, self.exchange.ws.course)
+        self.roster = (self.exchange._stamp, self.exchange.ws.course)
 
     def roster_file(self) -> Path:
         path = self.exchange.course_file
@@ -544,17 +605,18 @@ class ExchangeService(LoggingConfigurable):
 
     async def role(self, served: ServedCourse, model: dict) -> Role | None:
         """The role in ``served`` of the token's owner (``model``, the hub's answer). A user's
-        comes from the course file as it is now (re-read when it changes), on a thread of its
-        own: a roster edit counts at once, and no upload's work delays it. A service is a
-        grader of the courses ``staff_services`` names for it, and nothing else."""
+        comes from the course file as it is now (parsed again whenever ``course_file_stamp``
+        changed: any edit, even one in the same clock tick as the last), on a thread of its own:
+        a roster edit counts from the next request on, and no upload's work delays it. A service
+        is a grader of the courses ``staff_services`` names for it, and nothing else."""
         if model.get("kind") == "service":
             granted = self.staff_services.get(model["name"])
             return Role("grader") if granted in (served.course_id, EVERY_COURSE) else None
 
         def lookup():
-            mtime = served.roster_file().stat().st_mtime_ns
-            if mtime != served.roster[0]:
-                served.roster = (mtime, open_workspace(served.roster_file()).course)
+            stamp = course_file_stamp(served.roster_file())
+            if stamp != served.roster[0]:  # the stamp first: what is parsed is never older
+                served.roster = (stamp, open_workspace(served.roster_file()).course)
             return role_in(served.roster[1], model["name"])
 
         return await asyncio.get_running_loop().run_in_executor(self._roster_pool, lookup)
@@ -598,7 +660,8 @@ class ExchangeService(LoggingConfigurable):
         ]
         kwargs = {"service": self}
         return web.Application([(path, handler, kwargs if handler is not HealthHandler else {})
-                                for path, handler in routes])
+                                for path, handler in routes],
+                               default_handler_class=NoRouteHandler)
 
     async def run_forever(self, ready=None) -> None:
         # each route lowers the body cap once the request is authorized (ApiHandler.prepare)

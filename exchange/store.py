@@ -16,6 +16,8 @@ service calls it from one worker thread.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -42,10 +44,15 @@ from course.workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 
 from . import wire
 
-__all__ = ["Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge", "role_in"]
+__all__ = ["MAX_ROW_ID", "Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge",
+           "course_file_stamp", "role_in", "row_id"]
 
 MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
 MAX_RELEASE_BYTES = 200 * 1024 * 1024
+# The largest id a gradebook row can have: its id columns are SQL INTEGER (four bytes in
+# PostgreSQL). A larger number in a URL names no row; it is never sent to the database, where
+# it would overflow (an error, and on PostgreSQL an aborted transaction) instead of not matching.
+MAX_ROW_ID = 2**31 - 1
 
 
 class Forbidden(Exception):
@@ -89,6 +96,28 @@ def role_in(course: Course, user: str) -> Role | None:
     return None
 
 
+def course_file_stamp(path: Path | str) -> tuple:
+    """What the course file is now: its device, inode, size, modification time and the SHA-256
+    of its bytes, all of one open file. Equal stamps mean the same roster; any edit changes the
+    stamp, even one in place, of the same size, within one tick of the file system's clock
+    (where the modification time alone stays the same). Reading a course file is cheap next to
+    parsing it: callers parse again only when the stamp changed."""
+    with open(path, "rb") as file:
+        info = os.fstat(file.fileno())
+        digest = hashlib.sha256(file.read()).digest()
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
+
+
+def row_id(text: str) -> int | None:
+    """The gradebook id a URL's digits name, or None where they can name no row: not plain
+    ASCII digits, 0, or past ``MAX_ROW_ID`` (checked by length before any conversion, so a
+    thousand-digit "id" costs nothing)."""
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > len(str(MAX_ROW_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
+
+
 def _safe_files(files: dict[str, bytes]) -> dict[str, bytes]:
     return dict(zip(check_names(files), files.values(), strict=True))
 
@@ -106,22 +135,25 @@ class CourseExchange:
         self.max_submission_bytes = max_submission_bytes
         self.max_stored_bytes = max_stored_bytes
         self.max_files = max_files
-        self._mtime = None
+        self._stamp = None
         self.ws: Workspace | None = None
         self.gb = None
         self.refresh()
 
     # -- the course file, re-read when it changes (a roster edit needs no restart) ----------
     def refresh(self) -> None:
+        """Read the course file again if it changed (``course_file_stamp``: any edit, however
+        soon after the last). The stamp is taken before the file is parsed, so what is parsed
+        is never older than the stamp says."""
         path = self.course_file if self.course_file.is_file() else self.course_file / "course.yml"
-        mtime = path.stat().st_mtime_ns
-        if mtime == self._mtime:
+        stamp = course_file_stamp(path)
+        if stamp == self._stamp:
             return
         ws = open_workspace(path)
         gb = ws.gradebook()
         if self.gb is not None:
             self.gb.close()
-        self.ws, self.gb, self._mtime = ws, gb, mtime
+        self.ws, self.gb, self._stamp = ws, gb, stamp
 
     def close(self) -> None:
         if self.gb is not None:
@@ -224,7 +256,9 @@ class CourseExchange:
         return receipts_where(self.gb, student_id=student_id, assignment_id=assignment_id)
 
     def receipt(self, receipt_id: int) -> Receipt:
-        row = get_receipt(self.gb, receipt_id)
+        in_range = (isinstance(receipt_id, int) and not isinstance(receipt_id, bool)
+                    and 1 <= receipt_id <= MAX_ROW_ID)
+        row = get_receipt(self.gb, receipt_id) if in_range else None
         if row is None:
             raise NotFound(f"no submission {receipt_id}")
         return row

@@ -41,6 +41,10 @@ AUTHENTICATORS = {"simple": "shared-password", "generic-oauth": "generic-oauth",
 
 
 def configure_authenticator(c: Config, hub) -> None:
+    if not hub.authenticator:  # fail closed: no login anyone gets without choosing it
+        raise ValueError("c.CourseHub.authenticator: choose how people log in "
+                         "(generic-oauth | lti13 | simple, the shared password for a local "
+                         "trial): there is no default")
     c.JupyterHub.authenticator_class = AUTHENTICATORS[hub.authenticator]
     if hub.authenticator == "simple":
         if len(hub.simple_password) < 8:

@@ -6,7 +6,7 @@ from hub_config import apply
 
 c = get_config()  # noqa: F821
 c.CourseHub.course_file = os.environ.get("COURSE_FILE", "/srv/course/course.yml")
-c.CourseHub.authenticator = os.environ.get("COURSE_HUB_AUTHENTICATOR", "simple")
+c.CourseHub.authenticator = os.environ.get("COURSE_HUB_AUTHENTICATOR", "")  # no default
 c.CourseHub.simple_password = os.environ.get("COURSE_HUB_PASSWORD", "")
 c.CourseHub.spawner = os.environ.get("COURSE_HUB_SPAWNER", "local")
 # one GPU server with 8 GPUs, one per user:

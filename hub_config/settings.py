@@ -52,9 +52,10 @@ class CourseHub(Configurable):
     course_files = List(Unicode(), help="several courses on one hub: their course files (in "
                         "place of course_file)").tag(config=True)
     authenticator = CaselessStrEnum(
-        ["simple", "generic-oauth", "lti13"], "simple",
-        help="simple: one shared password for the roster (local use only); generic-oauth: "
-             "oauthenticator's GenericOAuthenticator; lti13: ltiauthenticator's LTI 1.3").tag(
+        ["", "simple", "generic-oauth", "lti13"], "",
+        help="no default: the hub refuses to start until one is chosen. generic-oauth: "
+             "oauthenticator's GenericOAuthenticator; lti13: ltiauthenticator's LTI 1.3; "
+             "simple: one shared password for the roster (a local trial only)").tag(
         config=True)
     simple_password = Unicode(help="the shared password of the simple authenticator "
                               "(at least 8 characters)").tag(config=True)
@@ -148,12 +149,12 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
     for index, (course, path) in enumerate(courses):
         root = str(path.parent)
         if hub.formgrader:
-            args = ["--allow-root"] if os.geteuid() == 0 else []
             name = formgrader_name(course)
             services.append({
                 "name": name, "url": f"http://127.0.0.1:"
                 f"{hub.port(name, hub.formgrader_port, index)}",
-                "command": [python, "-m", "jupyterhub.singleuser", *args,
+                # as the course folder's owner, never root (hub_config.formgrader.launch)
+                "command": [python, "-m", "hub_config.formgrader.launch",
                             "--ServerApp.root_dir=" + root],
                 "cwd": root, "oauth_no_confirm": True,
                 "environment": {"JUPYTERHUB_DEFAULT_URL": "/lab", "COURSE_FILE": str(path),

@@ -6,6 +6,7 @@ set -euo pipefail
 # ---- Packages: "debian-package|shell test that succeeds when it is installed" ----
 # Add more here (keep the presence check cheap and offline).
 PACKAGES=(
+  "python3.11|test -x /usr/bin/python3.11"
   "postgresql|compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null"
   "bubblewrap|command -v bwrap >/dev/null"
   "chromium|command -v chromium >/dev/null"

@@ -77,3 +77,29 @@ def make_course(tmp_path, monkeypatch):
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_folders_reachable(tmp_path_factory):
+    """A local hub started as root runs each course's formgrader as a user of its own
+    (course.localhub.LocalHub.hand_course_folders): pytest's temporary folders (0700) must let
+    other users pass through (o+x, no listing) to reach a course folder inside them."""
+    if os.geteuid() != 0:
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    for folder in (base, *base.parents):
+        if folder == Path(tempfile.gettempdir()) or folder == folder.parent:
+            break
+        folder.chmod(folder.stat().st_mode | 0o001)
+    mktemp = pytest.TempPathFactory.mktemp
+
+    def passable(self, *args, **kwargs):
+        made = mktemp(self, *args, **kwargs)
+        made.chmod(made.stat().st_mode | 0o001)
+        return made
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pytest.TempPathFactory, "mktemp", passable)
+        yield

@@ -36,6 +36,7 @@ def configured(course_files: Path | str | list, **settings) -> Config:
         c.CourseHub.course_files = [str(path) for path in course_files]
     else:
         c.CourseHub.course_file = str(course_files)
+    c.CourseHub.authenticator = "simple"
     c.CourseHub.simple_password = "password-123"
     for key, value in settings.items():
         setattr(c.CourseHub, key, value)

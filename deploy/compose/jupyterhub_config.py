@@ -8,7 +8,7 @@ c = get_config()  # noqa: F821
 env = os.environ
 c.CourseHub.course_file = env.get("COURSE_FILE", "/srv/course/course.yml")
 c.CourseHub.spawner = "docker"
-c.CourseHub.authenticator = env.get("COURSE_HUB_AUTHENTICATOR", "simple")
+c.CourseHub.authenticator = env.get("COURSE_HUB_AUTHENTICATOR", "")  # compose.yml requires it
 c.CourseHub.simple_password = env.get("COURSE_HUB_PASSWORD", "")
 # the exchange runs beside the hub in this container; users' servers reach it through the proxy
 c.CourseHub.exchange_ip = "0.0.0.0"

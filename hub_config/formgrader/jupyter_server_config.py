@@ -8,3 +8,10 @@ c.ServerApp.tornado_settings = {"headers": {"Content-Security-Policy": "frame-an
 # (scripts/install-system-deps.sh): <service>/static/MathJax.js
 c.ServerApp.extra_static_paths = ["/usr/share/javascript/mathjax"]
 c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.grading_page": True})
+# Nothing here runs code or writes files for whoever opens it, and each request is checked
+# against the course file's roster as it is now (gate.py). A formgrader without the gate
+# must not start at all, so a failing extension stops the server.
+c.ServerApp.authorizer_class = "hub_config.formgrader.gate.FormgraderAuthorizer"
+c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.gate": True})
+c.ServerApp.reraise_server_extension_failures = True
+c.ServerApp.terminals_enabled = False

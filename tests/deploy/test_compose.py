@@ -29,6 +29,7 @@ from course.localhub import free_port
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose" / "compose.yml"
 STACK = "course-e2e"
+COURSE_UID = 64200  # the course folder's owner (no account needed): the formgrader runs as it
 AID, NOTEBOOK = "01-numpy", "numpy-basics.ipynb"
 COURSE = f"""\
 id: dl-e2e
@@ -56,7 +57,8 @@ class Stack:
         self.env = {**os.environ, "DOCKER_HOST": host, "COURSE_DIR": str(root),
                     "COURSE_TAG": images["COURSE_TAG"], "BASE_TAG": images["BASE_TAG"],
                     "COURSE_STACK": STACK, "HUB_PORT": str(self.port),
-                    "DOCKER_SOCKET": host.removeprefix("unix://")}
+                    "DOCKER_SOCKET": host.removeprefix("unix://"),
+                    "COURSE_HUB_AUTHENTICATOR": "simple"}
         self.url = f"http://127.0.0.1:{self.port}"
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True):
@@ -110,12 +112,28 @@ def start_server(stack: Stack, user: str, token: str) -> str:
     raise AssertionError(stack.compose("logs", "--tail", "60", "hub").stdout[-6000:])
 
 
+def reachable(stack: Stack, container: str) -> dict[str, bool]:
+    """Which of the stack's services a TCP connection from ``container`` reaches."""
+    script = ("import socket\n"
+              "for host, port in (('hub', 8081), ('postgres', 5432), ('rabbitmq', 5672)):\n"
+              "    try:\n"
+              "        socket.create_connection((host, port), timeout=5).close(); ok = True\n"
+              "    except OSError:\n"
+              "        ok = False\n"
+              "    print(f'{host}:{port}', ok)")
+    out = docker(stack.host, "exec", container, "python3", "-c", script).stdout
+    return {name: value == "True" for name, value in (line.split() for line in out.splitlines())}
+
+
 @pytest.fixture(scope="module")
 def stack(docker_host, images, tmp_path_factory):
     root = tmp_path_factory.mktemp("compose") / "course"
     shutil.copytree(REPO / "assignments" / AID, root / "assignments" / AID,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (root / "course.yml").write_text(COURSE)
+    for folder, dirs, files in os.walk(root):  # the course's own user: its formgrader's
+        for name in (folder, *(os.path.join(folder, n) for n in (*dirs, *files))):
+            os.lchown(name, COURSE_UID, COURSE_UID)
     env_file = root.parent / "course.env"
     subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out", str(env_file)],
                    check=True, capture_output=True, timeout=60)
@@ -144,6 +162,15 @@ def test_a_week_through_the_one_server_stack(stack):
     server = start_server(stack, "ada", token)
     container = docker(stack.host, "inspect", "course-user-ada").stdout
     assert json.loads(container)[0]["Config"]["Image"].startswith("course-singleuser:")
+    # her server reaches the hub and nothing else of the stack (THREATS.md 28)
+    assert reachable(stack, "course-user-ada") == {"hub:8081": True, "postgres:5432": False,
+                                                   "rabbitmq:5672": False}
+    # the formgrader runs as the course folder's owner, not as root beside the hub's secrets
+    uids = stack.compose("exec", "-T", "hub", "python3", "-c", (
+        "import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    if b'jupyterhub' + b'.singleuser' in open(f'/proc/{p}/cmdline', 'rb').read():\n"
+        "        print(os.stat(f'/proc/{p}').st_uid)")).stdout.split()
+    assert uids == [str(COURSE_UID)], uids
     auth = {"Authorization": f"token {token}"}
     form = {"course_id": "dl-e2e", "assignment_id": AID}
     reply = requests.post(server + "assignments/fetch", data=form, headers=auth, timeout=60)
@@ -183,4 +210,4 @@ def test_down_leaves_nothing_running(stack):
     stack.compose("down", "--volumes", "--timeout", "20", timeout=300)
     assert stack.running() == []
     networks = docker(stack.host, "network", "ls", "--format", "{{.Name}}").stdout.split()
-    assert f"{STACK}_default" not in networks
+    assert not {f"{STACK}_internal", f"{STACK}_users"} & set(networks)

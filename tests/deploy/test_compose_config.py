@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose"
 
 
-def _config(tmp_path: Path, *files: str, **env: str) -> dict:
+def _config(tmp_path: Path, *files: str, expect_failure: bool = False, **env: str) -> dict:
     env_file = tmp_path / "course.env"
     if not env_file.exists():
         subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out",
@@ -26,8 +26,11 @@ def _config(tmp_path: Path, *files: str, **env: str) -> dict:
         [str(Path(sys.executable).parent / "docker-compose"), *args, "--env-file", str(env_file),
          "config", "--format", "json"], capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "COURSE_DIR": str(tmp_path), "COURSE_TAG": "abc-cpu",
-             "BASE_TAG": "def", **env})
-    assert done.returncode == 0, done.stderr
+             "BASE_TAG": "def", "COURSE_HUB_AUTHENTICATOR": "generic-oauth", **env})
+    if expect_failure:  # this docker-compose may still exit 0 (issue 28): its message counts
+        assert "error" in done.stderr, done.stdout
+        return {"error": done.stderr}
+    assert done.returncode == 0 and "error" not in done.stderr, done.stderr
     return json.loads(done.stdout)
 
 
@@ -70,13 +73,14 @@ def test_the_stack_hub_config_loads_hub_config_with_gpu_placement(tmp_path, make
     for name, value in {"COURSE_HUB_DB_URL": "postgresql+psycopg://course:x@postgres/jupyterhub",
                         "JUPYTERHUB_COOKIE_SECRET": "ab" * 32, "CONFIGPROXY_AUTH_TOKEN": "t",
                         "COURSE_SINGLEUSER_IMAGE": "course-singleuser:abc-gpu",
-                        "COURSE_NETWORK": "course_default", "COURSE_GPU_DEVICES": "0,1",
+                        "COURSE_NETWORK": "course_users", "COURSE_GPU_DEVICES": "0,1",
+                        "COURSE_HUB_AUTHENTICATOR": "simple",
                         "COURSE_HUB_PASSWORD": "a-long-password", "COURSE_DB_URL": db_url}.items():
         monkeypatch.setenv(name, value)
     c = Config()
     runpy.run_path(str(COMPOSE / "jupyterhub_config.py"), init_globals={"get_config": lambda: c})
     assert c.JupyterHub.spawner_class == "hub_config.docker_gpu.GpuDockerSpawner"
-    assert c.DockerSpawner.network_name == "course_default"
+    assert c.DockerSpawner.network_name == "course_users"
     assert c.JupyterHub.cleanup_servers is False  # users' servers, and their GPUs, outlive it
     assert c.CourseHub.gpu_devices == {"local": ["0", "1"]}
     assert c.Spawner.environment["COURSE_EXCHANGE_URL"] == "http://hub:8000/services/exchange/"
@@ -92,3 +96,21 @@ def test_the_stack_hub_config_loads_hub_config_with_gpu_placement(tmp_path, make
     first, second = place(Spawner("ada")), place(Spawner("ben"))
     ids = [r["device_ids"] for r in (first["device_requests"][0], second["device_requests"][0])]
     assert sorted(ids) == [["0"], ["1"]]
+
+
+def test_the_stack_refuses_to_start_until_a_login_is_chosen(tmp_path):
+    refused = _config(tmp_path, "compose.yml", expect_failure=True, COURSE_HUB_AUTHENTICATOR="")
+    assert "choose how people log in" in refused["error"]
+    hub = _config(tmp_path, "compose.yml", COURSE_HUB_AUTHENTICATOR="simple")["services"]["hub"]
+    assert hub["environment"]["COURSE_HUB_AUTHENTICATOR"] == "simple"
+
+
+def test_users_servers_share_a_network_with_the_hub_only(tmp_path):
+    stack = _config(tmp_path, "compose.yml", "gpu.yml")
+    services, networks = stack["services"], stack["networks"]
+    on = {name: set(service["networks"]) for name, service in services.items()}
+    assert on.pop("hub") == {"internal", "users"}
+    assert all(names == {"internal"} for names in on.values()), on
+    assert networks["internal"]["internal"] is True
+    # DockerSpawner puts users' servers on the stack's `users` network
+    assert services["hub"]["environment"]["COURSE_NETWORK"] == "course_users"

@@ -200,6 +200,11 @@ def test_local_spawner(course_file):
 def test_the_shipped_config_files_load(course_file, monkeypatch):
     monkeypatch.setenv("COURSE_FILE", str(course_file))
     monkeypatch.setenv("COURSE_HUB_PASSWORD", "password-123")
+    monkeypatch.delenv("COURSE_HUB_AUTHENTICATOR", raising=False)
+    with pytest.raises(ValueError, match="choose how people log in"):  # fails closed
+        runpy.run_path(str(REPO / "hub_config" / "jupyterhub_config.py"),
+                       init_globals={"get_config": lambda: Config()})
+    monkeypatch.setenv("COURSE_HUB_AUTHENTICATOR", "simple")
     c = Config()
     runpy.run_path(str(REPO / "hub_config" / "jupyterhub_config.py"),
                    init_globals={"get_config": lambda: c})
