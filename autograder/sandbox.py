@@ -24,6 +24,7 @@ from pathlib import Path
 
 import autograder
 
+from .cgroup_delegation import delegate
 from .settings import DEFAULTS
 
 __all__ = ["NOBODY", "Cgroup", "IsolationUnavailable", "Launch", "SandboxLimits", "choose_isolation",
@@ -155,6 +156,7 @@ class Cgroup:
         name = f"course-grading-{uuid.uuid4().hex[:12]}"
         if not _root():
             return
+        delegate()  # in a grading container: its own subtree, never the node's tree
         try:
             if (self.V1 / "memory").is_dir() and (self.V1 / "pids").is_dir():
                 self._make(self.V1 / "memory" / name, "memory.limit_in_bytes", limits.memory_bytes)

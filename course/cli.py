@@ -508,9 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="course file or its folder (default: ./course.yml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name, func, help_text, **kwargs):
-        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text,
-                                 **kwargs)
+    def add(name, func, help_text, *, own_course=False, **kwargs):
+        # own_course: the command defines --course itself (course worker: one per course)
+        command = sub.add_parser(name, parents=[] if own_course else [common], help=help_text,
+                                 description=help_text, **kwargs)
         command.set_defaults(func=func)
         return command
 

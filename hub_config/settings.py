@@ -168,6 +168,14 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
                 "command": [python, "-m", "course.cli", "dashboard", "serve", "--course",
                             str(path)],
                 "oauth_no_confirm": True, "display": True})
+    # the course groups follow the course files both ways (load_groups only adds, at start)
+    groups = [name for course, _ in courses for name in course_groups(course)]
+    services.append({"name": "roster-sync", "command": [
+        python, "-m", "hub_config.roster_sync",
+        *(arg for _, path in courses for arg in ("--course", str(path)))]})
+    roles.append({"name": "roster-sync", "description": "course groups follow the rosters",
+                  "scopes": [f"groups!group={name}" for name in groups],
+                  "services": ["roster-sync"]})
     if hub.idle_timeout:
         services.append({"name": "idle-culler",
                          "command": [python, "-m", "jupyterhub_idle_culler",

@@ -3,6 +3,7 @@ that write straight into the gradebook (PostgreSQL when they run on other machin
 
 - ``jobs``: what a job is and how a worker runs one (the same ``course.grade.autograde_one``
   the local pool runs, in the same warm engine), exactly once per receipt and grader version;
+  a job names its course by id, and a worker grades only the courses it was started with;
 - ``app``: the Celery application (late acks, requeue on a lost worker, durable queues);
 - ``dispatch``: ``course grade`` with ``grading.backend: celery``: send, then follow the gradebook;
 - ``deadlines``: the sweep that collects and grades what each student's deadline closed;

@@ -6,20 +6,27 @@ worker's job is graded by another at once; the queues are durable and the messag
 so a broker restart loses nothing. Each worker takes one job per slot (prefetch 1). Results are
 not kept by Celery: the gradebook is where they go. RabbitMQ's ``consumer_timeout`` must be
 above the longest job (README, "Grading on a fleet").
+
+A worker's app knows the worker's own courses (course id -> course file) and nothing else:
+a job or a sweep names a course id, and one of another course is refused (``jobs.Refused``),
+logged and rejected without a requeue.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 
 from celery import Celery
+from celery.exceptions import Reject
+from celery.utils.log import get_task_logger
 from kombu import Exchange, Queue
 
 from ..errors import UserError
 from ..settings import resolve_grading
 from ..workspace import Workspace
-from .jobs import Job, RetryLater, run_job
+from .jobs import Job, Refused, RetryLater, run_job
 
 __all__ = ["QUEUES", "SWEEP", "TASK", "broker_url", "make_app"]
 
@@ -27,6 +34,8 @@ TASK = "course.grade_submission"
 SWEEP = "course.sweep_deadlines"
 QUEUES = ("cpu", "gpu")
 SWEEP_EVERY = timedelta(minutes=1)
+
+log = get_task_logger("course.fleet")
 
 
 def broker_url(ws: Workspace | None) -> str:
@@ -39,21 +48,48 @@ def broker_url(ws: Workspace | None) -> str:
     return url
 
 
-def _grade_submission(task, job: dict) -> str:
-    return run_job(Job.from_json(job), worker=task.request.hostname or "worker")
+def _refuse(exc: Refused, what: str = "") -> Reject:
+    """One clear line in the worker's log, and the message rejected (not requeued): no other
+    worker of this fleet should be handed what is not its course either."""
+    log.error("refused%s: %s", f" {what}" if what else "", exc)
+    return Reject(f"refused: {exc}", requeue=False)
 
 
-def _sweep_deadlines(course_file: str) -> dict:
+def _grade_submission(task, job: dict, *, courses: Mapping[str, str]) -> str:
+    try:
+        return run_job(Job.from_json(job), worker=task.request.hostname or "worker",
+                       courses=courses)
+    except Refused as exc:
+        named = repr(task.request.id) in str(exc)  # the refusal names the job already
+        raise _refuse(exc, "" if named else f"grading job {task.request.id!r}") from None
+
+
+def _sweep_deadlines(course_id: str, *, courses: Mapping[str, str]) -> dict:
+    """Celery beat's minute: the sweep of ``course_id``, one of this worker's own courses
+    (the beat schedules one per course; a course file named in a message is not opened)."""
     from ..calendar import utcnow
-    from ..workspace import open_workspace
-    from .deadlines import sweep
+    from .deadlines import sweep_course
 
-    return sweep(open_workspace(course_file), now=utcnow())
+    try:
+        return sweep_course(courses, course_id, now=utcnow())
+    except Refused as exc:
+        raise _refuse(exc) from None  # it names the sweep and its course
 
 
-def make_app(broker: str, *, sweep_course: str | None = None) -> Celery:
-    """The fleet's Celery app on ``broker``; ``sweep_course``: also schedule the deadline sweep
-    of that course file every minute (Celery beat, ``course worker --beat``)."""
+def make_app(broker: str, *, courses: Mapping[str, str] | None = None,
+             beat: bool = False) -> Celery:
+    """The fleet's Celery app on ``broker``. ``courses``: a worker's own courses (course id ->
+    course file), the only ones its jobs and sweeps run for (none: an app that only sends,
+    whose tasks refuse everything); ``beat``: also schedule each of those courses' deadline
+    sweep every minute (Celery beat, ``course worker --beat``)."""
+    own = dict(courses or {})
+
+    def grade_submission(task, job: dict) -> str:
+        return _grade_submission(task, job, courses=own)
+
+    def sweep_deadlines(course_id: str) -> dict:
+        return _sweep_deadlines(course_id, courses=own)
+
     app = Celery("course", broker=broker, set_as_current=False)
     app.conf.update(
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
@@ -67,12 +103,14 @@ def make_app(broker: str, *, sweep_course: str | None = None) -> Celery:
         # the broker delivers again then finds the row finished and skips it (course.fleet.jobs)
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False, enable_utc=True)
-    app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+    # shared=False: these tasks (and the courses they see) are this app's alone; a shared task
+    # would be registered in every app made later in the process, the first one winning
+    app.task(name=TASK, bind=True, shared=False, acks_late=True, reject_on_worker_lost=True,
              autoretry_for=(RetryLater,), retry_backoff=1, retry_backoff_max=10,
-             retry_jitter=False, max_retries=None)(_grade_submission)
-    app.task(name=SWEEP, ignore_result=True)(_sweep_deadlines)
-    if sweep_course:
-        app.conf.beat_schedule = {"deadline-sweep": {
-            "task": SWEEP, "schedule": SWEEP_EVERY, "args": (sweep_course,),
-            "options": {"queue": "cpu"}}}
+             retry_jitter=False, max_retries=None)(grade_submission)
+    app.task(name=SWEEP, shared=False, ignore_result=True)(sweep_deadlines)
+    if beat:
+        app.conf.beat_schedule = {f"deadline-sweep-{course_id}": {
+            "task": SWEEP, "schedule": SWEEP_EVERY, "args": (course_id,),
+            "options": {"queue": "cpu"}} for course_id in sorted(own)}
     return app

@@ -15,15 +15,44 @@ from ..errors import UserError
 __all__ = ["add_fleet_commands", "doctor_fleet", "queue_state"]
 
 
+WORKER_COURSES = "COURSE_WORKER_COURSES"  # a container's --course list, files joined by ':'
+
+
+def worker_course_files(named: list[str] | None, environ=os.environ) -> list[str]:
+    """The course files a worker was given: its ``--course`` options, else
+    ``$COURSE_WORKER_COURSES`` (files separated by ``os.pathsep``). Never a job's."""
+    if named:
+        return list(named)
+    return [path for path in environ.get(WORKER_COURSES, "").split(os.pathsep) if path.strip()]
+
+
+def worker_broker(courses: dict[str, str]) -> str:
+    """``$COURSE_BROKER_URL``, else the one broker the worker's courses name."""
+    from ..settings import resolve_grading
+    from ..workspace import open_workspace
+    from .app import broker_url
+
+    if os.environ.get("COURSE_BROKER_URL"):
+        return broker_url(None)
+    brokers = {resolve_grading(open_workspace(path).course, None).values.broker
+               for path in courses.values()} - {None, ""}
+    if len(brokers) > 1:
+        raise UserError(f"the courses {', '.join(sorted(courses))} name different brokers in "
+                        "grading.broker: a worker connects to one (set $COURSE_BROKER_URL)")
+    return brokers.pop() if brokers else broker_url(None)
+
+
 def cmd_worker(args) -> int:
     from celery.signals import worker_process_init
 
     from ..grade import WORKER_MODULES, default_workers, prepare_worker
-    from .app import broker_url, make_app
+    from ..workspace import open_workspace
+    from .app import make_app
+    from .jobs import resolve_courses
 
-    # without --course: jobs name their course file (the course folder is shared at the same
-    # path on every machine) and the broker comes from $COURSE_BROKER_URL
-    ws = _workspace(args) if args.course else None
+    # the courses this worker grades, read once now: course id -> course file. A job names its
+    # course by id; one of any other course is refused (a path in a message is never opened)
+    courses = resolve_courses(worker_course_files(args.course))
     queue = args.queue or ("gpu" if args.gpu is not None else "cpu")
     if queue == "gpu":
         if args.gpu is None:
@@ -37,23 +66,22 @@ def cmd_worker(args) -> int:
             raise UserError("--gpu is for gpu workers (--queue gpu)")
         concurrency = args.concurrency or default_workers()
     os.environ["COURSE_WORKER_QUEUE"] = queue  # read by the jobs in the pool's processes
-    if ws is not None:
-        os.environ["COURSE_WORKER_COURSE"] = str(ws.course_file)
-        os.environ["COURSE_WORKER_COURSE_ID"] = ws.course.id
-    elif args.beat:
-        raise UserError("--beat sweeps one course's deadlines: name it with --course")
     name = args.name or (f"gpu{args.gpu}@{socket.gethostname()}" if queue == "gpu"
                          else f"cpu@{socket.gethostname()}")
-    app = make_app(broker_url(ws), sweep_course=str(ws.course_file) if args.beat else None)
-    # the pool's processes are forked from this one: import the grading code once, here, and
-    # each process starts its warm grading process as it starts, not at its first job
+    app = make_app(worker_broker(courses), courses=courses, beat=args.beat)
+    # the pool's processes are forked from this one (and keep its app, with these courses):
+    # import the grading code once, here, and each process starts its warm grading process as
+    # it starts, not at its first job
     for module in WORKER_MODULES:
         importlib.import_module(module)
     worker_process_init.connect(lambda **_: prepare_worker(), weak=False)
     argv = ["worker", "-Q", queue, "-c", str(concurrency), "-n", name, "-P", "prefork",
             "--loglevel", args.loglevel, "--without-mingle", "--without-gossip"]
-    if args.beat:
-        argv += ["-B", "-s", str(ws.root / ".deadline-sweep-schedule")]
+    if args.beat:  # its schedule file beside the first course's file
+        first = open_workspace(courses[next(iter(courses))])
+        argv += ["-B", "-s", str(first.root / ".deadline-sweep-schedule")]
+    print(f"grading the courses {', '.join(f'{cid} ({path})' for cid, path in courses.items())}"
+          f"{' and sweeping their deadlines' if args.beat else ''}", flush=True)
     app.worker_main(argv)
     return 0
 
@@ -185,7 +213,11 @@ def cmd_queue(args) -> int:
 def add_fleet_commands(add) -> None:
     """Register subcommands with ``add(name, func, help_text) -> argparse parser`` (see cli.py)."""
     p = add("worker", cmd_worker, "run a Celery worker of the grading fleet (grading.backend: "
-            "celery)")
+            "celery)", own_course=True)
+    p.add_argument("--course", metavar="FILE", action="append",
+                   help="a course file (or its folder) this worker grades; repeat it for each "
+                   "course. Jobs and sweeps of any other course are refused. Default: "
+                   f"${WORKER_COURSES} (files separated by '{os.pathsep}'); no default course")
     p.add_argument("--queue", choices=["cpu", "gpu"],
                    help="the queue it takes jobs from (default: gpu with --gpu, else cpu)")
     p.add_argument("--gpu", metavar="N", help="the GPU it grades on (one job at a time)")
@@ -193,8 +225,9 @@ def add_fleet_commands(add) -> None:
                    help="jobs at once on a cpu worker (default: the cores)")
     p.add_argument("--name", help="worker name (default: cpu@HOST or gpuN@HOST)")
     p.add_argument("--beat", action="store_true",
-                   help="also run the deadline sweep every minute: submissions are graded when "
-                        "each student's deadline passes (one worker per fleet)")
+                   help="also run the deadline sweep of each of its courses every minute: "
+                        "submissions are graded when each student's deadline passes (one "
+                        "worker per fleet)")
     p.add_argument("--loglevel", default="INFO")
     p = add("queue", cmd_queue, "what is queued, running, done and failed, per assignment "
             "and worker")

@@ -3,12 +3,15 @@ extension included) has passed and whose submission that counts has no grading b
 graders yet, then collects and grades those (on the fleet: sends their jobs).
 
 Celery beat runs the sweep every minute on the worker started with ``course worker --beat``
-(one per fleet; without it nothing is graded by itself). ``now`` is always passed in.
+(one per fleet; without it nothing is graded by itself), one sweep per course the worker was
+given; a sweep names its course by id and runs only for the sweeping worker's own courses
+(``sweep_course``). ``now`` is always passed in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -18,7 +21,7 @@ from ..gradebook.records import gather_facts
 from ..release import folder_checksum
 from ..workspace import Workspace
 
-__all__ = ["due_for_grading", "sweep"]
+__all__ = ["due_for_grading", "sweep", "sweep_course", "sweep_courses"]
 
 
 def due_for_grading(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
@@ -53,3 +56,19 @@ def sweep(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
     for assignment_id, students in due.items():  # grade() collects what is not collected yet
         grade(ws, assignment_id, students=students, wait=False)
     return due
+
+
+def sweep_course(courses: Mapping[str, str], course_id: str,
+                 now: dt.datetime) -> dict[str, list[str]]:
+    """``sweep`` of ``course_id``, one of a worker's own ``courses`` (course id -> course file),
+    opened from the file the worker was given; any other id (or a path) is ``Refused``."""
+    from .jobs import own_course
+
+    return sweep(own_course(courses, course_id, f"deadline sweep of {course_id!r}"), now)
+
+
+def sweep_courses(courses: Mapping[str, str],
+                  now: dt.datetime) -> dict[str, dict[str, list[str]]]:
+    """``sweep`` of each of a worker's own ``courses``, and of nothing else: course id -> what
+    it started."""
+    return {course_id: sweep_course(courses, course_id, now) for course_id in sorted(courses)}

@@ -36,8 +36,9 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
                             version)
             run.outcome, run.message = QUEUED, ""
             gb.session.commit()
-            jobs.append(Job(str(ws.course_file), assignment_id, student_id, run.receipt_id,
-                            version, run.id, tuple(expected), sent, gpu, ws.course.id))
+            # the course by id: each worker opens its own file of that course, never a path
+            jobs.append(Job(ws.course.id, assignment_id, student_id, run.receipt_id, version,
+                            run.id, tuple(expected), sent, gpu))
     app = make_app(broker_url(ws))
     try:
         for job in jobs:

@@ -4,12 +4,19 @@ A job is one collected submission (its receipt) graded by one version of the gra
 the receipt and the grader version, and its gradebook row (``course_grading_run``) is keyed the
 same way. A job delivered twice (a worker killed, a broker restarted) rewrites that one row, and a
 delivery of a job the row already finished after it was sent is skipped.
+
+A job names its course by id, never by path: each worker grades only the courses it was given
+when it started (``course worker --course FILE ...``, resolved once into course id -> course
+file) and refuses any other. A path in a message is data from whoever could send it; a course
+file found there (a student can hand one in) would be trusted as the course's settings
+(``isolation: none``) and gradebook (DESIGN.md decision 11, THREATS.md class 30).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -19,7 +26,8 @@ from ..gradebook import GradingRun
 from ..gradebook.records import finish_run
 from ..workspace import open_workspace
 
-__all__ = ["FINISHED", "Job", "RetryLater", "course_file_for", "run_job"]
+__all__ = ["FINISHED", "Courses", "Job", "Refused", "RetryLater", "course_file_for",
+           "course_id_for", "own_course", "resolve_courses", "run_job"]
 
 FINISHED = ("success", "error", "unreadable")
 QUEUED = "queued"
@@ -29,9 +37,18 @@ class RetryLater(Exception):
     """The gradebook could not be reached: the job goes back to the queue, it did not fail."""
 
 
+class Refused(UserError):
+    """A job (or a sweep) this worker will not run: its course is not one of the worker's own,
+    or the gradebook it opened is another course's. Nothing is graded or written; the message
+    is rejected, not retried (another delivery would get the same answer)."""
+
+
+Courses = Mapping[str, str]  # a worker's own courses: course id -> its course file
+
+
 @dataclass(frozen=True)
 class Job:
-    course_file: str
+    course_id: str  # one fleet grades every course on a hub; "": a job sent before that
     assignment_id: str
     student_id: str
     receipt_id: int | None
@@ -40,7 +57,6 @@ class Job:
     expected: tuple[str, ...]  # the assignment's notebooks
     sent: str  # ISO UTC time the job was sent
     gpu: bool = False
-    course_id: str = ""  # one fleet grades every course on a hub; "": a job sent before that
 
     @property
     def id(self) -> str:
@@ -59,7 +75,18 @@ class Job:
 
     @classmethod
     def from_json(cls, data: dict) -> Job:
-        return cls(**{**data, "expected": tuple(data["expected"])})
+        """The job in a message. ``course_file`` (messages sent before jobs named their course
+        by id alone) is dropped unread: where a course file is, the worker knows itself."""
+        try:
+            known = {f.name for f in fields(cls)}
+            values = {k: v for k, v in data.items() if k in known}
+            values.setdefault("course_id", "")
+            unknown = set(data) - known - {"course_file"}
+            if unknown or not isinstance(values["course_id"], str):
+                raise TypeError(f"fields {sorted(unknown)}")
+            return cls(**{**values, "expected": tuple(values["expected"])})
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise Refused(f"not a grading job message ({type(exc).__name__}: {exc})") from None
 
 
 def _gpu_devices() -> tuple[str, ...]:
@@ -69,14 +96,58 @@ def _gpu_devices() -> tuple[str, ...]:
     return tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
 
 
-def course_file_for(job: Job) -> str:
-    """Where this worker finds the job's course: its own view of the shared folder for the
-    course it was started with (``course worker --course``), else the path the job was sent
-    from. A worker started for one course still grades another's jobs as that course."""
-    bound = os.environ.get("COURSE_WORKER_COURSE")
-    if bound and job.course_id in ("", os.environ.get("COURSE_WORKER_COURSE_ID")):
-        return bound
-    return job.course_file
+def resolve_courses(course_files: Iterable[str]) -> dict[str, str]:
+    """A worker's own courses, read once as it starts: course id (as each file declares it)
+    -> that course file. Two files of one course id, or none at all, are errors."""
+    courses: dict[str, str] = {}
+    for path in course_files:
+        ws = open_workspace(path)
+        if ws.course.id in courses and courses[ws.course.id] != str(ws.course_file):
+            raise UserError(f"{ws.course_file}: id: {ws.course.id} is also the id of "
+                            f"{courses[ws.course.id]}: a worker grades each course from one file")
+        courses[ws.course.id] = str(ws.course_file)
+    if not courses:
+        raise UserError("a worker grades only the courses it is given: name each course file "
+                        "with --course FILE (repeat it for several) or $COURSE_WORKER_COURSES "
+                        f"(files separated by {os.pathsep!r})")
+    return courses
+
+
+def _named(courses: Courses) -> str:
+    return ", ".join(sorted(courses)) or "none"
+
+
+def course_id_for(job: Job, courses: Courses) -> str:
+    """``job``'s course among this worker's own ``courses``. A job of a course not among them
+    is refused; one sent before jobs named their course goes to a worker's only course, and is
+    refused by a worker of several."""
+    if job.course_id:
+        if job.course_id not in courses:
+            raise Refused(f"job {job.id!r}: course {job.course_id!r} is not one this worker "
+                          f"grades ({_named(courses)})")
+        return job.course_id
+    if len(courses) == 1:
+        return next(iter(courses))
+    raise Refused(f"job {job.id!r} names no course and this worker grades several "
+                  f"({_named(courses)})")
+
+
+def course_file_for(job: Job, courses: Courses) -> str:
+    """The course file of ``job``'s course: the worker's own, never a path from the message."""
+    return courses[course_id_for(job, courses)]
+
+
+def own_course(courses: Courses, course_id: str, what: str = "a sweep"):
+    """The workspace of this worker's own course ``course_id``, opened from the file it was
+    given, and still that course (the file, read again, declares the same id); else Refused."""
+    if course_id not in courses:
+        raise Refused(f"{what}: course {course_id!r} is not one this worker grades "
+                      f"({_named(courses)})")
+    ws = open_workspace(courses[course_id])
+    if ws.course.id != course_id:
+        raise Refused(f"{what}: {ws.course_file} declares id {ws.course.id!r} now, not "
+                      f"{course_id!r} as when this worker started (restart the worker)")
+    return ws
 
 
 def _other_gradebook(gb, ws, run: GradingRun, job: Job) -> str | None:
@@ -86,23 +157,26 @@ def _other_gradebook(gb, ws, run: GradingRun, job: Job) -> str | None:
     from sqlalchemy import inspect, text
 
     place = f"the gradebook {ws.db_url.split('@')[-1]}"  # no password in a log
+    course_id = job.course_id or ws.course.id  # the worker's own course (course_file_for)
     if (run.student_id, run.assignment_id) != (job.student_id, job.assignment_id):
         return (f"{place} holds run {job.run_id} for {run.student_id}/{run.assignment_id}, "
                 f"not {job.student_id}/{job.assignment_id}: it is not the gradebook of "
-                f"{job.course_id or ws.course.id} (is $COURSE_DB_URL set for several courses?)")
-    if job.course_id and inspect(gb.session.connection()).has_table("course"):
+                f"{course_id} (is $COURSE_DB_URL set for several courses?)")
+    if inspect(gb.session.connection()).has_table("course"):
         courses = set(gb.session.execute(text("SELECT id FROM course")).scalars())
-        if courses and job.course_id not in courses:  # nbgrader's table: the course it is of
+        if courses and course_id not in courses:  # nbgrader's table: the course it is of
             return (f"{place} is the gradebook of {', '.join(sorted(courses))}, not "
-                    f"{job.course_id} (is $COURSE_DB_URL set for several courses?)")
+                    f"{course_id} (is $COURSE_DB_URL set for several courses?)")
     return None
 
 
-def run_job(job: Job, worker: str) -> str:
-    """Grade ``job`` here and write its gradebook row. Returns the row's outcome."""
+def run_job(job: Job, worker: str, courses: Courses) -> str:
+    """Grade ``job`` here, as its course among this worker's own ``courses``, and write its
+    gradebook row. Returns the row's outcome; raises ``Refused`` for a job of another course
+    (nothing graded, nothing written)."""
     from ..grade import autograde_one
 
-    ws = open_workspace(course_file_for(job))
+    ws = own_course(courses, course_id_for(job, courses), f"job {job.id!r}")
     try:
         with ws.gradebook() as gb:
             run = gb.session.get(GradingRun, job.run_id)
@@ -110,7 +184,7 @@ def run_job(job: Job, worker: str) -> str:
                 return "gone"  # the row was removed (the course was reset): nothing to grade
             mismatch = _other_gradebook(gb, ws, run, job)
             if mismatch:  # writing here would overwrite another course's row
-                raise UserError(mismatch)
+                raise Refused(mismatch)
             if run.outcome in FINISHED:  # sending sets it queued; only a worker finishes it
                 return run.outcome  # delivered again after it was done: done once is enough
             run.outcome, run.message, run.started_at, run.finished_at = (

@@ -65,7 +65,7 @@ class Stack:
         done = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
                                "-f", str(COMPOSE), "--env-file", str(self.env_file), *args],
                               env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                              check=False, cwd=REPO)  # paths in compose.yml: from the repo
         if check and done.returncode != 0:
             logs = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
                                    "-f", str(COMPOSE), "--env-file", str(self.env_file), "logs",

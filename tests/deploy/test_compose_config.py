@@ -51,11 +51,14 @@ def test_workers_isolate_and_one_per_gpu(tmp_path):
     gpu_workers = sorted(n for n in services if n.startswith("worker-gpu"))
     assert gpu_workers == [f"worker-gpu{i}" for i in range(8)]
     for name in ["worker-cpu", *gpu_workers]:
-        worker = services[name]
+        worker = services[name]  # what bubblewrap needs, and no more (THREATS.md 27)
         assert set(worker["cap_add"]) == {"SYS_ADMIN", "NET_ADMIN"}
-        assert "seccomp=unconfined" in worker["security_opt"]
-        assert any(v["target"] == "/sys/fs/cgroup" and not v.get("read_only")
-                   for v in worker["volumes"])
+        assert worker["cgroup"] == "private"
+        assert "seccomp=deploy/compose/grading-seccomp.json" in worker["security_opt"]
+        assert "no-new-privileges:true" in worker["security_opt"]
+        assert not any("unconfined" in opt for opt in worker["security_opt"]
+                       if opt.startswith("seccomp"))
+        assert not any(v["target"].startswith("/sys") for v in worker["volumes"])
     for i, name in enumerate(gpu_workers):
         (device,) = services[name]["deploy"]["resources"]["reservations"]["devices"]
         assert device["device_ids"] == [str(i)] and device["capabilities"] == ["gpu"]
@@ -114,3 +117,16 @@ def test_users_servers_share_a_network_with_the_hub_only(tmp_path):
     assert networks["internal"]["internal"] is True
     # DockerSpawner puts users' servers on the stack's `users` network
     assert services["hub"]["environment"]["COURSE_NETWORK"] == "course_users"
+
+
+def test_the_grading_seccomp_profile_refuses_what_no_grading_needs():
+    profile = json.loads((COMPOSE / "grading-seccomp.json").read_text())
+    (refused,) = profile["syscalls"]
+    assert refused["action"] == "SCMP_ACT_ERRNO"
+    # loading kernel code, escaping through file handles, tracing, keyrings, io_uring
+    assert {"init_module", "finit_module", "kexec_load", "bpf", "open_by_handle_at", "ptrace",
+            "keyctl", "io_uring_setup", "userfaultfd", "perf_event_open", "setns"} \
+        <= set(refused["names"])
+    # bubblewrap's own calls stay allowed
+    assert not {"clone", "clone3", "unshare", "mount", "umount2", "pivot_root",
+                "sethostname"} & set(refused["names"])

@@ -17,10 +17,11 @@ import pytest
 from docker_daemon import docker
 
 REPO = Path(__file__).resolve().parents[2]
-# as in deploy/compose/compose.yml (x-worker)
-WORKER_FLAGS = ["--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
-                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
+SECCOMP = REPO / "deploy" / "compose" / "grading-seccomp.json"
+# as in deploy/compose/compose.yml (x-worker): no node cgroup tree, no unconfined seccomp
+WORKER_FLAGS = ["--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cgroupns", "private",
+                "--security-opt", f"seccomp={SECCOMP}", "--security-opt", "apparmor=unconfined",
+                "--security-opt", "no-new-privileges:true"]
 COURSE = ("id: c\ntitle: C\ntimezone: UTC\nwithdrawal_deadline: 2030-01-01\n"
           "assignments:\n  - {id: 01-numpy, due: 2029-01-01 18:00}\n")
 
@@ -90,3 +91,28 @@ def test_grading_in_the_worker_leaves_no_bytecode_behind(docker_host, images, tm
     assert result["isolation"] == "bwrap" and result["score"] == result["max_score"] == 10
     assert not list(root.rglob("__pycache__")) and not list(root.rglob("*.pyc"))
     nbformat.read(root / "answer.ipynb", as_version=4)  # untouched and readable
+
+
+def test_the_worker_reaches_its_own_cgroup_only_and_its_seccomp_profile_holds(docker_host,
+                                                                                images):
+    """What one escape from bubblewrap would find in the worker container (THREATS.md 27):
+    the cgroup tree is the container's own (no other container, no system slice), and the
+    system calls the profile refuses fail, root or not."""
+    script = (
+        "import ctypes, errno, os\n"
+        "from autograder.cgroup_delegation import delegate\n"
+        "print('delegated', delegate())\n"
+        "procs = open('/sys/fs/cgroup/memory/cgroup.procs').read().split()\n"
+        "mine = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "print('foreign', sorted(set(procs) - set(mine)))\n"
+        "print('groups', sorted(e.name for e in os.scandir('/sys/fs/cgroup/memory') "
+        "if e.is_dir()))\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('ptrace', libc.ptrace(0, 0, None, None), ctypes.get_errno())\n")
+    done = docker(docker_host, "run", "--rm", *WORKER_FLAGS, images["course-worker"],
+                  "python3", "-c", script)
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert "remounted writable" in lines["delegated"], done.stdout
+    assert lines["foreign"] == "[]"  # only this container's processes
+    assert lines["groups"] == "[]"  # no docker/, system.slice/, other containers' groups
+    assert lines["ptrace"] == "-1 1", done.stdout  # EPERM from the profile

@@ -53,14 +53,29 @@ def test_course_manifests_validate_strictly(tmp_path):
     assert kinds == sorted([
         "persistentvolumeclaim/course-data", "service/postgres", "statefulset/postgres",
         "service/rabbitmq", "statefulset/rabbitmq", "service/exchange", "deployment/exchange",
-        "deployment/grading-gpu", "networkpolicy/exchange-ingress",
+        "deployment/grading-gpu", "deployment/grading-cpu", "networkpolicy/exchange-ingress",
         "networkpolicy/data-ingress"])
     workers = next(d for d in YAML(typ="safe").load_all(manifests.read_text())
                    if d["metadata"]["name"] == "grading-gpu")
     container = workers["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"  # one worker per GPU
     assert container["command"][:2] == ["course", "worker"] and "gpu" in container["command"]
-    assert set(container["securityContext"]["capabilities"]["add"]) == {"SYS_ADMIN", "NET_ADMIN"}
+    documents = list(YAML(typ="safe").load_all(manifests.read_text()))
+    grading = [d for d in documents if d["metadata"]["name"].startswith("grading-")]
+    assert sorted(d["metadata"]["name"] for d in grading) == ["grading-cpu", "grading-gpu"]
+    for deployment in grading:  # what bubblewrap needs, and no more (THREATS.md 27)
+        pod = deployment["spec"]["template"]["spec"]
+        (worker,) = pod["containers"]
+        security = worker["securityContext"]
+        assert set(security["capabilities"]["add"]) == {"SYS_ADMIN", "NET_ADMIN"}
+        assert security["seccompProfile"] == {"type": "Localhost",
+                                              "localhostProfile": "course-grading.json"}
+        assert not any("hostPath" in volume for volume in pod["volumes"])  # no node cgroups
+    selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in grading]
+    assert len(set(selectors)) == 2  # neither Deployment adopts the other's pods
+    (sweeper,) = [d for d in grading if "--beat" in d["spec"]["template"]["spec"]
+                  ["containers"][0]["command"]]
+    assert sweeper["spec"]["replicas"] == 1  # one deadline sweep, never two
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Grading on the fleet, with real parts on 127.0.0.1: a RabbitMQ node and PostgreSQL started
-here, two Celery workers (``course worker``) in processes of their own, and a GPU worker for the
-routing test. Each fault (a worker SIGKILLed mid-grading, the broker restarted, the database
-restarted) ends with every submission graded exactly once."""
+here, two Celery workers (``course worker --course``) in processes of their own, and a GPU
+worker for the routing test. Each fault (a worker SIGKILLed mid-grading, the broker restarted,
+the database restarted) ends with every submission graded exactly once. The workers grade the
+one course they were given (its folder, rewritten by each test); a message naming any other
+course file is refused."""
 
 from __future__ import annotations
 
@@ -52,6 +54,12 @@ class Fleet:
         self.broker, self.tmp = broker, tmp
         self.workers: dict[str, subprocess.Popen] = {}
         self.args: dict[str, list[str]] = {}
+        # the workers' one course (id: fleet), resolved as they start; each test writes its
+        # course here (make_fleet_course), read again by the workers at each job
+        self.course_root = tmp / "course"
+        self.course_root.mkdir()
+        (self.course_root / "course.yml").write_text(course_text(
+            f"sqlite:///{self.course_root / 'gradebook.db'}", broker, ["s0"]))
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
@@ -62,9 +70,10 @@ class Fleet:
         self.args[name] = list(args)
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the worker's, kept open
         self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "course.cli", "worker", "--name", f"{name}@test",
-             "--loglevel", "INFO", *args], env=self.env(), stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.tmp)
+            [sys.executable, "-m", "course.cli", "worker", "--course", str(self.course_root),
+             "--name", f"{name}@test", "--loglevel", "INFO", *args], env=self.env(),
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.tmp)
         if wait:
             self.wait_ready(f"{name}@test")
 
@@ -152,8 +161,10 @@ def course_text(db_url: str, broker: str, students: list[str], grading: str = ""
             f"roster:\n  students:\n{people}\n")
 
 
-def make_fleet_course(tmp_path, monkeypatch, db_url, broker, submissions, *, grading="",
+def make_fleet_course(fleet, monkeypatch, db_url, broker, submissions, *, grading="",
                       received_at=DUE - dt.timedelta(hours=1), collect=True):
+    """The course ``fleet`` in the folder the workers were given (``Fleet.course_root``), made
+    afresh: its file, assignment and submissions."""
     import shutil
 
     from course.collect import collect as collect_all
@@ -163,7 +174,8 @@ def make_fleet_course(tmp_path, monkeypatch, db_url, broker, submissions, *, gra
     monkeypatch.delenv("COURSE_DB_URL", raising=False)
     monkeypatch.delenv("COURSE_BROKER_URL", raising=False)
     monkeypatch.setenv("COURSE_USER", "ina")
-    root = tmp_path / "course"
+    root = fleet.course_root
+    shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(SOURCE, root / "assignments" / "01-numpy")
     (root / "course.yml").write_text(course_text(db_url, broker, sorted(submissions), grading))
     ws = open_workspace(root)
@@ -241,9 +253,9 @@ def record(line: str) -> None:
 
 
 def test_batch_through_two_workers_with_the_progress_of_course_grade(
-        tmp_path, monkeypatch, live_fleet, rabbit, postgres_url):
+        monkeypatch, live_fleet, rabbit, postgres_url):
     submissions = {f"s{i}": answered() if i % 2 else partial() for i in range(4)}
-    ws = make_fleet_course(tmp_path, monkeypatch, postgres_url, rabbit.url, submissions)
+    ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url, submissions)
     before = live_fleet.done_by()
     done = subprocess.run([sys.executable, "-m", "course.cli", "grade", "01-numpy", "--course",
                            str(ws.root)], capture_output=True, text=True, timeout=300,
@@ -277,10 +289,10 @@ def test_batch_through_two_workers_with_the_progress_of_course_grade(
     assert {"w1@test", "w2@test"} <= set(state["workers"])
 
 
-def test_a_sigkilled_worker_s_job_is_graded_by_the_other(tmp_path, monkeypatch, live_fleet,
+def test_a_sigkilled_worker_s_job_is_graded_by_the_other(monkeypatch, live_fleet,
                                                          rabbit, postgres_url):
     submissions = {f"s{i}": answered() for i in range(4)}
-    ws = make_fleet_course(tmp_path, monkeypatch, postgres_url, rabbit.url, submissions)
+    ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url, submissions)
     thread, box = grade_in_background(ws)
     victim = wait_for(lambda: next((r for r in runs(ws) if r.outcome == "running"
                                     and r.message == "on w1@test"), None), 120,
@@ -295,10 +307,10 @@ def test_a_sigkilled_worker_s_job_is_graded_by_the_other(tmp_path, monkeypatch, 
     assert_graded_once(ws, dict.fromkeys(submissions, 10.0))
 
 
-def test_a_broker_restart_mid_batch_loses_nothing(tmp_path, monkeypatch, live_fleet, rabbit,
+def test_a_broker_restart_mid_batch_loses_nothing(monkeypatch, live_fleet, rabbit,
                                                    postgres_url):
     submissions = {f"s{i}": answered() for i in range(4)}
-    ws = make_fleet_course(tmp_path, monkeypatch, postgres_url, rabbit.url, submissions)
+    ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url, submissions)
     thread, box = grade_in_background(ws)
     wait_for(lambda: any(r.outcome == "success" for r in runs(ws))
              and any(r.outcome == "queued" for r in runs(ws)), 120,
@@ -324,10 +336,10 @@ def restart_postgres(server: PostgresServer) -> None:
     server._wait_ready()
 
 
-def test_a_database_restart_mid_batch_loses_nothing(tmp_path, monkeypatch, live_fleet, rabbit):
+def test_a_database_restart_mid_batch_loses_nothing(monkeypatch, live_fleet, rabbit):
     with PostgresServer() as server:
         submissions = {f"s{i}": answered() for i in range(4)}
-        ws = make_fleet_course(tmp_path, monkeypatch, server.create_database(), rabbit.url,
+        ws = make_fleet_course(live_fleet, monkeypatch, server.create_database(), rabbit.url,
                                submissions)
         thread, box = grade_in_background(ws)
         wait_for(lambda: any(r.outcome == "success" for r in runs(ws))
@@ -342,13 +354,13 @@ def test_a_database_restart_mid_batch_loses_nothing(tmp_path, monkeypatch, live_
 
 
 def test_a_gpu_assignment_goes_to_the_gpu_worker_with_its_device_in_the_sandbox(
-        tmp_path, monkeypatch, live_fleet, rabbit, postgres_url):
+        monkeypatch, live_fleet, rabbit, postgres_url):
     live_fleet.start("g7", "--gpu", "7")  # a made-up device: CI has no GPU
     try:
         src = nbformat.read(SOURCE / "numpy-basics.ipynb", as_version=4)
         probe = ("import os\nprint('CUDA=' + os.environ['CUDA_VISIBLE_DEVICES'])\n"
                  + solution_cells(src)["matmul"])
-        ws = make_fleet_course(tmp_path, monkeypatch, postgres_url, rabbit.url,
+        ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url,
                                {"ada": answered({"matmul": probe})},
                                grading=", grading: {gpu: true}")
         before = live_fleet.done_by()
@@ -368,11 +380,11 @@ def test_a_gpu_assignment_goes_to_the_gpu_worker_with_its_device_in_the_sandbox(
 
 
 def test_submissions_are_graded_when_each_student_s_deadline_passes(
-        tmp_path, monkeypatch, live_fleet, rabbit, postgres_url):
+        monkeypatch, live_fleet, rabbit, postgres_url):
     from course.fleet.deadlines import due_for_grading, sweep
     from course.gradebook.records import grant_extension
 
-    ws = make_fleet_course(tmp_path, monkeypatch, postgres_url, rabbit.url,
+    ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url,
                            {"ada": answered(), "ben": partial()}, collect=False)
     with ws.gradebook() as gb:
         grant_extension(gb, "ben", "01-numpy", DUE + dt.timedelta(days=2), "ill", by="ina")
@@ -385,3 +397,55 @@ def test_submissions_are_graded_when_each_student_s_deadline_passes(
     wait_for(lambda: sorted(r.outcome for r in runs(ws)) == ["success", "success"], 120,
              "ben's grading")
     assert_graded_once(ws, {"ada": 10.0, "ben": None})
+
+
+def test_a_worker_grades_its_own_course_from_its_own_file_whatever_a_message_names(
+        monkeypatch, live_fleet, rabbit, postgres_url):
+    """A student's course file (the sandbox off, a gradebook of its own) lies in their
+    submission on the workers' folder. A job naming it for another course is refused by the
+    worker (one log line, rejected: not delivered again) and grades nothing; a job of the
+    workers' course that carries its path is graded from the workers' own course file."""
+    from course.fleet.app import TASK
+    from course.fleet.jobs import Job
+    from course.grade import grade
+    from course.gradebook import GradingRun
+
+    ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url, {"ada": answered()})
+    (graded,) = grade(ws, "01-numpy")  # on the fleet, as sent by course grade
+    assert graded.outcome == "success"
+    folder = ws.root / "submitted" / "ada" / "01-numpy"
+    handed_in = folder / "course.yml"
+    handed_in.write_text(course_text(f"sqlite:///{folder / 'gradebook.db'}", rabbit.url, ["ada"])
+                         .replace("id: fleet", "id: evil")
+                         .replace("grading: {", "grading: {isolation: none, "))
+    handed = sorted(p.name for p in folder.iterdir())
+    with ws.gradebook() as gb:  # to be graded again: the row as sending leaves it
+        (run,) = gb.session.scalars(sa.select(GradingRun)).all()
+        run.outcome, run.message, run.score = "queued", "", None
+        gb.session.commit()
+        job = Job("fleet", "01-numpy", "ada", run.receipt_id, run.grader_version, run.id,
+                  ("numpy-basics.ipynb",), "2026-11-01T16:00:00+00:00")
+    logs = [live_fleet.tmp / f"{name}.log" for name in ("w1", "w2")]
+
+    def refusals() -> int:  # the worker's own line (Celery's reject line and traceback follow)
+        return sum(1 for log in logs for line in log.read_text().splitlines()
+                   if "ERROR/" in line and "refused: job 'evil/01-numpy/" in line)
+
+    evil = {**job.to_json(), "course_id": "evil", "course_file": str(handed_in)}
+    own = {**job.to_json(), "course_file": str(handed_in)}
+    app = live_fleet.app()
+    try:
+        app.send_task(TASK, args=(evil,), task_id=Job.from_json(evil).id, queue="cpu")
+        wait_for(lambda: refusals() >= 1, 120, "a worker to refuse the job of course evil")
+        assert [r.outcome for r in runs(ws)] == ["queued"]  # nothing written
+        app.send_task(TASK, args=(own,), task_id=job.id, queue="cpu")
+        wait_for(lambda: [r.outcome for r in runs(ws)] == ["success"], 120, "ada's grading")
+        assert_graded_once(ws, {"ada": 10.0})  # graded here, under the course's own file
+        assert refusals() == 1  # rejected once, not delivered again
+        assert sorted(p.name for p in folder.iterdir()) == handed  # no gradebook.db there
+        assert "gradebook.db" not in handed
+        with app.connection_for_read() as conn:
+            assert conn.default_channel.queue_declare("cpu", durable=True,
+                                                      auto_delete=False).message_count == 0
+    finally:
+        app.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import psutil
@@ -56,7 +57,7 @@ def hub(tmp_path_factory):
         for course_id in (A, B):
             hub.wait_for(f"{hub.url}/services/formgrader-{course_id}/api/status", timeout=120)
         tokens = {user: hub.token_for(user) for user in ("ina", "gil", "ivo", "cleo")}
-        yield {"hub": hub, "tokens": tokens, "files": {A: a, B: b}}
+        yield {"hub": hub, "tokens": tokens, "files": {A: a, B: b}, "admin": admin}
     finally:
         hub.stop()
 
@@ -180,3 +181,22 @@ def test_last_a_grader_off_the_roster_is_refused_at_once(hub):
     assert (refused.status_code, refused.reason) == (403, REFUSED)
     assert call(hub, "ina", "GET", f"formgrader-{A}/api/status").status_code == 200
     assert Path(path).read_text().count("gil") == 0
+    # and the hub's own group follows the roster (roster-sync), so the hub refuses him too
+    deadline = time.monotonic() + 60
+    while "gil" in group_members(hub, f"formgrade-{A}"):
+        assert time.monotonic() < deadline, hub["hub"].log_tail()
+        time.sleep(0.5)
+    assert group_members(hub, f"formgrade-{A}") == ["ina"]
+    assert call(hub, "gil", "GET", f"formgrader-{A}/api/status").status_code == 403
+    # back on the roster: back in the group
+    path.write_text(path.read_text().replace("  students:\n", "  graders:\n" + GRADER
+                                             + "  students:\n"))
+    deadline = time.monotonic() + 60
+    while "gil" not in group_members(hub, f"formgrade-{A}"):
+        assert time.monotonic() < deadline, hub["hub"].log_tail()
+        time.sleep(0.5)
+    assert call(hub, "gil", "GET", f"formgrader-{A}/api/status").status_code == 200
+
+
+def group_members(env, name: str) -> list[str]:
+    return sorted(env["hub"].api("GET", f"groups/{name}", env["admin"])["users"])

@@ -59,8 +59,13 @@ def test_services_exchange_formgrader_and_culler(course_file):
     assert "--timeout=1800" in services["idle-culler"]["command"]
     unmanaged = configured(course_file, exchange_managed=False, exchange_api_token="t" * 32,
                            formgrader=False, idle_timeout=0, dashboard=False)
-    (exchange,) = unmanaged.JupyterHub.services
+    exchange, sync = unmanaged.JupyterHub.services
     assert "command" not in exchange and exchange["api_token"] == "t" * 32
+    # the course groups follow the roster both ways; its token touches those groups only
+    assert sync["name"] == "roster-sync" and sync["command"][-2:] == [
+        "--course", str(course_file.resolve())]
+    (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "roster-sync"]
+    assert role["scopes"] == ["groups!group=nbgrader-dl-test", "groups!group=formgrade-dl-test"]
 
 
 def as_spawner(name: str) -> SimpleNamespace:
@@ -247,7 +252,10 @@ def test_two_courses_get_their_own_groups_roles_and_services(two_courses):
                                                    "access:services!service=dashboard-dl-test"]
     services = {s["name"]: s for s in c.JupyterHub.services}
     assert set(services) == {"exchange", "formgrader-dl-test", "formgrader-ml-test",
-                             "dashboard-dl-test", "dashboard-ml-test", "idle-culler"}
+                             "dashboard-dl-test", "dashboard-ml-test", "idle-culler",
+                             "roster-sync"}
+    assert services["roster-sync"]["command"][-4:] == ["--course", str(first.resolve()),
+                                                       "--course", str(second.resolve())]
     exchange = services["exchange"]  # one exchange serves both, each formgrader grades its own
     assert exchange["command"][4:9] == ["serve", "--course", str(first.resolve()), "--course",
                                         str(second.resolve())]

@@ -1,0 +1,101 @@
+"""The hub's course groups follow the course files, both ways: the hub service ``roster-sync``.
+
+JupyterHub's ``load_groups`` only adds members when the hub starts, so someone dropped from a
+roster would keep the group (and the formgrader or exchange it opens) until a restart, and
+someone added would wait for one. This service compares each course's groups
+(``hub_config.roles.course_groups``) with the hub's every few seconds and after every edit of
+a course file, and adds and removes members through the hub's API. Its token may touch only
+those groups (``groups!group=...``). People the hub does not know yet (never logged in) are
+added once they exist. The services check the roster themselves at every request as well; this
+keeps the hub's own view (its admin page, the routes a group opens) in line.
+
+Run by the hub (``hub_config.settings``)::
+
+    python -m hub_config.roster_sync --course A/course.yml --course B/course.yml
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+from course.coursefile import load_course
+
+from .roles import course_groups
+
+__all__ = ["GroupChange", "sync_once"]
+
+log = logging.getLogger("roster-sync")
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    group: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+def desired_groups(course_files: list[Path]) -> dict[str, set[str]]:
+    wanted: dict[str, set[str]] = {}
+    for path in course_files:
+        course, _ = load_course(path)
+        for name, group in course_groups(course).items():
+            wanted[name] = set(group["users"])
+    return wanted
+
+
+def sync_once(api_url: str, token: str, course_files: list[Path]) -> list[GroupChange]:
+    """Bring each course group's members in line with the course files; returns the changes.
+    A course file that does not load raises before anything changes (an edit half done)."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {token}"
+    changes = []
+    for name, wanted in desired_groups(course_files).items():
+        url = f"{api_url.rstrip('/')}/groups/{quote(name)}"
+        reply = session.get(url, timeout=30)
+        reply.raise_for_status()
+        members = set(reply.json()["users"])
+        added = tuple(user for user in sorted(wanted - members) if _add(session, url, user))
+        removed = tuple(sorted(members - wanted))
+        if removed:
+            session.delete(url + "/users", json={"users": list(removed)},
+                           timeout=30).raise_for_status()
+        if added or removed:
+            log.info("%s: added %s, removed %s", name, list(added), list(removed))
+            changes.append(GroupChange(name, added, removed))
+    return changes
+
+
+def _add(session: requests.Session, url: str, user: str) -> bool:
+    """Add one user; False when the hub does not know them yet (400: no such user)."""
+    reply = session.post(url + "/users", json={"users": [user]}, timeout=30)
+    if reply.status_code == 400:
+        return False
+    reply.raise_for_status()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="roster-sync", description=__doc__.split("\n")[0])
+    parser.add_argument("--course", action="append", required=True, type=Path)
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between checks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[roster-sync %(asctime)s] %(message)s")
+    api_url, token = os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"]
+    while True:
+        try:
+            sync_once(api_url, token, args.course)
+        except Exception as error:  # a broken course file or a hub restart: try again later
+            log.warning("not synced this time: %s", error)
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
