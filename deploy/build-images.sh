@@ -46,6 +46,13 @@ mkdir "$context/src"
 git ls-files --cached --others --exclude-standard -z \
     | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \
     | tar -c -T - | tar -x -C "$context/src"
+# never a deployment's secrets in an image: `course env` files, wherever they were written
+secrets=$(grep -rlE --null '^# written by `course env`' "$context/src" | tr '\0' ' ' || true)
+if [ -n "$secrets" ]; then
+    echo "refusing to build: secrets of \`course env\` in the build context: ${secrets//$context\/src\//}" >&2
+    echo "move them out of the repository (or under deploy/*.env, which git ignores)" >&2
+    exit 2
+fi
 cp -r "$CHP_MODULES" "$context/node_modules"
 cp "$(command -v uv || echo "$HOME/.local/bin/uv")" "$context/uv"
 # the CA bundle of this machine (a TLS-inspecting proxy's CA, where there is one): downloads

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import requests
 
 from course.coursefile import load_course
+from course.errors import UserError
 
 from .roles import course_groups
 
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         try:
             sync_once(api_url, token, args.course)
-        except Exception as error:  # a broken course file or a hub restart: try again later
+        except (OSError, UserError, requests.RequestException) as error:
+            # a course file half edited, a hub restarting: try again next time
             log.warning("not synced this time: %s", error)
         time.sleep(args.interval)
 

@@ -25,6 +25,8 @@ apply(c)
 for service in c.JupyterHub.services:
     if "command" in service:
         service.setdefault("environment", {})["COURSE_DB_URL"] = env["COURSE_DB_URL"]
+    if service["name"].startswith("formgrader-"):  # its Autograde sends jobs to the workers
+        service["environment"]["COURSE_BROKER_URL"] = env["COURSE_BROKER_URL"]
 
 c.JupyterHub.bind_url = "http://0.0.0.0:8000"
 c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"

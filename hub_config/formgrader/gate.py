@@ -85,10 +85,8 @@ class FormgraderAuthorizer(Authorizer):
     running code and writing files is not, for anyone."""
 
     def is_authorized(self, handler, user, action: str, resource: str) -> bool:
-        if resource in _CODE:
+        if resource in _CODE or resource == "contents":
             return action == "read"
-        if resource == "contents" and action != "read":
-            return False
         return True
 
 
@@ -105,7 +103,7 @@ def _gate(serverapp, roles: RosterRoles) -> None:
         if user is None:  # not logged in: the hub's login flow as usual
             return None
         path = handler.request.path
-        relative = path[len(base):] if path.startswith(base) else path
+        relative = path.removeprefix(base)
         why = refusal(roles.role(user.username), handler.request.method, relative)
         if roles.broken:
             why = f"the course file does not load, so no one is let in: {roles.broken}"
@@ -126,6 +124,6 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(serverapp):
     if not isinstance(serverapp.authorizer, FormgraderAuthorizer):
         # never serve a formgrader that could run code: stop rather than start open
-        raise RuntimeError("the formgrader needs ServerApp.authorizer_class = "
+        raise TypeError("the formgrader needs ServerApp.authorizer_class = "
                            "hub_config.formgrader.gate.FormgraderAuthorizer")
     _gate(serverapp, RosterRoles(os.environ["COURSE_FILE"]))

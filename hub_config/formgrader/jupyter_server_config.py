@@ -13,5 +13,7 @@ c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.grading_page": Tr
 # must not start at all, so a failing extension stops the server.
 c.ServerApp.authorizer_class = "hub_config.formgrader.gate.FormgraderAuthorizer"
 c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.gate": True})
+# Autograde as `course grade` does: the course's engine and isolation, the fleet where it has one
+c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.autograde": True})
 c.ServerApp.reraise_server_extension_failures = True
 c.ServerApp.terminals_enabled = False

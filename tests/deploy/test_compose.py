@@ -65,8 +65,10 @@ class Stack:
         done = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
                                "-f", str(COMPOSE), "--env-file", str(self.env_file), *args],
                               env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False, cwd=REPO)  # paths in compose.yml: from the repo
-        if check and done.returncode != 0:
+                              check=False)
+        # this docker-compose may exit 0 on a failed `up` (issue 28): its message counts too
+        failed = done.returncode != 0 or (args[0] == "up" and "failed" in done.stderr)
+        if check and failed:
             logs = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
                                    "-f", str(COMPOSE), "--env-file", str(self.env_file), "logs",
                                    "--tail", "40"], env=self.env, capture_output=True, text=True,

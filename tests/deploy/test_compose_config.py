@@ -54,7 +54,7 @@ def test_workers_isolate_and_one_per_gpu(tmp_path):
         worker = services[name]  # what bubblewrap needs, and no more (THREATS.md 27)
         assert set(worker["cap_add"]) == {"SYS_ADMIN", "NET_ADMIN"}
         assert worker["cgroup"] == "private"
-        assert "seccomp=deploy/compose/grading-seccomp.json" in worker["security_opt"]
+        assert "seccomp=grading-seccomp.json" in worker["security_opt"]
         assert "no-new-privileges:true" in worker["security_opt"]
         assert not any("unconfined" in opt for opt in worker["security_opt"]
                        if opt.startswith("seccomp"))
@@ -78,7 +78,8 @@ def test_the_stack_hub_config_loads_hub_config_with_gpu_placement(tmp_path, make
                         "COURSE_SINGLEUSER_IMAGE": "course-singleuser:abc-gpu",
                         "COURSE_NETWORK": "course_users", "COURSE_GPU_DEVICES": "0,1",
                         "COURSE_HUB_AUTHENTICATOR": "simple",
-                        "COURSE_HUB_PASSWORD": "a-long-password", "COURSE_DB_URL": db_url}.items():
+                        "COURSE_HUB_PASSWORD": "a-long-password", "COURSE_DB_URL": db_url,
+                        "COURSE_BROKER_URL": "amqp://course:x@rabbitmq:5672//"}.items():
         monkeypatch.setenv(name, value)
     c = Config()
     runpy.run_path(str(COMPOSE / "jupyterhub_config.py"), init_globals={"get_config": lambda: c})
@@ -90,6 +91,9 @@ def test_the_stack_hub_config_loads_hub_config_with_gpu_placement(tmp_path, make
     assert "COURSE_DB_URL" not in c.Spawner.environment  # students' servers: no database
     services = {s["name"]: s for s in c.JupyterHub.services}
     assert services["exchange"]["environment"]["COURSE_DB_URL"] == db_url
+    # the formgrader's Autograde sends to the fleet; nothing else of the hub gets the broker
+    assert [name for name, s in services.items()
+            if "COURSE_BROKER_URL" in s.get("environment", {})] == ["formgrader-dl-test"]
     place = c.DockerSpawner.extra_host_config
 
     class Spawner:  # what the callable reads of a spawner: the user's name

@@ -116,3 +116,23 @@ def test_the_worker_reaches_its_own_cgroup_only_and_its_seccomp_profile_holds(do
     assert lines["foreign"] == "[]"  # only this container's processes
     assert lines["groups"] == "[]"  # no docker/, system.slice/, other containers' groups
     assert lines["ptrace"] == "-1 1", done.stdout  # EPERM from the profile
+
+
+def test_no_image_is_built_with_a_deployments_secrets_in_it(docker_host, images):
+    """`course env` written somewhere git does not ignore (THREATS.md 29): the build refuses
+    and names the file, instead of baking the database's password into every image."""
+    import os
+    import subprocess
+    import sys
+
+    leak = REPO / "leaked-by-test.env"
+    subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out", str(leak)],
+                   check=True, capture_output=True, timeout=60)
+    try:
+        done = subprocess.run(["bash", str(REPO / "deploy" / "build-images.sh"), "none"],
+                              cwd=REPO, env={**os.environ, "DOCKER_HOST": docker_host},
+                              capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        leak.unlink()
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "refusing to build" in done.stderr and "leaked-by-test.env" in done.stderr

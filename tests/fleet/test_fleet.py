@@ -449,3 +449,22 @@ def test_a_worker_grades_its_own_course_from_its_own_file_whatever_a_message_nam
                                                       auto_delete=False).message_count == 0
     finally:
         app.close()
+
+
+def test_the_formgrader_s_autograde_grades_on_the_fleet(monkeypatch, live_fleet, rabbit,
+                                                        postgres_url):
+    """The formgrader's Autograde button (hub_config.formgrader.autograde) grades one student
+    as `course grade` does: on a course with `backend: celery`, a worker grades it (the
+    formgrader itself needs no sandbox), and nbgrader's page gets its success and log."""
+    from hub_config.formgrader.autograde import autograde_answer
+
+    ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url,
+                           {"ada": answered(), "ben": partial()})
+    before = sum(live_fleet.done_by().values())
+    answer = autograde_answer(str(ws.course_file), "01-numpy", "ada")
+    assert answer["success"], answer
+    assert answer["log"].startswith("Successfully autograded ada's 01-numpy: 10 of 10 points")
+    assert sum(live_fleet.done_by().values()) == before + 1  # a worker graded it
+    assert [(r.student_id, r.outcome, r.score) for r in runs(ws)] == [("ada", "success", 10.0)]
+    refused = autograde_answer(str(ws.course_file), "01-numpy", "mallory")
+    assert not refused["success"] and "mallory" in refused["error"]

@@ -175,7 +175,9 @@ def test_instructor_grades_by_hand_and_the_student_reads_feedback(course_hub, tm
             for student in ("ada", "ben"):
                 line = fg.locator("tr", has_text=student)
                 log = _modal(fg, line.locator(".autograde a"))
-                assert "Successfully autograded" in log, log
+                # graded as `course grade` grades (hub_config.formgrader.autograde)
+                assert f"Successfully autograded {student}'s {AID}" in log, log
+                assert "points" in log, log
                 assert "checksum" not in log.lower(), log
 
             # one cell by hand: ada's written answer, with a comment
