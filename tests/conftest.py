@@ -7,7 +7,6 @@ sys.path before importing this file; plain `postgres_server` is therefore import
 # Throwaway PostgreSQL server: `postgres_server` (session) and `postgres_url` (per test).
 pytest_plugins = ["postgres_server"]
 
-import datetime as dt
 import os
 import tempfile
 import textwrap
@@ -15,33 +14,15 @@ from pathlib import Path
 
 import pytest
 
+# also importable from small_courses: with several conftest.py files, which one
+# `from conftest import` finds depends on the order pytest collected them
+from small_courses import BASE_COURSE, utc  # noqa: F401 - `from conftest import utc`
+
 # What the platform caches (parsed course files) goes to a throwaway folder, not ~/.cache.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="course-test-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 
-BASE_COURSE = """\
-id: dl-test
-title: Deep Learning (test)
-timezone: Europe/Berlin
-withdrawal_deadline: 2026-12-01
-deadline_rule: {weekday: sunday, time: "18:00"}
-sessions:
-  - {date: 2026-10-20, start: "10:15", topic: Intro}
-  - {date: 2026-10-27, start: "10:15", topic: MLP}
-  - {date: 2026-11-03, start: "10:15", topic: CNN}
-assignments:
-  - {id: 01-numpy, title: NumPy, for_session: 2}
-  - {id: 02-linreg, title: Linear regression, due: 2026-11-01 18:00}
-policy: {excused_misses: 1}
-roster:
-  instructors:
-    - {id: ina, first_name: Ina, last_name: Structor}
-  students:
-    - {id: ada, first_name: Ada, last_name: Lovelace, email: ada@example.org}
-    - {id: ben, first_name: Ben}
-    - {id: cleo, first_name: Cleo}
-"""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -54,9 +35,12 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 def make_course(tmp_path, monkeypatch):
-    """Write a course folder (course.yml, optional repo assignments) and return its root."""
+    """Write a course folder (course.yml, optional repo assignments) and return its root, with
+    its gradebook created as `course init` or `course upgrade` would (``gradebook=False``: none;
+    every command but those two refuses a missing gradebook)."""
 
-    def make(text: str = BASE_COURSE, *, assignments: tuple[str, ...] = (), db_url=None) -> Path:
+    def make(text: str = BASE_COURSE, *, assignments: tuple[str, ...] = (), db_url=None,
+             gradebook: bool = True) -> Path:
         import shutil
 
         root = tmp_path / "course"
@@ -70,13 +54,27 @@ def make_course(tmp_path, monkeypatch):
         else:
             monkeypatch.delenv("COURSE_DB_URL", raising=False)
         monkeypatch.setenv("COURSE_USER", "ina")
+        if gradebook:
+            create_gradebook(root)
         return root
 
     return make
 
 
-def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def create_gradebook(course: Path) -> str | None:
+    """Create the gradebook of the course file in ``course`` as `course upgrade` does (at
+    $COURSE_DB_URL, else its gradebook.url, else gradebook.db beside it) and return its URL;
+    None when the course file has errors (nothing could open a gradebook for it)."""
+    from course.errors import UserError
+    from course.gradebook.database import upgrade_database
+    from course.workspace import open_workspace
+
+    try:
+        url = open_workspace(course).db_url
+    except UserError:
+        return None
+    upgrade_database(url)
+    return url
 
 
 

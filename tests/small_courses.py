@@ -4,11 +4,39 @@ hub's settings, the exchange's routing, the fleet's jobs), and the hub configura
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from traitlets.config import Config
 
-__all__ = ["configured", "course_text"]
+__all__ = ["BASE_COURSE", "configured", "course_text", "utc"]
+
+BASE_COURSE = """\
+id: dl-test
+title: Deep Learning (test)
+timezone: Europe/Berlin
+withdrawal_deadline: 2026-12-01
+deadline_rule: {weekday: sunday, time: "18:00"}
+sessions:
+  - {date: 2026-10-20, start: "10:15", topic: Intro}
+  - {date: 2026-10-27, start: "10:15", topic: MLP}
+  - {date: 2026-11-03, start: "10:15", topic: CNN}
+assignments:
+  - {id: 01-numpy, title: NumPy, for_session: 2}
+  - {id: 02-linreg, title: Linear regression, due: 2026-11-01 18:00}
+policy: {excused_misses: 1}
+roster:
+  instructors:
+    - {id: ina, first_name: Ina, last_name: Structor}
+  students:
+    - {id: ada, first_name: Ada, last_name: Lovelace, email: ada@example.org}
+    - {id: ben, first_name: Ben}
+    - {id: cleo, first_name: Cleo}
+"""
+
+
+def utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
 def course_text(course_id: str = "dl-test", *, title: str = "Deep Learning (test)",

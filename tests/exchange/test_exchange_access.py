@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from conftest import BASE_COURSE, utc
 from exchange_requests import publish
+from small_courses import BASE_COURSE, utc
 
 from course import calendar
 from course.inbox import receive
