@@ -27,6 +27,8 @@ def deployment_env(*, postgres_host: str = "postgres", rabbitmq_host: str = "rab
         "JUPYTERHUB_COOKIE_SECRET": secrets.token_hex(32),
         "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
         "COURSE_EXCHANGE_API_TOKEN": secrets.token_hex(32),
+        # the formgrader's own token at the hub, where it runs in a pod of its own (Kubernetes)
+        "COURSE_FORMGRADER_API_TOKEN": secrets.token_hex(32),
         # the simple authenticator's shared password (a trial run; real courses use OAuth/LTI)
         "COURSE_HUB_PASSWORD": secrets.token_urlsafe(12),
     }

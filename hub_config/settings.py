@@ -81,6 +81,12 @@ class CourseHub(Configurable):
         config=True)
     formgrader_port = Integer(9999, help="port of the formgrader service (several courses: "
                               "the first; the next course's is one higher, ...)").tag(config=True)
+    formgrader_urls = Dict(Unicode(), help="courses whose formgrader runs on its own (a pod "
+                           "or container of its own, hub_config.formgrader.external): course "
+                           "id -> the URL the proxy reaches it at; the hub starts the others"
+                           ).tag(config=True)
+    formgrader_api_tokens = Dict(Unicode(), help="the hub API token of each formgrader in "
+                                 "formgrader_urls, by course id").tag(config=True)
     dashboard = Bool(True, help="run the course dashboard (dashboard/) as a service: "
                      "instructors' overview, each student's own standing").tag(config=True)
     dashboard_port = Integer(8767, help="port of the dashboard service (several courses: as "
@@ -148,7 +154,12 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
     dashboards = dashboard_names([course for course, _ in courses])
     for index, (course, path) in enumerate(courses):
         root = str(path.parent)
-        if hub.formgrader:
+        if hub.formgrader and course.id in hub.formgrader_urls:  # it runs on its own
+            services.append({"name": formgrader_name(course),
+                             "url": hub.formgrader_urls[course.id],
+                             "api_token": hub.formgrader_api_tokens[course.id],
+                             "oauth_no_confirm": True})
+        elif hub.formgrader:
             name = formgrader_name(course)
             services.append({
                 "name": name, "url": f"http://127.0.0.1:"

@@ -53,7 +53,9 @@ def test_course_manifests_validate_strictly(tmp_path):
     assert kinds == sorted([
         "persistentvolumeclaim/course-data", "service/postgres", "statefulset/postgres",
         "service/rabbitmq", "statefulset/rabbitmq", "service/exchange", "deployment/exchange",
-        "deployment/grading-gpu", "deployment/grading-cpu", "networkpolicy/exchange-ingress",
+        "deployment/grading-gpu", "deployment/grading-cpu", "service/formgrader",
+        "deployment/formgrader", "networkpolicy/formgrader-ingress",
+        "networkpolicy/exchange-ingress",
         "networkpolicy/data-ingress"])
     workers = next(d for d in YAML(typ="safe").load_all(manifests.read_text())
                    if d["metadata"]["name"] == "grading-gpu")
@@ -71,6 +73,11 @@ def test_course_manifests_validate_strictly(tmp_path):
         assert security["seccompProfile"] == {"type": "Localhost",
                                               "localhostProfile": "course-grading.json"}
         assert not any("hostPath" in volume for volume in pod["volumes"])  # no node cgroups
+    formgrader = next(d for d in documents if d["kind"] == "Deployment"
+                      and d["metadata"]["name"] == "formgrader")["spec"]["template"]["spec"]
+    assert formgrader["automountServiceAccountToken"] is False  # nothing of the cluster's
+    assert formgrader["securityContext"]["runAsNonRoot"] is True
+    assert formgrader["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in grading]
     assert len(set(selectors)) == 2  # neither Deployment adopts the other's pods
     (sweeper,) = [d for d in grading if "--beat" in d["spec"]["template"]["spec"]
@@ -87,6 +94,7 @@ def hub_config(tmp_path, monkeypatch, make_course):
         if isinstance(value, str):
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("COURSE_EXCHANGE_API_TOKEN", "exchange-token-from-the-secret")
+    monkeypatch.setenv("COURSE_FORMGRADER_API_TOKEN", "formgrader-token-from-the-secret")
     monkeypatch.setenv("COURSE_DB_URL",
                        "postgresql+psycopg://course:from-the-secret@postgres:5432/gradebook")
     monkeypatch.setenv("COURSE_FILE", str(course / "course.yml"))
@@ -111,10 +119,12 @@ def test_values_load_hub_config(hub_config):
     assert services["exchange"]["url"] == "http://exchange:8765"
     assert services["exchange"]["api_token"] == "exchange-token-from-the-secret"
     assert "command" not in services["exchange"]  # its own Deployment, not the hub's child
-    db_url = services["formgrader-dl-test"]["environment"]["COURSE_DB_URL"]
+    # the formgrader: its own Deployment with its own token, never the hub pod's process
+    formgrader = services["formgrader-dl-test"]
+    assert formgrader["url"] == "http://formgrader:9999" and "command" not in formgrader
+    assert formgrader["api_token"] == "formgrader-token-from-the-secret"
+    db_url = services["roster-sync"]["environment"]["COURSE_DB_URL"]
     assert db_url == "postgresql+psycopg://course:from-the-secret@postgres:5432/gradebook"
-    assert services["formgrader-dl-test"]["url"] == "http://hub:9999"
-    assert "--ServerApp.ip=0.0.0.0" in services["formgrader-dl-test"]["command"]
     if "dashboard" in services:  # hub_config runs it when c.CourseHub.dashboard (the default)
         assert services["dashboard"]["url"] == "http://hub:8767"
         assert services["dashboard"]["command"][-2:] == ["--ip", "0.0.0.0"]
