@@ -115,8 +115,9 @@ def throughput(n: int, workers: int) -> dict:
         make_course(ours_root, n)
         make_course(stock_root, n)
         course = [sys.executable, "-m", "course.cli"]
-        run([*course, "generate", "01-numpy"], ours_root)
-        run([*course, "generate", "01-numpy"], stock_root)  # same gradebook content
+        for root in (ours_root, stock_root):  # same gradebook content
+            run([*course, "upgrade"], root)  # a new course's gradebook
+            run([*course, "generate", "01-numpy"], root)
         # stock nbgrader: its own config file, its default Execute preprocessor
         (stock_root / "nbgrader_config.py").write_text(
             "c = get_config()\nc.CourseDirectory.root = '.'\n"
@@ -140,6 +141,7 @@ def celery_batches(n: int) -> dict:
     from rabbitmq_server import RabbitServer
 
     from course.grade import grade
+    from course.gradebook.database import upgrade_database
     from course.workspace import open_workspace
 
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp, PostgresServer() as pg, \
@@ -155,6 +157,7 @@ def celery_batches(n: int) -> dict:
         os.environ.pop("COURSE_DB_URL", None)
         os.environ.pop("COURSE_BROKER_URL", None)
         ws = open_workspace(root)
+        upgrade_database(ws.db_url)  # a new course's gradebook, made as `course upgrade` makes it
         workers = []
 
         def start(name: str) -> None:

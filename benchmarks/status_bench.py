@@ -56,6 +56,7 @@ def as_of(assignments: int) -> dt.datetime:
 def build(root: Path, students: int, assignments: int, seed: int = 1) -> None:
     from sqlalchemy import text
 
+    from course.gradebook.database import upgrade_database
     from course.gradebook.models import (
         Excuse,
         Extension,
@@ -70,6 +71,7 @@ def build(root: Path, students: int, assignments: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     (root / "course.yml").write_text(course_yml(students, assignments), encoding="utf-8")
     ws = open_workspace(root)
+    upgrade_database(ws.db_url)  # a new course's gradebook, made as `course upgrade` makes it
     ws.sync_gradebook()  # nbgrader's assignment rows, which its submissions below refer to
     ids = [a.id for a in ws.course.assignments]
     people = [p.id for p in ws.course.roster.students]

@@ -15,9 +15,11 @@ __all__ = [
     "get_zone",
     "iso_local",
     "iso_utc",
+    "local_seconds",
     "localize",
     "parse_local",
     "readable_local",
+    "span_text",
     "utcnow",
     "weekday_after",
     "weekday_before",
@@ -105,5 +107,28 @@ def utcnow() -> dt.datetime:
 
 
 def readable_local(moment: dt.datetime, zone: ZoneInfo) -> str:
-    """An instant as a person reads it in the course: 'Sun 2026-10-25 18:00 +0100 (Europe/Berlin)'."""
-    return f"{moment.astimezone(zone):%a %Y-%m-%d %H:%M %z} ({zone.key})"
+    """An instant as a person reads it in the course: 'Sun 2026-10-25 18:00 +0100 (Europe/Berlin)';
+    with its seconds when it has any ('... 18:00:59 ...': a receipt is judged to the second, so
+    one shown as 18:00 is by an 18:00 deadline)."""
+    local = moment.astimezone(zone)
+    clock = "%H:%M:%S" if local.second else "%H:%M"
+    return f"{local.strftime(f'%a %Y-%m-%d {clock} %z')} ({zone.key})"
+
+
+def local_seconds(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """A receipt time as it is judged, to the whole second: '2026-11-01 18:03:12 (Europe/Berlin)'."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
+
+
+def span_text(delta: dt.timedelta) -> str:
+    """A length of time as a person says it, cut to its largest units: '1 s', '3 min',
+    '2 h 5 min', '3 days 4 h'."""
+    seconds = int(abs(delta).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else f"{seconds} s"

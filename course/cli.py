@@ -32,8 +32,31 @@ def cmd_init(args) -> int:
     (root / "assignments").mkdir(parents=True, exist_ok=True)
     course_id = args.id or root.resolve().name
     course_file.write_text(skeleton_course_file(course_id, dt.date.today()), encoding="utf-8")
+    try:  # the one command besides `course upgrade` that creates a gradebook
+        from .workspace import open_workspace
+
+        ws = open_workspace(course_file)
+        before, after = _upgrade_gradebook(ws.db_url)
+    except BaseException:
+        course_file.unlink()  # nothing half-made: `course init` again once the URL is fixed
+        raise
     print(f"created {course_file}; put assignment sources in {root / 'assignments'}/<id>/")
+    print(_gradebook_line(ws.db_url, before, after))
     return 0
+
+
+def _upgrade_gradebook(url: str) -> tuple[str | None, str]:
+    from .gradebook.database import upgrade_database  # SQLAlchemy: not for every command
+
+    return upgrade_database(url)
+
+
+def _gradebook_line(url: str, before: str | None, after: str) -> str:
+    from .gradebook.failures import shown_url
+
+    done = ("created" if before is None else "already current" if before == after
+            else f"migrated from {before}")
+    return f"gradebook {shown_url(url)}: schema {after} ({done})"
 
 
 def cmd_validate(args) -> int:
@@ -59,17 +82,10 @@ def cmd_validate(args) -> int:
 
 
 def cmd_upgrade(args) -> int:
-    from sqlalchemy.engine import make_url
-
-    from .gradebook.database import upgrade_database
-
     ws = _workspace(args)
-    before, after = upgrade_database(ws.db_url)
+    before, after = _upgrade_gradebook(ws.db_url)
     written = ws.sync_gradebook(force=True)
-    done = ("created" if before is None else "already current" if before == after
-            else f"migrated from {before}")
-    print(f"gradebook {make_url(ws.db_url).render_as_string(hide_password=True)}: "
-          f"schema {after} ({done})")
+    print(_gradebook_line(ws.db_url, before, after))
     print(f"nbgrader's students and deadlines match {ws.course_file} "
           f"({written} rows written)")
     return 0
@@ -78,9 +94,23 @@ def cmd_upgrade(args) -> int:
 def cmd_roster_import(args) -> int:
     from .coursefile import find_course_file
     from .roster import import_roster
+    from .roster_csv import column_options
 
-    change = import_roster(find_course_file(args.course), Path(args.csv))
-    print(f"roster: {change.added} added, {change.updated} updated, {change.unchanged} unchanged")
+    change = import_roster(find_course_file(args.course), Path(args.csv),
+                           columns=column_options(args.column), dry_run=args.dry_run)
+    if change.ignored:
+        print(f"ignored columns: {', '.join(change.ignored)} (map one with --column OURS=THEIRS)")
+    if not args.dry_run:
+        print(f"roster: {change.added} added, {change.updated} updated, "
+              f"{change.unchanged} unchanged")
+        return 0
+    for line in change.details:
+        print(line)
+    conflicts = len(change.conflicts)
+    print(f"dry run: {change.added} to add, {change.updated} to update, {change.unchanged} "
+          f"unchanged, {conflicts} conflict{'s' if conflicts != 1 else ''}; nothing written")
+    if change.conflicts:
+        raise UserError("\n".join(change.conflicts))
     return 0
 
 
@@ -138,11 +168,15 @@ def cmd_release(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    from .blank_work import blank_notebooks, released_notebooks
     from .gradebook.records import current_user
-    from .inbox import read_submission_folder, receive
+    from .inbox import check_released, read_submission_folder, receipt_notice, receive
 
     ws = _workspace(args)
+    now = calendar.utcnow()  # the receipt time: this machine's clock, read once
     student = args.student or current_user()
+    ws.course.student(student)
+    check_released(ws, args.assignment, now)  # the exchange's rule: nothing before the release
     files = {}
     for path in map(Path, args.paths):
         if path.is_dir():
@@ -152,9 +186,15 @@ def cmd_submit(args) -> int:
         else:
             raise UserError(f"{path}: no such file or folder")
     with ws.gradebook() as gb:
-        receipt = receive(ws, gb, student, args.assignment, files)
+        receipt = receive(ws, gb, student, args.assignment, files, received_at=now)
+        notice = receipt_notice(ws, gb, receipt)
     print(f"received {args.assignment} from {student} at "
-          f"{calendar.iso_local(receipt.received_at, ws.course.zone)} (sha256 {receipt.sha256[:12]})")
+          f"{calendar.local_seconds(receipt.received_at, ws.course.zone)} "
+          f"(sha256 {receipt.sha256[:12]})")
+    print(notice)
+    for problem in blank_notebooks(files, released_notebooks(ws, args.assignment)):
+        err.print(f"[yellow]warning:[/] {escape(problem)}; hand in your work", highlight=False,
+                  soft_wrap=True)
     return 0
 
 
@@ -395,16 +435,17 @@ def cmd_excuse(args) -> int:
 
 def _known_max_score(gb, ws, student: str, assignment: str) -> tuple[float | None, bool]:
     """The max score an override is out of when none is given, and whether it must be stored
-    with the override: the pair's graded max_score (the policy finds it), else nbgrader's for
-    the assignment (stored, as the policy does not read it)."""
+    with the override: the pair's graded max_score (the policy finds it), else the
+    assignment's points (``Facts.max_points``: nbgrader's, else others' scores; stored, so the
+    override keeps them)."""
     from .gradebook.records import gather_facts
 
-    graded = gather_facts(gb, ws.course).scores.get((student, assignment))
+    facts = gather_facts(gb, ws.course)
+    graded = facts.scores.get((student, assignment))
     if graded is not None and graded.max_score:
         return graded.max_score, False
-    known = {a.name for a in gb.nb.assignments}
-    nb_max = gb.nb.find_assignment(assignment).max_score if assignment in known else None
-    return (nb_max, True) if nb_max else (None, False)
+    points = facts.max_points.get(assignment)
+    return (points, True) if points else (None, False)
 
 
 def cmd_override(args) -> int:
@@ -524,8 +565,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     roster = add("roster", None, "manage the roster")
     roster_sub = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
-    p = roster_sub.add_parser("import", parents=[common], help="merge people from a CSV file")
+    text = ("merge people from a CSV file (comma or semicolon separated; LMS exports' headers "
+            "such as 'Username' or 'Email address' are recognized)")
+    p = roster_sub.add_parser("import", parents=[common], help=text, description=text)
     p.add_argument("csv", metavar="FILE.csv")
+    p.add_argument("--column", action="append", metavar="OURS=THEIRS",
+                   help="read our column OURS (id, first_name, last_name, email, sis_id, role) "
+                   "from the CSV's column THEIRS; may be repeated")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show who would be added or updated and any conflicts; write nothing")
     p.set_defaults(func=cmd_roster_import)
     text = ("remove a student from the roster (the gradebook keeps their work); recorded with "
             "who, when and why")
@@ -661,6 +709,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader stopped early (`course status | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit either
         return 141
+    except Exception as exc:  # the database failed midway (gone, locked, full): one line too
+        from .gradebook.failures import database_failure
+
+        cause = database_failure(exc)
+        if cause is None:  # our own SQL or anything else: a bug, with its traceback
+            raise
+        err.print(f"[bold red]error:[/] {escape(cause)}", highlight=False, soft_wrap=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import functools
 import io
+import re
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,9 @@ __all__ = [
 COURSE_FILE = "course.yml"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"  # safe as an nbgrader folder name
 USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"  # JupyterHub-style user names, never '+' or '/'
+_NOT_IN_EMAIL = r"@\s,;:<>()\[\]\"\\"
+EMAIL = re.compile(rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}.]+(\.[^{_NOT_IN_EMAIL}.]+)+")
+LMS_KEYS = ("sis_id", "email")  # how an LMS matches a student: one person each
 
 
 class CourseFileError(UserError):
@@ -84,9 +88,21 @@ class Person(_Strict):
         [], description="sessions a student cannot attend: 1-based numbers or session dates"
     )
 
+    @field_validator("email")
+    @classmethod
+    def _an_email(cls, value: str) -> str:
+        if value and not EMAIL.fullmatch(value):
+            raise ValueError("not an email address")
+        return value
+
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.id
+
+    def lms_key(self, field: str) -> str:
+        """``sis_id`` or ``email`` as an LMS compares them (emails without case); "" if unset."""
+        value = getattr(self, field)
+        return value.casefold() if field == "email" else value
 
 
 class Roster(_Strict):
@@ -472,6 +488,7 @@ def _check_plain(check: CourseFileCheck, data: dict) -> None:
             fail(loc, message)
     else:  # checks across fields need a course that has the schema's shape
         _check_unique(course, fail)
+        _check_lms_keys(course, fail, check)
         _check_unavailable(course, fail)
         _resolve_deadlines(course, fail, zone)
         if not check.errors:
@@ -512,6 +529,27 @@ def _check_unique(course: Course, fail) -> None:
                 fail(("roster", role, index, "id"),
                      f"{person.id!r} is already listed under roster.{people[person.id]}")
             people[person.id] = role
+
+
+def _check_lms_keys(course: Course, fail, check: CourseFileCheck) -> None:
+    """An LMS matches students by sis_id, else email: two people sharing one would get each
+    other's grades. Both entries are named."""
+    for field in LMS_KEYS:
+        seen: dict[str, tuple] = {}
+        for role in ("students", "instructors", "graders"):
+            for index, person in enumerate(getattr(course.roster, role)):
+                key = person.lms_key(field)
+                if not key:
+                    continue
+                if key not in seen:
+                    seen[key] = (role, index, person.id)
+                    continue
+                other_role, other_index, other_id = seen[key]
+                line = check.line(("roster", other_role, other_index))
+                fail(("roster", role, index, field),
+                     f"{getattr(person, field)!r} is also the {field} of roster.{other_role}"
+                     f"[{other_index}] ({other_id}{f', line {line}' if line else ''}): an LMS "
+                     "matches students by it, so one would get the other's grades")
 
 
 def _check_unavailable(course: Course, fail) -> None:

@@ -270,6 +270,7 @@ def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
     """Build and replay the demo course as if it ran at ``now`` (UTC)."""
     from .collect import collect
     from .console import grade_with_progress, wide_console
+    from .gradebook.database import upgrade_database
     from .release import release
     from .reports import status_table, write_report
     from .standing import standing_data
@@ -280,6 +281,7 @@ def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
     root = root.resolve()
     _prepare(root, force, now)
     ws = open_workspace(root)
+    upgrade_database(ws.db_url)  # a new course: its gradebook made as `course init` makes it
     console.print(f"[bold]Demo course[/] in {root} (gradebook {ws.db_url})")
     for assignment in released_by(ws.course, now):
         release(ws, assignment.id, now=assignment.release)

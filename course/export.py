@@ -16,9 +16,13 @@ Formats (their column layouts are in ``LAYOUTS``; the tests hold the files to th
             and each assignment column to its grade item.
 ``csv``     the same data without an LMS's conventions: ids, names, scores, totals, status.
 
-A score is the one the policy counts (an override included); a missing assignment scores 0;
-pending and unreleased ones are empty. A student with neither ``sis_id`` nor ``email`` cannot be
-matched by an LMS: the export is refused and names them.
+Every number is the policy's (``course.policy``: ``points`` and ``max_points``), the same that
+``course status`` and the dashboard show: a cell is the points the assignment counts (a score,
+graded or set by hand; 0 for a missed assignment or an unreadable notebook); work not graded
+yet, pending and unreleased assignments are empty. The total is the sum of the cells, out of
+the points of every assignment with a number in its cell (a missed one adds its points to the
+maximum). A student with neither ``sis_id`` nor ``email`` cannot be matched by an LMS: the
+export is refused and names them.
 
 Text a spreadsheet would run as a formula (a name beginning with ``=``, ``+``, ``-`` or ``@``) is
 written with a ``'`` in front (``course.csv_cells``); scores and totals are passed as numbers, so
@@ -50,27 +54,12 @@ LAYOUTS = {
 def _cell(entry: dict, *, excused_mark: str = "") -> float | str:
     if entry["state"] == "excused":
         return excused_mark
-    if entry["state"] == "missing":
-        return 0.0
-    if entry["score"] is None:
-        return ""
-    return float(entry["score"])
-
-
-def _totals(entries: dict) -> tuple[float, float]:
-    """Points counted and the most there were to get, over the judged assignments."""
-    got = possible = 0.0
-    for entry in entries.values():
-        if entry["state"] in ("excused", "pending", "not_released"):
-            continue
-        got += entry["score"] or 0.0
-        possible += entry["max_score"] or 0.0
-    return got, possible
+    return "" if entry["points"] is None else float(entry["points"])
 
 
 def _max_points(data: dict, assignment_id: str) -> float | str:
-    maxima = {s["assignments"][assignment_id]["max_score"] for s in data["students"]} - {None}
-    return float(max(maxima)) if maxima else ""
+    points = data["max_points"].get(assignment_id)
+    return "" if points is None else float(points)
 
 
 def _status(student: dict) -> str:
@@ -108,7 +97,7 @@ def export_grades(course: Course, data: dict, fmt: str) -> str:
     for student in data["students"]:
         person = people[student["id"]]
         entries = student["assignments"]
-        got, possible = _totals(entries)
+        got, possible = float(student["points"]), float(student["max_points"])
         if fmt == "canvas":
             name = ", ".join(part for part in (person.last_name, person.first_name) if part)
             writer.writerow([name or person.id, "", person.sis_id, person.email, "",

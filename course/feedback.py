@@ -13,13 +13,16 @@ printed, the error's name and message). The course's nbgrader config
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from sqlalchemy import select
 
+from .blank_work import why_nothing
 from .gradebook import GradingRun, Receipt
+from .gradebook.records import nbgrader_scores
 from .receipt_files import RECEIPT_FILE, read_receipt_id
 from .workspace import Workspace, nbgrader_reason
 
@@ -99,6 +102,17 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
+def zero_points_banner(page: bytes, reasons: list[str]) -> bytes:
+    """The feedback page with a box at the top of its body saying why it earned 0 points."""
+    items = "".join(f"<li>{html.escape(reason)}</li>" for reason in reasons)
+    box = ('<div class="zero-points" style="border:2px solid #a00;padding:0.5em 1em;'
+           f'margin:1em"><b>This hand-in earned 0 points:</b><ul>{items}</ul></div>')
+    text = page.decode("utf-8")
+    body = re.search(r"<body[^>]*>", text)
+    at = body.end() if body else 0
+    return (text[:at] + box + text[at:]).encode("utf-8")
+
+
 @dataclass(frozen=True)
 class Returned:
     student_id: str
@@ -140,6 +154,9 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     result = FeedbackResult(assignment_id)
     with ws.gradebook() as gb:
         runs = _latest_runs(gb, assignment_id)
+        # what each earned, hand grading included: nbgrader's score, else the last run's
+        scores = {sid: run.score for sid, run in runs.items()} | {
+            sid: score for (sid, _), (score, _) in nbgrader_scores(gb, [assignment_id]).items()}
         handed_in = set(gb.session.scalars(
             select(Receipt.student_id).where(Receipt.assignment_id == assignment_id)))
 
@@ -185,14 +202,17 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
                     f"nbgrader generate_feedback failed: {nbgrader_reason(outcome)}")
                 continue
             folder = ws.root / "feedback" / student_id / assignment_id
-            html = {p.name: p.read_bytes() for p in sorted(folder.glob("*.html"))}
-            if not html:
+            pages = {p.name: p.read_bytes() for p in sorted(folder.glob("*.html"))}
+            if not pages:
                 result.not_generated[student_id] = f"nbgrader wrote no HTML into {folder}"
                 continue
-            unchanged = exchange.feedback_files(receipt) == html
+            if scores.get(student_id) == 0:  # say why, at the top of each page
+                reasons = why_nothing(ws, student_id, assignment_id)
+                pages = {name: zero_points_banner(page, reasons) for name, page in pages.items()}
+            unchanged = exchange.feedback_files(receipt) == pages
             if not unchanged:
-                exchange.release_feedback(receipt, html)
-            result.returned.append(Returned(student_id, receipt_id, tuple(sorted(html)),
+                exchange.release_feedback(receipt, pages)
+            result.returned.append(Returned(student_id, receipt_id, tuple(sorted(pages)),
                                             unchanged))
     finally:
         exchange.close()

@@ -80,9 +80,12 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
     if not source.is_dir():
         raise UserError(f"{source}: the hub's demo course needs the repository's assignments")
     shutil.copytree(source, root / "assignments" / ASSIGNMENT, dirs_exist_ok=True)
+    from .gradebook.database import upgrade_database
+    from .workspace import open_workspace
+
+    upgrade_database(open_workspace(course_file).db_url)  # a new course, as `course init` makes it
     if release == "nbgrader":
         from .release import release as release_assignment
-        from .workspace import open_workspace
 
         release_assignment(open_workspace(course_file), ASSIGNMENT, now=now)
     elif release == "copy":
@@ -92,11 +95,12 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
             shutil.copy(notebook, outbound / notebook.name)
         from .gradebook.records import record_release
         from .release import folder_checksum
-        from .workspace import open_workspace
 
         with open_workspace(course_file).gradebook() as gb:  # a release the policy knows of
             record_release(gb, ASSIGNMENT, folder_checksum(outbound), now=now)
             gb.commit()
+    (root / ".hub").mkdir(exist_ok=True)  # `course hub` serves this course, and only such
+    (root / ".hub" / THROWAWAY).write_text("built by build_hub_course: a throwaway demo course\n")
     return course_file
 
 
@@ -109,8 +113,6 @@ def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int
     if not (root / "course.yml").exists():
         print(f"building the hub's course in {root} (nbgrader generates {ASSIGNMENT}: ~30 s)")
         build_hub_course(root)
-        state.mkdir(exist_ok=True)
-        (state / THROWAWAY).write_text("built by `course hub`: a throwaway demo course\n")
     elif not (state / THROWAWAY).exists():
         raise UserError(f"{root} holds a course that `course hub` did not build, and it serves "
                         f"throwaway demo courses only: {WHY_THROWAWAY} Run a real course with "

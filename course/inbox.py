@@ -17,17 +17,19 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import func, select
 
-from .calendar import utcnow
+from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
 from .folders import write_folder
 from .gradebook import Gradebook, Receipt
-from .gradebook.records import add_receipt
+from .gradebook.records import add_receipt, current_excuse, current_extension, receipts_where
+from .policy import by_deadline, pick_receipt
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
 __all__ = ["MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES", "MAX_SUBMISSION_BYTES",
-           "BadFileName", "QuotaExceeded", "TooManyFiles", "check_names", "check_notebooks",
-           "expected_notebooks", "notebook_problem", "read_submission_folder", "receive",
+           "BadFileName", "NotReleased", "QuotaExceeded", "TooManyFiles", "check_names",
+           "check_notebooks", "check_released", "expected_notebooks", "notebook_problem",
+           "read_submission_folder", "receipt_notice", "receive", "released_to_students",
            "stored_bytes"]
 
 # the platform defaults for uploads; the exchange service's ``max_submission_bytes`` and
@@ -49,6 +51,10 @@ class BadFileName(UserError):
 
 class TooManyFiles(UserError):
     """More files or deeper folders than an assignment has (HTTP 400)."""
+
+
+class NotReleased(UserError):
+    """An assignment students cannot see yet, so cannot hand in (HTTP 404 from the exchange)."""
 
 
 class QuotaExceeded(UserError):
@@ -87,6 +93,34 @@ def check_names(names, *, max_files: int = MAX_FILES) -> list[str]:
             raise BadFileName(f"refusing {name!r}: {parts[0]} is written by the platform when "
                               "your submission is collected; rename it")
     return safe
+
+
+def released_to_students(ws: Workspace, assignment_id: str, now: dt.datetime) -> bool:
+    """Whether students see ``assignment_id`` at ``now``, and so may hand it in: it is an
+    assignment of the course file, its student version is in the exchange's outbound folder
+    (``course release`` or a release through the exchange put it there) and its ``release:``
+    time, if it has one, has come. The one rule for listing, fetching and accepting hand-ins:
+    the exchange and ``course submit`` both ask it."""
+    try:
+        assignment = ws.course.assignment(assignment_id)
+    except LookupError:
+        return False  # released by hand for an assignment the course file does not list
+    outbound = ws.root / "exchange" / ws.course.id / "outbound" / assignment_id
+    if assignment_id.startswith(".") or not outbound.is_dir():
+        return False
+    return assignment.release is None or assignment.release <= now
+
+
+def check_released(ws: Workspace, assignment_id: str, now: dt.datetime) -> None:
+    """Refuse a hand-in of an assignment students cannot see at ``now`` (``NotReleased``)."""
+    if released_to_students(ws, assignment_id, now):
+        return
+    release = ws.course.assignment(assignment_id).release  # LookupError: unknown assignment
+    if release is not None and release > now:
+        when = f"until {readable_local(release, ws.course.zone)} (its release: time)"
+    else:
+        when = f"until it is released (course release {assignment_id})"
+    raise NotReleased(f"{assignment_id} is not released yet: it cannot be handed in {when}")
 
 
 def expected_notebooks(ws: Workspace, assignment_id: str) -> list[str]:
@@ -226,3 +260,44 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     )
     gb.commit()
     return receipt
+
+
+def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
+    """What a hand-in means under the course's policy, in one line for the student: in time or
+    how late (judged to the whole second, ``policy.by_deadline``), and which of their
+    submissions counts (``policy.pick_receipt``: the latest in time, else the latest)."""
+    course, zone = ws.course, ws.course.zone
+    student_id, assignment_id = receipt.student_id, receipt.assignment_id
+    due = course.due(assignment_id)
+    extension = current_extension(gb, student_id, assignment_id)
+    deadline = max(due, extension.until) if extension is not None else due
+    others = [r.received_at for r in receipts_where(gb, student_id=student_id,
+                                                    assignment_id=assignment_id)
+              if r.id != receipt.id]
+    counts = pick_receipt([*others, receipt.received_at], deadline)  # ties: the newest, this one
+    this_counts = counts == receipt.received_at
+    if by_deadline(receipt.received_at, due):
+        text = f"on time (deadline {readable_local(due, zone)}): this submission counts"
+        if others:
+            text += " (the latest one in time counts)"
+    elif by_deadline(receipt.received_at, deadline):
+        text = (f"{span_text(receipt.received_at.replace(microsecond=0) - due)} after the "
+                f"deadline, within your extension until {readable_local(deadline, zone)}: "
+                "this submission counts")
+    else:
+        which = "extended deadline" if deadline > due else "deadline"
+        late_by = span_text(receipt.received_at.replace(microsecond=0) - deadline)
+        text = f"late: {late_by} after the {which} {readable_local(deadline, zone)}; "
+        missed = course.policy.late == "missed"
+        text += ("late work counts as missed under this course's policy" if missed
+                 else "late work is accepted under this course's policy")
+        if not this_counts:
+            text += f"; your on-time submission of {local_seconds(counts, zone)} still counts"
+        elif missed:
+            text += ", and no submission of yours is in time"
+        else:
+            text += ": this submission counts, marked late"
+    excuse = current_excuse(gb, student_id, assignment_id)
+    if excuse is not None:
+        text += f"; {assignment_id} is excused for you ({excuse.reason}): never a miss"
+    return text

@@ -150,6 +150,7 @@ class LocalHub:
         root and never as another course's user. Folders someone already owns stay theirs."""
         if os.geteuid() != 0 or not self.formgrader:
             return
+        from .gradebook.database import upgrade_database
         from .workspace import open_workspace
 
         for index, path in enumerate(self.course_files):
@@ -162,8 +163,8 @@ class LocalHub:
                                     f"{root} could not reach it: chmod o+x {parent}, or keep "
                                     f"the course elsewhere")
             uid = THROWAWAY_UID + index
-            with open_workspace(path).gradebook():  # made now, so that it is the course's too
-                pass
+            # made now if it is missing (as `course upgrade` would), so that it is the course's too
+            upgrade_database(open_workspace(path).db_url)
             for folder, dirs, files in os.walk(root):
                 for name in (folder, *(os.path.join(folder, n) for n in (*dirs, *files))):
                     os.lchown(name, uid, uid)

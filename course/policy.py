@@ -3,6 +3,10 @@
 It reads no database and no clock: callers gather the facts (receipts, extensions, excuses,
 scores) and the instant to judge at, so the rules can be tested exhaustively and re-run for any
 date ("who was at risk last Monday?").
+
+It also decides the points each assignment counts (``AssignmentResult.points`` out of
+``max_points``) and their sums (``Standing.points``, ``Standing.max_points``): every report and
+LMS export takes them from here, so none of them adds up differently.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from .coursefile import Course
 __all__ = [
     "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Override",
     "Standing",
-    "judge", "pick_receipt", "release_warning", "release_warnings", "unreleased_past_deadline",
+    "by_deadline", "judge", "pick_receipt", "release_warning", "release_warnings",
+    "unreleased_past_deadline",
 ]
 
-STATES = ("on_time", "extended", "late", "missing", "excused", "pending", "not_released")
+STATES = ("on_time", "extended", "late", "by_hand", "missing", "excused", "pending",
+          "not_released")
 STATUSES = ("ok", "at_risk", "exclude")
 
 Pair = tuple[str, str]  # (student_id, assignment_id)
@@ -65,7 +71,8 @@ class Facts:
     """Everything the policy needs, keyed by (student_id, assignment_id).
 
     ``releases`` holds when each assignment became visible to students; an assignment absent
-    from it was never released and is nobody's miss.
+    from it was never released and is nobody's miss. ``max_points``: the points each
+    assignment is out of, where known (a missed assignment counts 0 out of them).
     """
 
     receipts: dict[Pair, list[dt.datetime]] = field(default_factory=dict)
@@ -75,6 +82,7 @@ class Facts:
     grading_errors: dict[Pair, GradingError] = field(default_factory=dict)
     releases: dict[str, dt.datetime] = field(default_factory=dict)
     overrides: dict[Pair, Override] = field(default_factory=dict)
+    max_points: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,9 @@ class AssignmentResult:
     note: str = ""
     grading_error: str | None = None  # the counting submission could not be graded: why
     override: str | None = None  # the score was set by hand: "set by ina on 2026-11-20: why"
+    points: float | None = None  # what it counts in the totals; None: it counts in neither
+    max_points: float | None = None  # out of how many
+    earned_nothing: bool = False  # handed in and not a miss, yet 0 points: blank work?
 
 
 @dataclass(frozen=True)
@@ -100,11 +111,19 @@ class Standing:
     excused: int
     status: str
     status_text: str
+    points: float = 0.0  # the sum of the results' points
+    max_points: float = 0.0  # the sum of their max_points: every assignment that counts
+
+
+def by_deadline(received: dt.datetime, deadline: dt.datetime) -> bool:
+    """Whether a receipt is in time, judged to the whole second, as every receipt is shown: for
+    an 18:00 deadline 18:00:00.999 is in time (the deadline itself is), 18:00:01 is not."""
+    return received.replace(microsecond=0) <= deadline
 
 
 def pick_receipt(received: list[dt.datetime], deadline: dt.datetime) -> dt.datetime | None:
     """The submission that counts: the latest one in time if any, else the latest one at all."""
-    on_time = [moment for moment in received if moment <= deadline]
+    on_time = [moment for moment in received if by_deadline(moment, deadline)]
     if on_time:
         return max(on_time)
     return max(received) if received else None
@@ -126,14 +145,17 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
     if pair in facts.excuses:
         state, miss = "excused", False
         notes.append(f"excused: {facts.excuses[pair]}")
-    elif received is not None and received <= due:
+    elif received is not None and by_deadline(received, due):
         state, miss = "on_time", False
-    elif received is not None and received <= effective_due:
+    elif received is not None and by_deadline(received, effective_due):
         state, miss = "extended", False
     elif received is not None:
         state, miss = "late", policy.late == "missed"
         if miss:
             notes.append("late submissions count as missed")
+    elif pair in facts.overrides:  # nothing received: the work came another way (paper, email)
+        state, miss = "by_hand", False
+        notes.append("nothing received on the platform")
     elif not _released(facts.releases, assignment_id, as_of):
         state, miss = "not_released", False
         if as_of >= effective_due:
@@ -157,7 +179,8 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
         graded_text = f" (graded {score:g}/{max_score:g})" if score is not None else ""
         score = override.score
         max_score = next((m for m in (override.max_score, max_score,
-                                      graded.max_score if graded is not None else None)
+                                      graded.max_score if graded is not None else None,
+                                      facts.max_points.get(assignment_id))
                           if m is not None), None)
         day = override.at.astimezone(course.zone).date().isoformat()
         override_text = f"set by {override.by} on {day}: {override.reason}"
@@ -167,7 +190,7 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
         error = None  # an error of another submission says nothing about this one
     if error is not None:
         notes.append(f"grading failed: {error.message}")
-    handed_in = state in ("on_time", "extended", "late") and not miss
+    handed_in = state in ("on_time", "extended", "late", "by_hand") and not miss
     below = policy.pass_threshold > 0 and (
         (error is not None and error.unreadable and override is None)
         or (score is not None and max_score and score / max_score < policy.pass_threshold))
@@ -178,10 +201,37 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
                          f"of {policy.pass_threshold:.0%}")
         else:
             notes.append("an unreadable notebook scores 0, below the pass threshold")
+    points, max_points = _points(state, score, max_score, error,
+                                 facts.max_points.get(assignment_id))
+    earned_nothing = handed_in and not miss and points == 0
+    if earned_nothing:
+        notes.append("earned 0 points, yet counts as handed in: with pass_threshold 0 even "
+                     "blank work does (no cells, the release unchanged, never finishing)")
     return AssignmentResult(
         assignment_id, state, due, effective_due, received, score, max_score, miss,
         "; ".join(notes), error.message if error is not None else None, override_text,
+        points, max_points, earned_nothing,
     )
+
+
+def _points(state: str, score: float | None, max_score: float | None,
+            error: GradingError | None, assignment_max: float | None
+            ) -> tuple[float | None, float | None]:
+    """The points an assignment counts in the totals, out of how many.
+
+    Excused, pending and unreleased ones count in neither. A score (graded or set by hand)
+    counts as it is; a missed assignment and an unreadable notebook count 0 out of the
+    assignment's points. Work not graded yet, or whose grading failed on the platform's side,
+    counts in neither until it is graded.
+    """
+    if state in ("excused", "pending", "not_released"):
+        return None, None
+    out_of = max_score if max_score is not None else assignment_max
+    if score is not None:
+        return score, out_of
+    if state == "missing" or (error is not None and error.unreadable):
+        return 0.0, assignment_max
+    return None, None
 
 
 def unreleased_past_deadline(course: Course, releases: dict[str, dt.datetime],
@@ -226,5 +276,9 @@ def judge(course: Course, facts: Facts, as_of: dt.datetime) -> list[Standing]:
         misses = sum(result.counts_as_miss for result in results.values())
         excused = sum(result.state == "excused" for result in results.values())
         status, text = _status(course, misses, as_of)
-        standings.append(Standing(student.id, results, misses, excused, status, text))
+        points = sum(r.points for r in results.values() if r.points is not None)
+        max_points = sum(r.max_points for r in results.values()
+                         if r.points is not None and r.max_points is not None)
+        standings.append(Standing(student.id, results, misses, excused, status, text,
+                                  float(points), float(max_points)))
     return standings

@@ -22,7 +22,7 @@ from .coursefile import Course
 from .errors import UserError
 from .gradebook import Gradebook, Presentation
 from .gradebook.records import current_user, gather_facts
-from .policy import judge
+from .policy import AssignmentResult, judge
 
 __all__ = [
     "DrawResult",
@@ -67,14 +67,21 @@ def presentation_session(course: Course, assignment_id: str) -> int | None:
 def eligible_students(course: Course, gb: Gradebook, assignment_id: str,
                       as_of: dt.datetime) -> list[str]:
     """Students who handed the assignment in on time (or within their extension) and did not
-    declare themselves unavailable for the session where it is presented."""
+    declare themselves unavailable for the session where it is presented. Work that earned
+    nothing (graded 0 points, an unreadable notebook) or counts as missed (below the pass
+    threshold) has nothing to present; work not graded yet can be drawn."""
     session = presentation_session(course, assignment_id)
     standings = judge(course, gather_facts(gb, course), as_of)
     return [
         standing.student_id for standing in standings
-        if standing.results[assignment_id].state in PRESENTABLE_STATES
+        if _presentable(standing.results[assignment_id])
         and session not in course.unavailable_sessions(standing.student_id)
     ]
+
+
+def _presentable(result: AssignmentResult) -> bool:
+    return (result.state in PRESENTABLE_STATES and not result.counts_as_miss
+            and result.points != 0)
 
 
 def _rows(gb: Gradebook) -> list[Presentation]:

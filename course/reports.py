@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # rich's tables: only for the terminal's views, not JSON or C
 __all__ = [
     "deadlines_data",
     "deadlines_table",
+    "points_text",
     "status_csv",
     "status_data",
     "status_html",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 STATE_STYLE = {
-    "on_time": "green", "extended": "cyan", "late": "yellow", "missing": "red",
+    "on_time": "green", "extended": "cyan", "late": "yellow", "by_hand": "green", "missing": "red",
     "excused": "blue", "pending": "dim", "not_released": "dim italic",
 }
 STATUS_STYLE = {"ok": "green", "at_risk": "yellow", "exclude": "bold red"}
@@ -76,11 +77,18 @@ def _fmt_score(score, max_score) -> str:
     return f"{score:g}" if max_score is None else f"{score:g}/{max_score:g}"  # None: overridden
 
 
+def points_text(student: dict) -> str:
+    """A student's points out of the most there were to get, as the policy sums them: "10/20"."""
+    return f"{student['points']:g}/{student['max_points']:g}"
+
+
 def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *,
                 presented: Mapping[str, list[dict]] | None = None,
-                warnings: list[str] | None = None) -> dict:
+                warnings: list[str] | None = None,
+                max_points: Mapping[str, float] | None = None) -> dict:
     """``presented``: per student, the presenter draws they were picked in (presenters.py);
-    ``warnings``: what the instructor must act on (e.g. a deadline passed without a release)."""
+    ``warnings``: what the instructor must act on (e.g. a deadline passed without a release);
+    ``max_points``: the points each assignment is out of, where known (``Facts.max_points``)."""
     presented = presented or {}
     utc_text = functools.cache(iso_utc)  # the deadlines repeat for every student
     people = {person.id: person for person in course.roster.students}
@@ -94,6 +102,8 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
             "status_text": standing.status_text,
             "misses": standing.misses,
             "excused": standing.excused,
+            "points": standing.points,
+            "max_points": standing.max_points,
             "assignments": {
                 result.assignment_id: {
                     "state": result.state,
@@ -106,6 +116,9 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
                     "note": result.note,
                     "grading_error": result.grading_error,
                     "override": result.override,
+                    "points": result.points,
+                    "max_points": result.max_points,
+                    "earned_nothing": result.earned_nothing,
                 }
                 for result in standing.results.values()
             },
@@ -122,6 +135,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
         "policy": course.policy.model_dump(),
         "withdrawal_deadline": course.withdrawal_deadline.isoformat(),
         "warnings": list(warnings or []),
+        "max_points": {a.id: (max_points or {}).get(a.id) for a in course.assignments},
         "students": students,
     }
 
@@ -136,9 +150,11 @@ def status_json(data: dict) -> str:
     return "{\n" + ",\n".join(fields) + "\n}"
 
 
-CSV_COLUMNS = ["student", "name", "status", "misses", "excused", "assignment", "state", "score",
-               "max_score", "due_utc", "effective_due_utc", "received_utc", "counts_as_miss", "note",
-               "grading_error", "override"]
+STUDENT_COLUMNS = ["student", "name", "status", "misses", "excused", "total", "max_total"]
+ENTRY_COLUMNS = ["state", "score", "max_score", "due_utc", "effective_due_utc", "received_utc",
+                 "counts_as_miss", "note", "grading_error", "override", "points", "max_points",
+                 "earned_nothing"]
+CSV_COLUMNS = [*STUDENT_COLUMNS, "assignment", *ENTRY_COLUMNS]
 
 
 def status_csv(data: dict) -> str:
@@ -150,8 +166,9 @@ def status_csv(data: dict) -> str:
             writer.writerow({
                 "student": student["id"], "name": student["name"], "status": student["status"],
                 "misses": student["misses"], "excused": student["excused"],
+                "total": student["points"], "max_total": student["max_points"],
                 "assignment": assignment_id,
-                **{key: entry[key] for key in CSV_COLUMNS[6:]},
+                **{key: entry[key] for key in ENTRY_COLUMNS},
             })
     return out.getvalue()
 
@@ -160,6 +177,7 @@ def _cell(entry: dict) -> str:
     text = entry["state"].replace("_", " ")
     score = _fmt_score(entry["score"], entry["max_score"])
     score += "*" if entry.get("override") else ""  # set by hand: the note says by whom and why
+    score += "?" if entry.get("earned_nothing") else ""  # handed in, 0 points: blank work?
     return f"{text} {score}".strip() + (" !" if entry["grading_error"] else "")
 
 
@@ -196,6 +214,11 @@ def status_table(data: dict) -> Table:
               for student in students
               for assignment_id, entry in student["assignments"].items()
               if entry.get("override") and assignment_id in assignment_ids]
+    notes += [f"? {student['id']}, {assignment_id}: earned 0 points, yet counts as handed in "
+              "(pass_threshold is 0)"
+              for student in students
+              for assignment_id, entry in student["assignments"].items()
+              if entry.get("earned_nothing") and assignment_id in assignment_ids]
     if upcoming:
         notes.append(f"upcoming: {', '.join(upcoming)}")
     table = Table(title=f"{data['course']}: standing as of {data['as_of_utc']}",
@@ -204,6 +227,7 @@ def status_table(data: dict) -> Table:
     for assignment_id in assignment_ids:
         table.add_column(assignment_id)
     table.add_column("presented")
+    table.add_column("points", justify="right")
     table.add_column("misses", justify="right")
     table.add_column("status")
     for student in students:
@@ -214,13 +238,15 @@ def status_table(data: dict) -> Table:
             cells.append(f"[{style}]{_cell(entry)}[/]")
         status = student["status_text"] or student["status"]
         presented = _presented(student)
-        table.add_row(student["id"], *cells, presented, str(student["misses"]),
+        table.add_row(student["id"], *cells, presented, points_text(student),
+                      str(student["misses"]),
                       f"[{STATUS_STYLE[student['status']]}]{status}[/]")
     return table
 
 
 HTML_STATE_COLOR = {
-    "on_time": "#d4edda", "extended": "#d1ecf1", "late": "#fff3cd", "missing": "#f8d7da",
+    "on_time": "#d4edda", "extended": "#d1ecf1", "late": "#fff3cd", "by_hand": "#d4edda",
+    "missing": "#f8d7da",
     "excused": "#dbe4ff", "pending": "#eeeeee",
     "not_released": "#f4f4f4",
 }
@@ -246,7 +272,8 @@ def status_html(data: dict) -> str:
         presented = esc(_presented(student))
         rows.append(f"<tr><th scope=\"row\">{esc(student['id'])}</th>"
                     f"<td>{esc(student['name'])}</td>"
-                    f"{''.join(cells)}<td>{presented}</td><td>{student['misses']}</td>"
+                    f"{''.join(cells)}<td>{presented}</td><td>{points_text(student)}</td>"
+                    f"<td>{student['misses']}</td>"
                     f"<td class=\"{student['status']}\">{status}</td></tr>")
     problem_list = f"<h2>Grading problems</h2><ul>{''.join(problems)}</ul>" if problems else ""
     return f"""<!DOCTYPE html>
@@ -261,7 +288,7 @@ tbody th{{position:sticky;left:0;background:#fff}}.exclude{{color:#a00;font-weig
 <p>Withdrawal deadline: {esc(data['withdrawal_deadline'])}. Misses allowed:
 {data['policy']['excused_misses']}.</p>
 <div class="wide"><table><thead><tr><th>student</th><th>name</th>{head}<th>presented</th>
-<th>misses</th><th>status</th></tr></thead>
+<th>points</th><th>misses</th><th>status</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table></div>
 {problem_list}
 </body></html>

@@ -13,8 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
+from .blank_work import cells_key, notebooks_in, released_notebooks
 from .workspace import Workspace
 
 __all__ = ["IdenticalGroup", "identical_submissions"]
@@ -28,30 +27,13 @@ class IdenticalGroup:
     student_ids: tuple[str, ...]  # sorted, two or more
 
 
-def _notebooks(folder: Path) -> dict[str, bytes]:
-    return {path.relative_to(folder).as_posix(): path.read_bytes()
-            for path in sorted(folder.rglob("*.ipynb"))
-            if path.is_file() and not any(part.startswith(".")
-                                          for part in path.relative_to(folder).parts)}
-
-
-def _cells_key(content: bytes) -> str | None:
-    """The notebook's cells (type and source) as one hash; None when it is not a notebook."""
-    try:
-        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-        cells = [(cell.cell_type, cell.source) for cell in nb.cells]
-    except Exception:  # noqa: BLE001 - junk handed in is simply not like the release
-        return None
-    return hashlib.sha256(repr(cells).encode()).hexdigest()
-
-
 def identical_submissions(ws: Workspace, assignment_id: str) -> list[IdenticalGroup]:
     """Groups of students whose collected notebook of the same name is byte-identical, the
     released version excepted; sorted by notebook, then students."""
     ws.course.assignment(assignment_id)
-    released = _notebooks(ws.root / "exchange" / ws.course.id / "outbound" / assignment_id)
+    released = released_notebooks(ws, assignment_id)
     released_bytes = {hashlib.sha256(content).hexdigest() for content in released.values()}
-    released_cells = {_cells_key(content) for content in released.values()} - {None}
+    released_cells = {cells_key(content) for content in released.values()} - {None}
 
     by_hash: dict[tuple[str, str], list[str]] = {}
     paths: dict[str, Path] = {}  # one copy of each content, read again only for groups
@@ -60,7 +42,7 @@ def identical_submissions(ws: Workspace, assignment_id: str) -> list[IdenticalGr
     for folder in folders:
         if not folder.is_dir():
             continue
-        for name, content in _notebooks(folder).items():
+        for name, content in notebooks_in(folder).items():
             sha = hashlib.sha256(content).hexdigest()
             by_hash.setdefault((name, sha), []).append(folder.parent.name)
             paths[sha] = folder / name
@@ -69,7 +51,7 @@ def identical_submissions(ws: Workspace, assignment_id: str) -> list[IdenticalGr
     for (name, sha), students in sorted(by_hash.items()):
         if len(students) < 2 or sha in released_bytes:
             continue
-        if released_cells and _cells_key(paths[sha].read_bytes()) in released_cells:
+        if released_cells and cells_key(paths[sha].read_bytes()) in released_cells:
             continue
         groups.append(IdenticalGroup(assignment_id, name, sha, tuple(sorted(students))))
     return groups

@@ -19,4 +19,5 @@ def standing_data(ws, as_of: dt.datetime) -> dict:
         facts = gather_facts(rows, ws.course)
         presented = presentation_history(rows)
     return status_data(ws.course, judge(ws.course, facts, as_of), as_of, presented=presented,
-                       warnings=release_warnings(ws.course, facts.releases, as_of))
+                       warnings=release_warnings(ws.course, facts.releases, as_of),
+                       max_points=facts.max_points)

@@ -44,7 +44,11 @@ assignments:
 
 policy:
   excused_misses: 1      # misses allowed; one more means exclusion
-  pass_threshold: 0      # fraction of points below which an on-time submission counts as missed
+  # pass_threshold: the fraction of its points a hand-in must earn to count as handed in.
+  # At 0 every hand-in in time counts, even blank work: a notebook with no cells, the release
+  # handed back unchanged, one that never finishes (status flags those that earned 0 points).
+  # 0.1, say, counts work that earns under 10 % of the points as a miss.
+  pass_threshold: 0
   late: missed           # missed | accepted
 
 roster:                  # or: course roster import people.csv

@@ -48,23 +48,19 @@ def missing_sources(ws: Workspace, check: CourseFileCheck, now: dt.datetime) -> 
                              f"assignment {assignment.id!r} has no folder {folder}")
 
 
-def _gradebook_exists(ws: Workspace) -> bool:
-    url = ws.db_url
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return Path(url.removeprefix("sqlite:///")).is_file()  # validate creates nothing
-    return True
-
-
 def unreleased_deadlines(ws: Workspace, check: CourseFileCheck,
                          now: dt.datetime) -> Iterator[Problem]:
-    """A deadline that passed without a release: nobody could hand in (nobody's miss)."""
+    """A deadline that passed without a release: nobody could hand in (nobody's miss). A course
+    without a gradebook yet (`course upgrade` makes it) has no releases to check."""
+    from .errors import GradebookMissing
     from .gradebook.reading import open_reader, release_times
     from .policy import release_warning, unreleased_past_deadline
 
-    if not _gradebook_exists(ws):
+    try:
+        with open_reader(ws.db_url, ws.course.id) as rows:  # SQLite: no SQLAlchemy to import
+            releases = release_times(rows, ws.course)
+    except GradebookMissing:  # refused before anything was created
         return
-    with open_reader(ws.db_url, ws.course.id) as rows:  # SQLite: no SQLAlchemy to import
-        releases = release_times(rows, ws.course)
     ids = [a.id for a in ws.course.assignments]
     for assignment_id in unreleased_past_deadline(ws.course, releases, now):
         yield Problem.at(WARNING, check, ("assignments", ids.index(assignment_id)),

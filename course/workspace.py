@@ -6,7 +6,8 @@
     exchange/             nbgrader's filesystem exchange, for release and fetch on one machine
     inbox/<id>/<student>/ every submission as received, never overwritten
     submitted/ autograded/ feedback/   nbgrader's folders
-    gradebook.db          nbgrader's tables and ours (SQLite unless a URL says otherwise)
+    gradebook.db          nbgrader's tables and ours (SQLite unless a URL says otherwise),
+                          made by `course init` or `course upgrade` only
 """
 
 from __future__ import annotations
@@ -139,9 +140,10 @@ class Workspace:
         return NbGraderAPI(coursedir=coursedir, config=config)
 
     def gradebook(self) -> Gradebook:
-        """Open the gradebook (created or migrated first if need be). nbgrader's students and
-        deadlines are brought in line with the course file when ``gb.nb`` is first used, if the
-        course file changed since they last were; reading our tables never does that."""
+        """Open the gradebook (migrated first if need be; a missing one is refused, as only
+        ``course init`` and ``course upgrade`` create it). nbgrader's students and deadlines are
+        brought in line with the course file when ``gb.nb`` is first used, if the course file
+        changed since they last were; reading our tables never does that."""
         from .gradebook import Gradebook  # SQLAlchemy: not for commands that only read the file
 
         return Gradebook(self.db_url, self.course.id,

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from course.calendar import iso_utc, readable_local
+from course.reports import points_text
 
 from . import plots
 
@@ -17,8 +18,8 @@ __all__ = ["countdown", "render"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATE_LABEL = {"on_time": "on time", "extended": "extended", "late": "late",
-               "missing": "missing", "excused": "excused", "pending": "pending",
-               "not_released": "not released"}
+               "by_hand": "by hand", "missing": "missing", "excused": "excused",
+               "pending": "pending", "not_released": "not released"}
 
 
 def countdown(target: dt.datetime, now: dt.datetime) -> str:
@@ -48,12 +49,14 @@ def standing_rows(standing: dict, assignments: list[str], base: str) -> Markup:
         for aid in assignments:
             e = s["assignments"][aid]
             text = f"{STATE_LABEL[e['state']]} {_score(e)}"
-            text += ("*" if e["override"] else "") + (" !" if e["grading_error"] else "")
+            text += ("*" if e["override"] else "") + ("?" if e["earned_nothing"] else "")
+            text += " !" if e["grading_error"] else ""
             cells.append(f'<td class="st {e["state"]}" title="{esc(e["note"])}">{esc(text)}</td>')
         presented = ", ".join(p["assignment"] + (" (absent)" if p["absent"] else "")
                               for p in s["presented"])
         rows.append(f'<tr><th scope="row"><a href="{esc(base)}students/{sid}">{sid}</a></th>'
-                    f'{"".join(cells)}<td>{esc(presented)}</td><td class="num">{s["misses"]}'
+                    f'{"".join(cells)}<td>{esc(presented)}</td>'
+                    f'<td class="num">{esc(points_text(s))}</td><td class="num">{s["misses"]}'
                     f'</td><td class="status {s["status"]}">'
                     f'{esc(s["status_text"] or s["status"])}</td></tr>')
     return Markup("\n".join(rows))
@@ -71,6 +74,7 @@ def _environment() -> Environment:
     env.filters["utc"] = iso_utc
     env.filters["state"] = lambda state: STATE_LABEL.get(state, state)
     env.filters["score"] = _score
+    env.filters["points"] = points_text
     env.globals["standing_rows"] = standing_rows
     env.filters["kb"] = lambda size: f"{size / 1024:.1f} KiB"
     return env

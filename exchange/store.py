@@ -36,6 +36,7 @@ from course.inbox import (
     check_names,
     read_submission_folder,
     receive,
+    released_to_students,
     store,
 )
 from course.release import folder_checksum
@@ -183,15 +184,9 @@ class CourseExchange:
 
     # -- released assignments ---------------------------------------------------------------
     def _visible(self, assignment_id: str, role: Role, now: dt.datetime) -> bool:
-        if not (self._outbound / assignment_id).is_dir() or assignment_id.startswith("."):
-            return False
         if role.staff:
-            return True
-        try:
-            assignment = self.ws.course.assignment(assignment_id)
-        except LookupError:
-            return False  # released by hand for an assignment the course file does not list
-        return assignment.release is None or assignment.release <= now
+            return (self._outbound / assignment_id).is_dir() and not assignment_id.startswith(".")
+        return released_to_students(self.ws, assignment_id, now)  # as `course submit` asks
 
     def released(self, role: Role) -> list[dict]:
         now = utcnow()

@@ -16,7 +16,11 @@ import pytest
 
 # also importable from small_courses: with several conftest.py files, which one
 # `from conftest import` finds depends on the order pytest collected them
-from small_courses import BASE_COURSE, utc  # noqa: F401 - `from conftest import utc`
+from small_courses import (  # noqa: F401 - `from conftest import utc`
+    BASE_COURSE,
+    create_gradebook,
+    utc,
+)
 
 # What the platform caches (parsed course files) goes to a throwaway folder, not ~/.cache.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="course-test-cache-")
@@ -59,22 +63,6 @@ def make_course(tmp_path, monkeypatch):
         return root
 
     return make
-
-
-def create_gradebook(course: Path) -> str | None:
-    """Create the gradebook of the course file in ``course`` as `course upgrade` does (at
-    $COURSE_DB_URL, else its gradebook.url, else gradebook.db beside it) and return its URL;
-    None when the course file has errors (nothing could open a gradebook for it)."""
-    from course.errors import UserError
-    from course.gradebook.database import upgrade_database
-    from course.workspace import open_workspace
-
-    try:
-        url = open_workspace(course).db_url
-    except UserError:
-        return None
-    upgrade_database(url)
-    return url
 
 
 

@@ -84,7 +84,10 @@ roster:
 
 
 def write_course(root: Path, today: dt.date, **kwargs) -> Path:
-    """The course folder with its one source notebook; returns course.yml."""
+    """The course folder with its one source notebook and its gradebook (made as `course
+    upgrade` makes it); returns course.yml."""
+    from small_courses import create_gradebook
+
     folder = root / "assignments" / AID
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), folder / NOTEBOOK)
@@ -92,6 +95,7 @@ def write_course(root: Path, today: dt.date, **kwargs) -> Path:
     (folder / "graders" / "test_squares.py").write_text(GRADER)
     course_file = root / "course.yml"
     course_file.write_text(course_text(today, **kwargs))
+    create_gradebook(root)
     return course_file
 
 

@@ -1,6 +1,7 @@
 """Small course files for tests that need a roster and one assignment and nothing more (the
-hub's settings, the exchange's routing, the fleet's jobs), and the hub configuration that
-``hub_config.apply`` makes of them."""
+hub's settings, the exchange's routing, the fleet's jobs), their gradebooks (made explicitly, as
+`course init` and `course upgrade` make them: no other command creates one), and the hub
+configuration that ``hub_config.apply`` makes of them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-__all__ = ["BASE_COURSE", "configured", "course_text", "utc"]
+__all__ = ["BASE_COURSE", "configured", "course_text", "create_gradebook", "utc"]
 
 BASE_COURSE = """\
 id: dl-test
@@ -37,6 +38,22 @@ roster:
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def create_gradebook(course: Path) -> str | None:
+    """Create the gradebook of the course file in ``course`` as `course upgrade` does (at
+    $COURSE_DB_URL, else its gradebook.url, else gradebook.db beside it) and return its URL;
+    None when the course file has errors (nothing could open a gradebook for it)."""
+    from course.errors import UserError
+    from course.gradebook.database import upgrade_database
+    from course.workspace import open_workspace
+
+    try:
+        url = open_workspace(course).db_url
+    except UserError:
+        return None
+    upgrade_database(url)
+    return url
 
 
 def course_text(course_id: str = "dl-test", *, title: str = "Deep Learning (test)",

@@ -2,10 +2,14 @@
 
 Opening costs one query: our schema version in ``course_alembic_version``; neither alembic nor
 nbgrader is imported for it (nbgrader's package pulls in its whole application stack, about 2 s).
-The database is created the first time it is opened (nbgrader's tables, then ours by alembic, under
-a version table of our own, as nbgrader keeps its own), migrated when its stored version is older
-than ``SCHEMA_VERSION``, and by ``course upgrade``. nbgrader's own Gradebook (``Gradebook.nb``)
-is opened only when something uses it.
+A gradebook is created only when asked to (``upgrade_database``, what ``course init`` and ``course
+upgrade`` run, or ``Gradebook(..., create=True)``): opening a URL where there is none (no SQLite
+file, or a database without any of the gradebook's tables) is refused, so a moved gradebook or a
+mistyped URL never starts an empty one. An existing gradebook whose stored version is older than
+``SCHEMA_VERSION`` is migrated on opening. A URL that does not parse is refused in one line
+(``GradebookUnusable``); a server that cannot be reached or a file that is no database keeps its
+driver's error, which the CLI prints in one line naming the URL (``failures``).
+nbgrader's own Gradebook (``Gradebook.nb``) is opened only when something uses it.
 """
 
 from __future__ import annotations
@@ -18,16 +22,19 @@ from typing import Self
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from ..errors import UserError
+from ..errors import GradebookMissing, GradebookUnusable, UserError
 from . import SCHEMA_VERSION, VERSION_TABLE
+from .failures import opening, shown_url
 
 __all__ = ["SCHEMA_VERSION", "Gradebook", "open_gradebook", "stored_version", "upgrade_database",
            "upgrade_schema"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# a database holding none of these holds no gradebook (ours, or nbgrader's before ours was added)
+GRADEBOOK_TABLES = frozenset({VERSION_TABLE, "assignment", "student", "submitted_assignment"})
 
 
 def _create_nbgrader_schema(database: str | Engine) -> None:
@@ -98,12 +105,53 @@ def _upgrade(engine: Engine) -> None:
         upgrade_schema(connection)
 
 
-def upgrade_database(url: str) -> tuple[str | None, str]:
-    """Create or migrate the gradebook at ``url`` to ``SCHEMA_VERSION`` (``course upgrade``);
-    returns the version it was at (None: new) and the one it is at now."""
-    engine = create_engine(url)
+def _engine(url: str, *, create: bool) -> Engine:
+    """An engine on ``url``, refusing a URL that does not parse and, unless ``create``, a SQLite
+    file that does not exist (SQLite would create it on connecting)."""
+    shown = shown_url(url)
     try:
-        before = stored_version(engine)
+        engine = create_engine(url)
+    except (ArgumentError, ImportError) as exc:  # ImportError: a driver that is not installed
+        raise GradebookUnusable(f"the gradebook URL {shown} is not a database URL this course "
+                                f"can open ({exc})") from None
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") and \
+            not engine.url.query.get("uri"):
+        path = Path(database)
+        if not path.exists():
+            engine.dispose()
+            if not create:
+                raise GradebookMissing(shown)
+            if not path.parent.is_dir():
+                raise GradebookUnusable(f"cannot create the gradebook at {shown}: the folder "
+                                        f"{path.parent.absolute()} does not exist")
+    return engine
+
+
+def _probe(engine: Engine, url: str, *, create: bool) -> str | None:
+    """The stored schema version (None: none of ours yet). Unless ``create``, a database that
+    holds none of the gradebook's tables is refused (``GradebookMissing``).
+
+    A database that cannot be reached or read keeps its error's type (a worker retries an
+    ``OperationalError``: the server may be restarting), marked as failing to open the
+    gradebook at ``url`` (``failures.opening``): the CLI then says so in one line."""
+    try:
+        version = stored_version(engine)
+        if version is None and not create and not (
+                GRADEBOOK_TABLES & set(sa_inspect(engine).get_table_names())):
+            raise GradebookMissing(shown_url(url))
+        return version
+    except DBAPIError as exc:  # only our two fixed queries ran: the database's fault, not ours
+        opening(exc, url, sqlite=engine.dialect.name == "sqlite")
+        raise
+
+
+def upgrade_database(url: str) -> tuple[str | None, str]:
+    """Create or migrate the gradebook at ``url`` to ``SCHEMA_VERSION`` (``course init``,
+    ``course upgrade``); returns the version it was at (None: new) and the one it is at now."""
+    engine = _engine(url, create=True)
+    try:
+        before = _probe(engine, url, create=True)
         if _needs_upgrade(before):
             _upgrade(engine)
         return before, stored_version(engine)
@@ -115,16 +163,18 @@ class Gradebook:
     """A SQLAlchemy session on our tables (``.session``) and nbgrader's gradebook (``.nb``),
     opened on first use. Use as a context manager; ``commit()`` is explicit.
 
-    ``on_nbgrader_open(gradebook)`` runs once, when ``.nb`` is first used: the workspace writes
-    the course file's students and deadlines into nbgrader's tables there, when they changed.
+    A missing gradebook is refused (``GradebookMissing``) unless ``create``; an older one is
+    migrated. ``on_nbgrader_open(gradebook)`` runs once, when ``.nb`` is first used: the
+    workspace writes the course file's students and deadlines into nbgrader's tables there, when
+    they changed.
     """
 
-    def __init__(self, url: str, course_id: str, *,
+    def __init__(self, url: str, course_id: str, *, create: bool = False,
                  on_nbgrader_open: Callable[[Gradebook], object] | None = None):
         self.url, self.course_id = url, course_id
-        self.engine = create_engine(url)
+        self.engine = _engine(url, create=create)
         try:
-            if _needs_upgrade(stored_version(self.engine)):
+            if _needs_upgrade(_probe(self.engine, url, create=create)):
                 _upgrade(self.engine)
         except BaseException:
             self.engine.dispose()
@@ -169,8 +219,8 @@ class Gradebook:
 
 
 @contextlib.contextmanager
-def open_gradebook(url: str, course_id: str):
-    gradebook = Gradebook(url, course_id)
+def open_gradebook(url: str, course_id: str, *, create: bool = False):
+    gradebook = Gradebook(url, course_id, create=create)
     try:
         yield gradebook
     finally:

@@ -4,8 +4,9 @@ in a ``Gradebook``'s session (``records.gather_facts``) or on a connection of th
 
 ``open_reader`` on a SQLite file that is current needs neither SQLAlchemy nor its ORM, only
 Python's ``sqlite3`` (importing SQLAlchemy alone costs ``course status`` about 0.2 s). Anything
-else, a PostgreSQL URL or a gradebook that must be created or migrated first, is opened as a
-``Gradebook``, so migrating stays in one place.
+else, a PostgreSQL URL or a gradebook that must be migrated first, is opened as a ``Gradebook``,
+so migrating and refusing stay in one place. Neither path creates a gradebook: a missing SQLite
+file is refused here, before ``sqlite3`` could create it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..coursefile import Course
+from ..errors import GradebookMissing
 from ..policy import Facts, Graded, GradingError, Override
 from . import SCHEMA_VERSION, VERSION_TABLE
+from .failures import shown_url
 
 __all__ = ["Rows", "gather_facts", "nbgrader_scores", "open_reader", "presentation_history",
            "release_times"]
@@ -67,8 +70,9 @@ def release_times(rows: Rows, course: Course) -> dict[str, dt.datetime]:
 
 
 def gather_facts(rows: Rows, course: Course) -> Facts:
-    """Receipts, releases, extensions, excuses, grading errors, scores and score overrides for
-    the policy. Revoked extensions and excuses and cleared overrides are left out.
+    """Receipts, releases, extensions, excuses, grading errors, scores, score overrides and the
+    points each assignment is out of, for the policy. Revoked extensions and excuses and
+    cleared overrides are left out.
 
     A score is tied to the receipt its grading run graded. nbgrader's score (which includes
     hand grading in the formgrader) is used while the latest run of that pair succeeded; after a
@@ -101,7 +105,9 @@ def gather_facts(rows: Rows, course: Course) -> Facts:
         if outcome != "success":
             facts.grading_errors[pair] = GradingError(message, received.get(receipt_id),
                                                       unreadable=outcome == "unreadable")
-    nbgrader = nbgrader_scores(rows, [assignment.id for assignment in course.assignments])
+    nbgrader_max = nbgrader_max_scores(rows)
+    nbgrader = nbgrader_scores(rows, [assignment.id for assignment in course.assignments],
+                               nbgrader_max)
     for pair, run in good.items():
         when, score, max_score = received.get(run[3]), run[7], run[8]
         if when is None or score is None:
@@ -109,7 +115,22 @@ def gather_facts(rows: Rows, course: Course) -> Facts:
         if latest[pair] is run and pair in nbgrader:
             score, max_score = nbgrader[pair]
         facts.scores[pair] = Graded(score, max_score, when)
+    facts.max_points = assignment_points(facts, nbgrader_max)
     return facts
+
+
+def assignment_points(facts: Facts, nbgrader_max: dict[str, float]) -> dict[str, float]:
+    """The points each assignment is out of: its graded cells' in nbgrader's tables (written
+    by ``course generate``), else the most any score of it (graded or set by hand) is out of;
+    an assignment with neither is left out."""
+    points: dict[str, float] = {}
+    known = [(pair[1], graded.max_score) for pair, graded in facts.scores.items()]
+    known += [(pair[1], override.max_score) for pair, override in facts.overrides.items()]
+    for assignment_id, max_score in known:
+        if max_score:
+            points[assignment_id] = max(points.get(assignment_id, 0.0), max_score)
+    points.update({name: total for name, total in nbgrader_max.items() if total})
+    return points
 
 
 # nbgrader's tables (nbgrader.api defines them): a grade counts its manual score, else its
@@ -134,7 +155,18 @@ JOIN {} c ON c.id = b.id
 GROUP BY a.name"""
 
 
-def nbgrader_scores(rows: Rows, assignment_ids: list[str]
+def nbgrader_max_scores(rows: Rows) -> dict[str, float]:
+    """Each assignment's max score in nbgrader's tables: the sum of its graded cells' (grade
+    cells and task cells)."""
+    max_scores: dict[str, float] = {}
+    for cells_table in ("grade_cells", "task_cells"):
+        for name, total in rows(_NBGRADER_MAX_SCORES.format(cells_table)):
+            max_scores[name] = max_scores.get(name, 0.0) + (total or 0.0)
+    return max_scores
+
+
+def nbgrader_scores(rows: Rows, assignment_ids: list[str],
+                    max_scores: dict[str, float] | None = None
                     ) -> dict[tuple[str, str], tuple[float, float]]:
     """nbgrader's score and max score of each submission of these assignments, by (student,
     assignment), hand grading in the formgrader included.
@@ -145,10 +177,8 @@ def nbgrader_scores(rows: Rows, assignment_ids: list[str]
     cost two queries per submission, and importing nbgrader about 2 s.
     """
     wanted = set(assignment_ids)  # filtered here: the SQL then needs no parameters
-    max_scores: dict[str, float] = {}
-    for cells_table in ("grade_cells", "task_cells"):
-        for name, total in rows(_NBGRADER_MAX_SCORES.format(cells_table)):
-            max_scores[name] = max_scores.get(name, 0.0) + (total or 0.0)
+    if max_scores is None:
+        max_scores = nbgrader_max_scores(rows)
     points = dict(rows(_NBGRADER_POINTS))
     scores: dict[tuple[str, str], float] = {}
     for submission, student, name in rows(_NBGRADER_SUBMISSIONS):
@@ -181,9 +211,9 @@ def _sqlite_file(url: str) -> Path | None:
 
 def _current_sqlite(path: Path) -> sqlite3.Connection | None:
     """A connection to a SQLite gradebook whose schema is current, reading in one snapshot;
-    None when it is missing, older or newer (a ``Gradebook`` creates, migrates or refuses it)."""
+    None when it is older, newer or unreadable (a ``Gradebook`` migrates or refuses it)."""
     if not path.is_file():
-        return None
+        return None  # a folder in its place: refused by a Gradebook
     connection = sqlite3.connect(path, isolation_level=None)  # BEGIN and ROLLBACK by hand
     try:
         connection.execute("BEGIN")  # deferred: one snapshot from the first read on
@@ -198,8 +228,11 @@ def _current_sqlite(path: Path) -> sqlite3.Connection | None:
 
 @contextlib.contextmanager
 def open_reader(url: str, course_id: str) -> Iterator[Rows]:
-    """The gradebook at ``url`` for reading: ``rows(sql)`` runs one SELECT."""
+    """The gradebook at ``url`` for reading: ``rows(sql)`` runs one SELECT. A missing gradebook
+    is refused (``GradebookMissing``), never created."""
     path = _sqlite_file(url)
+    if path is not None and not path.exists():  # sqlite3.connect would create an empty one
+        raise GradebookMissing(shown_url(url))
     connection = _current_sqlite(path) if path is not None else None
     if connection is None:
         from .database import Gradebook

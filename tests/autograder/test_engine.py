@@ -157,6 +157,7 @@ def test_plain_nbgrader_test_cells_grade_as_nbgrader_grades_them(tmp_path, monke
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from course.gradebook.database import upgrade_database
     from course.workspace import open_workspace
 
     bindir = str(Path(sys.executable).parent)
@@ -172,7 +173,7 @@ def test_plain_nbgrader_test_cells_grade_as_nbgrader_grades_them(tmp_path, monke
             "assignments:\n  - {id: ps1, due: 2029-01-01 18:00}\n"
             "roster:\n  students: [{id: good}, {id: blank}]\n")
         ws = open_workspace(root)
-        ws.gradebook().close()
+        upgrade_database(ws.db_url)  # a new course's gradebook, as `course upgrade` makes it
         config = ws.nbgrader_config()
         if engine == "stock":
             del config.Autograde["autograde_preprocessors"]

@@ -154,8 +154,8 @@ def test_roster_import_merges_and_keeps_comments(make_course, capsys, tmp_path):
     "content, message",
     [
         ("name,email\nx,y\n", "'id' column"),
-        ("id,role\nzoe,teacher\n", ":2: role 'teacher'"),
-        ("id\nina\n", "already listed"),  # an instructor cannot also be a student
+        ("id,role\nzoe,visitor\n", ":2: role 'visitor'"),
+        ("id,role\nina,student\n", "ina is an instructor in the course file"),  # not both
         ("id\nbad+id\n", "pattern"),
     ],
 )

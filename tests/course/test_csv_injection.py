@@ -18,7 +18,7 @@ from course.workspace import open_workspace
 EVIL = {
     "first_name": '=HYPERLINK("http://evil","x")',
     "last_name": "+1",
-    "email": "@SUM(A1)",
+    "email": "=cmd@example.org",  # an email, yet a formula to a spreadsheet
     "sis_id": "-1+2",
 }
 COURSE = f"""\

@@ -89,7 +89,7 @@ def test_commands_that_read_load_neither_nbgrader_nor_tensorflow(make_course, tm
 
 def test_opening_a_current_gradebook_is_one_query_and_migrates_nothing(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    Gradebook(url, "dl-test").close()  # a new database: created and migrated
+    Gradebook(url, "dl-test", create=True).close()  # a new database: created and migrated
 
     def refuse(_connection):
         raise AssertionError("migrated a gradebook that is current")
@@ -158,7 +158,7 @@ def test_the_roster_reaches_nbgrader_when_it_changed_not_on_every_open(make_cour
 
 
 def test_course_upgrade_creates_migrates_and_syncs(make_course, capsys):
-    root = make_course()
+    root = make_course(gradebook=False)
     assert main(["upgrade", "--course", str(root)]) == 0
     out = capsys.readouterr().out
     assert f"schema {database.SCHEMA_VERSION} (created)" in out and "(5 rows written)" in out
@@ -192,7 +192,7 @@ def test_a_changed_deadline_reaches_nbgrader_at_generate_not_at_a_read(make_cour
 
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own autoflush
 def test_nbgrader_scores_read_with_sql_match_nbgrader(db_url):
-    with Gradebook(db_url, "dl-test") as gb:
+    with Gradebook(db_url, "dl-test", create=True) as gb:
         nb = gb.nb
         nb.add_assignment("ps1")
         nb.add_assignment("ps2")  # no notebooks: out of 0

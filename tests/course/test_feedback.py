@@ -253,3 +253,24 @@ def test_the_formgraders_autograde_and_feedback(make_course, monkeypatch):
         rows = {row["student"]: row for row in nbgb.notebook_submission_dicts("squares", AID)}
     assert {k: (v["score"], v["max_score"], v["failed_tests"]) for k, v in rows.items()} == {
         "ada": (0.0, 7.0, True), "ben": (0.0, 7.0, True)}
+
+
+@pytest.mark.slow
+def test_feedback_on_a_hand_in_that_earned_nothing_says_why(make_course, capsys):
+    from course.release import release
+
+    ws, _source, _ = hidden_course(make_course)
+    released = release(ws, AID, now=dt.datetime(2026, 10, 13, 12, tzinfo=dt.UTC))
+    unchanged = (released / NOTEBOOK).read_bytes()  # handed back as it was released
+    due = ws.course.due(AID)
+    with ws.gradebook() as gb:
+        receive(ws, gb, "ben", AID, {NOTEBOOK: unchanged}, received_at=due - HOUR)
+    collect(ws, AID)
+    (outcome,) = grade(ws, AID, students=["ben"])
+    assert (outcome.outcome, outcome.score) == ("success", 0)
+    assert main(["feedback", AID, "--course", str(ws.root)]) == 0
+    assert "ben: returned" in capsys.readouterr().out
+    (item,) = feedback_route(ws.course_file, "ben")
+    text = html_text(wire.decode_files(item["files"])["squares.html"].decode())
+    assert "This hand-in earned 0 points:" in text
+    assert "squares.ipynb is the release, unchanged: it earns no points" in text

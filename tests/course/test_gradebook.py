@@ -31,7 +31,7 @@ def receipt(student, assignment, when):
 
 
 def test_schema_has_nbgrader_tables_and_ours(db_url):
-    with Gradebook(db_url, "dl-test"):
+    with Gradebook(db_url, "dl-test", create=True):
         pass
     with Gradebook(db_url, "dl-test"):  # reopening migrates nothing and breaks nothing
         pass
@@ -50,7 +50,7 @@ def test_schema_has_nbgrader_tables_and_ours(db_url):
 
 
 def test_migrations_match_the_models(db_url):
-    with Gradebook(db_url, "dl-test") as gb, gb.nb.engine.connect() as conn:
+    with Gradebook(db_url, "dl-test", create=True) as gb, gb.nb.engine.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"include_name": lambda name, type_, *_: type_ != "table"
                         or (name.startswith("course_") and name != "course_alembic_version")})
@@ -59,7 +59,7 @@ def test_migrations_match_the_models(db_url):
 
 def test_times_round_trip_as_aware_utc(db_url):
     berlin_time = dt.datetime(2026, 10, 25, 2, 30, tzinfo=COURSE.zone)  # in the DST fold
-    with Gradebook(db_url, "dl-test") as gb:
+    with Gradebook(db_url, "dl-test", create=True) as gb:
         add_receipt(gb, **receipt("ada", "01-numpy", berlin_time))
         gb.commit()
     with Gradebook(db_url, "dl-test") as gb:
@@ -73,7 +73,7 @@ def test_times_round_trip_as_aware_utc(db_url):
 def test_records_feed_the_policy(db_url):
     due1, due2 = COURSE.due("01-numpy"), COURSE.due("02-linreg")
     hour = dt.timedelta(hours=1)
-    with Gradebook(db_url, "dl-test") as gb:
+    with Gradebook(db_url, "dl-test", create=True) as gb:
         add_receipt(gb, **receipt("ada", "01-numpy", due1 - hour))
         add_receipt(gb, **receipt("ada", "02-linreg", due2 + hour))  # late
         add_receipt(gb, **receipt("ben", "01-numpy", due1 + hour))  # within extension
@@ -112,7 +112,7 @@ def test_nbgrader_schema_stamp_matches_nbgrader(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     url = f"sqlite:///{tmp_path / 'gb.db'}"
-    with Gradebook(url, "dl-test"):
+    with Gradebook(url, "dl-test", create=True):
         pass
     engine = sa.create_engine(url)
     with engine.connect() as conn:

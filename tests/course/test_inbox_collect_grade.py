@@ -91,6 +91,7 @@ def test_submit_cli_names_the_expected_notebook(ws, tmp_path, capsys):
     _name, content = notebook_bytes(ws)
     renamed = tmp_path / "numpy-basics (1).ipynb"
     renamed.write_bytes(content)
+    (ws.root / "exchange" / ws.course.id / "outbound" / "01-numpy").mkdir(parents=True)  # released
     code = main(["submit", "01-numpy", str(renamed), "--student", "ada",
                  "--course", str(ws.course_file)])
     assert code == 2 and "hand in numpy-basics.ipynb" in capsys.readouterr().err

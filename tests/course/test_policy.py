@@ -260,7 +260,48 @@ def test_an_override_applies_whatever_submission_counts_even_ungraded():
     assert "not graded yet" not in first.note and "graded by hand" in first.note
     assert (second.score, second.max_score, second.counts_as_miss) == (5.0, 10.0, False)
     assert second.grading_error == "not JSON"  # still reported
-    # a missing assignment stays a miss whatever score is set by hand
+    # nothing received: the score set by hand is work that came another way
     del facts.receipts[("ada", "02-linreg")]
-    missing = standing(facts, course=THRESHOLD_COURSE).results["02-linreg"]
-    assert (missing.state, missing.score, missing.counts_as_miss) == ("missing", 5.0, True)
+    by_hand = standing(facts, course=THRESHOLD_COURSE).results["02-linreg"]
+    assert (by_hand.state, by_hand.score, by_hand.counts_as_miss) == ("by_hand", 5.0, False)
+
+
+def test_a_score_set_by_hand_with_nothing_received_is_work_handed_in_another_way():
+    from course.policy import Override
+
+    facts = released()
+    facts.max_points = {"01-numpy": 10.0, "02-linreg": 10.0}
+    facts.overrides[("ada", "01-numpy")] = Override(6.0, "on paper", "ina", SET_AT)
+    facts.overrides[("ada", "02-linreg")] = Override(4.0, "by email", "ina", SET_AT)
+    s = standing(facts, course=THRESHOLD_COURSE)
+    first, second = s.results["01-numpy"], s.results["02-linreg"]
+    assert (first.state, first.score, first.max_score, first.counts_as_miss) == \
+        ("by_hand", 6.0, 10.0, False)  # out of the assignment's points
+    assert "nothing received on the platform" in first.note and "on paper" in first.note
+    # judged like any hand-in: 4/10 is below the pass threshold of 50 %
+    assert (second.state, second.counts_as_miss) == ("by_hand", True)
+    assert "below the pass threshold" in second.note
+    assert (s.misses, s.points, s.max_points) == (1, 10.0, 20.0)
+    # before the deadline too; an excuse still wins
+    early = standing(facts, as_of=DUE1 - HOUR, course=THRESHOLD_COURSE).results["01-numpy"]
+    assert early.state == "by_hand"
+    facts.excuses[("ada", "01-numpy")] = "ill"
+    assert standing(facts).results["01-numpy"].state == "excused"
+
+
+def test_points_count_a_missed_assignment_out_of_its_points():
+    facts = on_time_everywhere("ada", "ben")
+    facts.max_points = {"01-numpy": 10.0, "02-linreg": 8.0}
+    facts.scores[("ada", "02-linreg")] = Graded(8.0, 8.0, DUE2 - HOUR)
+    del facts.receipts[("ada", "01-numpy")]  # ada: missed 01-numpy, 8/8 on 02-linreg
+    facts.grading_errors[("ben", "01-numpy")] = GradingError("not JSON", DUE1 - HOUR, True)
+    facts.grading_errors[("ben", "02-linreg")] = GradingError("crashed", DUE2 - HOUR)
+    ada, ben = standing(facts), standing(facts, student="ben")
+    assert (ada.results["01-numpy"].points, ada.results["01-numpy"].max_points) == (0.0, 10.0)
+    assert (ada.points, ada.max_points) == (8.0, 18.0)
+    # an unreadable notebook counts 0 of its points; a failed grading counts in neither
+    assert (ben.results["02-linreg"].points, ben.results["02-linreg"].max_points) == (None, None)
+    assert (ben.points, ben.max_points) == (0.0, 10.0)
+    # before any deadline nothing counts: 0 of 0
+    early = standing(facts, as_of=DUE1 - 2 * HOUR)
+    assert (early.points, early.max_points) == (0.0, 0.0)

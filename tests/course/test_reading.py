@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from conftest import BASE_COURSE, REPO, utc
 
 from course.coursefile import parse_course
-from course.errors import UserError
+from course.errors import GradebookMissing, UserError
 from course.gradebook import Gradebook, GradingRun, Presentation, Release
+from course.gradebook.database import upgrade_database
 from course.gradebook.models import Excuse, Extension, Receipt, ScoreOverride
 from course.gradebook.reading import gather_facts, open_reader, presentation_history
 from course.gradebook.records import gather_facts as gather_facts_in_session
@@ -62,7 +63,7 @@ def draw(student, assignment, *, absent=False, withdrawn=False):
 @pytest.fixture
 def gradebook(db_url):
     """A gradebook with one of each thing the facts must get right."""
-    with Gradebook(db_url, "dl-test") as gb:
+    with Gradebook(db_url, "dl-test", create=True) as gb:
         session = gb.session
         session.add_all([
             Release(assignment_id="01-numpy", released_at=utc(2026, 10, 11), released_by="ina",
@@ -122,6 +123,7 @@ EXPECTED_FACTS = {
     "grading_errors": {("ben", "01-numpy"): GradingError("timed out", DUE1 + HOUR),
                        ("cleo", "02-linreg"): GradingError("not JSON", DUE2, unreadable=True)},
     "overrides": {("ada", "02-linreg"): Override(7.0, "appeal", "ina", utc(2026, 11, 5))},
+    "max_points": {"01-numpy": 8.0},  # nbgrader's cells, not ben's run's 10
 }
 EXPECTED_HISTORY = {
     "ada": [{"assignment": "01-numpy", "drawn_at": utc(2026, 10, 27, 9), "absent": False}],
@@ -143,9 +145,13 @@ def test_facts_on_a_connection_of_their_own_and_in_a_session_are_the_same(gradeb
     assert vars(in_session) | {"receipts": facts.receipts} == EXPECTED_FACTS
 
 
-def test_a_missing_gradebook_is_created_and_a_newer_one_refused(tmp_path):
+def test_a_missing_gradebook_is_refused_and_a_newer_one_too(tmp_path):
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    with open_reader(url, "dl-test") as rows:  # created (and migrated) as a Gradebook does
+    with pytest.raises(GradebookMissing, match="course upgrade"), open_reader(url, "dl-test"):
+        pass
+    assert not (tmp_path / "gradebook.db").exists()  # refused, not created
+    upgrade_database(url)  # what `course upgrade` does
+    with open_reader(url, "dl-test") as rows:
         assert vars(gather_facts(rows, COURSE)) == {key: {} for key in EXPECTED_FACTS}
     engine = sa.create_engine(url)
     with engine.begin() as connection:

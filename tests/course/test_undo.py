@@ -350,6 +350,24 @@ def test_a_new_override_replaces_the_one_in_force(setup, capsys):
     assert status(capsys, ws)["ada"]["assignments"]["01-numpy"]["score"] == 4.0
 
 
+def test_an_override_where_nothing_was_received_is_work_handed_in_another_way(setup, capsys):
+    ws = setup()
+    hand_in(ws, "ben", "01-numpy", ws.course.due("01-numpy") - HOUR, score=9.0)  # 01: 10 points
+    code, out, _ = cli(capsys, ws, "override", "ada", "01-numpy", "--score", "7",
+                       "--reason", "handed in on paper")
+    assert code == 0 and "set to 7/10" in out  # out of the assignment's points
+    ada = status(capsys, ws)["ada"]
+    entry = ada["assignments"]["01-numpy"]
+    assert (entry["state"], entry["counts_as_miss"], entry["points"], entry["max_points"]) == \
+        ("by_hand", False, 7.0, 10.0)
+    assert "nothing received on the platform" in entry["note"]
+    assert ada["misses"] == 1  # 02-linreg only
+    (row,) = rows(ws, ScoreOverride)
+    assert row.max_score == 10.0  # kept with the override
+    code, out, _ = cli(capsys, ws, "status")
+    assert "by hand 7/10*" in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["override", "ada", "01-numpy", "--clear", "--reason", "x"],
      "ada has no score override for 01-numpy to clear"),

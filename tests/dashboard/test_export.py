@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from conftest import utc
@@ -15,10 +16,13 @@ from course.gradebook.records import (
     finish_run,
     grant_excuse,
     record_release,
+    set_override,
     start_run,
 )
 from course.standing import standing_data
 from course.workspace import open_workspace
+from dashboard.data import assignment_page, course_page
+from dashboard.pages import standing_rows
 
 COURSE = """\
 id: dl-export
@@ -127,3 +131,107 @@ def test_sis_ids_come_in_with_the_roster_import(course, tmp_path, capsys):
     header, _points, *students = _export(capsys, course, "canvas")
     cleo = dict(zip(header, students[2], strict=True))
     assert (cleo["SIS User ID"], cleo["SIS Login ID"]) == ("S-1003", "cleo@example.org")
+
+
+# ---- totals: every export, status and the dashboard count the same points (issue 23) ----
+
+def _grade(gb, student, assignment, when, score, max_score=10.0):
+    receipt = add_receipt(gb, student_id=student, assignment_id=assignment, received_at=when,
+                          sha256="b" * 64, size_bytes=10, storage_path="inbox/y",
+                          client_timestamp=None)
+    gb.commit()
+    run = start_run(gb, student, assignment, receipt.id, "sandboxed-pytest", "v1")
+    finish_run(gb, run, "success", score=score, max_score=max_score)
+    gb.commit()
+
+
+@pytest.fixture
+def graded(course):
+    """ada: 7.5/10 and excused; ben: missed 01-numpy, 10/10 on 02-linreg; cleo missed both."""
+    with open_workspace(course).gradebook() as gb:
+        _grade(gb, "ben", "02-linreg", utc(2026, 10, 31, 9), 10.0)
+    return course
+
+
+def _by_column(rows: list[list[str]], key: int) -> dict[str, dict[str, str]]:
+    header, *students = rows
+    return {row[key]: dict(zip(header, row, strict=True)) for row in students}
+
+
+def _status(capsys, root) -> dict:
+    assert main(["status", "--format", "json", "--as-of", AS_OF, "--course", str(root)]) == 0
+    return {s["id"]: s for s in json.loads(capsys.readouterr().out)["students"]}
+
+
+def test_a_missed_assignment_adds_its_points_to_the_maximum_everywhere(graded, capsys):
+    header, points, *students = _export(capsys, graded, "canvas")
+    assert points[5:8] == ["10", "10", ""]  # 03-mlp is not released: no points yet
+    canvas = _by_column([header, *students], 2)
+    ben, cleo = canvas["S-1002"], {**canvas[""]}
+    assert (ben["NumPy (01-numpy)"], ben["Linear regression (02-linreg)"]) == ("0", "10")
+    assert (ben["Total points"], ben["Max points"]) == ("10", "20")  # not 10/10
+    assert (cleo["Total points"], cleo["Max points"]) == ("0", "20")  # not 0/0
+    assert (canvas["S-1001"]["Total points"], canvas["S-1001"]["Max points"]) == ("7.5", "10")
+    moodle = _by_column(_export(capsys, graded, "moodle"), 0)
+    assert moodle["Ben"]["Course total (Real)"] == "10"
+    plain = _by_column(_export(capsys, graded, "csv"), 0)
+    assert [(plain[s]["total"], plain[s]["max_total"]) for s in ("ada", "ben", "cleo")] == \
+        [("7.5", "10"), ("10", "20"), ("0", "20")]
+
+    status = _status(capsys, graded)  # course status says the same
+    assert [(status[s]["points"], status[s]["max_points"]) for s in ("ada", "ben", "cleo")] == \
+        [(7.5, 10.0), (10.0, 20.0), (0.0, 20.0)]
+    assert status["ben"]["assignments"]["01-numpy"]["points"] == 0.0
+    assert main(["status", "--as-of", AS_OF, "--course", str(graded)]) == 0
+    table = capsys.readouterr().out
+    assert "points" in table and "10/20" in table and "0/20" in table
+
+    ws = open_workspace(graded)  # and so does the dashboard's overview
+    page = course_page(ws, utc(2026, 11, 20, 11))
+    rows = standing_rows(page["standing"], page["assignments"], "/")
+    assert ">10/20<" in rows and ">0/20<" in rows and ">7.5/10<" in rows
+
+
+def test_the_points_of_an_assignment_nobody_was_graded_on_come_from_nbgrader(course, capsys):
+    ws = open_workspace(course)
+    with ws.gradebook() as gb:  # what course generate writes: 02-linreg's cells, 12 points
+        gb.nb.update_or_create_assignment("02-linreg")
+        gb.nb.add_notebook("linreg", "02-linreg")
+        for name, points in (("c1", 5), ("c2", 7)):
+            gb.nb.add_grade_cell(name, "linreg", "02-linreg", max_score=points, cell_type="code")
+        gb.nb.db.commit()
+    header, points, *students = _export(capsys, course, "canvas")
+    assert points[5:7] == ["10", "12"]  # 01-numpy's from ada's grading
+    cleo = _by_column([header, *students], 2)[""]
+    assert (cleo["Total points"], cleo["Max points"]) == ("0", "22")
+
+
+def test_a_score_set_by_hand_on_a_missed_assignment_is_work_handed_in_another_way(graded, capsys):
+    ws = open_workspace(graded)
+    with ws.gradebook() as gb:
+        set_override(gb, "cleo", "01-numpy", 6.0, "handed in on paper",
+                     now=utc(2026, 11, 3, 9), by="ina")
+        gb.commit()
+    cleo = _status(capsys, graded)["cleo"]
+    entry = cleo["assignments"]["01-numpy"]
+    assert (entry["state"], entry["score"], entry["max_score"], entry["counts_as_miss"]) == \
+        ("by_hand", 6.0, 10.0, False)  # not missing, not a miss
+    assert entry["override"] == "set by ina on 2026-11-03: handed in on paper"
+    assert (cleo["misses"], cleo["status"]) == (1, "at_risk")  # only 02-linreg is missed
+    assert (cleo["points"], cleo["max_points"]) == (6.0, 20.0)
+
+    header, _points, *students = _export(capsys, graded, "canvas")
+    row = _by_column([header, *students], 2)[""]
+    assert row["NumPy (01-numpy)"] == "6"  # the cell and the total count it alike
+    assert (row["Total points"], row["Max points"], row["Misses"]) == ("6", "20", "1")
+    assert row["Policy status"] == "one more miss means exclusion"
+    plain = _by_column(_export(capsys, graded, "csv"), 0)["cleo"]
+    assert (plain["01-numpy"], plain["total"], plain["misses"]) == ("6", "6", "1")
+
+    now = utc(2026, 11, 20, 11)  # the dashboard: not among the missing, shown as by hand
+    assignment = assignment_page(ws, "01-numpy", now)
+    assert "cleo" not in assignment["missing"] and "ben" in assignment["missing"]
+    page = course_page(ws, now)
+    rows = standing_rows(page["standing"], page["assignments"], "/")
+    assert "by hand 6/10*" in rows
+    assert [s["id"] for s in page["at_risk"]] == ["ben", "cleo"] and not page["exclude"]

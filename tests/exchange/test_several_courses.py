@@ -4,7 +4,7 @@ is tests/hub_config/test_two_courses_hub.py."""
 
 import pytest
 from exchange_requests import request
-from small_courses import course_text
+from small_courses import course_text, create_gradebook
 
 from exchange.service import ExchangeService, parse_staff_services
 
@@ -17,6 +17,7 @@ def two_courses(tmp_path, monkeypatch):
         root = tmp_path / course_id
         root.mkdir()
         (root / "course.yml").write_text(course_text(course_id))
+        create_gradebook(root)
         files.append(root / "course.yml")
     return files
 
@@ -63,6 +64,7 @@ def test_ambiguous_set_ups_are_refused_at_start(two_courses, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "course.yml").write_text(two_courses[0].read_text())
+    create_gradebook(copy)
     with pytest.raises(ValueError, match="two course files with the course id 'dl-test'"):
         ExchangeService(courses=[str(two_courses[0]), str(copy / "course.yml")])
 
@@ -76,5 +78,6 @@ def test_the_staff_services_variable():
 
 def test_two_courses_never_share_a_gradebook(two_courses, monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DB_URL", f"sqlite:///{tmp_path / 'one.db'}")
+    create_gradebook(two_courses[0].parent)
     with pytest.raises(ValueError, match="dl-test and ml-test would share one gradebook"):
         ExchangeService(courses=[str(f) for f in two_courses])

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from conftest import REPO
 from postgres_server import PostgresServer
 from rabbitmq_server import RabbitServer, available
+from small_courses import create_gradebook
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
@@ -178,6 +179,7 @@ def make_fleet_course(fleet, monkeypatch, db_url, broker, submissions, *, gradin
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(SOURCE, root / "assignments" / "01-numpy")
     (root / "course.yml").write_text(course_text(db_url, broker, sorted(submissions), grading))
+    create_gradebook(root)
     ws = open_workspace(root)
     with ws.gradebook() as gb:
         for student, nb in submissions.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from small_courses import course_text
+from small_courses import course_text, create_gradebook
 
 from course.errors import UserError
 from course.fleet.jobs import Job, Refused, course_file_for, resolve_courses, run_job
@@ -82,6 +82,7 @@ def make_course(root: Path, course_id: str, monkeypatch, *, submit: tuple[str, .
     root.mkdir(parents=True)
     (root / "course.yml").write_text(course_text(course_id))
     shutil.copytree(REPO / "assignments" / "01-numpy", root / "assignments" / "01-numpy")
+    create_gradebook(root)
     ws = open_workspace(root)
     with ws.gradebook() as gb:
         gb.nb  # nbgrader's tables, with this course in its course table  # noqa: B018
@@ -313,6 +314,7 @@ def test_a_job_never_writes_into_another_course_s_gradebook(tmp_path, monkeypatc
         files[course_id] = tmp_path / course_id / "course.yml"
         files[course_id].write_text(course_text(course_id))
     monkeypatch.setenv("COURSE_DB_URL", f"sqlite:///{tmp_path / 'dl-a' / 'gradebook.db'}")
+    create_gradebook(tmp_path / "dl-a")
     courses = resolve_courses([str(path) for path in files.values()])
     with open_workspace(files["dl-a"]).gradebook() as gb:
         gb.nb  # nbgrader's tables, with dl-a in its course table  # noqa: B018

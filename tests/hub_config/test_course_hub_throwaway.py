@@ -14,3 +14,10 @@ def test_course_hub_refuses_a_course_it_did_not_build(make_course, capsys):
     assert "throwaway demo courses only" in err and "can read the course folder" in err
     assert "deploy/README.md" in err
     assert not (root / ".hub").exists()  # nothing started, nothing written
+
+
+def test_the_courses_it_builds_carry_their_mark(tmp_path):
+    from course.hubcourse import THROWAWAY, build_hub_course
+
+    course_file = build_hub_course(tmp_path / "course", release="none")
+    assert (course_file.parent / ".hub" / THROWAWAY).is_file()

@@ -8,7 +8,7 @@ from conftest import REPO
 from jupyterhub import orm
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.user import User
-from small_courses import configured, course_text
+from small_courses import configured, course_text, create_gradebook
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from traitlets.config import Config
@@ -219,6 +219,7 @@ def test_the_shipped_config_files_load(course_file, monkeypatch):
     config = user.load_config()
     assert config.ExchangeFactory.submit == "exchange.client.ExchangeSubmit"
     assert config.CourseDirectory.course_id == "dl-test"
+    create_gradebook(course_file.parent)  # the formgrader opens the course's, never makes one
     staff = PyFileConfigLoader("nbgrader_config.py", str(REPO / "hub_config" / "formgrader"))
     config = staff.load_config()
     assert config.CourseDirectory.root == str(course_file.parent.resolve())

@@ -32,7 +32,7 @@ def _loaded(hub: LocalHub) -> Config:
 def test_course_hub_has_no_admin_service_the_test_double_adds_one(tmp_path):
     course_file = build_hub_course(tmp_path / "course", release="none")
     plain = _loaded(LocalHub(course_file, tmp_path / "plain", password="password-123"))
-    assert [s["name"] for s in plain.JupyterHub.services] == ["exchange"]
+    assert [s["name"] for s in plain.JupyterHub.services] == ["exchange", "roster-sync"]
     assert not [s for s in plain.JupyterHub.services if "api_token" in s]
     assert not [r for r in plain.JupyterHub.load_roles if "admin:users" in r["scopes"]]
 
