@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .cells import cell_label
+
 __all__ = [
     "assert_array",
     "assert_close",
@@ -228,13 +230,30 @@ def assert_no_loops(source: str, function: str) -> None:
     """The function ``function`` in ``source`` (``submission.source``) has no for/while loop or
     comprehension. Static: the student's code is parsed, never run, in the grader's process.
     Fooled by indirection (``map``, ``exec``, ...): an extra signal next to
-    ``assert_vectorized``, which measures what runs."""
-    try:
-        tree = ast.parse(_without_magics(source))
-    except SyntaxError as exc:
-        raise AssertionError(f"the notebook's code does not parse: {exc.msg}") from None
-    defs = _module_functions(tree)
-    assert function in defs, f"no function named {function!r} in the notebook"
+    ``assert_vectorized``, which measures what runs.
+
+    Each cell is parsed on its own (``source.cells``; a plain string is one cell): a cell with a
+    syntax error defines nothing when the notebook runs, so it fails only the check of a
+    function whose last definition is in it, and the message names that cell and line."""
+    parsed, broken = _parse_cells(source)
+    defs = {}  # the last plain top-level def of each name: (position, cell label, node)
+    for position, label, tree in parsed:
+        defs.update({name: (position, label, node)
+                     for name, node in _module_functions(tree).items()})
+    unparsed = [b for b in broken if _defines(b[4], function)]
+    if unparsed and (function not in defs or unparsed[-1][0] > defs[function][0]):
+        _position, label, line, message, _code = unparsed[-1]
+        raise AssertionError(
+            f"{function} is defined in "
+            + (f"{label}, which does not parse" if label else "code that does not parse")
+            + (f" (line {line}: {message})" if line else f" ({message})")
+            + ("; fix that cell" if label else ""))
+    if function not in defs:
+        note = ""
+        if broken:
+            names = ", ".join(b[1] or "the code" for b in broken)
+            note = f" ({names} {'does' if len(broken) == 1 else 'do'} not parse)"
+        raise AssertionError(f"no function named {function!r} in the notebook{note}")
     # The last plain ``def`` is the one in force only if nothing else binds the name: an
     # assignment, a decorator, an import or a ``global`` could put a looping function in its
     # place, and a helper it uses could hold the loop.
@@ -244,16 +263,44 @@ def assert_no_loops(source: str, function: str) -> None:
     while todo:
         name = todo.pop()
         seen.add(name)
-        rebound = _other_bindings(tree, name)
-        assert not rebound, (f"{name} is bound other than by one plain def (line {rebound[0]}); "
-                             "define it once with def")
-        for node in ast.walk(defs[name]):
-            assert not isinstance(node, loops), (
-                f"{function} uses a Python loop (line {node.lineno}"
+        rebound = [(label, line) for _position, label, tree in parsed
+                   for line in _other_bindings(tree, name)]
+        assert not rebound, (f"{name} is bound other than by one plain def "
+                             f"({_at(*rebound[0])}); define it once with def")
+        _position, label, node = defs[name]
+        for inner in ast.walk(node):
+            assert not isinstance(inner, loops), (
+                f"{function} uses a Python loop ({_at(label, inner.lineno)}"
                 + (f", in {name}" if name != function else "")
                 + "); use NumPy operations instead")
-            if isinstance(node, ast.Name) and node.id in defs and node.id not in seen:
-                todo.append(node.id)
+            if isinstance(inner, ast.Name) and inner.id in defs and inner.id not in seen:
+                todo.append(inner.id)
+
+
+def _parse_cells(source: str) -> tuple[list, list]:
+    """The cells of ``source`` parsed one by one (``source.cells``; a plain string is one cell
+    without a label): (position, label, tree) of those that parse, and (position, label, line,
+    message, code) of those that do not."""
+    cells = getattr(source, "cells", None) or ((None, str(source)),)
+    parsed, broken = [], []
+    for position, (index, code) in enumerate(cells):
+        label = None if index is None else cell_label(index, code)
+        try:
+            parsed.append((position, label, ast.parse(_without_magics(code))))
+        except (SyntaxError, ValueError) as exc:  # ValueError: a null byte
+            broken.append((position, label, getattr(exc, "lineno", None),
+                           getattr(exc, "msg", None) or str(exc), code))
+    return parsed, broken
+
+
+def _at(label: str | None, line: int) -> str:
+    return f"{label}, line {line}" if label else f"line {line}"
+
+
+def _defines(code: str, name: str) -> bool:
+    """Whether code that does not parse holds a ``def`` of ``name`` at its top level."""
+    return re.search(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*\(", code,
+                     re.MULTILINE) is not None
 
 
 def _without_magics(source: str) -> str:

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cells import NotebookSource, cell_label
 from .protocol import (
     Handle,
     Limits,
@@ -283,13 +284,16 @@ class StudentProcess:
         return f"the notebook's process exited (exit code {code})" + (
             f": {last[0][:300]}" if last else "")
 
-    def _next_frame(self, deadline: float, what: str) -> dict:
+    def _next_frame(self, deadline: float, what: str, running: str | None = None) -> dict:
+        """The next frame before ``deadline``; ``running``: the cell the notebook is running,
+        named in the reason when it times out or dies."""
         try:
             frame = self._frames.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            raise self._die(f"timed out after {what}") from None
+            raise self._die(f"timed out after {what}"
+                            + (f": {running} never finished" if running else "")) from None
         if isinstance(frame, EOFError):
-            raise self._die(self._exit_reason())
+            raise self._die(self._exit_reason() + (f" while running {running}" if running else ""))
         if isinstance(frame, Exception):
             raise self._die(f"broke the protocol: {frame}")
         return frame
@@ -298,7 +302,8 @@ class StudentProcess:
         """Run the notebook's cells; returns each cell's recorded outputs."""
         deadline = time.monotonic() + self.timeouts.notebook
         while True:
-            frame = self._next_frame(deadline, f"{self.timeouts.notebook:g} s running the notebook")
+            frame = self._next_frame(deadline, f"{self.timeouts.notebook:g} s running the notebook",
+                                     self._running_cell())
             if frame.get("ready") is True:
                 self.functions = _names(frame.get("functions"))
                 return self.cells
@@ -306,6 +311,13 @@ class StudentProcess:
                                - {c["cell"] for c in self.cells})
             if cell is not None:
                 self.cells.append(cell)
+
+    def _running_cell(self) -> str | None:
+        """The cell the notebook is running while it starts: the first one it has not reported
+        finished (it runs them in order), as its process reported them; None after the last."""
+        done = {c["cell"] for c in self.cells}
+        return next((cell_label(c["index"], c["source"]) for c in self.cells_in
+                     if c["index"] not in done), None)
 
     # --- calls ------------------------------------------------------------------------------
     def encode(self, value):
@@ -522,8 +534,9 @@ class Submission:
 
     @property
     def source(self) -> str:
-        """The code the notebook ran, as text: for static checks (``ast``), never executed."""
-        return "\n\n".join(cell["source"] for cell in self._process.cells_in)
+        """The code the notebook ran, as text: for static checks (``ast``), never executed.
+        Its ``cells`` keep each cell apart (``autograder.cells.NotebookSource``)."""
+        return NotebookSource((cell["index"], cell["source"]) for cell in self._process.cells_in)
 
     def __getattr__(self, name: str):
         if name.startswith("__"):

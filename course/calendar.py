@@ -41,11 +41,12 @@ def get_zone(name: str) -> ZoneInfo:
 
 
 def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    """The UTC instant of a wall-clock time in ``zone``, refusing times skipped by a DST change.
-
-    An ambiguous time (the repeated hour in autumn) takes its first occurrence, the earlier and
-    therefore stricter deadline. The result is in UTC: Python never calls an aware datetime in a
-    DST fold equal to one in another zone, so instants are kept in UTC throughout.
+    """The UTC instant of a wall-clock time in ``zone``, refusing a time a DST change makes
+    other than one instant: one skipped (clocks jump forward) and one that happens twice (the
+    repeated hour when clocks go back; the error names both readings, and a time with its
+    offset, '2026-10-25 02:30+01:00', says which). The result is in UTC: Python never calls an
+    aware datetime in a DST fold equal to one in another zone, so instants are kept in UTC
+    throughout.
     """
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
@@ -54,6 +55,16 @@ def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise LocalTimeError(
             f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks jump forward then)"
+        )
+    second = naive.replace(tzinfo=zone, fold=1)
+    if second.utcoffset() != aware.utcoffset():  # the repeated hour: two instants
+        readings = " or ".join(f"{when:%H:%M%z} ({when.astimezone(UTC):%H:%M} UTC)"
+                               for when in (aware, second))
+        offset = f"{second:%z}"
+        raise LocalTimeError(
+            f"{naive:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks go back then): "
+            f"{readings}; give the offset, e.g. '{naive:%Y-%m-%d %H:%M}"
+            f"{offset[:3]}:{offset[3:]}'"
         )
     return aware.astimezone(UTC)
 

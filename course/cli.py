@@ -20,6 +20,17 @@ from .standing import standing_data
 
 __all__ = ["build_parser", "main"]
 
+PACKAGE = "dl-course-platform"
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml), as ``course --version`` prints it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def cmd_init(args) -> int:
@@ -29,8 +40,8 @@ def cmd_init(args) -> int:
     course_file = root / "course.yml"
     if course_file.exists():
         raise UserError(f"{course_file} already exists; not overwriting it")
+    course_id = _init_course_id(args.id, root)
     (root / "assignments").mkdir(parents=True, exist_ok=True)
-    course_id = args.id or root.resolve().name
     course_file.write_text(skeleton_course_file(course_id, dt.date.today()), encoding="utf-8")
     try:  # the one command besides `course upgrade` that creates a gradebook
         from .workspace import open_workspace
@@ -43,6 +54,28 @@ def cmd_init(args) -> int:
     print(f"created {course_file}; put assignment sources in {root / 'assignments'}/<id>/")
     print(_gradebook_line(ws.db_url, before, after))
     return 0
+
+
+def _init_course_id(given: str | None, root: Path) -> str:
+    """``--id`` as given, refused when it is not an id; else one made from the folder's name
+    (said when it had to change: "Intro DL 2026" becomes intro-dl-2026)."""
+    import re
+
+    from .coursefile import ID_PATTERN
+
+    name = given or root.resolve().name
+    if re.fullmatch(ID_PATTERN, name):
+        return name
+    derived = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
+    rule = "letters, digits, '-' and '_', starting with a letter or digit"
+    if given is not None:
+        hint = f"; e.g. --id {derived}" if derived else ""
+        raise UserError(f"--id: {given!r} is not a course id ({rule}: it names nbgrader's "
+                        f"folders){hint}")
+    if not derived:
+        raise UserError(f"the folder's name {name!r} makes no course id ({rule}): give --id")
+    print(f"course id {derived!r} (from the folder's name {name!r}; --id sets another)")
+    return derived
 
 
 def _upgrade_gradebook(url: str) -> tuple[str | None, str]:
@@ -114,15 +147,33 @@ def cmd_roster_import(args) -> int:
     return 0
 
 
+def cmd_roster_list(args) -> int:
+    from .coursefile import load_course
+    from .roster_list import roster_csv, roster_json, roster_table
+
+    course, _ = load_course(args.course)  # the course file is all it reads: no gradebook
+    if args.format == "json":
+        print(roster_json(course))
+    elif args.format == "csv":
+        sys.stdout.write(roster_csv(course))
+    else:
+        wide_console().print(roster_table(course))
+    return 0
+
+
 def cmd_roster_drop(args) -> int:
     from .gradebook.records import record_roster_drop
     from .roster import drop_student
+    from .summary_rota import notice, record_rota
+    from .workspace import open_workspace
 
     ws = _workspace(args)
     now = calendar.utcnow()
     with ws.gradebook() as gb:
         record_roster_drop(gb, args.student, args.reason, now=now)  # flushed, not committed
         removed = drop_student(ws.course_file, args.student)  # refuses an unknown student
+        # an announced summary rota refills the slots the student leaves, and says so
+        rota = record_rota(open_workspace(ws.course_file).course, gb, now=now, announce=False)
         gb.commit()
     details = ", ".join(
         f"{key}: {'[' + ', '.join(map(str, value)) + ']' if isinstance(value, list) else value}"
@@ -130,6 +181,8 @@ def cmd_roster_drop(args) -> int:
     print(f"dropped {args.student} from the roster of {ws.course_file}"
           + (f" ({details})" if details else ""))
     print(f"their receipts and grades stay in the gradebook; reason recorded: {args.reason}")
+    for vacancy in rota.vacancies:
+        print(f"summary rota: {notice(ws.course, vacancy)}")
     return 0
 
 
@@ -202,9 +255,11 @@ def cmd_collect(args) -> int:
     from rich.markup import escape
 
     from .collect import collect
+    from .inbox import check_handed_out
     from .similarity import identical_submissions
 
     ws = _workspace(args)
+    check_handed_out(ws, args.assignment, calendar.utcnow())
     collected = collect(ws, args.assignment)
     print(f"collected {len(collected)} submissions of {args.assignment}")
     for group in identical_submissions(ws, args.assignment):
@@ -227,25 +282,32 @@ def cmd_grade(args) -> int:
         grade(ws, args.assignment, students=[args.student] if args.student else None, wait=False)
         print(f"sent {args.assignment} to the grading fleet: follow it with course queue")
         return 0
+    from .grade import problem_submissions
+
     outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
                                    workers=args.workers)
     for outcome in outcomes:
         if outcome.collected:
             print(f"  {outcome.student_id}: collected the submission that counts "
                   f"(received {outcome.collected}) before grading")
-    failed = [o for o in outcomes if o.outcome != "success"]
-    print(f"graded {len(outcomes) - len(failed)} of {len(outcomes)} submissions of "
-          f"{args.assignment}")
-    for outcome in failed:
-        kept = " (the last good result is kept)" if outcome.outcome == "error" else ""
-        print(f"  {outcome.student_id}: {outcome.message}{kept}")
-    return 0
+    # the summary ends the output: who needs a look and why (not graded, did not run to the
+    # end, earned nothing); exit status 1 when a submission could not be graded at all
+    problems = problem_submissions(ws, args.assignment, outcomes)
+    not_graded = [p for p in problems if not p.graded]
+    print(f"graded {len(outcomes) - len(not_graded)} of {len(outcomes)} submissions of "
+          f"{args.assignment}" + (f"; {len(problems)} need a look:" if problems else ""))
+    for problem in problems:
+        kept = " (the last good result is kept)" if problem.kind == "error" else ""
+        print(f"  {problem.student_id}: {problem.kind}: {problem.reason}{kept}")
+    return 1 if not_graded else 0
 
 
 def cmd_feedback(args) -> int:
-    from .feedback import return_feedback
+    from .feedback import NOTHING_HANDED_IN, return_feedback
+    from .inbox import check_handed_out
 
     ws = _workspace(args)
+    check_handed_out(ws, args.assignment, calendar.utcnow())
     result = return_feedback(ws, args.assignment,
                              students=[args.student] if args.student else None)
     for item in result.returned:
@@ -254,8 +316,15 @@ def cmd_feedback(args) -> int:
               f"(submission {item.receipt_id})")
     for student_id, reason in result.not_generated.items():
         print(f"  {student_id}: no feedback: {reason}")
+    nothing = [sid for sid, reason in result.not_graded.items() if reason == NOTHING_HANDED_IN]
     for student_id, reason in result.not_graded.items():
-        print(f"  {student_id}: not graded: {reason}")
+        if reason != NOTHING_HANDED_IN:
+            print(f"  {student_id}: not graded: {reason}")
+    if nothing:  # one line for them all: a big course has dozens (course status lists them)
+        shown = ", ".join(nothing[:8]) + (f" and {len(nothing) - 8} more" if len(nothing) > 8
+                                          else "")
+        print(f"  nothing handed in by {len(nothing)} student{'s' if len(nothing) != 1 else ''}: "
+              f"{shown}")
     new = sum(not item.unchanged for item in result.returned)
     print(f"feedback on {args.assignment}: {new} returned, "
           f"{len(result.returned) - new} unchanged, {len(result.not_generated)} not generated, "
@@ -415,7 +484,7 @@ def cmd_extend(args) -> int:
 
 
 def cmd_excuse(args) -> int:
-    from .gradebook.records import grant_excuse, revoke_excuse
+    from .gradebook.records import current_excuse, grant_excuse, revoke_excuse
 
     ws = _workspace(args)
     _check_pair(ws, args.student, args.assignment)
@@ -427,8 +496,15 @@ def cmd_excuse(args) -> int:
         print(f"revoked the excuse of {args.student} from {args.assignment} ({row.reason})")
         return 0
     with ws.gradebook() as gb:
-        grant_excuse(gb, args.student, args.assignment, args.reason)
-        gb.commit()
+        held = current_excuse(gb, args.student, args.assignment)
+        if held is None:
+            grant_excuse(gb, args.student, args.assignment, args.reason)
+            gb.commit()
+    if held is not None:  # the state asked for holds already: not an error, and not recorded
+        when = calendar.readable_local(held.granted_at, ws.course.zone)
+        print(f"{args.student} is already excused from {args.assignment} ({held.reason}, by "
+              f"{held.granted_by} on {when}); nothing recorded")
+        return 0
     print(f"excused {args.student} from {args.assignment}")
     return 0
 
@@ -542,8 +618,21 @@ def cmd_hub(args) -> int:
     return run_hub(Path(args.dir), port=args.port, password=args.password)
 
 
+class _Version(argparse.Action):
+    """``--version``: the package metadata is read only when asked (every command builds the
+    parser)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"course {package_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=" ".join(__doc__.split()))
+    parser.add_argument("--version", action=_Version, help="print the platform's version and exit")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--course", metavar="PATH",
                         help="course file or its folder (default: ./course.yml)")
@@ -575,6 +664,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="show who would be added or updated and any conflicts; write nothing")
     p.set_defaults(func=cmd_roster_import)
+    text = ("list everyone in the roster: id, name, email, sis_id, role (csv: the columns "
+            "roster import reads)")
+    p = roster_sub.add_parser("list", parents=[common], help=text, description=text)
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.set_defaults(func=cmd_roster_list)
     text = ("remove a student from the roster (the gradebook keeps their work); recorded with "
             "who, when and why")
     p = roster_sub.add_parser("drop", parents=[common], help=text, description=text)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
+import time
+from typing import Self
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,9 +16,11 @@ from rich.markup import escape
 from . import calendar
 from .errors import UserError
 
-__all__ = ["err", "grade_with_progress", "judged_at", "local_time", "wide_console", "workspace"]
+__all__ = ["PlainProgress", "err", "grade_with_progress", "judged_at", "local_time",
+           "wide_console", "workspace"]
 
 err = Console(stderr=True)
+PLAIN_PROGRESS_EVERY_S = 10.0  # a progress line at least this often without a terminal
 
 
 def wide_console() -> Console:
@@ -45,7 +50,8 @@ def judged_at(args, course) -> dt.datetime:
 
 def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None,
                         workers: int | None = None):
-    """``course.grade.grade`` with a progress bar, then its warnings, once each."""
+    """``course.grade.grade`` with a progress bar (plain lines without a terminal), then its
+    warnings, once each."""
     from rich.progress import (  # only grading shows progress: not for every command
         BarColumn,
         MofNCompleteColumn,
@@ -55,15 +61,72 @@ def grade_with_progress(ws, assignment_id: str, students=None, console: Console 
     )
 
     from .grade import collected_students, grade
+    from .inbox import check_handed_out
 
+    check_handed_out(ws, assignment_id, calendar.utcnow())  # "not released", not "graded 0 of 0"
     todo = students if students is not None else collected_students(ws, assignment_id)
-    columns = [TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
-    with Progress(*columns, console=console or err, transient=False) as progress:
-        task = progress.add_task(assignment_id, total=len(todo))
-        outcomes = grade(ws, assignment_id, students=todo, workers=workers,
-                         on_result=lambda _outcome: progress.advance(task))
+    console = console or err
+    if not console.is_terminal:  # a log or a pipe: a bar would show only once all is done
+        with PlainProgress(assignment_id, len(todo), console) as plain:
+            outcomes = grade(ws, assignment_id, students=todo, workers=workers,
+                             on_result=plain.advance)
+    else:
+        columns = [TextColumn("grading {task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn()]
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task(assignment_id, total=len(todo))
+            outcomes = grade(ws, assignment_id, students=todo, workers=workers,
+                             on_result=lambda _outcome: progress.advance(task))
     warnings = sorted({w for outcome in outcomes for w in outcome.warnings})
     for warning in warnings:
-        (console or err).print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     return outcomes
+
+
+class PlainProgress:
+    """Grading progress as plain lines, for a console that is not a terminal (a log, a pipe,
+    cron): ``grading 01-numpy: 3/40 done, 1 not graded, 25 s``, each time another tenth of the
+    submissions is done, when the last is, and every ``every`` seconds while none finishes (one
+    submission can take minutes). ``advance`` takes each outcome (``course.grade.grade``'s
+    ``on_result``); used as a context manager, which runs the timer."""
+
+    def __init__(self, what: str, total: int, console: Console, *,
+                 every: float = PLAIN_PROGRESS_EVERY_S):
+        self.what, self.total, self.console, self.every = what, total, console, every
+        self.step = max(1, -(-total // 10))
+        self.done = self.not_graded = 0
+        self.started = self.last = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._tick, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._line()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._timer.join()
+
+    def advance(self, outcome) -> None:
+        with self._lock:
+            self.done += 1
+            self.not_graded += outcome.outcome != "success"
+            due = self.done % self.step == 0 or self.done == self.total
+        if due:
+            self._line()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every / 4):
+            if time.monotonic() - self.last >= self.every:
+                self._line()
+
+    def _line(self) -> None:
+        with self._lock:
+            self.last = now = time.monotonic()
+            text = f"grading {self.what}: {self.done}/{self.total} done"
+            if self.not_graded:
+                text += f", {self.not_graded} not graded"
+            text += f", {now - self.started:.0f} s"
+            self.console.print(escape(text), highlight=False, soft_wrap=True)

@@ -233,6 +233,11 @@ class Course(_Strict):
         for person in self.roster.students:
             if person.id == student_id:
                 return person
+        for role, people in (("an instructor", self.roster.instructors),
+                             ("a grader", self.roster.graders)):
+            if any(person.id == student_id for person in people):
+                raise UnknownId(f"{student_id!r} is {role}, not a student: only the roster's "
+                                "students hand in, are graded and excused")
         raise UnknownId(f"unknown student {student_id!r}: not in the course roster")
 
     def session_number(self, ref: int | dt.date) -> int:
@@ -490,13 +495,32 @@ def _check_plain(check: CourseFileCheck, data: dict) -> None:
         _check_unique(course, fail)
         _check_lms_keys(course, fail, check)
         _check_unavailable(course, fail)
-        _resolve_deadlines(course, fail, zone)
+        misplaced = _check_session_order(course, fail)
+        _resolve_deadlines(course, fail, zone, misplaced=misplaced)
         if not check.errors:
             check.course = course
     check.errors.sort(key=lambda error: error.line or 0)
 
 
-def _resolve_deadlines(course: Course, fail, zone: ZoneInfo | None = None) -> None:
+def _check_session_order(course: Course, fail) -> set[int]:
+    """Sessions are listed in date order (``for_session`` and the summary rota count on it):
+    each one dated before the session above it is an error at its line. Returns their
+    numbers, whose deadlines then say nothing more (the order is what is wrong)."""
+    misplaced = set()
+    for index in range(1, len(course.sessions)):
+        before, session = course.sessions[index - 1], course.sessions[index]
+        if session.date < before.date:
+            fail(("sessions", index, "date"),
+                 f"sessions out of order: {session.date.isoformat()} is before session {index} "
+                 f"({before.date.isoformat()}); list the sessions by date")
+            misplaced.add(index + 1)
+    return misplaced
+
+
+def _resolve_deadlines(course: Course, fail, zone: ZoneInfo | None = None, *,
+                       misplaced: set[int] = frozenset()) -> None:
+    """Fill in each ``due`` from ``for_session``; ``misplaced``: sessions reported out of
+    order, whose assignments' release and deadline are not checked against each other."""
     zone = zone or course.zone
     for index, assignment in enumerate(course.assignments):
         loc = ("assignments", index)
@@ -512,6 +536,8 @@ def _resolve_deadlines(course: Course, fail, zone: ZoneInfo | None = None) -> No
             assignment.due = calendar.weekday_before(
                 session.starts_at(zone), rule.weekday, rule.time, zone
             )
+        if assignment.for_session in misplaced:
+            continue
         if assignment.release is not None and assignment.release >= assignment.due:
             fail(loc + ("release",), "release must be before the deadline")
 

@@ -26,8 +26,8 @@ from .gradebook.records import nbgrader_scores
 from .receipt_files import RECEIPT_FILE, read_receipt_id
 from .workspace import Workspace, nbgrader_reason
 
-__all__ = ["FeedbackResult", "HideHiddenTests", "Returned", "return_feedback",
-           "strip_hidden_tests"]
+__all__ = ["NOTHING_HANDED_IN", "FeedbackResult", "HideHiddenTests", "Returned",
+           "return_feedback", "strip_hidden_tests"]
 
 BEGIN_HIDDEN = ClearHiddenTests.class_traits()["begin_test_delimeter"].default_value
 END_HIDDEN = ClearHiddenTests.class_traits()["end_test_delimeter"].default_value
@@ -121,6 +121,9 @@ class Returned:
     unchanged: bool  # the exchange already held exactly this feedback: nothing new stored
 
 
+NOTHING_HANDED_IN = "nothing handed in"  # the not_graded reason of a student with no receipt
+
+
 @dataclass(frozen=True)
 class FeedbackResult:
     assignment_id: str
@@ -175,7 +178,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
         elif student_id in handed_in:
             result.not_graded[student_id] = "handed in but not collected yet: run course collect"
         else:
-            result.not_graded[student_id] = "nothing handed in"
+            result.not_graded[student_id] = NOTHING_HANDED_IN
     if not graded:
         return result
 

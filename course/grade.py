@@ -30,8 +30,8 @@ from .inbox import notebook_problem
 from .release import folder_checksum, generate
 from .workspace import Workspace, nbgrader_reason, open_workspace
 
-__all__ = ["ENGINE", "GradeOutcome", "collected_students", "default_workers", "grade",
-           "prepare_worker", "worker_pool"]
+__all__ = ["ENGINE", "GradeOutcome", "Problem", "collected_students", "default_workers", "grade",
+           "prepare_worker", "problem_submissions", "worker_pool"]
 
 ENGINE = "sandboxed-pytest"
 # what ``autograde_one`` imports (nbformat, nbgrader, the engine): seconds, so it is imported
@@ -248,3 +248,50 @@ def _grade(ws: Workspace, assignment_id: str, students: list[str] | None, settin
                         "error", f"grading crashed: {type(exc).__name__}: {exc}", [])
                 finish(student_id, kind, problem, warnings)
     return sorted(outcomes, key=lambda o: o.student_id)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A submission that needs the instructor's look after grading, and why in words."""
+
+    student_id: str
+    # not graded: the grading's outcome (unreadable, error); graded: "timed out", "did not
+    # finish" (the notebook's process died) or "earned nothing"
+    kind: str
+    reason: str
+    graded: bool = True
+
+
+def problem_submissions(ws: Workspace, assignment_id: str,
+                        outcomes: list[GradeOutcome]) -> list[Problem]:
+    """The submissions of ``outcomes`` that were not graded (unreadable, a grading error), whose
+    notebook did not run to the end (timed out: which cell never finished, when the engine
+    could tell; crashed), or that earned nothing (why, as the feedback says it), by student.
+    Read from each graded submission's grading reports (``autograder.results``)."""
+    from autograder.results import REPORT_SUFFIX, GradingReport
+
+    from .blank_work import why_nothing
+
+    problems = []
+    for outcome in sorted(outcomes, key=lambda o: o.student_id):
+        if outcome.outcome != "success":
+            problems.append(Problem(outcome.student_id, outcome.outcome, outcome.message,
+                                    graded=False))
+            continue
+        graded = ws.root / "autograded" / outcome.student_id / assignment_id
+        stopped = [report for path in sorted(graded.glob(f"*{REPORT_SUFFIX}"))
+                   if (report := GradingReport.read(graded, path.name.removesuffix(
+                       REPORT_SUFFIX))) is not None and report.notebook_error]
+        points = (f" ({outcome.score:g} of {outcome.max_score:g} points)"
+                  if outcome.score is not None and outcome.max_score else "")
+        if stopped:
+            timed_out = any("timed out" in report.notebook_error for report in stopped)
+            reason = "; ".join(f"{report.notebook}.ipynb did not run to the end: "
+                               f"{report.notebook_error}" for report in stopped)
+            kind = "timed out" if timed_out else "did not finish"
+            problems.append(Problem(outcome.student_id, kind, reason + points))
+        elif outcome.score == 0 and outcome.max_score:
+            problems.append(Problem(outcome.student_id, "earned nothing",
+                                    "; ".join(why_nothing(ws, outcome.student_id,
+                                                          assignment_id)) + points))
+    return problems

@@ -123,6 +123,23 @@ def check_released(ws: Workspace, assignment_id: str, now: dt.datetime) -> None:
     raise NotReleased(f"{assignment_id} is not released yet: it cannot be handed in {when}")
 
 
+def check_handed_out(ws: Workspace, assignment_id: str, now: dt.datetime) -> None:
+    """Refuse to collect, grade or return feedback on an assignment students cannot see at
+    ``now`` and nobody handed in (``NotReleased``): "not released", not "0 of 0"."""
+    if released_to_students(ws, assignment_id, now):
+        return
+    release = ws.course.assignment(assignment_id).release  # LookupError: unknown assignment
+    with ws.gradebook() as gb:
+        if gb.session.scalars(select(Receipt.id).where(Receipt.assignment_id == assignment_id)
+                              .limit(1)).first() is not None:
+            return  # handed in all the same (before the exchange's rule): the work is there
+    if release is not None and release > now:
+        when = f"its release: {readable_local(release, ws.course.zone)}"
+    else:
+        when = f"course release {assignment_id}"
+    raise NotReleased(f"{assignment_id} is not released ({when}): nothing was handed in")
+
+
 def expected_notebooks(ws: Workspace, assignment_id: str) -> list[str]:
     """The notebook names of an assignment (its source's top-level notebooks; the student
     version keeps them), or [] when the source folder is not on this host."""

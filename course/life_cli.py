@@ -82,14 +82,30 @@ def _session_ref(text: str) -> int | dt.date:
             from None
 
 
+def _notify(course, vacancies) -> None:
+    """A notice per summary slot refilled (stderr: JSON output stays clean)."""
+    from rich.markup import escape
+
+    from .summary_rota import notice
+
+    console = Console(stderr=True)
+    for vacancy in vacancies:
+        console.print(f"[yellow]notice:[/] {escape(notice(course, vacancy))}", highlight=False,
+                      soft_wrap=True)
+
+
 def cmd_summaries(args) -> int:
     from .summaries import duties
+    from .summary_rota import record_rota
 
     ws = _workspace(args)
     course = ws.course
     as_of = judged_at(args, course)
     with ws.gradebook() as gb:
+        rota = record_rota(course, gb, now=calendar.utcnow())  # shown: announced
+        gb.commit()
         rows = duties(course, gb, as_of)
+    _notify(course, rota.vacancies)
     if args.format == "json":
         print(json.dumps([{
             "session": d.session, "date": d.date.isoformat(), "topic": d.topic,
@@ -113,6 +129,7 @@ def cmd_summaries(args) -> int:
 def cmd_summaries_add(args) -> int:
     from .gradebook.records import current_user
     from .summaries import receive_summary
+    from .summary_rota import record_rota
 
     ws = _workspace(args)
     files = {}
@@ -121,17 +138,79 @@ def cmd_summaries_add(args) -> int:
             raise UserError(f"{path}: no such file")
         files[path.name] = path.read_bytes()
     with ws.gradebook() as gb:
+        rota = record_rota(ws.course, gb, now=calendar.utcnow())  # committed with the summary
         row = receive_summary(ws, gb, _session_ref(args.session), files,
                               submitted_by=current_user(), authors=args.author or None)
+    _notify(ws.course, rota.vacancies)
     print(f"summary of session {row.session} by {row.authors.replace(' ', ', ')} stored in "
           f"{row.storage_path}")
+    return 0
+
+
+def _slot_line(course, number: int, authors, before) -> str:
+    date = course.sessions[number - 1].date
+    return (f"session {number} ({date:%a %Y-%m-%d}): {', '.join(authors)} "
+            f"(was {', '.join(before) or 'nobody'})")
+
+
+def cmd_summaries_pin(args) -> int:
+    from .summary_rota import pin
+
+    ws = _workspace(args)
+    with ws.gradebook() as gb:
+        rota, number, authors = pin(ws.course, gb, _session_ref(args.session), args.students,
+                                    reason=args.reason, now=calendar.utcnow())
+        gb.commit()
+    _notify(ws.course, rota.vacancies)
+    print(f"pinned {_slot_line(ws.course, number, authors, rota.plan[number])}; "
+          f"reason recorded: {args.reason}")
+    return 0
+
+
+def cmd_summaries_swap(args) -> int:
+    from .summary_rota import swap
+
+    ws = _workspace(args)
+    with ws.gradebook() as gb:
+        rota, changed = swap(ws.course, gb, (_session_ref(args.session), args.student),
+                             (_session_ref(args.other_session), args.other_student),
+                             reason=args.reason, now=calendar.utcnow())
+        gb.commit()
+    _notify(ws.course, rota.vacancies)
+    print(f"swapped {args.student} and {args.other_student}:")
+    for number, authors in changed.items():
+        print(f"  {_slot_line(ws.course, number, authors, rota.plan[number])}")
+    print(f"reason recorded: {args.reason}")
+    return 0
+
+
+def cmd_summaries_history(args) -> int:
+    from .summary_rota import history
+
+    ws = _workspace(args)
+    with ws.gradebook() as gb:
+        rows = history(gb)
+    if not rows:
+        print("the summary rota has not been announced yet (course summaries shows and "
+              "announces it)")
+        return 0
+    table = Table(title=f"{ws.course.title}: changes to the summary rota")
+    for column in ("when", "session", "action", "authors", "by", "reason"):
+        table.add_column(column)
+    for row in rows:
+        when = calendar.iso_local(row.changed_at, ws.course.zone)[:16].replace("T", " ")
+        table.add_row(when, str(row.session), row.action, row.authors.replace(" ", ", "),
+                      row.changed_by, row.reason)
+    Console(width=160).print(table)
     return 0
 
 
 def cmd_wiki_export(args) -> int:
     from .wiki.export import export_wiki
 
-    report = export_wiki(_workspace(args), args.format, Path(args.out))
+    ws = _workspace(args)
+    report = export_wiki(ws, args.format, Path(args.out), now=calendar.utcnow())
+    _notify(ws.course, report.vacancies)
     print(f"wiki ({args.format}): {len(report.files)} files in {report.out}, "
           f"{len(report.written)} updated; start at {report.index}")
     if report.problems:
@@ -170,13 +249,29 @@ def add_life_commands(add) -> None:
     p = add("summaries", cmd_summaries, "who writes which session summary, and what is overdue")
     p.add_argument("--as-of", metavar="DATETIME", help="judge at this local time (default: now)")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p = _nested(p, "summaries_command", required=False)("add", cmd_summaries_add,
-                                        "add a session summary (a Markdown file and its images)")
+    summaries = _nested(p, "summaries_command", required=False)
+    p = summaries("add", cmd_summaries_add,
+                  "add a session summary (a Markdown file and its images)")
     p.add_argument("session", help="session number or date")
     p.add_argument("markdown", metavar="FILE.md")
     p.add_argument("images", nargs="*", metavar="IMAGE")
     p.add_argument("--author", action="append", metavar="STUDENT",
                    help="an author (repeat; default: the students on duty)")
+    p = summaries("pin", cmd_summaries_pin,
+                  "set the authors of one session's summary by hand (nothing else moves)")
+    p.add_argument("session", help="session number or date")
+    p.add_argument("students", nargs="+", metavar="STUDENT")
+    p.add_argument("--reason", required=True, help="why (recorded with who and when)")
+    p = summaries("swap", cmd_summaries_swap,
+                  "two students trade their summary slots in two sessions (nothing else moves)")
+    p.add_argument("session", help="session number or date of the first student's slot")
+    p.add_argument("student")
+    p.add_argument("other_session", metavar="OTHER_SESSION",
+                   help="session number or date of the other student's slot")
+    p.add_argument("other_student", metavar="OTHER_STUDENT")
+    p.add_argument("--reason", required=True, help="why (recorded with who and when)")
+    summaries("history", cmd_summaries_history,
+              "every change to the summary rota: announced, refilled, pinned, swapped")
 
     p = add("wiki", None, "the course wiki: session pages, index and syllabus")
     p = _nested(p, "wiki_command", required=True)("export", cmd_wiki_export,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .calendar import iso_local, iso_utc
+from .calendar import get_zone, iso_local, iso_utc, readable_local
 from .coursefile import Course
 from .csv_cells import SafeDictWriter
 from .policy import Standing
@@ -132,6 +132,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
     return {
         "course": course.id,
         "as_of_utc": iso_utc(as_of),
+        "timezone": course.timezone,  # the zone the standing is headed in (as_of_text)
         "policy": course.policy.model_dump(),
         "withdrawal_deadline": course.withdrawal_deadline.isoformat(),
         "warnings": list(warnings or []),
@@ -196,6 +197,13 @@ def _presented(student: dict) -> str:
                      for entry in student.get("presented", []))
 
 
+def as_of_text(data: dict) -> str:
+    """When the standing was judged, as the course reads it: 'Fri 2026-11-20 12:00 +0100
+    (Europe/Berlin)', like every other time a command shows; UTC stays in the JSON."""
+    as_of = dt.datetime.fromisoformat(data["as_of_utc"])
+    return readable_local(as_of, get_zone(data.get("timezone") or "UTC"))
+
+
 def status_table(data: dict) -> Table:
     from rich.table import Table
 
@@ -221,7 +229,7 @@ def status_table(data: dict) -> Table:
               if entry.get("earned_nothing") and assignment_id in assignment_ids]
     if upcoming:
         notes.append(f"upcoming: {', '.join(upcoming)}")
-    table = Table(title=f"{data['course']}: standing as of {data['as_of_utc']}",
+    table = Table(title=f"{data['course']}: standing as of {as_of_text(data)}",
                   caption="\n".join(notes) or None, caption_justify="left")
     table.add_column("student")
     for assignment_id in assignment_ids:
@@ -284,7 +292,7 @@ td,th{{border:1px solid #ccc;padding:2px 5px;white-space:nowrap;text-align:left}
 .wide{{overflow:auto;max-width:100%;max-height:80vh}}thead th{{position:sticky;top:0;background:#eee}}
 tbody th{{position:sticky;left:0;background:#fff}}.exclude{{color:#a00;font-weight:bold}}
 .at_risk{{color:#a60}}</style></head><body>
-<h1>{esc(data['course'])}: standing as of {esc(data['as_of_utc'])}</h1>
+<h1>{esc(data['course'])}: standing as of {esc(as_of_text(data))}</h1>
 <p>Withdrawal deadline: {esc(data['withdrawal_deadline'])}. Misses allowed:
 {data['policy']['excused_misses']}.</p>
 <div class="wide"><table><thead><tr><th>student</th><th>name</th>{head}<th>presented</th>

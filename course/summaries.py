@@ -3,6 +3,8 @@
 The rotation is a pure function of the roster, the number of sessions and who is unavailable
 when: nobody gets a second turn before everyone available had one. Sessions whose summary has
 been handed in keep the authors who wrote it, so a later roster change never rewrites history.
+Once shown, the rota is announced and stays put (``summary_rota``): a roster change only refills
+the slots it vacates.
 A summary is due on the first ``summaries.deadline`` weekday and time after its session, in the
 course's zone. Handed-in summaries are kept like submissions: every version, stored atomically
 under ``summaries/<session>/`` and recorded in the gradebook; the latest one is published.
@@ -103,8 +105,12 @@ class Duty:
 
 
 def duties(course: Course, gb: Gradebook, as_of: dt.datetime) -> list[Duty]:
+    """Every session's summary duty at ``as_of``, by the rota as it stands (announced authors,
+    vacated slots refilled); reads only."""
+    from .summary_rota import current_rota  # it plans with this module's rotation
+
     handed_in = latest_summaries(gb, until=as_of)
-    plan = course_rotation(course, latest_summaries(gb))
+    plan = current_rota(course, gb).plan
     out = []
     for number, session in enumerate(course.sessions, start=1):
         deadline = summary_deadline(course, number)
@@ -161,7 +167,9 @@ def receive_summary(ws: Workspace, gb: Gradebook, session: int | dt.date,
     course = ws.course
     number = course.session_number(session)
     if authors is None:
-        authors = course_rotation(course, latest_summaries(gb))[number]
+        from .summary_rota import current_rota
+
+        authors = current_rota(course, gb).plan[number]
     authors = list(dict.fromkeys(authors))
     for author in authors:
         course.student(author)

@@ -97,9 +97,14 @@ def render(template: str, *, now: dt.datetime, zone, **context) -> str:
 
 
 def assignment_plots(page: dict, zone) -> list[plots.Plot]:
-    out = [plots.submissions_plot(page["first_submissions"], page["due"], zone,
-                                  roster=len(page["entries"])),
-           plots.score_plot(page["scores"], page["pass_threshold"])]
+    """The plots that have something to show: none before the first hand-in (the page says
+    "nothing handed in yet"), no score distribution before the first score."""
+    out = []
+    if page["first_submissions"]:
+        out.append(plots.submissions_plot(page["first_submissions"], page["due"], zone,
+                                          roster=len(page["entries"])))
+    if page["scores"]:
+        out.append(plots.score_plot(page["scores"], page["pass_threshold"]))
     if page["pass_rates"]:
         out.append(plots.pass_rate_plot(page["pass_rates"]))
     return out

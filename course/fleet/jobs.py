@@ -27,7 +27,7 @@ from ..gradebook.records import finish_run
 from ..workspace import open_workspace
 
 __all__ = ["FINISHED", "Courses", "Job", "Refused", "RetryLater", "course_file_for",
-           "course_id_for", "own_course", "resolve_courses", "run_job"]
+           "course_id_for", "lost_database", "own_course", "resolve_courses", "run_job"]
 
 FINISHED = ("success", "error", "unreadable")
 QUEUED = "queued"
@@ -170,6 +170,19 @@ def _other_gradebook(gb, ws, run: GradingRun, job: Job) -> str | None:
     return None
 
 
+# what nbgrader's log says when its connection died under it (a restart, a failover): the
+# driver's and SQLAlchemy's names for a lost connection, and the errors that follow one
+LOST_DATABASE = ("OperationalError", "InterfaceError", "PendingRollbackError", "psycopg",
+                 "server closed the connection", "terminating connection",
+                 "connection is closed", "Can't reconnect until invalid transaction")
+
+
+def lost_database(problem: str) -> bool:
+    """Whether a grading error reads as the database lost mid-grading (retry: not the
+    student's fault, nor the platform's), not a failure of the grading itself."""
+    return any(marker in problem for marker in LOST_DATABASE)
+
+
 def run_job(job: Job, worker: str, courses: Courses) -> str:
     """Grade ``job`` here, as its course among this worker's own ``courses``, and write its
     gradebook row. Returns the row's outcome; raises ``Refused`` for a job of another course
@@ -193,7 +206,7 @@ def run_job(job: Job, worker: str, courses: Courses) -> str:
         kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
                                                 job.student_id, list(job.expected),
                                                 gpu_devices=_gpu_devices())
-        if kind == "error" and ("OperationalError" in problem or "psycopg" in problem):
+        if kind == "error" and lost_database(problem):
             raise RetryLater(problem)  # nbgrader lost the database mid-grading
         with ws.gradebook() as gb:
             run = gb.session.get(GradingRun, job.run_id)

@@ -22,6 +22,7 @@ __all__ = [
     "RosterEvent",
     "ScoreOverride",
     "SessionSummary",
+    "SummaryRota",
     "SyncState",
 ]
 
@@ -194,6 +195,21 @@ class SessionSummary(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_path: Mapped[str] = mapped_column(Text, doc="folder of the stored files, course-relative")
+
+
+class SummaryRota(Base):
+    """Who writes a session's summary, as announced (``announce``: the rota as first shown or
+    published) and as changed since (``refill``: a vacated slot refilled; ``pin``, ``swap``: by
+    hand). Never updated: the latest row per session counts, the others are its history."""
+
+    __tablename__ = "course_summary_rota"
+    id: Mapped[int] = _id()
+    session: Mapped[int] = mapped_column(Integer, index=True, doc="1-based session number")
+    authors: Mapped[str] = mapped_column(Text, doc="space-separated student ids")
+    action: Mapped[str] = mapped_column(String(16), doc="announce | refill | pin | swap")
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class SyncState(Base):

@@ -1,12 +1,13 @@
-"""``autograder.checks``: gradient_check (right gradients pass, wrong ones fail and say where)
-and the early stop of passes_for_seeds."""
+"""``autograder.checks``: gradient_check (right gradients pass, wrong ones fail and say where),
+the early stop of passes_for_seeds, and assert_no_loops cell by cell."""
 
 import re
 
 import numpy as np
 import pytest
 
-from autograder.checks import gradient_check, passes_for_seeds, relative_error
+from autograder.cells import NotebookSource
+from autograder.checks import assert_no_loops, gradient_check, passes_for_seeds, relative_error
 
 # f(x) = sum(c * x**2): the gradient 2 c x has entries from about 1e-7 to about 10
 C = np.array([[1e-7, 3e-6, 2e-5, 1.0],
@@ -174,3 +175,63 @@ def test_passes_for_seeds_stops_as_soon_as_the_answer_is_known():
     assert passes_for_seeds(trial, [1, 2, 3, 4], need=2) == [False, True, False, True]
     assert tried == [1, 2, 3, 4]  # undecided until the last seed
     assert passes_for_seeds(trial, [1], need=0) == []  # nothing needed: nothing run
+
+
+# --- assert_no_loops: each cell parsed on its own ---------------------------------------------
+
+VECTORIZED = "def matmul(A, B):\n    return A @ B\n"
+LOOPING = "def matmul(A, B):\n    return [[sum(a * b for a, b in zip(r, c)) for c in B.T]\n" \
+          "            for r in A]\n"
+BROKEN = "def pairwise(X, Y):\n    return ((X[:, None] - Y[None]) ** 2).sum(-1\n"
+
+
+def notebook(*cells: str) -> NotebookSource:
+    """The code cells at notebook positions 1, 3, 5, ... (markdown between them)."""
+    return NotebookSource((2 * n + 1, code) for n, code in enumerate(cells))
+
+
+def test_a_syntax_error_in_another_cell_does_not_fail_a_vectorized_function():
+    source = notebook("import numpy as np", VECTORIZED, BROKEN)
+    assert_no_loops(source, "matmul")  # the whole notebook does not parse: this failed before
+    with pytest.raises(AssertionError, match=r'^matmul uses a Python loop \(cell 4 \("def matmul'
+                                             r'\(A, B\):"\), line 2\)'):
+        assert_no_loops(notebook("import numpy as np", LOOPING, BROKEN), "matmul")
+
+
+def test_a_syntax_error_in_the_functions_cell_names_that_cell_and_line():
+    with pytest.raises(AssertionError) as failure:
+        assert_no_loops(notebook("import numpy as np", VECTORIZED, BROKEN), "pairwise")
+    assert str(failure.value) == ('pairwise is defined in cell 6 ("def pairwise(X, Y):"), which '
+                                  "does not parse (line 2: '(' was never closed); fix that cell")
+
+
+def test_a_broken_redefinition_after_a_good_one_is_named_and_before_it_is_not():
+    broken_matmul = "def matmul(A, B):\n    return A @@ B\n"
+    with pytest.raises(AssertionError, match=r"matmul is defined in cell 6 .* \(line 2: "):
+        assert_no_loops(notebook(VECTORIZED, "x = 1", broken_matmul), "matmul")
+    assert_no_loops(notebook(broken_matmul, "x = 1", VECTORIZED), "matmul")
+
+
+def test_a_missing_function_mentions_the_cells_that_do_not_parse():
+    with pytest.raises(AssertionError, match=r"no function named 'softmax' in the notebook \(cell "
+                                             r'4 \("def pairwise\(X, Y\):"\) does not parse\)'):
+        assert_no_loops(notebook("import numpy as np", BROKEN, VECTORIZED), "softmax")
+
+
+def test_bindings_and_helpers_are_still_followed_across_cells():
+    helper = "def _rows(A, B):\n    return [r @ B for r in A]\n"
+    uses = "def matmul(A, B):\n    return np.array(_rows(A, B))\n"
+    with pytest.raises(AssertionError, match=r"\(cell 2 .*, line 2, in _rows\)"):
+        assert_no_loops(notebook(helper, uses, BROKEN), "matmul")
+    with pytest.raises(AssertionError, match=r"matmul is bound other than by one plain def "
+                                             r"\(cell 4 \(\"matmul = lambda"):
+        assert_no_loops(notebook(VECTORIZED, "matmul = lambda A, B: A", BROKEN), "matmul")
+
+
+def test_a_plain_string_is_one_cell():
+    assert_no_loops("import numpy as np\n\n" + VECTORIZED, "matmul")
+    with pytest.raises(AssertionError, match=r"^matmul uses a Python loop \(line 2\)"):
+        assert_no_loops(LOOPING, "matmul")
+    with pytest.raises(AssertionError, match=r"matmul is defined in code that does not parse "
+                                             r"\(line 4: '\(' was never closed\)$"):
+        assert_no_loops(VECTORIZED + BROKEN.replace("pairwise", "matmul"), "matmul")

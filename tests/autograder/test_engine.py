@@ -59,6 +59,17 @@ def test_cells_run_in_order_with_outputs_recorded():
     assert printed and result.notebook_error is None
 
 
+def test_a_syntax_error_in_one_cell_fails_only_that_cells_checks():
+    """``submission.source`` keeps the cells apart: assert_no_loops parses them one by one, so
+    matmul's "no loops" check passes next to a pairwise cell that does not parse."""
+    broken = "def pairwise_sq_dists(X, Y):\n    return ((X[:, None] - Y) ** 2).sum(-1\n"
+    result = grade_notebook(answered({"pairwise_sq_dists": broken}), graders=GRADERS)
+    tests = {t.name: t for t in result.tests}
+    matmul = tests["test_matmul_is_vectorized"]  # failed before: "the notebook's code does not
+    assert matmul.outcome == "passed", matmul     # parse", for every "no loops" check
+    assert tests["test_pairwise_is_vectorized"].outcome == "failed"
+
+
 def test_missing_graders_folder_fails_closed(tmp_path):
     empty = tmp_path / "graders"
     empty.mkdir()

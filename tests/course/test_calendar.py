@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from course import calendar
-from course.coursefile import parse_course
+from course.coursefile import CourseFileError, parse_course
 
 BERLIN = calendar.get_zone("Europe/Berlin")
 UTC = dt.UTC
@@ -49,8 +49,9 @@ def test_sunday_rule_is_exact_across_dst(session_day, expected_utc):
     [
         ("2026-03-29 18:00", dt.datetime(2026, 3, 29, 16, 0, tzinfo=UTC)),
         ("2026-10-25 18:00", dt.datetime(2026, 10, 25, 17, 0, tzinfo=UTC)),
-        # The repeated hour on the October change takes its first (earlier) occurrence.
-        ("2026-10-25 02:30", dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        # The repeated hour on the October change, with its offset saying which one.
+        ("2026-10-25 02:30+02:00", dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        ("2026-10-25 02:30+01:00", dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
     ],
 )
 def test_explicit_due_on_dst_sundays(local, expected_utc):
@@ -61,6 +62,19 @@ def test_explicit_due_on_dst_sundays(local, expected_utc):
 def test_skipped_hour_is_refused():
     with pytest.raises(calendar.LocalTimeError, match="does not exist in Europe/Berlin"):
         calendar.parse_local("2026-03-29 02:30", BERLIN)
+
+
+def test_repeated_hour_is_refused_naming_both_readings():
+    """Consistent with the skipped hour: a time that happens twice is an error, not silently
+    its first occurrence (issue 23, item 14)."""
+    with pytest.raises(calendar.LocalTimeError) as refused:
+        calendar.parse_local("2026-10-25 02:30", BERLIN)
+    assert str(refused.value) == (
+        "2026-10-25 02:30 happens twice in Europe/Berlin (clocks go back then): 02:30+0200 "
+        "(00:30 UTC) or 02:30+0100 (01:30 UTC); give the offset, e.g. '2026-10-25 02:30+01:00'")
+    text = course_with("  - {date: 2026-11-03}", "  - {id: a, due: 2026-10-25 02:30}")
+    with pytest.raises(CourseFileError, match="assignments.0..due: .*happens twice"):
+        parse_course(text)
 
 
 def test_other_zones_use_their_own_rules():

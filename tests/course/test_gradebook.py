@@ -43,7 +43,7 @@ def test_schema_has_nbgrader_tables_and_ours(db_url):
             "course_alembic_version"} <= tables
     with engine.connect() as conn:
         assert conn.execute(sa.text("select version_num from course_alembic_version")).all() \
-            == [("0004",)]
+            == [("0005",)]
         # nbgrader's own schema stamp is left alone
         assert conn.execute(sa.text("select count(*) from alembic_version")).scalar() == 1
     engine.dispose()

@@ -211,9 +211,9 @@ def test_a_failed_grading_keeps_the_last_good_result(ws, capsys):
     folder = ws.root / "submitted" / "ada" / "01-numpy"
     (folder / name).rename(folder / "numpy-basics (1).ipynb")
     capsys.readouterr()
-    assert main(["grade", "01-numpy", *course]) == 0
+    assert main(["grade", "01-numpy", *course]) == 1  # a submission not graded: status 1
     out = capsys.readouterr().out
-    assert ("ada: numpy-basics (1).ipynb: not a notebook of this assignment "
+    assert ("ada: unreadable: numpy-basics (1).ipynb: not a notebook of this assignment "
             "(expected numpy-basics.ipynb): not graded") in out
     assert "Please see the above traceback" not in out
     assert autograded.read_bytes() == good
@@ -226,10 +226,10 @@ def test_a_failed_grading_keeps_the_last_good_result(ws, capsys):
         if "nbgrader" in cell.metadata:
             cell.metadata["nbgrader"]["schema_version"] = 1
     nbformat.write(nb, folder / name)
-    assert main(["grade", "01-numpy", *course]) == 0
+    assert main(["grade", "01-numpy", *course]) == 1
     out = capsys.readouterr().out
     assert "graded 0 of 1" in out and "(the last good result is kept)" in out
-    assert "ada: One or more notebooks in the assignment use an old version" in out
+    assert "ada: error: One or more notebooks in the assignment use an old version" in out
     assert "Please see the above traceback" not in out
     assert autograded.read_bytes() == good
 

@@ -351,7 +351,8 @@ def test_a_database_restart_mid_batch_loses_nothing(monkeypatch, live_fleet, rab
         restart_postgres(server)
         outcomes = finish(thread, box)
         record(f"database restart: batch done {time.monotonic() - started:.1f} s after it")
-        assert {o.outcome for o in outcomes.values()} == {"success"}
+        assert {o.outcome for o in outcomes.values()} == {"success"}, {
+            s: (o.outcome, o.message) for s, o in outcomes.items()}
         assert_graded_once(ws, dict.fromkeys(submissions, 10.0))
 
 

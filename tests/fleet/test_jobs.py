@@ -333,3 +333,24 @@ def test_a_job_never_writes_into_another_course_s_gradebook(tmp_path, monkeypatc
         after = {(run.id, run.student_id, run.outcome) for run in gb.session.query(GradingRun)}
     assert after == rows
     assert spies["graded"] == []
+
+
+def test_a_grading_error_from_a_lost_database_is_retried_not_recorded():
+    """What nbgrader's log says when PostgreSQL restarts under it: each reads as a lost
+    database (the job goes back to the queue); a student's failure does not."""
+    from course.fleet.jobs import lost_database
+
+    lost = [
+        ("sqlalchemy.exc.OperationalError: (psycopg.OperationalError) server closed the "
+         "connection unexpectedly"),
+        ("sqlalchemy.exc.PendingRollbackError: Can't reconnect until invalid transaction is "
+         "rolled back"),
+        "psycopg.errors.AdminShutdown: terminating connection due to administrator command",
+        "sqlalchemy.exc.InterfaceError: (psycopg.InterfaceError) connection is closed",
+    ]
+    for problem in lost:
+        assert lost_database(problem), problem
+    for problem in ("timed out after 8 s running the notebook",
+                    "NameError: name 'np' is not defined",
+                    "numpy-basics.ipynb is not valid JSON"):
+        assert not lost_database(problem), problem
