@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -31,159 +30,6 @@ def package_version() -> str:
         return version(PACKAGE)
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown (not installed)"
-
-
-def cmd_init(args) -> int:
-    from .templates import skeleton_course_file
-
-    root = Path(args.dir)
-    course_file = root / "course.yml"
-    if course_file.exists():
-        raise UserError(f"{course_file} already exists; not overwriting it")
-    course_id = _init_course_id(args.id, root)
-    (root / "assignments").mkdir(parents=True, exist_ok=True)
-    course_file.write_text(skeleton_course_file(course_id, dt.date.today()), encoding="utf-8")
-    try:  # the one command besides `course upgrade` that creates a gradebook
-        from .workspace import open_workspace
-
-        ws = open_workspace(course_file)
-        before, after = _upgrade_gradebook(ws.db_url)
-    except BaseException:
-        course_file.unlink()  # nothing half-made: `course init` again once the URL is fixed
-        raise
-    print(f"created {course_file}; put assignment sources in {root / 'assignments'}/<id>/")
-    print(_gradebook_line(ws.db_url, before, after))
-    return 0
-
-
-def _init_course_id(given: str | None, root: Path) -> str:
-    """``--id`` as given, refused when it is not an id; else one made from the folder's name
-    (said when it had to change: "Intro DL 2026" becomes intro-dl-2026)."""
-    import re
-
-    from .coursefile import ID_PATTERN
-
-    name = given or root.resolve().name
-    if re.fullmatch(ID_PATTERN, name):
-        return name
-    derived = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
-    rule = "letters, digits, '-' and '_', starting with a letter or digit"
-    if given is not None:
-        hint = f"; e.g. --id {derived}" if derived else ""
-        raise UserError(f"--id: {given!r} is not a course id ({rule}: it names nbgrader's "
-                        f"folders){hint}")
-    if not derived:
-        raise UserError(f"the folder's name {name!r} makes no course id ({rule}): give --id")
-    print(f"course id {derived!r} (from the folder's name {name!r}; --id sets another)")
-    return derived
-
-
-def _upgrade_gradebook(url: str) -> tuple[str | None, str]:
-    from .gradebook.database import upgrade_database  # SQLAlchemy: not for every command
-
-    return upgrade_database(url)
-
-
-def _gradebook_line(url: str, before: str | None, after: str) -> str:
-    from .gradebook.failures import shown_url
-
-    done = ("created" if before is None else "already current" if before == after
-            else f"migrated from {before}")
-    return f"gradebook {shown_url(url)}: schema {after} ({done})"
-
-
-def cmd_validate(args) -> int:
-    from rich.markup import escape
-
-    from .validate import ERROR, validate_course
-
-    ws, problems = validate_course(args.course, now=calendar.utcnow())
-    for problem in problems:  # errors first, then warnings
-        style = "bold red" if problem.severity == ERROR else "bold yellow"
-        err.print(f"[{style}]{problem.severity}:[/] {escape(str(problem))}", highlight=False,
-                  soft_wrap=True)
-    errors = sum(problem.severity == ERROR for problem in problems)
-    warnings = f"{len(problems) - errors} warning(s)"
-    if ws is None or errors:  # warnings alone do not fail the check
-        err.print(f"{errors} error(s), {warnings}", highlight=False)
-        return 2
-    course = ws.course
-    print(f"{ws.course_file}: ok ({len(course.assignments)} assignments, "
-          f"{len(course.sessions)} sessions, {len(course.roster.students)} students)"
-          + (f", {warnings}" if problems else ""))
-    return 0
-
-
-def cmd_upgrade(args) -> int:
-    ws = _workspace(args)
-    before, after = _upgrade_gradebook(ws.db_url)
-    written = ws.sync_gradebook(force=True)
-    print(_gradebook_line(ws.db_url, before, after))
-    print(f"nbgrader's students and deadlines match {ws.course_file} "
-          f"({written} rows written)")
-    return 0
-
-
-def cmd_roster_import(args) -> int:
-    from .coursefile import find_course_file
-    from .roster import import_roster
-    from .roster_csv import column_options
-
-    change = import_roster(find_course_file(args.course), Path(args.csv),
-                           columns=column_options(args.column), dry_run=args.dry_run)
-    if change.ignored:
-        print(f"ignored columns: {', '.join(change.ignored)} (map one with --column OURS=THEIRS)")
-    if not args.dry_run:
-        print(f"roster: {change.added} added, {change.updated} updated, "
-              f"{change.unchanged} unchanged")
-        return 0
-    for line in change.details:
-        print(line)
-    conflicts = len(change.conflicts)
-    print(f"dry run: {change.added} to add, {change.updated} to update, {change.unchanged} "
-          f"unchanged, {conflicts} conflict{'s' if conflicts != 1 else ''}; nothing written")
-    if change.conflicts:
-        raise UserError("\n".join(change.conflicts))
-    return 0
-
-
-def cmd_roster_list(args) -> int:
-    from .coursefile import load_course
-    from .roster_list import roster_csv, roster_json, roster_table
-
-    course, _ = load_course(args.course)  # the course file is all it reads: no gradebook
-    if args.format == "json":
-        print(roster_json(course))
-    elif args.format == "csv":
-        sys.stdout.write(roster_csv(course))
-    else:
-        wide_console().print(roster_table(course))
-    return 0
-
-
-def cmd_roster_drop(args) -> int:
-    from .gradebook.records import record_roster_drop
-    from .roster import drop_student
-    from .summary_rota import notice, record_rota
-    from .workspace import open_workspace
-
-    ws = _workspace(args)
-    now = calendar.utcnow()
-    with ws.gradebook() as gb:
-        record_roster_drop(gb, args.student, args.reason, now=now)  # flushed, not committed
-        removed = drop_student(ws.course_file, args.student)  # refuses an unknown student
-        # an announced summary rota refills the slots the student leaves, and says so
-        rota = record_rota(open_workspace(ws.course_file).course, gb, now=now, announce=False)
-        gb.commit()
-    details = ", ".join(
-        f"{key}: {'[' + ', '.join(map(str, value)) + ']' if isinstance(value, list) else value}"
-        for key, value in removed.items() if key != "id")
-    print(f"dropped {args.student} from the roster of {ws.course_file}"
-          + (f" ({details})" if details else ""))
-    print(f"their receipts and grades stay in the gradebook; reason recorded: {args.reason}")
-    for vacancy in rota.vacancies:
-        print(f"summary rota: {notice(ws.course, vacancy)}")
-    return 0
 
 
 def cmd_deadlines(args) -> int:
@@ -645,36 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
         return command
 
-    p = add("init", cmd_init, "create a new course skeleton (course.yml, assignments/)")
-    p.add_argument("dir", nargs="?", default=".")
-    p.add_argument("--id", help="course id (default: the folder's name)")
-    add("validate", cmd_validate, "check the course file and report what it holds")
-    add("upgrade", cmd_upgrade, "create or migrate the gradebook and write the roster and "
-        "deadlines into nbgrader's tables")
+    from .setup_cli import add_setup_commands  # init, validate, upgrade, roster
 
-    roster = add("roster", None, "manage the roster")
-    roster_sub = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
-    text = ("merge people from a CSV file (comma or semicolon separated; LMS exports' headers "
-            "such as 'Username' or 'Email address' are recognized)")
-    p = roster_sub.add_parser("import", parents=[common], help=text, description=text)
-    p.add_argument("csv", metavar="FILE.csv")
-    p.add_argument("--column", action="append", metavar="OURS=THEIRS",
-                   help="read our column OURS (id, first_name, last_name, email, sis_id, role) "
-                   "from the CSV's column THEIRS; may be repeated")
-    p.add_argument("--dry-run", action="store_true",
-                   help="show who would be added or updated and any conflicts; write nothing")
-    p.set_defaults(func=cmd_roster_import)
-    text = ("list everyone in the roster: id, name, email, sis_id, role (csv: the columns "
-            "roster import reads)")
-    p = roster_sub.add_parser("list", parents=[common], help=text, description=text)
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    p.set_defaults(func=cmd_roster_list)
-    text = ("remove a student from the roster (the gradebook keeps their work); recorded with "
-            "who, when and why")
-    p = roster_sub.add_parser("drop", parents=[common], help=text, description=text)
-    p.add_argument("student")
-    p.add_argument("--reason", required=True)
-    p.set_defaults(func=cmd_roster_drop)
+    add_setup_commands(add)
 
     p = add("deadlines", cmd_deadlines, "list release and due times, local and UTC")
     p.add_argument("--format", choices=["table", "json"], default="table")

@@ -15,7 +15,7 @@ from .console import judged_at
 from .console import workspace as _workspace
 from .errors import UserError
 
-__all__ = ["add_life_commands"]
+__all__ = ["add_life_commands", "nested_commands"]
 
 DUTY_STYLE = {"handed_in": "green", "late": "yellow", "overdue": "red", "pending": "dim"}
 
@@ -219,7 +219,7 @@ def cmd_wiki_export(args) -> int:
     return 0
 
 
-def _nested(parent, dest: str, *, required: bool):
+def nested_commands(parent, dest: str, *, required: bool):
     """Subcommands under a command; their --course must not override one given before them."""
     sub = parent.add_subparsers(dest=dest, metavar="ACTION", required=required)
 
@@ -249,7 +249,7 @@ def add_life_commands(add) -> None:
     p = add("summaries", cmd_summaries, "who writes which session summary, and what is overdue")
     p.add_argument("--as-of", metavar="DATETIME", help="judge at this local time (default: now)")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    summaries = _nested(p, "summaries_command", required=False)
+    summaries = nested_commands(p, "summaries_command", required=False)
     p = summaries("add", cmd_summaries_add,
                   "add a session summary (a Markdown file and its images)")
     p.add_argument("session", help="session number or date")
@@ -274,7 +274,7 @@ def add_life_commands(add) -> None:
               "every change to the summary rota: announced, refilled, pinned, swapped")
 
     p = add("wiki", None, "the course wiki: session pages, index and syllabus")
-    p = _nested(p, "wiki_command", required=True)("export", cmd_wiki_export,
+    p = nested_commands(p, "wiki_command", required=True)("export", cmd_wiki_export,
                                     "write the wiki as Markdown, MediaWiki markup or HTML")
     p.add_argument("--format", choices=["markdown", "mediawiki", "html"], required=True)
     p.add_argument("--out", metavar="DIR", required=True)
