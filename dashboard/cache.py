@@ -4,7 +4,7 @@
 assignments); the dashboard's pages are opened far more often than the gradebook changes. The
 standing document is kept with what it was judged from and reused while all of this holds:
 
-- the course file is unchanged (``exchange.store.course_file_stamp``: its inode, size,
+- the course file is unchanged (``course.fresh_course.course_file_stamp``: its inode, size,
   modification time and content hash, so an edit in the same clock tick as the last counts);
 - the gradebook's fingerprint is unchanged: row counts, newest ids and times, and the counts of
   revoked, cleared, withdrawn and absent rows of every table the policy reads, and the count and
@@ -22,6 +22,7 @@ import threading
 from sqlalchemy import case, column, func, select, table
 
 from course.calendar import iso_utc
+from course.fresh_course import course_file_stamp
 from course.gradebook.models import (
     Excuse,
     Extension,
@@ -33,7 +34,6 @@ from course.gradebook.models import (
 )
 from course.standing import standing_data
 from course.workspace import Workspace
-from exchange.store import course_file_stamp
 
 __all__ = ["StandingCache", "fingerprint", "next_change"]
 

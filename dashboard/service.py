@@ -4,7 +4,7 @@ A person opens ``/services/dashboard/`` in the browser; the hub logs them in (``
 service never sees a password) and only users whose roles grant
 ``access:services!service=dashboard`` get through (hub_config.roles gives it to the course's
 groups). The course role comes from the roster, as in the exchange, read before every request from
-the course file as it is then (parsed again whenever ``exchange.store.course_file_stamp`` changed)
+the course file as it is then (parsed again whenever ``course.fresh_course.course_file_stamp`` changed)
 and checked again on the data thread, against the same course file the request's work sees: a
 person removed from the roster is refused from their next request on. Instructors and graders see
 every page; only instructors act (extensions, excuses, drawing presenters: graders grade, in the
@@ -51,8 +51,9 @@ from traitlets.config import LoggingConfigurable
 from course import calendar
 from course.console import local_time
 from course.errors import UnknownId, UserError
+from course.fresh_course import course_file_stamp
 from course.workspace import Workspace, open_workspace
-from exchange.store import course_file_stamp, role_in, row_id
+from exchange.store import role_in, row_id
 
 from . import data, pages
 from .cache import StandingCache

@@ -63,6 +63,7 @@ from traitlets.config import LoggingConfigurable
 
 from course.calendar import utcnow
 from course.errors import UnknownId, UserError
+from course.fresh_course import course_file_stamp
 from course.inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
@@ -80,7 +81,6 @@ from .store import (
     NotFound,
     Role,
     TooLarge,
-    course_file_stamp,
     role_in,
     row_id,
 )

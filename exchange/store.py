@@ -16,8 +16,6 @@ service calls it from one worker thread.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from course.calendar import utcnow
 from course.collect import collect
 from course.coursefile import Course
 from course.errors import UserError
+from course.fresh_course import course_file_stamp
 from course.gradebook import Receipt
 from course.gradebook.records import get_receipt, receipts_where, record_release
 from course.inbox import (
@@ -46,7 +45,7 @@ from course.workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 from . import wire
 
 __all__ = ["MAX_ROW_ID", "Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge",
-           "course_file_stamp", "role_in", "row_id"]
+           "role_in", "row_id"]
 
 MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
 MAX_RELEASE_BYTES = 200 * 1024 * 1024
@@ -95,18 +94,6 @@ def role_in(course: Course, user: str) -> Role | None:
         if any(person.id == user for person in people):
             return Role(name)
     return None
-
-
-def course_file_stamp(path: Path | str) -> tuple:
-    """What the course file is now: its device, inode, size, modification time and the SHA-256
-    of its bytes, all of one open file. Equal stamps mean the same roster; any edit changes the
-    stamp, even one in place, of the same size, within one tick of the file system's clock
-    (where the modification time alone stays the same). Reading a course file is cheap next to
-    parsing it: callers parse again only when the stamp changed."""
-    with open(path, "rb") as file:
-        info = os.fstat(file.fileno())
-        digest = hashlib.sha256(file.read()).digest()
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
 
 
 def row_id(text: str) -> int | None:

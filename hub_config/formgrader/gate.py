@@ -39,30 +39,23 @@ _CODE = {"kernels", "sessions", "terminals"}
 
 
 class RosterRoles:
-    """A user's role in the course file as it is on disk now (``exchange.store.role_in``);
-    the file is parsed again only when its stamp (``course_file_stamp``: any edit) changed."""
+    """A user's role in the course file as it is on disk now (``course.fresh_course``); while
+    the file does not load, no one has one (``broken`` says why)."""
 
     def __init__(self, course_file: str | Path):
-        self.path = Path(course_file)
-        self._stamp: tuple | None = None
-        self._course = None
-        self.broken: str | None = None
+        from course.fresh_course import FreshCourse
+
+        self._fresh = FreshCourse(course_file)
+
+    @property
+    def broken(self) -> str | None:
+        return self._fresh.broken
 
     def role(self, user: str) -> str | None:
-        """The role, or None; a course file that does not load (an edit half done) lets no
-        one in until it loads again, and its error is what ``broken`` says."""
-        from course.coursefile import load_course
-        from course.errors import UserError
-        from exchange.store import course_file_stamp, role_in
+        from exchange.store import role_in
 
-        stamp = course_file_stamp(self.path)  # taken before parsing: a later edit misses
-        if stamp != self._stamp:
-            try:
-                self._course, self.broken = load_course(self.path)[0], None
-            except UserError as error:
-                self._course, self.broken = None, str(error)
-            self._stamp = stamp
-        role = role_in(self._course, user) if self._course is not None else None
+        course = self._fresh.course()
+        role = role_in(course, user) if course is not None else None
         return role.name if role is not None else None
 
 

@@ -1,0 +1,50 @@
+"""The course file as it is now, for services that decide roles on every request.
+
+``course_file_stamp`` says whether the file changed since it was last parsed (any edit, even
+one of the same size within one tick of the file system's clock); ``FreshCourse`` parses it
+again only then. The exchange, the dashboard and the formgrader's gate check roles this way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from .coursefile import Course, load_course
+from .errors import UserError
+
+__all__ = ["FreshCourse", "course_file_stamp"]
+
+
+def course_file_stamp(path: Path | str) -> tuple:
+    """What the course file is now: its device, inode, size, modification time and the SHA-256
+    of its bytes, all of one open file. Equal stamps mean the same roster; any edit changes the
+    stamp, even one in place, of the same size, within one tick of the file system's clock
+    (where the modification time alone stays the same). Reading a course file is cheap next to
+    parsing it: callers parse again only when the stamp changed."""
+    with open(path, "rb") as file:
+        info = os.fstat(file.fileno())
+        digest = hashlib.sha256(file.read()).digest()
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
+
+
+class FreshCourse:
+    """``course()``: the course file parsed as it is now, or None while it does not load (an
+    edit half done; ``broken`` says why), so that a role check fails closed."""
+
+    def __init__(self, course_file: Path | str):
+        self.path = Path(course_file)
+        self._stamp: tuple | None = None
+        self._course: Course | None = None
+        self.broken: str | None = None
+
+    def course(self) -> Course | None:
+        stamp = course_file_stamp(self.path)  # taken before parsing: a later edit misses
+        if stamp != self._stamp:
+            try:
+                self._course, self.broken = load_course(self.path)[0], None
+            except UserError as error:
+                self._course, self.broken = None, str(error)
+            self._stamp = stamp
+        return self._course
