@@ -200,3 +200,23 @@ def test_last_a_grader_off_the_roster_is_refused_at_once(hub):
 
 def group_members(env, name: str) -> list[str]:
     return sorted(env["hub"].api("GET", f"groups/{name}", env["admin"])["users"])
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_autograde_route_as_every_role(hub):
+    """The formgrader's Autograde (hub_config.formgrader.autograde) as a student, staff of the
+    other course, an outsider and a grader of this course: only the last reaches it, and it
+    answers as `course grade` would (ada has handed in nothing here)."""
+    route = f"formgrader-{A}/formgrader/api/submission/{ASSIGNMENT}/ada/autograde"
+    assert call(hub, "cleo", "POST", route).status_code == 403  # a student (of B)
+    assert call(hub, "ivo", "POST", route).status_code == 403  # the instructor of B
+    outsider = requests.post(f"{hub['hub'].url}/services/{route}", allow_redirects=False,
+                             timeout=60)
+    assert outsider.status_code in (302, 403)  # to the hub's login, never the handler
+    root = hub["files"][A].parent
+    assert not (root / "autograded").exists()
+    reply = call(hub, "gil", "POST", route)
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert answer["success"] is False and "ada has handed in nothing" in answer["error"]
