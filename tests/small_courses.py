@@ -6,11 +6,13 @@ configuration that ``hub_config.apply`` makes of them."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from traitlets.config import Config
 
-__all__ = ["BASE_COURSE", "configured", "course_text", "create_gradebook", "utc"]
+__all__ = ["BASE_COURSE", "configured", "course_text", "create_gradebook", "rewrite_in_place",
+           "utc"]
 
 BASE_COURSE = """\
 id: dl-test
@@ -87,3 +89,17 @@ def configured(course_files: Path | str | list, **settings) -> Config:
         setattr(c.CourseHub, key, value)
     apply(c)
     return c
+
+
+def rewrite_in_place(course_file: Path, text: str, *, same_tick: bool) -> None:
+    """Write the course file in place (same inode); ``same_tick``: as if within one tick of
+    the file system's clock, its modification time stays what it was."""
+    before = course_file.stat()
+    with open(course_file, "r+", encoding="utf-8") as file:
+        file.seek(0)
+        file.write(text)
+        file.truncate()
+    assert course_file.stat().st_ino == before.st_ino
+    if same_tick:
+        os.utime(course_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert course_file.stat().st_mtime_ns == before.st_mtime_ns

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import re
 import sys
 import threading
@@ -28,6 +27,7 @@ import pytest
 import requests
 from conftest import BASE_COURSE, utc
 from jupyterhub.services.auth import HubOAuth
+from small_courses import rewrite_in_place
 from sqlalchemy import func, select
 
 from course import calendar
@@ -162,20 +162,6 @@ def _receipt_id(course_file: Path) -> int:
         exchange.close()
 
 
-def _rewrite(course_file: Path, text: str, *, same_tick: bool) -> None:
-    """Write the course file in place (same inode); ``same_tick``: as if within one tick of
-    the file system's clock, its modification time stays what it was."""
-    before = course_file.stat()
-    with open(course_file, "r+", encoding="utf-8") as file:
-        file.seek(0)
-        file.write(text)
-        file.truncate()
-    assert course_file.stat().st_ino == before.st_ino
-    if same_tick:
-        os.utime(course_file, ns=(before.st_atime_ns, before.st_mtime_ns))
-        assert course_file.stat().st_mtime_ns == before.st_mtime_ns
-
-
 # how each roster edit takes gus out: dropped, or replaced by someone else of a name as long,
 # so that only the content says the file changed
 EDITS = {
@@ -196,13 +182,13 @@ def test_a_grader_removed_from_the_roster_is_refused_at_his_next_request(course_
         for path in staff_pages:  # he works, and each page has read the course file as it was
             reply = gus.get(path)
             assert reply.status_code in (200, 302), (path, reply.status_code)
-        _rewrite(course_file, EDITS[edit](text), same_tick="same-tick" in edit)
+        rewrite_in_place(course_file, EDITS[edit](text), same_tick="same-tick" in edit)
         for path in staff_pages:
             reply = gus.get(path)
             assert reply.status_code == 403, (path, reply.status_code)
             assert "gus is not in the roster of dl-test" in reply.text
         assert ina.get("course").status_code == 200  # the others are not affected
-        _rewrite(course_file, text, same_tick="same-tick" in edit)
+        rewrite_in_place(course_file, text, same_tick="same-tick" in edit)
         assert gus.get("course").status_code == 200  # back in the roster: back in
 
 
@@ -213,7 +199,7 @@ def test_an_instructor_removed_from_the_roster_cannot_act_at_her_next_request(co
     with serving(course_file) as client:
         ivy = client("ivy")
         assert ivy.get("students/ben").status_code == 200
-        _rewrite(course_file, text.replace(ivy_line, ""), same_tick=True)
+        rewrite_in_place(course_file, text.replace(ivy_line, ""), same_tick=True)
         reply = ivy.post("students/ben/excuse", form)
         assert reply.status_code == 403, reply.status_code
         assert "ivy is not in the roster of dl-test" in reply.text

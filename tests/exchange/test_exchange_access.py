@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import sys
 import threading
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ import nbformat
 import pytest
 import requests
 from exchange_requests import publish
-from small_courses import BASE_COURSE, utc
+from small_courses import BASE_COURSE, rewrite_in_place, utc
 
 from course import calendar
 from course.inbox import receive
@@ -122,20 +121,6 @@ def course(make_course, db_url, frozen_now) -> tuple[Path, int, bytes]:
     return course_file, receipt.id, notebook
 
 
-def _rewrite(course_file: Path, text: str, *, same_tick: bool) -> None:
-    """Write the course file in place (same inode); ``same_tick``: as if within one tick of
-    the file system's clock, its modification time stays what it was."""
-    before = course_file.stat()
-    with open(course_file, "r+", encoding="utf-8") as file:
-        file.seek(0)
-        file.write(text)
-        file.truncate()
-    assert course_file.stat().st_ino == before.st_ino
-    if same_tick:
-        os.utime(course_file, ns=(before.st_atime_ns, before.st_mtime_ns))
-        assert course_file.stat().st_mtime_ns == before.st_mtime_ns
-
-
 # how each roster edit takes gus out, in the same clock tick as the file's last change (a plain
 # edit later on is tests/exchange/test_exchange_hub.py's student removal): dropped, or replaced
 # by someone of a name as long, so that only the content says the file changed
@@ -173,7 +158,7 @@ def test_a_grader_removed_from_the_roster_is_refused_at_his_next_request(course,
         assert reply.status_code == 200 and reply.json()["courses"][0]["role"] == "grader"
         for method, path, _ in _staff_actions(receipt, notebook)[:4]:
             assert call("gus", method, path).status_code == 200, path
-        _rewrite(course_file, EDITS[edit](text), same_tick="same-tick" in edit)
+        rewrite_in_place(course_file, EDITS[edit](text), same_tick="same-tick" in edit)
         for method, path, body in _staff_actions(receipt, notebook):
             reply = call("gus", method, path, body)
             assert reply.status_code == 403, (method, path, reply.status_code, reply.text)
@@ -183,7 +168,7 @@ def test_a_grader_removed_from_the_roster_is_refused_at_his_next_request(course,
         assert (course_file.parent / "exchange" / "dl-test" / "outbound" / AID).is_dir()
         assert not (course_file.parent / "exchange" / "dl-test" / "feedback").exists()
         assert call("ina", "GET", "courses/dl-test/submissions").status_code == 200
-        _rewrite(course_file, text, same_tick="same-tick" in edit)
+        rewrite_in_place(course_file, text, same_tick="same-tick" in edit)
         assert call("gus", "GET", "courses/dl-test/submissions").status_code == 200
 
 
