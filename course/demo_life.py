@@ -79,7 +79,8 @@ def board_png() -> bytes:
 def run_course_life(ws, assignments: list[str], console: Console) -> dict[str, Path]:
     """Draw presenters, hand in two summaries, export the wiki; returns each format's index."""
     from .presenters import draw, presentation_session, replace_absentees
-    from .summaries import course_rotation, latest_summaries, receive_summary, summary_deadline
+    from .summaries import receive_summary
+    from .summary_rota import course_rotation, latest_summaries, summary_deadline
     from .wiki.export import export_wiki
 
     course = ws.course

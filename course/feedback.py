@@ -17,90 +17,17 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from sqlalchemy import select
 
 from .blank_work import why_nothing
 from .gradebook import GradingRun, Receipt
 from .gradebook.records import nbgrader_scores
+from .nbgrader_steps import HideHiddenTests, strip_hidden_tests
 from .receipt_files import RECEIPT_FILE, read_receipt_id
 from .workspace import Workspace, nbgrader_reason
 
 __all__ = ["NOTHING_HANDED_IN", "FeedbackResult", "HideHiddenTests", "Returned",
-           "return_feedback", "strip_hidden_tests"]
-
-BEGIN_HIDDEN = ClearHiddenTests.class_traits()["begin_test_delimeter"].default_value
-END_HIDDEN = ClearHiddenTests.class_traits()["end_test_delimeter"].default_value
-
-
-def strip_hidden_tests(source: str, *, markdown: bool = False) -> tuple[str, int]:
-    """``source`` with each hidden-test region (delimiters included) replaced by one line
-    ``# hidden tests: N lines not shown`` at the region's indentation; and how many lines were
-    hidden. A region never closed is hidden to the end of the cell."""
-    out: list[str] = []
-    hidden_total = 0
-    region: tuple[str, int] | None = None  # (indentation, lines so far) while inside one
-
-    def close(indent: str, count: int) -> None:
-        what = f"hidden tests: {count} line{'' if count == 1 else 's'} not shown"
-        out.append(f"{indent}*{what}*" if markdown else f"{indent}# {what}")
-
-    for line in source.split("\n"):
-        if region is None and BEGIN_HIDDEN in line:
-            region = (line[:len(line) - len(line.lstrip())], 0)
-        elif region is not None and END_HIDDEN in line:
-            close(*region)
-            hidden_total += region[1]
-            region = None
-        elif region is not None:
-            region = (region[0], region[1] + 1)
-        else:
-            out.append(line)
-    if region is not None:
-        close(*region)
-        hidden_total += region[1]
-    return "\n".join(out), hidden_total
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def hidden_lines(source: str) -> set[str]:
-    """The lines (stripped) inside a source's hidden-test regions that its visible part lacks."""
-    visible, _ = strip_hidden_tests(source)
-    shown = {line.strip() for line in visible.split("\n")}
-    return {line.strip() for line in source.split("\n")
-            if line.strip() and line.strip() not in shown
-            and BEGIN_HIDDEN not in line and END_HIDDEN not in line}
-
-
-def _without_quotes(text: str, secret: set[str]) -> str:
-    """``text`` without the lines that quote one of ``secret`` (colour codes ignored)."""
-    lines = text.split("\n")
-    kept = [line for line in lines if not any(s in ANSI.sub("", line) for s in secret)]
-    return "\n".join(kept)
-
-
-class HideHiddenTests(NbGraderPreprocessor):
-    """For feedback: hidden-test regions become one line; such a cell keeps its points and its
-    result, but an error's traceback becomes its name and message, and any output line quoting
-    a hidden line (a traceback printed as text) is dropped."""
-
-    def preprocess_cell(self, cell, resources, index):
-        if BEGIN_HIDDEN not in cell.source:
-            return cell, resources
-        secret = hidden_lines(cell.source) | {BEGIN_HIDDEN, END_HIDDEN}
-        cell.source, _ = strip_hidden_tests(cell.source, markdown=cell.cell_type == "markdown")
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
-            elif output.get("output_type") == "stream":
-                output["text"] = _without_quotes(output.get("text", ""), secret)
-            for mime, value in output.get("data", {}).items():
-                if isinstance(value, str) and mime.startswith("text/"):
-                    output["data"][mime] = _without_quotes(value, secret)
-        return cell, resources
-
+           "return_feedback", "strip_hidden_tests"]  # the last two re-exported from nbgrader_steps
 
 def zero_points_banner(page: bytes, reasons: list[str]) -> bytes:
     """The feedback page with a box at the top of its body saying why it earned 0 points."""
@@ -148,7 +75,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     roster's students (or just ``students``) and return it through the exchange, attached to
     the receipt of the submission that was graded. Feedback identical to what the exchange
     already holds for that submission is not stored again."""
-    from exchange.store import CourseExchange
+    from .store import CourseExchange
 
     ws.course.assignment(assignment_id)
     todo = students if students is not None else [p.id for p in ws.course.roster.students]

@@ -5,10 +5,11 @@ receipt the folder holds). Students may never submit files of these names."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["RECEIPT_FILE", "TIMESTAMP_FILE", "TIMESTAMP_FORMAT", "format_timestamp",
+__all__ = ["RECEIPT_FILE", "TIMESTAMP_FILE", "TIMESTAMP_FORMAT", "feedback_md5", "format_timestamp",
            "parse_timestamp", "read_receipt_id"]
 
 RECEIPT_FILE = "receipt.json"
@@ -30,3 +31,8 @@ def read_receipt_id(folder: Path) -> int | None:
         return int(json.loads((folder / RECEIPT_FILE).read_text())["receipt_id"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def feedback_md5(content: bytes) -> str:
+    """nbgrader compares feedback files by MD5; so do we (a change detector, not a security)."""
+    return hashlib.md5(content, usedforsecurity=False).hexdigest()

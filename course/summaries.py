@@ -1,12 +1,6 @@
 """Session summaries: who writes which, by when, and receiving what they hand in.
 
-The rotation is a pure function of the roster, the number of sessions and who is unavailable
-when: nobody gets a second turn before everyone available had one. Sessions whose summary has
-been handed in keep the authors who wrote it, so a later roster change never rewrites history.
-Once shown, the rota is announced and stays put (``summary_rota``): a roster change only refills
-the slots it vacates.
-A summary is due on the first ``summaries.deadline`` weekday and time after its session, in the
-course's zone. Handed-in summaries are kept like submissions: every version, stored atomically
+Who writes which and by when is planned in ``summary_rota``. Handed-in summaries are kept like submissions: every version, stored atomically
 under ``summaries/<session>/`` and recorded in the gradebook; the latest one is published.
 """
 
@@ -17,78 +11,24 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from . import calendar
 from .coursefile import Course
 from .errors import UserError
 from .gradebook import Gradebook, SessionSummary
 from .inbox import digest, safe_name, store  # the same rules as submissions
+from .summary_rota import current_rota, latest_summaries, summary_deadline
 from .workspace import Workspace
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "Duty",
-    "course_rotation",
     "duties",
-    "latest_summaries",
     "read_summary",
     "receive_summary",
-    "rotation",
-    "summary_deadline",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 MAX_SUMMARY_BYTES = 20 * 1024 * 1024
-
-
-def rotation(students: Sequence[str], sessions: int, per_session: int,
-             unavailable: Mapping[str, Collection[int]],
-             pinned: Mapping[int, Sequence[str]] | None = None) -> dict[int, list[str]]:
-    """Authors for sessions 1..``sessions``: the available students with the fewest turns, then
-    the one whose last turn is longest ago, then roster order. ``pinned`` sessions keep the
-    authors given (a summary already handed in) and count as their turns."""
-    pinned = pinned or {}
-    turns = dict.fromkeys(students, 0)
-    last_turn = dict.fromkeys(students, 0)
-    plan = {}
-    for number in range(1, sessions + 1):
-        if number in pinned:
-            authors = list(pinned[number])
-        else:
-            free = [s for s in students if number not in unavailable.get(s, ())]
-            authors = sorted(free, key=lambda s: (turns[s], last_turn[s]))[:per_session]
-        for student in authors:
-            if student in turns:
-                turns[student] += 1
-                last_turn[student] = number
-        plan[number] = authors
-    return plan
-
-
-def summary_deadline(course: Course, number: int) -> dt.datetime:
-    rule = course.summaries.deadline
-    session = course.sessions[number - 1]
-    return calendar.weekday_after(session.date, rule.weekday, rule.time, course.zone)
-
-
-def latest_summaries(gb: Gradebook, *,
-                     until: dt.datetime | None = None) -> dict[int, SessionSummary]:
-    """The summary that counts per session: the latest received (by ``until``, if given)."""
-    query = select(SessionSummary).order_by(SessionSummary.received_at, SessionSummary.id)
-    if until is not None:
-        query = query.where(SessionSummary.received_at <= until)
-    return {row.session: row for row in gb.session.scalars(query)}
-
-
-def course_rotation(course: Course,
-                    handed_in: Mapping[int, SessionSummary]) -> dict[int, list[str]]:
-    students = [person.id for person in course.roster.students]
-    unavailable = {student: course.unavailable_sessions(student) for student in students}
-    pinned = {number: row.authors.split() for number, row in handed_in.items()
-              if number <= len(course.sessions)}
-    return rotation(students, len(course.sessions), course.summaries.per_session, unavailable,
-                    pinned)
 
 
 @dataclass(frozen=True)
@@ -107,7 +47,6 @@ class Duty:
 def duties(course: Course, gb: Gradebook, as_of: dt.datetime) -> list[Duty]:
     """Every session's summary duty at ``as_of``, by the rota as it stands (announced authors,
     vacated slots refilled); reads only."""
-    from .summary_rota import current_rota  # it plans with this module's rotation
 
     handed_in = latest_summaries(gb, until=as_of)
     plan = current_rota(course, gb).plan
@@ -167,7 +106,6 @@ def receive_summary(ws: Workspace, gb: Gradebook, session: int | dt.date,
     course = ws.course
     number = course.session_number(session)
     if authors is None:
-        from .summary_rota import current_rota
 
         authors = current_rota(course, gb).plan[number]
     authors = list(dict.fromkeys(authors))

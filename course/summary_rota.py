@@ -1,7 +1,12 @@
 """The summary rota as announced: who writes which session's summary stays put once shown.
 
+The draft rotation is a pure function of the roster, the number of sessions and who is
+unavailable when: nobody gets a second turn before everyone available had one, and sessions whose
+summary has been handed in keep the authors who wrote it. A summary is due on the first
+``summaries.deadline`` weekday and time after its session, in the course's zone.
+
 Until it is first shown (``course summaries``, ``course wiki export``), the rota is a draft that
-follows the roster (``summaries.rotation``). Showing it announces it: every session's authors are
+follows the roster (``rotation``). Showing it announces it: every session's authors are
 recorded in the gradebook (``course_summary_rota``). From then on a session keeps its authors.
 When an author leaves the roster or declares the session ``unavailable:``, only that slot is
 vacated and refilled, by the free student with the fewest turns, then the one whose nearest turn
@@ -20,15 +25,64 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from . import calendar
 from .coursefile import Course
 from .errors import UserError
-from .gradebook import Gradebook
+from .gradebook import Gradebook, SessionSummary
 from .gradebook.models import SummaryRota
 from .gradebook.records import current_user
-from .summaries import latest_summaries, rotation, summary_deadline
 
-__all__ = ["Rota", "Vacancy", "current_rota", "history", "notice", "pin", "record_rota",
-           "settle", "swap"]
+__all__ = ["Rota", "Vacancy", "course_rotation", "current_rota", "history", "latest_summaries",
+           "notice", "pin", "record_rota", "rotation", "settle", "summary_deadline", "swap"]
+
+
+def rotation(students: Sequence[str], sessions: int, per_session: int,
+             unavailable: Mapping[str, Collection[int]],
+             pinned: Mapping[int, Sequence[str]] | None = None) -> dict[int, list[str]]:
+    """Authors for sessions 1..``sessions``: the available students with the fewest turns, then
+    the one whose last turn is longest ago, then roster order. ``pinned`` sessions keep the
+    authors given (a summary already handed in) and count as their turns."""
+    pinned = pinned or {}
+    turns = dict.fromkeys(students, 0)
+    last_turn = dict.fromkeys(students, 0)
+    plan = {}
+    for number in range(1, sessions + 1):
+        if number in pinned:
+            authors = list(pinned[number])
+        else:
+            free = [s for s in students if number not in unavailable.get(s, ())]
+            authors = sorted(free, key=lambda s: (turns[s], last_turn[s]))[:per_session]
+        for student in authors:
+            if student in turns:
+                turns[student] += 1
+                last_turn[student] = number
+        plan[number] = authors
+    return plan
+
+
+def summary_deadline(course: Course, number: int) -> dt.datetime:
+    rule = course.summaries.deadline
+    session = course.sessions[number - 1]
+    return calendar.weekday_after(session.date, rule.weekday, rule.time, course.zone)
+
+
+def latest_summaries(gb: Gradebook, *,
+                     until: dt.datetime | None = None) -> dict[int, SessionSummary]:
+    """The summary that counts per session: the latest received (by ``until``, if given)."""
+    query = select(SessionSummary).order_by(SessionSummary.received_at, SessionSummary.id)
+    if until is not None:
+        query = query.where(SessionSummary.received_at <= until)
+    return {row.session: row for row in gb.session.scalars(query)}
+
+
+def course_rotation(course: Course,
+                    handed_in: Mapping[int, SessionSummary]) -> dict[int, list[str]]:
+    students = [person.id for person in course.roster.students]
+    unavailable = {student: course.unavailable_sessions(student) for student in students}
+    pinned = {number: row.authors.split() for number, row in handed_in.items()
+              if number <= len(course.sessions)}
+    return rotation(students, len(course.sessions), course.summaries.per_session, unavailable,
+                    pinned)
 
 
 @dataclass(frozen=True)

@@ -96,20 +96,18 @@ class Workspace:
         config.SandboxedGrading.source_root = str(self.source)
         # each assignment's own limits, whoever starts autograde (the formgrader too)
         config.SandboxedGrading.assignment_settings = self.grading_limits()
-        # a test cell handed back as released is no "changed checksum" (course.released_cells)
+        # a test cell handed back as released is no "changed checksum" (course.nbgrader_steps)
         from nbgrader.preprocessors import OverwriteCells
 
-        from .released_cells import RestoreReleasedCells
+        from .nbgrader_steps import HideHiddenTests, RestoreReleasedCells
 
         config.Autograde.sanitize_preprocessors = [
             RestoreReleasedCells if step is OverwriteCells else step
             for step in Autograde().sanitize_preprocessors]
         # feedback without hidden tests, however it is generated (course feedback, the
-        # formgrader, nbgrader generate_feedback): course.feedback.HideHiddenTests
+        # formgrader, nbgrader generate_feedback): course.nbgrader_steps.HideHiddenTests
         from nbgrader.converters import GenerateFeedback
         from nbgrader.preprocessors import GetGrades
-
-        from .feedback import HideHiddenTests
 
         steps = GenerateFeedback.class_traits()["preprocessors"].default()  # nbgrader's own
         after = steps.index(GetGrades) + 1

@@ -171,7 +171,7 @@ def _first_per_student(receipts: list[tuple[str, dt.datetime]]) -> list[dt.datet
 
 def feedback_names(ws: Workspace, receipts: list[Receipt]) -> dict[int, list[str]]:
     """The feedback files returned on each receipt (the exchange keeps them), by receipt id."""
-    from exchange.store import CourseExchange
+    from course.store import CourseExchange
 
     exchange = CourseExchange(ws.course_file)
     try:
@@ -183,7 +183,7 @@ def feedback_names(ws: Workspace, receipts: list[Receipt]) -> dict[int, list[str
 def feedback_file(ws: Workspace, receipt_id: int, name: str) -> tuple[str, bytes] | None:
     """(the student it belongs to, the file) of one returned feedback file, or None."""
     from course.gradebook.records import get_receipt
-    from exchange.store import CourseExchange
+    from course.store import CourseExchange
 
     with ws.gradebook() as gb:
         receipt = get_receipt(gb, receipt_id)

@@ -52,8 +52,9 @@ from course import calendar
 from course.console import local_time
 from course.errors import UnknownId, UserError
 from course.fresh_course import course_file_stamp
+from course.roles import role_in
+from course.store import row_id
 from course.workspace import Workspace, open_workspace
-from exchange.store import role_in, row_id
 
 from . import data, pages
 from .cache import StandingCache

@@ -71,19 +71,11 @@ from course.inbox import (
     QuotaExceeded,
     check_names,
 )
+from course.roles import Role, role_in
+from course.store import Conflict, CourseExchange, Forbidden, NotFound, TooLarge, row_id
 from course.workspace import open_workspace
 
 from . import wire
-from .store import (
-    Conflict,
-    CourseExchange,
-    Forbidden,
-    NotFound,
-    Role,
-    TooLarge,
-    role_in,
-    row_id,
-)
 
 __all__ = ["ExchangeService", "ServedCourse", "main", "parse_staff_services"]
 

@@ -199,6 +199,13 @@ class Gradebook:
                     raise
         return self._nb
 
+    def rows(self) -> Callable[[str], list]:
+        """``reading``'s SELECTs, run in this session: its pending rows are flushed first, so
+        what was added and not yet committed is read too."""
+        self.session.flush()
+        connection = self.session.connection()
+        return lambda sql: connection.exec_driver_sql(sql).all()
+
     def commit(self) -> None:
         self.session.commit()
 

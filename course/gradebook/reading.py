@@ -236,10 +236,9 @@ def open_reader(url: str, course_id: str) -> Iterator[Rows]:
     connection = _current_sqlite(path) if path is not None else None
     if connection is None:
         from .database import Gradebook
-        from .records import session_rows
 
         with Gradebook(url, course_id) as gb:
-            yield session_rows(gb)
+            yield gb.rows()
         return
     try:
         yield lambda sql: connection.execute(sql).fetchall()

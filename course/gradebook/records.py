@@ -228,11 +228,8 @@ def finish_run(gb: Gradebook, run: GradingRun, outcome: str, message: str = "",
 
 
 def session_rows(gb: Gradebook) -> reading.Rows:
-    """``reading``'s SELECTs, run in the gradebook's session: its pending rows are flushed
-    first, so what was added and not yet committed is read too."""
-    gb.session.flush()
-    connection = gb.session.connection()
-    return lambda sql: connection.exec_driver_sql(sql).all()
+    """``reading``'s SELECTs, run in the gradebook's session (``Gradebook.rows``)."""
+    return gb.rows()
 
 
 def release_times(gb: Gradebook, course: Course) -> dict[str, dt.datetime]:

@@ -52,7 +52,7 @@ class RosterRoles:
         return self._fresh.broken
 
     def role(self, user: str) -> str | None:
-        from exchange.store import role_in
+        from course.roles import role_in
 
         course = self._fresh.course()
         role = role_in(course, user) if course is not None else None

@@ -10,8 +10,8 @@ from course import reports
 from course.cli import main
 from course.coursefile import parse_course
 from course.errors import UnknownId, UserError
+from course.store import CourseExchange
 from exchange import wire
-from exchange.store import CourseExchange
 
 
 @pytest.fixture

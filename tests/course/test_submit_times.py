@@ -157,7 +157,7 @@ def test_submit_refuses_an_assignment_never_released(ws, tmp_path, clock, capsys
 
 def test_submit_refuses_before_the_release_time_as_the_exchange_does(make_course, db_url,
                                                                       tmp_path, clock, capsys):
-    from exchange.store import CourseExchange, NotFound
+    from course.store import CourseExchange, NotFound
 
     text = BASE_COURSE.replace("{id: 01-numpy, title: NumPy, for_session: 2}",
                                "{id: 01-numpy, title: NumPy, for_session: 2, "

@@ -12,7 +12,8 @@ from course import calendar
 from course.cli import main
 from course.coursefile import CourseFileError, parse_course
 from course.errors import UserError
-from course.summaries import latest_summaries, receive_summary, rotation, summary_deadline
+from course.summaries import receive_summary
+from course.summary_rota import latest_summaries, rotation, summary_deadline
 from course.workspace import open_workspace
 
 ROSTER = [f"s{n}" for n in range(7)]

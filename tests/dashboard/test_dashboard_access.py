@@ -33,9 +33,9 @@ from sqlalchemy import func, select
 from course import calendar
 from course.gradebook.models import Excuse, Extension, Presentation
 from course.gradebook.records import add_receipt
+from course.store import CourseExchange
 from course.workspace import open_workspace
 from dashboard.service import DashboardService
-from exchange.store import CourseExchange
 
 NOW = utc(2026, 10, 24, 10)  # before 01-numpy's deadline (Sun 2026-10-25 18:00 Berlin)
 AID = "01-numpy"
@@ -47,7 +47,7 @@ COURSE = BASE_COURSE.replace(INSTRUCTOR_LINE, INSTRUCTOR_LINE
 BAD_IDS = [str(2**64), str(2**63), str(2**63 - 1), str(2**31), str(2**31 - 1), "-1", "0",
            "99999999999999999999999", "abc", "1e3", "9" * 5000]
 CLOCK_USERS = ("course.gradebook.records", "course.presenters", "course.inbox",
-               "course.summaries", "exchange.store", "exchange.service", "dashboard.service",
+               "course.summaries", "course.store", "exchange.service", "dashboard.service",
                "dashboard.data", "dashboard.cache")
 
 

@@ -24,8 +24,8 @@ from course.gradebook.records import finish_run, receipts_where, start_run
 from course.hubcourse import ASSIGNMENT, build_hub_course
 from course.inbox import receive
 from course.localhub import LocalHub, require_proxy
+from course.store import CourseExchange
 from course.workspace import open_workspace
-from exchange.store import CourseExchange
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -431,7 +431,7 @@ def test_hub_groups_and_roles_come_from_the_roster(env):
 
 
 def test_session_summaries_are_handed_in_through_the_exchange(env):
-    from course.summaries import course_rotation
+    from course.summary_rota import course_rotation
 
     authors = course_rotation(env["ws"].course, {})[1]
     outsider = next(s for s in ("ada", "ben", "cleo") if s not in authors)

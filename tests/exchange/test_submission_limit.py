@@ -12,8 +12,8 @@ from exchange_requests import publish
 
 from course.errors import UserError
 from course.inbox import MAX_SUBMISSION_BYTES, BadFileName, QuotaExceeded, TooManyFiles, receive
+from course.store import CourseExchange, TooLarge
 from course.workspace import open_workspace
-from exchange.store import CourseExchange, TooLarge
 
 AID = "01-numpy"
 MB = 1_000_000
@@ -49,7 +49,7 @@ def exchange_root(make_course):
 
 
 def test_the_exchange_receives_under_its_own_limit(exchange_root, monkeypatch):
-    from exchange import store
+    from course import store
 
     limits = []
 

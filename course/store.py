@@ -1,4 +1,4 @@
-"""What the exchange service does with a course's files and gradebook, without any HTTP.
+"""A course's shared files and gradebook as the exchange service serves them, without any HTTP.
 
 The course folder is the service's own (no user server sees it):
 
@@ -18,17 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import shutil
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from course.calendar import utcnow
-from course.collect import collect
-from course.coursefile import Course
-from course.errors import UserError
-from course.fresh_course import course_file_stamp
-from course.gradebook import Receipt
-from course.gradebook.records import get_receipt, receipts_where, record_release
-from course.inbox import (
+from .calendar import utcnow
+from .collect import collect
+from .errors import UserError
+from .fresh_course import course_file_stamp
+from .gradebook import Receipt
+from .gradebook.records import get_receipt, receipts_where, record_release
+from .inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
     MAX_SUBMISSION_BYTES,
@@ -38,14 +36,14 @@ from course.inbox import (
     released_to_students,
     store,
 )
-from course.release import folder_checksum
-from course.summaries import receive_summary
-from course.workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
-
-from . import wire
+from .receipt_files import feedback_md5, format_timestamp
+from .release import folder_checksum
+from .roles import Role, role_in
+from .summaries import receive_summary
+from .workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 
 __all__ = ["MAX_ROW_ID", "Conflict", "CourseExchange", "Forbidden", "NotFound", "TooLarge",
-           "role_in", "row_id"]
+           "row_id"]
 
 MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
 MAX_RELEASE_BYTES = 200 * 1024 * 1024
@@ -71,29 +69,10 @@ class TooLarge(Exception):
     """An upload over its size limit (HTTP 413)."""
 
 
-@dataclass(frozen=True)
-class Role:
-    name: str  # student | instructor | grader
-
-    @property
-    def staff(self) -> bool:
-        return self.name in ("instructor", "grader")
-
-
 def _check_size(files: dict[str, bytes], limit: int, what: str) -> None:
     size = sum(len(content) for content in files.values())
     if size > limit:
         raise TooLarge(f"{what} of {size / 1e6:.1f} MB exceeds the limit of {limit / 1e6:.0f} MB")
-
-
-def role_in(course: Course, user: str) -> Role | None:
-    """The user's role in the course file's roster; None: not in it."""
-    roster = course.roster
-    for name, people in (("student", roster.students), ("instructor", roster.instructors),
-                         ("grader", roster.graders)):
-        if any(person.id == user for person in people):
-            return Role(name)
-    return None
 
 
 def row_id(text: str) -> int | None:
@@ -250,13 +229,13 @@ class CourseExchange:
         folder = self.ws.root / receipt.storage_path
         info = {"course_id": self.course_id, "student_id": receipt.student_id,
                 "assignment_id": receipt.assignment_id, "receipt_id": receipt.id,
-                "timestamp": wire.timestamp(receipt.received_at),
+                "timestamp": format_timestamp(receipt.received_at),
                 "received_utc": receipt.received_at.isoformat(), "sha256": receipt.sha256,
                 "size_bytes": receipt.size_bytes, "client_timestamp": receipt.client_timestamp,
                 "notebooks": _top_notebooks(folder)}
         if feedback:
             files = self.feedback_files(receipt)
-            info["feedback"] = {name: wire.md5(content) for name, content in files.items()}
+            info["feedback"] = {name: feedback_md5(content) for name, content in files.items()}
         return info
 
     def receipt_files(self, receipt: Receipt) -> dict[str, bytes]:
@@ -272,7 +251,7 @@ class CourseExchange:
             folder = self.ws.root / "submitted" / item.student_id / assignment_id
             receipt = self.receipt(item.receipt_id)
             collected.append({"student_id": item.student_id, "receipt_id": item.receipt_id,
-                              "timestamp": wire.timestamp(receipt.received_at),
+                              "timestamp": format_timestamp(receipt.received_at),
                               "files": read_submission_folder(folder)})
         failed = [{"student_id": f.student_id, "receipt_id": f.receipt_id, "error": f.reason}
                   for f in result.failed]
@@ -287,7 +266,7 @@ class CourseExchange:
                      timestamp: str | None = None) -> Receipt:
         for row in self.receipts(student_id=student_id, assignment_id=assignment_id):
             if row.id == receipt_id or (receipt_id is None
-                                        and wire.timestamp(row.received_at) == timestamp):
+                                        and format_timestamp(row.received_at) == timestamp):
                 return row
         raise NotFound(f"no submission of {assignment_id} by {student_id} "
                        f"{'with receipt ' + str(receipt_id) if receipt_id else 'at ' + str(timestamp)}")
@@ -313,4 +292,4 @@ class CourseExchange:
         row = receive_summary(self.ws, self.gb, session, files, submitted_by=student_id,
                               received_at=received_at)
         return {"session": row.session, "authors": row.authors.split(),
-                "timestamp": wire.timestamp(row.received_at), "sha256": row.sha256}
+                "timestamp": format_timestamp(row.received_at), "sha256": row.sha256}
