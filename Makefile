@@ -46,7 +46,7 @@ test: install $(CHP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(UV) run --locked ruff check course autograder exchange hub_config dashboard tests
+	$(UV) run --locked ruff check course autograder exchange hub_config dashboard commands devhub tests benchmarks
 
 clean:
 	rm -rf $(VENV) demo-course .pytest_cache

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--body-mb", type=int, default=250)
     args = parser.parse_args(argv)
 
-    from course.hubcourse import build_hub_course
+    from devhub.hubcourse import build_hub_course
 
     sys.path.insert(0, str(REPO / "tests"))  # hub_doubles: the hub with an admin service
     from hub_doubles import ScriptedHub

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import secrets
 
-    from course.hubcourse import build_hub_course
+    from devhub.hubcourse import build_hub_course
 
     sys.path.insert(0, str(REPO / "tests"))  # hub_doubles: the hub with an admin service
     from hub_doubles import ScriptedHub as LocalHub

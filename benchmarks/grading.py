@@ -114,7 +114,7 @@ def throughput(n: int, workers: int) -> dict:
         ours_root, stock_root = Path(tmp) / "ours", Path(tmp) / "stock"
         make_course(ours_root, n)
         make_course(stock_root, n)
-        course = [sys.executable, "-m", "course.cli"]
+        course = [sys.executable, "-m", "commands.main"]
         for root in (ours_root, stock_root):  # same gradebook content
             run([*course, "upgrade"], root)  # a new course's gradebook
             run([*course, "generate", "01-numpy"], root)
@@ -162,7 +162,7 @@ def celery_batches(n: int) -> dict:
 
         def start(name: str) -> None:
             workers.append(subprocess.Popen(
-                [sys.executable, "-m", "course.cli", "worker", "--course", str(root), "--name",
+                [sys.executable, "-m", "commands.main", "worker", "--course", str(root), "--name",
                  f"{name}@bench", "--concurrency", "1", "--loglevel", "WARNING"], env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
 

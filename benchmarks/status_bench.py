@@ -194,10 +194,10 @@ def main() -> int:
             print(f"built {args.students} students x {args.assignments} assignments in "
                   f"{time.perf_counter() - started:.1f} s ({root / 'gradebook.db'})")
         moment = as_of(args.assignments).astimezone(dt.timezone(dt.timedelta(hours=1)))
-        py, course = [sys.executable], [sys.executable, "-m", "course.cli"]
+        py, course = [sys.executable], [sys.executable, "-m", "commands.main"]
         runs = {
             "python -c pass": py + ["-c", "pass"],
-            "import course.cli": py + ["-c", "import course.cli"],
+            "import commands.main": py + ["-c", "import commands.main"],
             "course status --format json": course + [
                 "status", "--format", "json", "--as-of", f"{moment:%Y-%m-%d %H:%M}"],
             "course validate": course + ["validate"],

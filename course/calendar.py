@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import UserError
+
 __all__ = [
     "WEEKDAYS",
     "LocalTimeError",
@@ -20,6 +22,7 @@ __all__ = [
     "parse_local",
     "readable_local",
     "span_text",
+    "typed_local_time",
     "utcnow",
     "weekday_after",
     "weekday_before",
@@ -143,3 +146,11 @@ def span_text(delta: dt.timedelta) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min" if minutes else f"{seconds} s"
+
+
+def typed_local_time(text: str, zone) -> dt.datetime:
+    """A local time typed by a user, in the course's zone, as a UTC instant."""
+    try:
+        return parse_local(text, zone)
+    except LocalTimeError as exc:
+        raise UserError(str(exc)) from None

@@ -86,7 +86,7 @@ def prepare_worker(environ: dict[str, str] | None = None) -> None:
     """Get a grading worker ready before its first job: import what grading needs and start its
     warm grading process (``autograder.engine``), which imports in parallel. The local pool's
     workers run it when they start, with the environment of the process that grades (the fork
-    server's dates from its own start); Celery's too (``course.fleet.cli``)."""
+    server's dates from its own start); Celery's too (``commands.fleet``)."""
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)

@@ -85,7 +85,7 @@ def _check_text(name: str, content: bytes, images: Collection[str]) -> None:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{name}: not UTF-8 text") from None
-    from .wiki.markdown import summary_problems  # markdown-it and mdformat: only to check one
+    from .markdown import summary_problems  # markdown-it and mdformat: only to check one
 
     problems = summary_problems(text, images)
     if problems:

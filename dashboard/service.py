@@ -49,7 +49,6 @@ from traitlets import Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from course import calendar
-from course.console import local_time
 from course.errors import UnknownId, UserError
 from course.fresh_course import course_file_stamp
 from course.roles import role_in
@@ -274,7 +273,7 @@ class GrantHandler(BaseHandler):
                     revoke_excuse(gb, student_id, assignment_id, reason, now=now, by=by)
                     done = f"revoked the excuse of {student_id} from {assignment_id}"
                 elif action == "grant":
-                    until = local_time(until_text, course.zone)
+                    until = calendar.typed_local_time(until_text, course.zone)
                     if until <= course.due(assignment_id):
                         raise UserError(f"{until_text} is not after the deadline "
                                         f"{calendar.readable_local(course.due(assignment_id), course.zone)}")

@@ -142,7 +142,7 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
                 "display": False}
     if hub.exchange_managed:
         course_args = [arg for _, path in courses for arg in ("--course", str(path))]
-        exchange["command"] = [python, "-m", "course.cli", "exchange", "serve", *course_args,
+        exchange["command"] = [python, "-m", "commands.main", "exchange", "serve", *course_args,
                                "--ip", hub.exchange_ip]
         # each formgrader acts as a grader of its own course only
         exchange["environment"] = {"COURSE_EXCHANGE_STAFF_SERVICES": ",".join(
@@ -176,7 +176,7 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
             services.append({
                 "name": name, "url": f"http://127.0.0.1:"
                 f"{hub.port(name, hub.dashboard_port, index)}",
-                "command": [python, "-m", "course.cli", "dashboard", "serve", "--course",
+                "command": [python, "-m", "commands.main", "dashboard", "serve", "--course",
                             str(path)],
                 "oauth_no_confirm": True, "display": True})
     # the course groups follow the course files both ways (load_groups only adds, at start)

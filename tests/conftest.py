@@ -69,7 +69,7 @@ def make_course(tmp_path, monkeypatch):
 @pytest.fixture(scope="session", autouse=True)
 def _temp_folders_reachable(tmp_path_factory):
     """A local hub started as root runs each course's formgrader as a user of its own
-    (course.localhub.LocalHub.hand_course_folders): pytest's temporary folders (0700) must let
+    (devhub.localhub.LocalHub.hand_course_folders): pytest's temporary folders (0700) must let
     other users pass through (o+x, no listing) to reach a course folder inside them."""
     if os.geteuid() != 0:
         yield

@@ -1,6 +1,6 @@
 """Test doubles for the local JupyterHub: real subclasses with one method overridden.
 
-``ScriptedHub`` is ``course.localhub.LocalHub`` plus a ``local-admin`` service whose token
+``ScriptedHub`` is ``devhub.localhub.LocalHub`` plus a ``local-admin`` service whose token
 scripts the hub (users, groups, servers, users' tokens), so a test or the exchange benchmark can
 create users and hand out their tokens without a browser. ``course hub`` never has it.
 """
@@ -11,7 +11,7 @@ import json
 
 import requests
 
-from course.localhub import LocalHub
+from devhub.localhub import LocalHub
 
 __all__ = ["ADMIN_SCOPES", "ScriptedHub"]
 

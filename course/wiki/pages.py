@@ -15,8 +15,8 @@ from pathlib import Path
 from markdown_it.token import Token
 
 from ..coursefile import Course
+from ..markdown import escape, local_path, parse, summary_problems, walk
 from ..summaries import StoredSummary, summary_deadline
-from .markdown import escape, local_path, parse, summary_problems, walk
 
 __all__ = [
     "INDEX",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..coursefile import Course
-from .markdown import escape
+from ..markdown import escape
 from .pages import SYLLABUS, Page, local_time, session_slug
 
 __all__ = ["syllabus_page"]

@@ -21,7 +21,7 @@ def test_check_graders_on_the_shipped_assignments(tmp_path):
     listed = "\n".join(f"  - {{id: {a}, due: 2030-01-06 18:00}}" for a in ASSIGNMENTS)
     (course / "course.yml").write_text("id: c\ntitle: C\ntimezone: Europe/Berlin\n"
                                        f"withdrawal_deadline: 2030-02-01\nassignments:\n{listed}\n")
-    done = subprocess.run([sys.executable, "-m", "course.cli", "check-graders", "--json",
+    done = subprocess.run([sys.executable, "-m", "commands.main", "check-graders", "--json",
                            "--course", str(course)], capture_output=True, text=True,
                           timeout=1200, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

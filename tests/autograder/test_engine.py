@@ -142,7 +142,7 @@ def test_grade_file_json_contract(tmp_path):
     (root / "course.yml").write_text(
         "id: c\ntitle: C\ntimezone: UTC\nwithdrawal_deadline: 2030-01-01\n"
         "assignments:\n  - {id: 01-numpy, due: 2029-01-01 18:00}\n")
-    done = subprocess.run([sys.executable, "-m", "course.cli", "grade-file", "01-numpy",
+    done = subprocess.run([sys.executable, "-m", "commands.main", "grade-file", "01-numpy",
                            str(path), "--json", "--course", str(root)],
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr

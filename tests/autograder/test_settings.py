@@ -12,7 +12,7 @@ from autograder.engine import GradingOptions
 from autograder.nbgrader_bridge import SandboxedGrading
 from autograder.sandbox import SandboxLimits
 from autograder.settings import DEFAULTS, GradingSettings
-from course.cli import main
+from commands.main import main
 from course.settings import resolve_grading
 from course.workspace import open_workspace
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import BASE_COURSE, utc
 
 import course.calendar
-from course.cli import main
+from commands.main import main
 from course.gradebook.records import add_receipt, finish_run, record_release, start_run
 from course.presenters import draw
 from course.workspace import open_workspace

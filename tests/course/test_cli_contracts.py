@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import BASE_COURSE
 
-from course.cli import main
+from commands.main import main
 from course.gradebook import Excuse, Extension, Gradebook
 from course.gradebook.records import add_receipt, record_release
 

@@ -1,6 +1,6 @@
 """``--help`` works for ``course`` and for every command and sub-command under it.
 
-The commands are discovered by walking the parser ``course.cli.build_parser()`` returns, so a
+The commands are discovered by walking the parser ``commands.main.build_parser()`` returns, so a
 command added later (in cli.py or life_cli.py) is covered without editing this file.
 """
 
@@ -10,7 +10,7 @@ import argparse
 
 import pytest
 
-from course.cli import build_parser, main
+from commands.main import build_parser, main
 
 
 def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):

@@ -1,5 +1,5 @@
 """Small things a new instructor trips over (issue 23, items 13, 14 and "expected and missing"):
-each command says what happened in one plain line, through ``course.cli.main``."""
+each command says what happened in one plain line, through ``commands.main.main``."""
 
 import csv
 import io
@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import BASE_COURSE
 
-from course.cli import main
+from commands.main import main
 from course.gradebook import Excuse, Gradebook
 from course.workspace import open_workspace
 

@@ -10,7 +10,7 @@ import io
 import pytest
 from conftest import utc
 
-from course.cli import main
+from commands.main import main
 from course.csv_cells import FORMULA_STARTS, safe_cell
 from course.gradebook.records import add_receipt, finish_run, record_release, start_run
 from course.workspace import open_workspace

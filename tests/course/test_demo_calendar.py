@@ -11,7 +11,8 @@ import functools
 import pytest
 
 from course.coursefile import parse_course
-from course.demo import (
+from course.policy import Facts, judge
+from devhub.demo import (
     DEMO_ASSIGNMENTS,
     EXCUSES,
     EXTENSIONS,
@@ -19,7 +20,6 @@ from course.demo import (
     released_by,
     scripted_handins,
 )
-from course.policy import Facts, judge
 
 SCRIPTED = [aid for aid, _title in DEMO_ASSIGNMENTS]
 EXPECTED = {  # student: (states of the two scripted assignments, status)

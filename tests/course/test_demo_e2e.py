@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-COURSE = [sys.executable, "-m", "course.cli"]
+COURSE = [sys.executable, "-m", "commands.main"]
 # a Monday, the day after Berlin's clocks fell back: the demo's layout is judged at this moment
 NOW = "2029-10-29 09:30"
 
@@ -79,7 +79,7 @@ def test_demo_end_to_end(tmp_path):
 
 
 def test_demo_refuses_a_non_empty_folder(tmp_path, capsys):
-    from course.cli import main
+    from commands.main import main
 
     (tmp_path / "keep.txt").write_text("mine")
     assert main(["demo", "--dir", str(tmp_path)]) == 2

@@ -5,7 +5,7 @@ import argparse
 from conftest import REPO
 from pydantic import BaseModel
 
-from course.cli import build_parser
+from commands.main import build_parser
 from course.coursefile import Course
 
 README = (REPO / "README.md").read_text()

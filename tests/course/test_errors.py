@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from exchange_requests import request
 
+from commands.main import main
 from course import reports
-from course.cli import main
 from course.coursefile import parse_course
 from course.errors import UnknownId, UserError
 from course.store import CourseExchange

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO, utc
 
-from course.cli import main
+from commands.main import main
 from course.errors import UserError
 from course.gradebook import Gradebook, GradingRun, database
 from course.gradebook.records import add_receipt, nbgrader_scores, receipts_where, record_release
@@ -33,7 +33,7 @@ READING = [["status", "--format", "json", "--as-of", "2026-11-20 12:00"],
 # runs each command in one fresh interpreter and names the heavy packages loaded after each
 PROBE = textwrap.dedent("""
     import contextlib, io, json, sys
-    from course.cli import main
+    from commands.main import main
     commands, seen = json.loads(sys.argv[1]), []
     for argv in commands:
         with contextlib.redirect_stdout(io.StringIO()):

@@ -21,7 +21,7 @@ from hidden_tests_course import (
 )
 from nbgrader.api import Gradebook
 
-from course.cli import main
+from commands.main import main
 from course.collect import collect
 from course.feedback import strip_hidden_tests
 from course.grade import ENGINE, grade

@@ -40,8 +40,8 @@ def notebooks(ws) -> tuple[str, dict[str, bytes]]:
 
 @pytest.mark.slow
 def test_course_grade_ends_with_the_problem_submissions(make_course, capsys):
+    from commands.main import main
     from course.blank_work import why_nothing
-    from course.cli import main
 
     ws = open_workspace(make_course(COURSE, assignments=("01-numpy",)))
     due = ws.course.due("01-numpy")
@@ -86,7 +86,7 @@ def test_course_grade_ends_with_the_problem_submissions(make_course, capsys):
 def test_plain_progress_lines_come_every_tenth_and_while_nothing_finishes():
     from rich.console import Console
 
-    from course.console import PlainProgress
+    from commands.console import PlainProgress
     from course.grade import GradeOutcome
 
     lines = []

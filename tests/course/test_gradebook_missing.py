@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO
 
-from course.cli import main
+from commands.main import main
 from course.errors import GradebookMissing
 from course.gradebook import Gradebook
 from course.gradebook.reading import open_reader
@@ -227,7 +227,7 @@ def test_a_bug_in_our_own_sql_keeps_its_traceback(course, monkeypatch):
 
 def test_an_unreachable_postgresql_from_the_shell_prints_one_line(course):
     url = f"postgresql+psycopg://course@127.0.0.1:{closed_port()}/course"
-    result = subprocess.run([sys.executable, "-m", "course.cli", "status", "--course", str(course)],
+    result = subprocess.run([sys.executable, "-m", "commands.main", "status", "--course", str(course)],
                             capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
                             env={**os.environ, "COURSE_DB_URL": url})
     assert result.returncode == 2, result.stderr

@@ -86,7 +86,7 @@ def test_a_notebook_the_grader_cannot_read_is_refused_at_submit(ws, files, messa
 
 
 def test_submit_cli_names_the_expected_notebook(ws, tmp_path, capsys):
-    from course.cli import main
+    from commands.main import main
 
     _name, content = notebook_bytes(ws)
     renamed = tmp_path / "numpy-basics (1).ipynb"
@@ -162,7 +162,7 @@ def test_grading_follows_a_resubmission_and_status_never_mixes_receipts(ws, caps
     """ada is graded, hands in again before the deadline, and `course grade --student ada`
     grades the new submission (collecting it first); status never pairs a time with another
     submission's score."""
-    from course.cli import main
+    from commands.main import main
     from course.standing import standing_data
 
     due = ws.course.due("01-numpy")
@@ -197,7 +197,7 @@ def test_grading_follows_a_resubmission_and_status_never_mixes_receipts(ws, caps
 def test_a_failed_grading_keeps_the_last_good_result(ws, capsys):
     """A grading that fails (here: the collected notebook renamed by hand) leaves the previous
     autograded notebooks in place and says why in plain words."""
-    from course.cli import main
+    from commands.main import main
 
     due = ws.course.due("01-numpy")
     name, perfect = notebook_bytes(ws)

@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 from conftest import BASE_COURSE
 
-from course.cli import main
+from commands.main import main
 from course.gradebook.records import add_receipt
 from course.presenters import draw, drawn_for, pick_presenters, replace_absentees
 from course.workspace import open_workspace

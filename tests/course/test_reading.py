@@ -163,7 +163,7 @@ def test_a_missing_gradebook_is_refused_and_a_newer_one_too(tmp_path):
 
 PROBE = textwrap.dedent("""
     import contextlib, io, json, sys
-    from course.cli import main
+    from commands.main import main
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(sys.argv[1:])

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from conftest import utc
 
+from commands.main import main
 from course import calendar
-from course.cli import main
 from course.coursefile import load_course
 from course.gradebook.records import add_receipt
 from course.presenters import draw_notice

@@ -10,7 +10,7 @@ import difflib
 import pytest
 from conftest import BASE_COURSE
 
-from course.cli import main
+from commands.main import main
 from course.coursefile import load_course
 
 

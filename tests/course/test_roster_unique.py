@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import BASE_COURSE
 
-from course.cli import main
+from commands.main import main
 
 ADA = "    - {id: ada, first_name: Ada, last_name: Lovelace, email: ada@example.org}\n"
 BEN = "    - {id: ben, first_name: Ben}\n"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from course.cli import main
+from commands.main import main
 from course.inbox import receive
 from course.release import release
 from course.similarity import IdenticalGroup, identical_submissions

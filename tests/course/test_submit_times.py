@@ -13,8 +13,8 @@ import course.calendar
 import course.gradebook.records
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
+from commands.main import main
 from course.calendar import readable_local
-from course.cli import main
 from course.gradebook import Receipt
 from course.gradebook.records import grant_extension, record_release
 from course.inbox import receive

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from conftest import BASE_COURSE, utc
 
+from commands.main import main
 from course import calendar
-from course.cli import main
 from course.coursefile import CourseFileError, parse_course
 from course.errors import UserError
 from course.summaries import receive_summary

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import utc
 
-from course.cli import main
+from commands.main import main
 from course.summaries import receive_summary
 from course.summary_rota import Vacancy, current_rota, settle
 from course.workspace import open_workspace

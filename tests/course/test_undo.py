@@ -12,7 +12,7 @@ from conftest import BASE_COURSE
 
 import course.calendar
 import course.gradebook.records
-from course.cli import main
+from commands.main import main
 from course.gradebook import Excuse, Extension, GradingRun, Presentation, Receipt
 from course.gradebook.models import RosterEvent, ScoreOverride
 from course.gradebook.records import add_receipt, record_release

@@ -3,7 +3,7 @@
 import pytest
 from conftest import BASE_COURSE
 
-from course.cli import main
+from commands.main import main
 from course.coursefile import CourseFileError, parse_course
 
 # three unrelated mistakes: a misspelt required key, a bad date, a misspelt nested key

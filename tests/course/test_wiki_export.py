@@ -9,7 +9,7 @@ from conftest import BASE_COURSE
 from markdown_it import MarkdownIt
 from wiki_fixtures import snapshot, wiki_course
 
-from course.cli import main
+from commands.main import main
 from course.gradebook import SessionSummary
 from course.wiki.export import MANIFEST, export_wiki
 from course.wiki.formats.mediawiki import escape_wikitext

@@ -4,10 +4,10 @@ import datetime as dt
 
 from conftest import BASE_COURSE, utc
 
-from course.demo_life import png
 from course.gradebook.records import record_release
 from course.summaries import receive_summary
 from course.workspace import open_workspace
+from devhub.demo_life import png
 
 SUMMARY_1 = """\
 # Key topics

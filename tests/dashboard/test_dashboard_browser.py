@@ -1,6 +1,6 @@
 """The dashboard on a real JupyterHub, in Debian's chromium through Playwright.
 
-The hub is ``course.localhub.LocalHub`` with the dashboard service (as ``make hub`` runs it):
+The hub is ``devhub.localhub.LocalHub`` with the dashboard service (as ``make hub`` runs it):
 browser logins through the hub's OAuth, configurable-http-proxy from npm. The course is the hub's
 demo course with ada's submission received and graded. An instructor logs in, opens the overview
 and the assignment page, grants ben an extension; ben's own page shows it; ben gets 403 for
@@ -21,11 +21,11 @@ from autograder.results import GradingReport
 from autograder.results import TestScore as Score
 from course.gradebook.models import Excuse, Extension, Presentation
 from course.gradebook.records import finish_run, receipts_where, start_run
-from course.hubcourse import ASSIGNMENT, build_hub_course
 from course.inbox import receive
-from course.localhub import LocalHub, require_proxy
 from course.store import CourseExchange
 from course.workspace import open_workspace
+from devhub.hubcourse import ASSIGNMENT, build_hub_course
+from devhub.localhub import LocalHub, require_proxy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -9,7 +9,7 @@ import json
 import pytest
 from conftest import utc
 
-from course.cli import main
+from commands.main import main
 from course.export import LAYOUTS, TOTALS, export_grades
 from course.gradebook.records import (
     add_receipt,

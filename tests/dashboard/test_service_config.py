@@ -6,8 +6,8 @@ import runpy
 from small_courses import configured
 from traitlets.config import Config
 
-from course.hubcourse import build_hub_course
-from course.localhub import LocalHub
+from devhub.hubcourse import build_hub_course
+from devhub.localhub import LocalHub
 
 
 def test_the_dashboard_is_a_service_both_groups_may_open(tmp_path):

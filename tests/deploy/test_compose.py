@@ -24,7 +24,7 @@ from docker_daemon import docker
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
-from course.localhub import free_port
+from devhub.localhub import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose" / "compose.yml"

@@ -47,7 +47,7 @@ def _grade_without_sandbox_tools(tmp_path: Path, grading: str) -> tuple[dict, Pa
     nbformat.write(nb, path)
     bin_dir = Path(sys.executable).parent  # python and course; no bwrap, no unshare
     env = {**os.environ, "PATH": str(bin_dir)}
-    done = subprocess.run([str(bin_dir / "python"), "-m", "course.cli", "grade-file", "01-numpy",
+    done = subprocess.run([str(bin_dir / "python"), "-m", "commands.main", "grade-file", "01-numpy",
                            str(path), "--json", "--course", str(root)], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr

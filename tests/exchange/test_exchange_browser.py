@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from autograder.notebooks import solution_cells
-from course.hubcourse import ASSIGNMENT, COURSE_ID, build_hub_course
-from course.localhub import free_port, require_proxy
+from devhub.hubcourse import ASSIGNMENT, COURSE_ID, build_hub_course
+from devhub.localhub import free_port, require_proxy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,7 +46,7 @@ def course_hub(tmp_path_factory):
     build_hub_course(root)
     port = free_port()
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "course.cli", "hub", "--dir", str(root),
+    proc = subprocess.Popen([sys.executable, "-m", "commands.main", "hub", "--dir", str(root),
                              "--port", str(port), "--password", PASSWORD],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -163,7 +163,7 @@ def test_a_student_fetches_edits_and_submits_in_jupyterlab(course_hub, tmp_path)
             browser.close()
     browser_seconds = time.monotonic() - started
 
-    status = subprocess.run([sys.executable, "-m", "course.cli", "status", "--format", "json",
+    status = subprocess.run([sys.executable, "-m", "commands.main", "status", "--format", "json",
                              "--course", str(root)], capture_output=True, text=True, check=True,
                             timeout=120, env={**os.environ, "COURSE_USER": "ina"})
     (ada,) = [s for s in json.loads(status.stdout)["students"] if s["id"] == "ada"]

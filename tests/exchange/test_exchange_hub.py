@@ -32,8 +32,8 @@ from hub_doubles import ScriptedHub
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook
-from course.hubcourse import build_hub_course
-from course.localhub import LocalHub, free_port
+from devhub.hubcourse import build_hub_course
+from devhub.localhub import LocalHub, free_port
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from exchange_spike import check_stored, run_spike
@@ -69,7 +69,7 @@ class ExchangeProcess:
                "JUPYTERHUB_SERVICE_PREFIX": "/services/exchange/"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "course.cli", "exchange", "serve", "--course",
+                [sys.executable, "-m", "commands.main", "exchange", "serve", "--course",
                  str(self.course_file), "--port", str(self.hub.exchange_port),
                  "--max-mb", str(MAX_MB), "--quota-mb", str(QUOTA_MB)], env=env, stdout=log,
                 stderr=subprocess.STDOUT)
@@ -225,7 +225,7 @@ def test_release_fetch_submit_collect_grade_feedback(env):
     feedback = home / AID / "feedback" / timestamp / "numpy-basics.html"
     assert "numpy-basics" in feedback.read_text()
 
-    status = subprocess.run([sys.executable, "-m", "course.cli", "status", "--format", "json",
+    status = subprocess.run([sys.executable, "-m", "commands.main", "status", "--format", "json",
                              "--course", str(env["root"])], capture_output=True, text=True,
                             check=True, timeout=120)
     (ada,) = [s for s in json.loads(status.stdout)["students"] if s["id"] == "ada"]
@@ -570,7 +570,7 @@ def test_reserved_names_are_refused_and_a_bad_folder_blocks_no_ones_collection(e
         assert failed["student_id"] == "s100" and "IsADirectoryError" in failed["error"]
         collected = {item["student_id"] for item in reply.json()["collected"]}
         assert {"ben", "s096"} <= collected and "s100" not in collected
-        cli = subprocess.run([sys.executable, "-m", "course.cli", "collect", AID, "--course",
+        cli = subprocess.run([sys.executable, "-m", "commands.main", "collect", AID, "--course",
                               str(env["root"])], check=False, capture_output=True, text=True,
                              timeout=120)
         assert cli.returncode == 2, cli.stderr

@@ -71,7 +71,7 @@ class Fleet:
         self.args[name] = list(args)
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the worker's, kept open
         self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "course.cli", "worker", "--course", str(self.course_root),
+            [sys.executable, "-m", "commands.main", "worker", "--course", str(self.course_root),
              "--name", f"{name}@test", "--loglevel", "INFO", *args], env=self.env(),
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
             cwd=self.tmp)
@@ -259,7 +259,7 @@ def test_batch_through_two_workers_with_the_progress_of_course_grade(
     submissions = {f"s{i}": answered() if i % 2 else partial() for i in range(4)}
     ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url, submissions)
     before = live_fleet.done_by()
-    done = subprocess.run([sys.executable, "-m", "course.cli", "grade", "01-numpy", "--course",
+    done = subprocess.run([sys.executable, "-m", "commands.main", "grade", "01-numpy", "--course",
                            str(ws.root)], capture_output=True, text=True, timeout=300,
                           check=False, env={**live_fleet.env(), "COURSE_BROKER_URL": ""})
     assert done.returncode == 0, done.stderr
@@ -269,7 +269,7 @@ def test_batch_through_two_workers_with_the_progress_of_course_grade(
     after = live_fleet.done_by()
     assert all(after[w] > before.get(w, 0) for w in ("w1", "w2")), (before, after)
     # graded again by the same graders: the same rows, rewritten
-    again = subprocess.run([sys.executable, "-m", "course.cli", "grade", "01-numpy", "--no-wait",
+    again = subprocess.run([sys.executable, "-m", "commands.main", "grade", "01-numpy", "--no-wait",
                             "--course", str(ws.root)], capture_output=True, text=True,
                            timeout=300, check=False, env={**live_fleet.env(),
                                                           "COURSE_BROKER_URL": ""})
@@ -277,7 +277,7 @@ def test_batch_through_two_workers_with_the_progress_of_course_grade(
     wait_for(lambda: all(r.outcome == "success" for r in runs(ws)) and len(runs(ws)) == 4,
              120, "the re-grade")
     assert_graded_once(ws, {s: 10.0 if int(s[1:]) % 2 else None for s in submissions})
-    shown = subprocess.run([sys.executable, "-m", "course.cli", "queue", "--format", "json",
+    shown = subprocess.run([sys.executable, "-m", "commands.main", "queue", "--format", "json",
                             "--course", str(ws.root)], capture_output=True, text=True,
                            timeout=120, check=False,
                            env={**live_fleet.env(), "COURSE_BROKER_URL": ""})

@@ -286,7 +286,7 @@ def test_two_courses_receipt_1_are_two_jobs():
 
 
 def test_a_worker_s_courses_come_from_its_command_line_or_its_environment(tmp_path, monkeypatch):
-    from course.fleet.cli import worker_course_files
+    from commands.fleet import worker_course_files
 
     dl = make_course(tmp_path / "dl", "dl-a", monkeypatch)
     ml = make_course(tmp_path / "ml", "ml-b", monkeypatch)

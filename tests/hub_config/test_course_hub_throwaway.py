@@ -4,7 +4,7 @@ with the reason, before anything starts."""
 
 from __future__ import annotations
 
-from course.cli import main
+from commands.main import main
 
 
 def test_course_hub_refuses_a_course_it_did_not_build(make_course, capsys):
@@ -17,7 +17,7 @@ def test_course_hub_refuses_a_course_it_did_not_build(make_course, capsys):
 
 
 def test_the_courses_it_builds_carry_their_mark(tmp_path):
-    from course.hubcourse import THROWAWAY, build_hub_course
+    from devhub.hubcourse import THROWAWAY, build_hub_course
 
     course_file = build_hub_course(tmp_path / "course", release="none")
     assert (course_file.parent / ".hub" / THROWAWAY).is_file()

@@ -23,7 +23,7 @@ import pytest
 import requests
 from hidden_tests_course import AID, NOTEBOOK, secret_lines, with_answer, write_course
 
-from course.localhub import LocalHub, require_proxy
+from devhub.localhub import LocalHub, require_proxy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -16,8 +16,8 @@ import pytest
 import requests
 from hub_doubles import ScriptedHub
 
-from course.hubcourse import build_hub_course
-from course.localhub import free_port
+from devhub.hubcourse import build_hub_course
+from devhub.localhub import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ def hub(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("formgrader-own")
     course_file = build_hub_course(tmp / COURSE, course_id=COURSE,
                                    students=[("ada", "Ada", "L")], release="none")
-    subprocess.run([sys.executable, "-m", "course.cli", "upgrade", "--course", str(course_file)],
+    subprocess.run([sys.executable, "-m", "commands.main", "upgrade", "--course", str(course_file)],
                    check=True, capture_output=True, timeout=120)
     port, token, admin = free_port(), secrets.token_hex(32), secrets.token_hex(16)
     hub = ScriptedHub(course_file, tmp / "hub", password="test-password", admin_token=admin,

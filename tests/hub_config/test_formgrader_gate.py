@@ -19,7 +19,7 @@ import pytest
 import requests
 from hub_doubles import ScriptedHub
 
-from course.hubcourse import ASSIGNMENT, build_hub_course
+from devhub.hubcourse import ASSIGNMENT, build_hub_course
 from hub_config.formgrader.gate import REFUSED, refusal
 
 A, B = "dl-a", "ml-b"

@@ -1,4 +1,4 @@
-"""The launcher of ``course hub`` (course/localhub.py) and its test double (tests/hub_doubles.py):
+"""The launcher of ``course hub`` (devhub/localhub.py) and its test double (tests/hub_doubles.py):
 what the generated jupyterhub_config.py holds, without starting a hub."""
 
 import runpy
@@ -8,8 +8,8 @@ from hub_doubles import ScriptedHub
 from traitlets.config import Config
 
 from course.errors import UserError
-from course.hubcourse import build_hub_course
-from course.localhub import LocalHub, require_proxy
+from devhub.hubcourse import build_hub_course
+from devhub.localhub import LocalHub, require_proxy
 
 
 def test_the_proxy_is_the_one_make_hub_installs_from_the_lock(tmp_path):

@@ -18,7 +18,7 @@ import pytest
 import requests
 from hub_doubles import ScriptedHub
 
-from course.hubcourse import ASSIGNMENT, build_hub_course
+from devhub.hubcourse import ASSIGNMENT, build_hub_course
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from markdown_it.token import Token
 
 from ...coursefile import Course
-from ..markdown import walk
+from ...markdown import walk
 from ..pages import Page
 
 __all__ = ["WikiFormat"]

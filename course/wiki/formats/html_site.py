@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from markdown_it.renderer import RendererHTML
 
-from ..markdown import parser
+from ...markdown import parser
 from ..pages import INDEX, SYLLABUS, Page
 from .base import WikiFormat
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..markdown import escape, parser
+from ...markdown import escape, parser
 from ..pages import INDEX, Page
 from .base import WikiFormat
 

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +23,8 @@ import nbformat
 from rich.console import Console
 
 from autograder.notebooks import solution_cells, with_cells
-
-from . import calendar
-from .errors import UserError
+from course import calendar
+from course.errors import UserError
 
 __all__ = [
     "DEMO_ASSIGNMENTS", "EXCUSES", "EXTENSIONS", "STUDENTS", "Handin", "demo_course_file",
@@ -225,7 +225,7 @@ def _prepare(root: Path, force: bool, now: dt.datetime) -> None:
 
 
 def _submit_all(ws, console: Console) -> None:
-    from .inbox import receive
+    from course.inbox import receive
 
     released = {}
     for assignment_id, _title in DEMO_ASSIGNMENTS:
@@ -254,7 +254,7 @@ def _submit_all(ws, console: Console) -> None:
 
 
 def _grant(ws) -> None:
-    from .gradebook.records import grant_excuse, grant_extension
+    from course.gradebook.records import grant_excuse, grant_extension
 
     with ws.gradebook() as gb:
         for (student, assignment_id), (extra, reason) in EXTENSIONS.items():
@@ -266,17 +266,21 @@ def _grant(ws) -> None:
 
 
 def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
-             console: Console | None = None) -> int:
-    """Build and replay the demo course as if it ran at ``now`` (UTC)."""
-    from .collect import collect
-    from .console import grade_with_progress, wide_console
-    from .gradebook.database import upgrade_database
-    from .release import release
-    from .reports import status_table, write_report
-    from .standing import standing_data
-    from .workspace import open_workspace
+             console: Console | None = None,
+             grade_step: Callable[..., object] | None = None) -> int:
+    """Build and replay the demo course as if it ran at ``now`` (UTC). ``grade_step(ws,
+    assignment_id, console=...)`` grades one assignment (the command line passes its progress
+    bar); by default ``course.grade.grade``, without one."""
+    from course.collect import collect
+    from course.grade import grade
+    from course.gradebook.database import upgrade_database
+    from course.release import release
+    from course.reports import status_table, write_report
+    from course.standing import standing_data
+    from course.workspace import open_workspace
 
-    console = console or wide_console()
+    console = console or Console()
+    grade_step = grade_step or (lambda ws, assignment_id, console: grade(ws, assignment_id))
     started = time.perf_counter()
     root = root.resolve()
     _prepare(root, force, now)
@@ -293,8 +297,8 @@ def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
     for assignment_id, _title in DEMO_ASSIGNMENTS:
         collected = collect(ws, assignment_id)
         console.print(f"  collected {len(collected)} submissions of {assignment_id}")
-        grade_with_progress(ws, assignment_id, console=console)
-    from .demo_life import run_course_life  # presenters, summaries, wiki
+        grade_step(ws, assignment_id, console=console)
+    from devhub.demo_life import run_course_life  # presenters, summaries, wiki
 
     wiki = run_course_life(ws, [aid for aid, _title in DEMO_ASSIGNMENTS], console)
     data = standing_data(ws, now)

@@ -7,17 +7,17 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from . import calendar
-from .console import err, wide_console
-from .console import workspace as _workspace
-from .errors import UserError
-from .life_cli import nested_commands
+from commands.console import err, wide_console
+from commands.console import workspace as _workspace
+from commands.life import nested_commands
+from course import calendar
+from course.errors import UserError
 
 __all__ = ["add_setup_commands"]
 
 
 def cmd_init(args) -> int:
-    from .templates import skeleton_course_file
+    from course.templates import skeleton_course_file
 
     root = Path(args.dir)
     course_file = root / "course.yml"
@@ -27,7 +27,7 @@ def cmd_init(args) -> int:
     (root / "assignments").mkdir(parents=True, exist_ok=True)
     course_file.write_text(skeleton_course_file(course_id, dt.date.today()), encoding="utf-8")
     try:  # the one command besides `course upgrade` that creates a gradebook
-        from .workspace import open_workspace
+        from course.workspace import open_workspace
 
         ws = open_workspace(course_file)
         before, after = _upgrade_gradebook(ws.db_url)
@@ -44,7 +44,7 @@ def _init_course_id(given: str | None, root: Path) -> str:
     (said when it had to change: "Intro DL 2026" becomes intro-dl-2026)."""
     import re
 
-    from .coursefile import ID_PATTERN
+    from course.coursefile import ID_PATTERN
 
     name = given or root.resolve().name
     if re.fullmatch(ID_PATTERN, name):
@@ -62,13 +62,13 @@ def _init_course_id(given: str | None, root: Path) -> str:
 
 
 def _upgrade_gradebook(url: str) -> tuple[str | None, str]:
-    from .gradebook.database import upgrade_database  # SQLAlchemy: not for every command
+    from course.gradebook.database import upgrade_database  # SQLAlchemy: not for every command
 
     return upgrade_database(url)
 
 
 def _gradebook_line(url: str, before: str | None, after: str) -> str:
-    from .gradebook.failures import shown_url
+    from course.gradebook.failures import shown_url
 
     done = ("created" if before is None else "already current" if before == after
             else f"migrated from {before}")
@@ -78,7 +78,7 @@ def _gradebook_line(url: str, before: str | None, after: str) -> str:
 def cmd_validate(args) -> int:
     from rich.markup import escape
 
-    from .validate import ERROR, validate_course
+    from course.validate import ERROR, validate_course
 
     ws, problems = validate_course(args.course, now=calendar.utcnow())
     for problem in problems:  # errors first, then warnings
@@ -108,9 +108,9 @@ def cmd_upgrade(args) -> int:
 
 
 def cmd_roster_import(args) -> int:
-    from .coursefile import find_course_file
-    from .roster import import_roster
-    from .roster_csv import column_options
+    from course.coursefile import find_course_file
+    from course.roster import import_roster
+    from course.roster_csv import column_options
 
     change = import_roster(find_course_file(args.course), Path(args.csv),
                            columns=column_options(args.column), dry_run=args.dry_run)
@@ -131,8 +131,8 @@ def cmd_roster_import(args) -> int:
 
 
 def cmd_roster_list(args) -> int:
-    from .coursefile import load_course
-    from .roster_list import roster_csv, roster_json, roster_table
+    from course.coursefile import load_course
+    from course.roster_list import roster_csv, roster_json, roster_table
 
     course, _ = load_course(args.course)  # the course file is all it reads: no gradebook
     if args.format == "json":
@@ -145,10 +145,10 @@ def cmd_roster_list(args) -> int:
 
 
 def cmd_roster_drop(args) -> int:
-    from .gradebook.records import record_roster_drop
-    from .roster import drop_student
-    from .summary_rota import notice, record_rota
-    from .workspace import open_workspace
+    from course.gradebook.records import record_roster_drop
+    from course.roster import drop_student
+    from course.summary_rota import notice, record_rota
+    from course.workspace import open_workspace
 
     ws = _workspace(args)
     now = calendar.utcnow()

@@ -1,6 +1,6 @@
 """What the command line shares: reading the course and "now" from the arguments, and printing
-(a console wide enough for tables when piped, the grading progress bar). ``course.cli`` and
-``course.life_cli`` parse; the stage modules do the work; this module is the seam between them."""
+(a console wide enough for tables when piped, the grading progress bar). ``commands.main`` and
+``commands.life`` parse; the stage modules do the work; this module is the seam between them."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from typing import Self
 from rich.console import Console
 from rich.markup import escape
 
-from . import calendar
-from .errors import UserError
+from course import calendar
 
-__all__ = ["PlainProgress", "err", "grade_with_progress", "judged_at", "local_time",
+__all__ = ["PlainProgress", "err", "grade_with_progress", "judged_at",
            "wide_console", "workspace"]
 
 err = Console(stderr=True)
@@ -29,23 +28,15 @@ def wide_console() -> Console:
 
 
 def workspace(args):
-    from .workspace import open_workspace
+    from course.workspace import open_workspace
 
     return open_workspace(args.course)
-
-
-def local_time(text: str, zone) -> dt.datetime:
-    """A local time typed by a user, in the course's zone, as a UTC instant."""
-    try:
-        return calendar.parse_local(text, zone)
-    except calendar.LocalTimeError as exc:
-        raise UserError(str(exc)) from None
 
 
 def judged_at(args, course) -> dt.datetime:
     """``--as-of`` in the course's zone, else the clock, read once per command."""
     text = getattr(args, "as_of", None)
-    return local_time(text, course.zone) if text else calendar.utcnow()
+    return calendar.typed_local_time(text, course.zone) if text else calendar.utcnow()
 
 
 def grade_with_progress(ws, assignment_id: str, students=None, console: Console | None = None,
@@ -60,8 +51,8 @@ def grade_with_progress(ws, assignment_id: str, students=None, console: Console 
         TimeElapsedColumn,
     )
 
-    from .grade import collected_students, grade
-    from .inbox import check_handed_out
+    from course.grade import collected_students, grade
+    from course.inbox import check_handed_out
 
     check_handed_out(ws, assignment_id, calendar.utcnow())  # "not released", not "graded 0 of 0"
     todo = students if students is not None else collected_students(ws, assignment_id)

@@ -8,9 +8,9 @@ import json
 import os
 import socket
 
-from ..console import wide_console
-from ..console import workspace as _workspace
-from ..errors import UserError
+from commands.console import wide_console
+from commands.console import workspace as _workspace
+from course.errors import UserError
 
 __all__ = ["add_fleet_commands", "doctor_fleet", "queue_state"]
 
@@ -28,9 +28,9 @@ def worker_course_files(named: list[str] | None, environ=os.environ) -> list[str
 
 def worker_broker(courses: dict[str, str]) -> str:
     """``$COURSE_BROKER_URL``, else the one broker the worker's courses name."""
-    from ..settings import resolve_grading
-    from ..workspace import open_workspace
-    from .app import broker_url
+    from course.fleet.app import broker_url
+    from course.settings import resolve_grading
+    from course.workspace import open_workspace
 
     if os.environ.get("COURSE_BROKER_URL"):
         return broker_url(None)
@@ -45,10 +45,10 @@ def worker_broker(courses: dict[str, str]) -> str:
 def cmd_worker(args) -> int:
     from celery.signals import worker_process_init
 
-    from ..grade import WORKER_MODULES, default_workers, prepare_worker
-    from ..workspace import open_workspace
-    from .app import make_app
-    from .jobs import resolve_courses
+    from course.fleet.app import make_app
+    from course.fleet.jobs import resolve_courses
+    from course.grade import WORKER_MODULES, default_workers, prepare_worker
+    from course.workspace import open_workspace
 
     # the courses this worker grades, read once now: course id -> course file. A job names its
     # course by id; one of any other course is refused (a path in a message is never opened)
@@ -93,9 +93,9 @@ def queue_state(ws) -> dict:
     course grades locally or the broker cannot be reached."""
     from sqlalchemy import func, select
 
-    from ..gradebook import GradingRun
-    from ..release import folder_checksum
-    from .app import QUEUES, TASK, broker_url, make_app
+    from course.fleet.app import QUEUES, TASK, broker_url, make_app
+    from course.gradebook import GradingRun
+    from course.release import folder_checksum
 
     kinds = {"queued": "queued", "running": "running", "success": "done", "error": "failed",
              "unreadable": "failed"}
@@ -147,9 +147,9 @@ def queue_state(ws) -> dict:
 def doctor_fleet(args) -> None:
     """``course doctor``'s line on the grading backend: local, or celery and whether its broker
     answers (its password masked). Silent where no course file is found."""
-    from ..coursefile import CourseFileError
-    from ..settings import resolve_grading, shown_broker
-    from .app import broker_url, make_app
+    from course.coursefile import CourseFileError
+    from course.fleet.app import broker_url, make_app
+    from course.settings import resolve_grading, shown_broker
 
     try:
         ws = _workspace(args)

@@ -4,7 +4,7 @@ The course folder (``hub-course/`` by default) gets a course file with an instru
 and three students (``ada``, ``ben``, ``cleo``), the repository's first assignment, released
 (generated with nbgrader) and due a week from today. The hub runs on 127.0.0.1 with the local
 process spawner, the simple authenticator (one shared password), the exchange, the formgrader
-and the idle culler as services (``LocalHub``, course/localhub.py). Its state lives in
+and the idle culler as services (``LocalHub``, devhub/localhub.py). Its state lives in
 ``<course>/.hub/``. The tests and the exchange benchmark build their courses here too.
 """
 
@@ -18,7 +18,7 @@ import signal
 import threading
 from pathlib import Path
 
-from .errors import UserError
+from course.errors import UserError
 
 __all__ = ["INSTRUCTOR", "STUDENTS", "build_hub_course", "hub_course_text", "run_hub"]
 
@@ -69,7 +69,7 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
                      instructor: tuple[str, str, str] = INSTRUCTOR) -> Path:
     """Write the course folder; ``release``: "nbgrader" (generate and release, about 20 s),
     "copy" (the source notebook as is, for load tests) or "none". Returns course.yml."""
-    from .calendar import utcnow
+    from course.calendar import utcnow
 
     root.mkdir(parents=True, exist_ok=True)
     course_file = root / "course.yml"
@@ -80,12 +80,12 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
     if not source.is_dir():
         raise UserError(f"{source}: the hub's demo course needs the repository's assignments")
     shutil.copytree(source, root / "assignments" / ASSIGNMENT, dirs_exist_ok=True)
-    from .gradebook.database import upgrade_database
-    from .workspace import open_workspace
+    from course.gradebook.database import upgrade_database
+    from course.workspace import open_workspace
 
     upgrade_database(open_workspace(course_file).db_url)  # a new course, as `course init` makes it
     if release == "nbgrader":
-        from .release import release as release_assignment
+        from course.release import release as release_assignment
 
         release_assignment(open_workspace(course_file), ASSIGNMENT, now=now)
     elif release == "copy":
@@ -93,8 +93,8 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
         outbound.mkdir(parents=True, exist_ok=True)
         for notebook in source.glob("*.ipynb"):
             shutil.copy(notebook, outbound / notebook.name)
-        from .gradebook.records import record_release
-        from .release import folder_checksum
+        from course.gradebook.records import record_release
+        from course.release import folder_checksum
 
         with open_workspace(course_file).gradebook() as gb:  # a release the policy knows of
             record_release(gb, ASSIGNMENT, folder_checksum(outbound), now=now)
@@ -105,7 +105,7 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
 
 
 def run_hub(root: Path, *, port: int = 8000, password: str | None = None) -> int:
-    from .localhub import LocalHub, require_proxy
+    from devhub.localhub import LocalHub, require_proxy
 
     require_proxy()  # `make hub` installs it; say so before building anything
     root = root.resolve()

@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import UserError
+from course.errors import UserError
 
 __all__ = ["add_env_command", "deployment_env", "write_env"]
 

@@ -1,20 +1,19 @@
-"""``course dashboard serve`` and ``course export``: registered by course.cli (``add``)."""
+"""``course dashboard serve`` and ``course export``: registered by commands.main (``add``)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from course.console import judged_at
-from course.console import workspace as _workspace
+from commands.console import judged_at
+from commands.console import workspace as _workspace
 
 __all__ = ["add_dashboard_commands"]
 
 
 def cmd_dashboard_serve(args) -> int:
     from course.coursefile import find_course_file
-
-    from .service import main as serve
+    from dashboard.service import main as serve
 
     return serve(find_course_file(args.course).resolve(), ip=args.ip, port=args.port)
 

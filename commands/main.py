@@ -11,11 +11,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from . import calendar
-from .console import err, grade_with_progress, judged_at, local_time, wide_console
-from .console import workspace as _workspace
-from .errors import UserError
-from .standing import standing_data
+from commands.console import err, grade_with_progress, judged_at, wide_console
+from commands.console import workspace as _workspace
+from course import calendar
+from course.errors import UserError
+from course.standing import standing_data
 
 __all__ = ["build_parser", "main"]
 
@@ -33,7 +33,7 @@ def package_version() -> str:
 
 
 def cmd_deadlines(args) -> int:
-    from .reports import deadlines_data, deadlines_table
+    from course.reports import deadlines_data, deadlines_table
 
     ws = _workspace(args)
     if args.format == "json":
@@ -44,7 +44,7 @@ def cmd_deadlines(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .release import generate
+    from course.release import generate
 
     folder = generate(_workspace(args), args.assignment, out=Path(args.out) if args.out else None)
     print(f"student version of {args.assignment}: {folder}")
@@ -52,7 +52,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from .release import release, release_notice
+    from course.release import release, release_notice
 
     ws = _workspace(args)
     now = calendar.utcnow()
@@ -67,9 +67,9 @@ def cmd_release(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    from .blank_work import blank_notebooks, released_notebooks
-    from .gradebook.records import current_user
-    from .inbox import check_released, read_submission_folder, receipt_notice, receive
+    from course.blank_work import blank_notebooks, released_notebooks
+    from course.gradebook.records import current_user
+    from course.inbox import check_released, read_submission_folder, receipt_notice, receive
 
     ws = _workspace(args)
     now = calendar.utcnow()  # the receipt time: this machine's clock, read once
@@ -100,9 +100,9 @@ def cmd_submit(args) -> int:
 def cmd_collect(args) -> int:
     from rich.markup import escape
 
-    from .collect import collect
-    from .inbox import check_handed_out
-    from .similarity import identical_submissions
+    from course.collect import collect
+    from course.inbox import check_handed_out
+    from course.similarity import identical_submissions
 
     ws = _workspace(args)
     check_handed_out(ws, args.assignment, calendar.utcnow())
@@ -120,7 +120,7 @@ def cmd_collect(args) -> int:
 def cmd_grade(args) -> int:
     ws = _workspace(args)
     if args.no_wait:
-        from .grade import grade
+        from course.grade import grade
 
         if ws.course.grading_for(args.assignment)["backend"] != "celery":
             raise UserError("--no-wait is for grading.backend: celery (the local backend grades "
@@ -128,7 +128,7 @@ def cmd_grade(args) -> int:
         grade(ws, args.assignment, students=[args.student] if args.student else None, wait=False)
         print(f"sent {args.assignment} to the grading fleet: follow it with course queue")
         return 0
-    from .grade import problem_submissions
+    from course.grade import problem_submissions
 
     outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
                                    workers=args.workers)
@@ -149,8 +149,8 @@ def cmd_grade(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from .feedback import NOTHING_HANDED_IN, return_feedback
-    from .inbox import check_handed_out
+    from course.feedback import NOTHING_HANDED_IN, return_feedback
+    from course.inbox import check_handed_out
 
     ws = _workspace(args)
     check_handed_out(ws, args.assignment, calendar.utcnow())
@@ -180,8 +180,7 @@ def cmd_feedback(args) -> int:
 
 def cmd_grade_file(args) -> int:
     from autograder.single import NotebookError, grade_file
-
-    from .settings import resolve_grading
+    from course.settings import resolve_grading
 
     ws = _workspace(args)
     options = resolve_grading(ws.course, args.assignment).options()
@@ -207,9 +206,8 @@ def cmd_check_graders(args) -> int:
     from rich.table import Table
 
     from autograder.check_graders import check_assignments
-
-    from .grade import default_workers
-    from .settings import resolve_grading
+    from course.grade import default_workers
+    from course.settings import resolve_grading
 
     ws = _workspace(args)
     ids = args.assignments or [a.id for a in ws.course.assignments
@@ -263,7 +261,7 @@ def cmd_doctor(args) -> int:
     elif mode != "bwrap":
         err.print(f"[bold red]warning:[/] grading runs with isolation '{mode}': see the NO rows",
                   highlight=False)
-    from .fleet.cli import doctor_fleet  # where grading runs: here, or the fleet's broker
+    from commands.fleet import doctor_fleet  # where grading runs: here, or the fleet's broker
 
     doctor_fleet(args)
     return 0
@@ -272,8 +270,8 @@ def cmd_doctor(args) -> int:
 def cmd_config(args) -> int:
     from rich.table import Table
 
-    from .grade import default_workers
-    from .settings import resolve_grading
+    from course.grade import default_workers
+    from course.settings import resolve_grading
 
     ws = _workspace(args)
     resolved = resolve_grading(ws.course, args.assignment)
@@ -300,7 +298,7 @@ def _check_pair(ws, student: str, assignment: str) -> None:
 
 
 def cmd_extend(args) -> int:
-    from .gradebook.records import current_extension, grant_extension, revoke_extension
+    from course.gradebook.records import current_extension, grant_extension, revoke_extension
 
     ws = _workspace(args)
     _check_pair(ws, args.student, args.assignment)
@@ -317,7 +315,7 @@ def cmd_extend(args) -> int:
         print(f"deadline now: {calendar.iso_local(due, zone)}"
               + (" (an earlier extension)" if still is not None else ""))
         return 0
-    until = local_time(args.until, ws.course.zone)
+    until = calendar.typed_local_time(args.until, ws.course.zone)
     if until <= ws.course.due(args.assignment):
         raise UserError(f"--until {args.until} is not after the deadline "
                         f"{calendar.iso_local(ws.course.due(args.assignment), ws.course.zone)}")
@@ -330,7 +328,7 @@ def cmd_extend(args) -> int:
 
 
 def cmd_excuse(args) -> int:
-    from .gradebook.records import current_excuse, grant_excuse, revoke_excuse
+    from course.gradebook.records import current_excuse, grant_excuse, revoke_excuse
 
     ws = _workspace(args)
     _check_pair(ws, args.student, args.assignment)
@@ -360,7 +358,7 @@ def _known_max_score(gb, ws, student: str, assignment: str) -> tuple[float | Non
     with the override: the pair's graded max_score (the policy finds it), else the
     assignment's points (``Facts.max_points``: nbgrader's, else others' scores; stored, so the
     override keeps them)."""
-    from .gradebook.records import gather_facts
+    from course.gradebook.records import gather_facts
 
     facts = gather_facts(gb, ws.course)
     graded = facts.scores.get((student, assignment))
@@ -371,7 +369,7 @@ def _known_max_score(gb, ws, student: str, assignment: str) -> tuple[float | Non
 
 
 def cmd_override(args) -> int:
-    from .gradebook.records import active_override, clear_override, set_override
+    from course.gradebook.records import active_override, clear_override, set_override
 
     ws = _workspace(args)
     _check_pair(ws, args.student, args.assignment)
@@ -407,7 +405,7 @@ def cmd_override(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .reports import status_csv, status_json, status_table
+    from course.reports import status_csv, status_json, status_table
 
     ws = _workspace(args)
     if args.student:
@@ -427,7 +425,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .reports import write_report
+    from course.reports import write_report
 
     ws = _workspace(args)
     out = Path(args.out) if args.out else ws.root / "reports"
@@ -437,19 +435,19 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import ZONE as DEMO_ZONE
-    from .demo import run_demo
+    from devhub.demo import ZONE as DEMO_ZONE
+    from devhub.demo import run_demo
 
     now = calendar.utcnow()
     if args.now:
         now = calendar.parse_local(args.now, calendar.get_zone(DEMO_ZONE))
-    return run_demo(Path(args.dir), now=now, force=args.force)
+    return run_demo(Path(args.dir), now=now, force=args.force, console=wide_console(),
+                    grade_step=grade_with_progress)
 
 
 def cmd_exchange_serve(args) -> int:
+    from course.coursefile import find_course_file
     from exchange.service import main as serve
-
-    from .coursefile import find_course_file
 
     limit = int(args.max_mb * 1e6) if args.max_mb else None
     quota = int(args.quota_mb * 1e6) if args.quota_mb else None
@@ -459,7 +457,7 @@ def cmd_exchange_serve(args) -> int:
 
 
 def cmd_hub(args) -> int:
-    from .hubcourse import run_hub
+    from devhub.hubcourse import run_hub
 
     return run_hub(Path(args.dir), port=args.port, password=args.password)
 
@@ -491,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
         return command
 
-    from .setup_cli import add_setup_commands  # init, validate, upgrade, roster
+    from commands.setup import add_setup_commands  # init, validate, upgrade, roster
 
     add_setup_commands(add)
 
@@ -571,16 +569,16 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--format", choices=["table", "json", "csv"], default="table")
         else:
             p.add_argument("--out", metavar="DIR", help="default: reports/ beside the course file")
-    from .life_cli import add_life_commands  # presenters, summaries, wiki: their own module
+    from commands.life import add_life_commands  # presenters, summaries, wiki: their own module
 
     add_life_commands(add)
-    from .fleet.cli import add_fleet_commands  # course worker, course queue
+    from commands.fleet import add_fleet_commands  # course worker, course queue
 
     add_fleet_commands(add)
-    from .deploy_env import add_env_command  # course env: a deployment's secrets
+    from commands.deploy_env import add_env_command  # course env: a deployment's secrets
 
     add_env_command(add)
-    from dashboard.cli import add_dashboard_commands  # dashboard serve, export
+    from commands.dashboard import add_dashboard_commands  # dashboard serve, export
 
     add_dashboard_commands(add)
     p = add("demo", cmd_demo, "build a demo course with scripted students and grade it")
@@ -623,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit either
         return 141
     except Exception as exc:  # the database failed midway (gone, locked, full): one line too
-        from .gradebook.failures import database_failure
+        from course.gradebook.failures import database_failure
 
         cause = database_failure(exc)
         if cause is None:  # our own SQL or anything else: a bug, with its traceback

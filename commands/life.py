@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import calendar
-from .console import judged_at
-from .console import workspace as _workspace
-from .errors import UserError
+from commands.console import judged_at
+from commands.console import workspace as _workspace
+from course import calendar
+from course.errors import UserError
 
 __all__ = ["add_life_commands", "nested_commands"]
 
@@ -21,7 +21,7 @@ DUTY_STYLE = {"handed_in": "green", "late": "yellow", "overdue": "red", "pending
 
 
 def cmd_draw(args) -> int:
-    from .presenters import draw, draw_notice, drawn_for, replace_absentees, withdraw_draw
+    from course.presenters import draw, draw_notice, drawn_for, replace_absentees, withdraw_draw
 
     ws = _workspace(args)
     ws.course.assignment(args.assignment)
@@ -86,7 +86,7 @@ def _notify(course, vacancies) -> None:
     """A notice per summary slot refilled (stderr: JSON output stays clean)."""
     from rich.markup import escape
 
-    from .summary_rota import notice
+    from course.summary_rota import notice
 
     console = Console(stderr=True)
     for vacancy in vacancies:
@@ -95,8 +95,8 @@ def _notify(course, vacancies) -> None:
 
 
 def cmd_summaries(args) -> int:
-    from .summaries import duties
-    from .summary_rota import record_rota
+    from course.summaries import duties
+    from course.summary_rota import record_rota
 
     ws = _workspace(args)
     course = ws.course
@@ -127,9 +127,9 @@ def cmd_summaries(args) -> int:
 
 
 def cmd_summaries_add(args) -> int:
-    from .gradebook.records import current_user
-    from .summaries import receive_summary
-    from .summary_rota import record_rota
+    from course.gradebook.records import current_user
+    from course.summaries import receive_summary
+    from course.summary_rota import record_rota
 
     ws = _workspace(args)
     files = {}
@@ -154,7 +154,7 @@ def _slot_line(course, number: int, authors, before) -> str:
 
 
 def cmd_summaries_pin(args) -> int:
-    from .summary_rota import pin
+    from course.summary_rota import pin
 
     ws = _workspace(args)
     with ws.gradebook() as gb:
@@ -168,7 +168,7 @@ def cmd_summaries_pin(args) -> int:
 
 
 def cmd_summaries_swap(args) -> int:
-    from .summary_rota import swap
+    from course.summary_rota import swap
 
     ws = _workspace(args)
     with ws.gradebook() as gb:
@@ -185,7 +185,7 @@ def cmd_summaries_swap(args) -> int:
 
 
 def cmd_summaries_history(args) -> int:
-    from .summary_rota import history
+    from course.summary_rota import history
 
     ws = _workspace(args)
     with ws.gradebook() as gb:
@@ -206,7 +206,7 @@ def cmd_summaries_history(args) -> int:
 
 
 def cmd_wiki_export(args) -> int:
-    from .wiki.export import export_wiki
+    from course.wiki.export import export_wiki
 
     ws = _workspace(args)
     report = export_wiki(ws, args.format, Path(args.out), now=calendar.utcnow())

@@ -78,10 +78,10 @@ def board_png() -> bytes:
 
 def run_course_life(ws, assignments: list[str], console: Console) -> dict[str, Path]:
     """Draw presenters, hand in two summaries, export the wiki; returns each format's index."""
-    from .presenters import draw, presentation_session, replace_absentees
-    from .summaries import receive_summary
-    from .summary_rota import course_rotation, latest_summaries, summary_deadline
-    from .wiki.export import export_wiki
+    from course.presenters import draw, presentation_session, replace_absentees
+    from course.summaries import receive_summary
+    from course.summary_rota import course_rotation, latest_summaries, summary_deadline
+    from course.wiki.export import export_wiki
 
     course = ws.course
     with ws.gradebook() as gb:

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from .errors import UserError
+from course.errors import UserError
 
 __all__ = ["NODE_PREFIX", "LocalHub", "free_port", "require_proxy"]
 
@@ -129,9 +129,8 @@ class LocalHub:
     def course_service_ports(self) -> dict[str, int]:
         """Free ports for every course's formgrader and dashboard but the first's (which get
         ``formgrader_port`` and ``dashboard_port``), so nothing counts up into a taken port."""
+        from course.coursefile import load_course
         from hub_config.roles import dashboard_names, formgrader_name
-
-        from .coursefile import load_course
 
         courses = [load_course(path)[0] for path in self.course_files[1:]]
         ports = {formgrader_name(course): self.free_port() for course in courses}
@@ -150,8 +149,8 @@ class LocalHub:
         root and never as another course's user. Folders someone already owns stay theirs."""
         if os.geteuid() != 0 or not self.formgrader:
             return
-        from .gradebook.database import upgrade_database
-        from .workspace import open_workspace
+        from course.gradebook.database import upgrade_database
+        from course.workspace import open_workspace
 
         for index, path in enumerate(self.course_files):
             root = path.parent
