@@ -15,8 +15,8 @@ logged and rejected without a requeue.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from celery import Celery
 from celery.exceptions import Reject
@@ -64,31 +64,39 @@ def _grade_submission(task, job: dict, *, courses: Mapping[str, str]) -> str:
         raise _refuse(exc, "" if named else f"grading job {task.request.id!r}") from None
 
 
-def _sweep_deadlines(course_id: str, *, courses: Mapping[str, str]) -> dict:
+Sweep = Callable[[Mapping[str, str], str, datetime], dict]  # course.sweep.sweep_course
+
+
+def _sweep_deadlines(course_id: str, *, courses: Mapping[str, str], sweep: Sweep | None) -> dict:
     """Celery beat's minute: the sweep of ``course_id``, one of this worker's own courses
     (the beat schedules one per course; a course file named in a message is not opened)."""
     from ..calendar import utcnow
-    from .deadlines import sweep_course
 
+    if sweep is None:
+        raise _refuse(Refused(f"deadline sweep of {course_id!r}: this worker does not sweep "
+                              "(course worker --beat does)"))
     try:
-        return sweep_course(courses, course_id, now=utcnow())
+        return sweep(courses, course_id, utcnow())
     except Refused as exc:
         raise _refuse(exc) from None  # it names the sweep and its course
 
 
 def make_app(broker: str, *, courses: Mapping[str, str] | None = None,
-             beat: bool = False) -> Celery:
+             beat: bool = False, sweep: Sweep | None = None) -> Celery:
     """The fleet's Celery app on ``broker``. ``courses``: a worker's own courses (course id ->
     course file), the only ones its jobs and sweeps run for (none: an app that only sends,
     whose tasks refuse everything); ``beat``: also schedule each of those courses' deadline
-    sweep every minute (Celery beat, ``course worker --beat``)."""
+    sweep every minute (Celery beat, ``course worker --beat``), run by ``sweep``
+    (``course.sweep.sweep_course``: the sweep sits above the backends, so it is handed in)."""
+    if beat and sweep is None:
+        raise ValueError("a beat needs the sweep it schedules")
     own = dict(courses or {})
 
     def grade_submission(task, job: dict) -> str:
         return _grade_submission(task, job, courses=own)
 
     def sweep_deadlines(course_id: str) -> dict:
-        return _sweep_deadlines(course_id, courses=own)
+        return _sweep_deadlines(course_id, courses=own, sweep=sweep)
 
     app = Celery("course", broker=broker, set_as_current=False)
     app.conf.update(

@@ -1,5 +1,6 @@
-"""``course grade`` on the fleet: one job per submission, then the gradebook followed until
-every job's row is finished (the progress bar advances as rows finish)."""
+"""The ``celery`` grading backend: ``course grade`` on the fleet sends one job per submission to
+its named queue, then follows the gradebook until every job's row is finished (the progress bar
+advances as rows finish)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,25 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ..backends import Batch, GradingBackend
 from ..calendar import iso_utc, utcnow
 from ..collect import collected_receipt_id
+from ..errors import UserError
+from ..grade_one import ENGINE, GradeOutcome, outcome_of
 from ..gradebook import GradingRun
 from ..gradebook.records import start_run
 from ..workspace import Workspace
-from .app import TASK, broker_url, make_app
+from .app import QUEUES, TASK, broker_url, make_app
 from .jobs import FINISHED, QUEUED, Job
 
-__all__ = ["grade_on_fleet", "send_jobs"]
+__all__ = ["CeleryBackend", "grade_on_fleet", "send_jobs"]
 
 POLL_S = 0.25
 
 
 def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version: str,
-              expected: list[str], gpu: bool) -> list[Job]:
-    """Mark each submission's row queued and send its job to the gpu or cpu queue."""
-    from ..grade import ENGINE
-
+              expected: list[str], queue: str) -> list[Job]:
+    """Mark each submission's row queued and send its job to its named queue."""
     sent, jobs = iso_utc(utcnow()), []
     with ws.gradebook() as gb:
         for student_id in students:
@@ -38,7 +40,7 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
             gb.session.commit()
             # the course by id: each worker opens its own file of that course, never a path
             jobs.append(Job(ws.course.id, assignment_id, student_id, run.receipt_id, version,
-                            run.id, tuple(expected), sent, gpu))
+                            run.id, tuple(expected), sent, queue == "gpu"))
     app = make_app(broker_url(ws))
     try:
         for job in jobs:
@@ -48,10 +50,25 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
     return jobs
 
 
+class CeleryBackend(GradingBackend):
+    name = "celery"
+
+    def check(self, queue: str) -> None:
+        if queue not in QUEUES:
+            raise UserError(f"the fleet's queues are {', '.join(QUEUES)}, not {queue!r}")
+
+    def grade(self, batch: Batch) -> list[GradeOutcome]:
+        return grade_on_fleet(batch.ws, batch.assignment_id, batch.students,
+                              version=batch.version, expected=batch.expected, queue=batch.queue,
+                              collected=batch.collected, on_result=batch.on_result,
+                              wait=batch.wait)
+
+
 def grade_on_fleet(ws: Workspace, assignment_id: str, students: list[str], *, version: str,
-                   expected: list[str], gpu: bool, collected: dict[str, str],
+                   expected: list[str], queue: str, collected: dict[str, str],
                    on_result: Callable | None = None, wait: bool = True) -> list:
-    jobs = send_jobs(ws, assignment_id, students, version=version, expected=expected, gpu=gpu)
+    jobs = send_jobs(ws, assignment_id, students, version=version, expected=expected,
+                     queue=queue)
     if not wait:
         return []
     pending = {job.run_id: job for job in jobs}
@@ -83,19 +100,10 @@ def grade_on_fleet(ws: Workspace, assignment_id: str, students: list[str], *, ve
 def _finished(done: list, pending: dict, collected: dict[str, str],
               on_result: Callable | None) -> list:
     """The outcomes of the runs in ``done`` (taken out of ``pending``), each reported."""
-    from ..grade import GradeOutcome
-
     outcomes = []
     for row in done:
         job = pending.pop(row.id)
-        seconds = (row.finished_at - row.started_at).total_seconds()
-        if row.outcome == "success":
-            warnings = tuple(row.message.split("; ")) if row.message else ()
-            outcome = GradeOutcome(job.student_id, "success", row.score, row.max_score, "",
-                                   seconds, warnings, collected.get(job.student_id))
-        else:
-            outcome = GradeOutcome(job.student_id, row.outcome, None, None, row.message,
-                                   seconds, collected=collected.get(job.student_id))
+        outcome = outcome_of(row, collected.get(job.student_id))
         outcomes.append(outcome)
         if on_result:
             on_result(outcome)

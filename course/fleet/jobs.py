@@ -22,8 +22,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..calendar import utcnow
 from ..errors import UserError
+from ..grade_one import autograde_one, record_result
 from ..gradebook import GradingRun
-from ..gradebook.records import finish_run
 from ..workspace import open_workspace
 
 __all__ = ["FINISHED", "Courses", "Job", "Refused", "RetryLater", "course_file_for",
@@ -187,8 +187,6 @@ def run_job(job: Job, worker: str, courses: Courses) -> str:
     """Grade ``job`` here, as its course among this worker's own ``courses``, and write its
     gradebook row. Returns the row's outcome; raises ``Refused`` for a job of another course
     (nothing graded, nothing written)."""
-    from ..grade import autograde_one
-
     ws = own_course(courses, course_id_for(job, courses), f"job {job.id!r}")
     try:
         with ws.gradebook() as gb:
@@ -210,13 +208,7 @@ def run_job(job: Job, worker: str, courses: Courses) -> str:
             raise RetryLater(problem)  # nbgrader lost the database mid-grading
         with ws.gradebook() as gb:
             run = gb.session.get(GradingRun, job.run_id)
-            if kind == "success":
-                submission = gb.nb.find_submission(job.assignment_id, job.student_id)
-                score, max_score = submission.score, submission.max_score
-                gb.nb.db.rollback()
-                finish_run(gb, run, "success", "; ".join(warnings), score, max_score)
-            else:
-                finish_run(gb, run, kind, problem)
+            record_result(gb, run, job.assignment_id, job.student_id, kind, problem, warnings)
             return kind
     except (OperationalError, InterfaceError) as exc:  # the database is down or restarting
         raise RetryLater(str(exc).splitlines()[0]) from None

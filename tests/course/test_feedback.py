@@ -24,7 +24,8 @@ from nbgrader.api import Gradebook
 from commands.main import main
 from course.collect import collect
 from course.feedback import strip_hidden_tests
-from course.grade import ENGINE, grade
+from course.grade import grade
+from course.grade_one import ENGINE
 from course.gradebook.records import finish_run, start_run
 from course.inbox import receive
 from course.release import generate

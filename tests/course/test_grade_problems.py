@@ -87,7 +87,7 @@ def test_plain_progress_lines_come_every_tenth_and_while_nothing_finishes():
     from rich.console import Console
 
     from commands.console import PlainProgress
-    from course.grade import GradeOutcome
+    from course.grade_one import GradeOutcome
 
     lines = []
 

@@ -384,8 +384,8 @@ def test_a_gpu_assignment_goes_to_the_gpu_worker_with_its_device_in_the_sandbox(
 
 def test_submissions_are_graded_when_each_student_s_deadline_passes(
         monkeypatch, live_fleet, rabbit, postgres_url):
-    from course.fleet.deadlines import due_for_grading, sweep
     from course.gradebook.records import grant_extension
+    from course.sweep import due_for_grading, sweep
 
     ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url,
                            {"ada": answered(), "ben": partial()}, collect=False)

@@ -67,7 +67,7 @@ def spies(monkeypatch):
         return "unreadable", "graded by the stub", []
 
     monkeypatch.setattr(course.fleet.jobs, "open_workspace", opening)
-    monkeypatch.setattr(course.grade, "autograde_one", grading)
+    monkeypatch.setattr(course.fleet.jobs, "autograde_one", grading)
     return seen
 
 
@@ -239,7 +239,7 @@ def test_the_sweep_sweeps_only_the_worker_s_own_courses(tmp_path, monkeypatch, s
     import course.calendar
     import course.grade
     from course.fleet.app import SWEEP, _sweep_deadlines, make_app
-    from course.fleet.deadlines import sweep_course, sweep_courses
+    from course.sweep import sweep_course, sweep_courses
 
     dl = make_course(tmp_path / "dl", "dl-a", monkeypatch, submit=("ada",))
     ml = make_course(tmp_path / "ml", "ml-b", monkeypatch, submit=("ada", "ben"))
@@ -259,11 +259,11 @@ def test_the_sweep_sweeps_only_the_worker_s_own_courses(tmp_path, monkeypatch, s
         with pytest.raises(Refused, match="is not one this worker grades"):
             sweep_course(courses, named, NOW)
         with pytest.raises(Reject):
-            _sweep_deadlines(named, courses=courses)
-    assert _sweep_deadlines("dl-a", courses=courses) == {"01-numpy": ["ada"]}
+            _sweep_deadlines(named, courses=courses, sweep=sweep_course)
+    assert _sweep_deadlines("dl-a", courses=courses, sweep=sweep_course) == {"01-numpy": ["ada"]}
     assert [s[0] for s in sent] == ["dl-a", "dl-a"]
     assert str(ml.course_file) not in spies["opened"] and str(handed_in) not in spies["opened"]
-    app = make_app("memory://", courses=courses, beat=True)
+    app = make_app("memory://", courses=courses, beat=True, sweep=sweep_course)
     try:
         assert [(e["task"], e["args"]) for e in app.conf.beat_schedule.values()] == [
             (SWEEP, ("dl-a",))]

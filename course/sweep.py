@@ -2,10 +2,11 @@
 extension included) has passed and whose submission that counts has no grading by the current
 graders yet, then collects and grades those (on the fleet: sends their jobs).
 
-Celery beat runs the sweep every minute on the worker started with ``course worker --beat``
-(one per fleet; without it nothing is graded by itself), one sweep per course the worker was
-given; a sweep names its course by id and runs only for the sweeping worker's own courses
-(``sweep_course``). ``now`` is always passed in.
+It sits above the grading backends: it finds what is due and calls ``course.grade.grade``.
+Celery beat runs it every minute on the worker started with ``course worker --beat`` (one per
+fleet; without it nothing is graded by itself; the worker command hands ``sweep_course`` to the
+fleet's app), one sweep per course the worker was given; a sweep names its course by id and
+runs only for the sweeping worker's own courses (``sweep_course``). ``now`` is always passed in.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Mapping
 
 from sqlalchemy import select
 
-from ..collect import counting_receipts
-from ..gradebook import GradingRun
-from ..gradebook.records import gather_facts
-from ..release import folder_checksum
-from ..workspace import Workspace
+from .collect import counting_receipts
+from .fleet.jobs import own_course
+from .gradebook import GradingRun
+from .gradebook.records import gather_facts
+from .release import folder_checksum
+from .workspace import Workspace
 
 __all__ = ["due_for_grading", "sweep", "sweep_course", "sweep_courses"]
 
@@ -50,7 +52,7 @@ def due_for_grading(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
 def sweep(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
     """Collect and grade what ``due_for_grading`` finds (sent without waiting on celery,
     graded here on the local backend). Returns what it started."""
-    from ..grade import grade
+    from .grade import grade  # looked up when called: tests replace it
 
     due = due_for_grading(ws, now)
     for assignment_id, students in due.items():  # grade() collects what is not collected yet
@@ -62,8 +64,6 @@ def sweep_course(courses: Mapping[str, str], course_id: str,
                  now: dt.datetime) -> dict[str, list[str]]:
     """``sweep`` of ``course_id``, one of a worker's own ``courses`` (course id -> course file),
     opened from the file the worker was given; any other id (or a path) is ``Refused``."""
-    from .jobs import own_course
-
     return sweep(own_course(courses, course_id, f"deadline sweep of {course_id!r}"), now)
 
 
