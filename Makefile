@@ -45,8 +45,10 @@ images: deps $(CHP) | $(UV)
 test: install $(CHP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff, and the layers of ARCHITECTURE.md (import-linter: no arrow up, no import circle)
 lint: install
 	$(UV) run --locked ruff check course autograder exchange hub_config dashboard commands devhub tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) demo-course .pytest_cache

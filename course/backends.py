@@ -13,15 +13,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import entry_points
 from typing import ClassVar, Self
 
-from .errors import UserError
 from .grade_one import GradeOutcome
+from .registry import Registry
 from .workspace import Workspace
 
-__all__ = ["ENTRY_POINTS", "Batch", "GradingBackend", "backend_class", "backend_names"]
+__all__ = ["BACKENDS", "ENTRY_POINTS", "Batch", "GradingBackend", "backend_class", "backend_names"]
 
 ENTRY_POINTS = "dl_course.grading_backends"
 
@@ -65,21 +63,13 @@ class GradingBackend(contextlib.AbstractContextManager):
         raise NotImplementedError
 
 
-@cache
-def _registered() -> dict:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINTS)}
+BACKENDS: Registry[GradingBackend] = Registry(ENTRY_POINTS, GradingBackend, "grading backend",
+                                              first=("local", "celery"))
 
 
 def backend_names() -> tuple[str, ...]:
-    return tuple(sorted(_registered()))
+    return tuple(BACKENDS)
 
 
 def backend_class(name: str) -> type[GradingBackend]:
-    entry = _registered().get(name)
-    if entry is None:
-        raise UserError(f"unknown grading backend {name!r}: choose one of "
-                        f"{', '.join(backend_names())} (entry points {ENTRY_POINTS})")
-    cls = entry.load()
-    if not (isinstance(cls, type) and issubclass(cls, GradingBackend)):
-        raise UserError(f"grading backend {name!r} ({entry.value}) is not a GradingBackend")
-    return cls
+    return BACKENDS[name]

@@ -32,7 +32,7 @@ def test_the_built_in_backends_are_found_by_name():
     assert backend_class("local") is LocalBackend
     assert backend_class("celery").name == "celery"
     with pytest.raises(UserError, match="unknown grading backend 'slurm': choose one of "
-                                        ".*celery.*local"):
+                                        "local, celery"):
         backend_class("slurm")
 
 
@@ -52,14 +52,14 @@ def test_a_new_backend_is_one_class_and_one_entry_point(tmp_path, monkeypatch):
     (info / "entry_points.txt").write_text(
         f"[{course.backends.ENTRY_POINTS}]\ninline = inline_backend:InlineBackend\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    course.backends._registered.cache_clear()
+    course.backends.BACKENDS.refresh()
     try:
         found = backend_class("inline")
         assert issubclass(found, GradingBackend) and found.__module__ == "inline_backend"
         assert "inline" in backend_names()
     finally:
         sys.modules.pop("inline_backend", None)
-        course.backends._registered.cache_clear()
+        course.backends.BACKENDS.refresh()
 
 
 def test_local_gpus_come_from_cuda_visible_devices_else_the_device_files(tmp_path):
