@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .client import Timeouts
 from .sandbox import IsolationUnavailable, SandboxLimits, require_isolation
+from .settings import GradingSettings, cpu_limit, run_limit
 
 __all__ = [
     "CellResult",
@@ -42,7 +43,24 @@ class GradingOptions:
     # the platform defaults (autograder.settings.DEFAULTS, through SandboxLimits and Timeouts)
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     timeouts: Timeouts = field(default_factory=Timeouts)
-    total_seconds: float = 900.0  # the whole pytest run, a backstop behind the per-call timeouts
+    # the whole pytest run, a backstop behind the per-call timeouts; left out, it follows the
+    # notebook's limit (autograder.settings.run_limit), so a longer notebook_timeout is not cut
+    total_seconds: float | None = None  # None: run_limit(timeouts.notebook), set at creation
+
+    def __post_init__(self):
+        if self.total_seconds is None:
+            object.__setattr__(self, "total_seconds", run_limit(self.timeouts.notebook))
+
+    @classmethod
+    def of(cls, settings: GradingSettings, gpu_devices: tuple[str, ...] = ()) -> GradingOptions:
+        """The options that grading settings give (``workers`` and the rest of where a
+        submission is graded are the caller's)."""
+        return cls(limits=SandboxLimits(memory_bytes=settings.memory_mb * 2**20,
+                                        cpu_seconds=cpu_limit(settings.notebook_timeout),
+                                        isolation=settings.isolation,
+                                        gpu_devices=tuple(gpu_devices)),
+                   timeouts=Timeouts(notebook=settings.notebook_timeout,
+                                     call=settings.call_timeout))
 
 
 @dataclass

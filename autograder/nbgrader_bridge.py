@@ -21,11 +21,11 @@ from pathlib import Path
 
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Dict, Float, Int, Unicode
+from traitlets import Bool, Dict, Float, Int, Unicode
 
 from .engine import GradingOptions, GradingResult, grade_notebook
 from .results import GradingReport
-from .settings import DEFAULTS, GradingSettings, setting_help
+from .settings import GradingSettings, sandbox_settings, setting_type
 
 __all__ = ["SandboxedGrading", "cell_outputs", "cell_score", "grader_cell_score"]
 
@@ -94,17 +94,28 @@ def cell_outputs(cell, result: GradingResult, index: int) -> list:
     return outputs
 
 
-class SandboxedGrading(NbGraderPreprocessor):
-    """Grades with hidden pytest graders against the notebook run in the sandbox."""
+_TRAITS = {float: Float, int: Int, str: Unicode, bool: Bool}
+
+
+def _setting_traits() -> dict:
+    """A configurable trait per grading setting that decides how a notebook is graded
+    (``autograder.settings.sandbox_settings``): its type, default and help from there."""
+    return {setting.name: _TRAITS[setting_type(setting)](
+                setting.default, help=setting.metadata["help"]).tag(config=True)
+            for setting in sandbox_settings()}
+
+
+# the settings' traits, built from GradingSettings: SandboxedGrading's config takes them
+_SettingTraits = type(NbGraderPreprocessor)("_SettingTraits", (NbGraderPreprocessor,),
+                                            {"__module__": __name__, **_setting_traits()})
+
+
+class SandboxedGrading(_SettingTraits):
+    """Grades with hidden pytest graders against the notebook run in the sandbox; the grading
+    settings' traits (``notebook_timeout``, ``memory_mb``, ...) come from ``_SettingTraits``."""
 
     source_root = Unicode("", help="folder holding <assignment>/graders and <assignment>/data"
                           ).tag(config=True)
-    notebook_timeout = Float(DEFAULTS.notebook_timeout, help=setting_help("notebook_timeout")
-                             ).tag(config=True)
-    call_timeout = Float(DEFAULTS.call_timeout, help=setting_help("call_timeout")
-                         ).tag(config=True)
-    memory_mb = Int(DEFAULTS.memory_mb, help=setting_help("memory_mb")).tag(config=True)
-    isolation = Unicode(DEFAULTS.isolation, help=setting_help("isolation")).tag(config=True)
     gpu_devices = Unicode("", help="comma-separated CUDA device ids for the sandbox"
                           ).tag(config=True)
     assignment_settings = Dict(help="per assignment id, its own limits ({setting: value}, the "
@@ -114,11 +125,10 @@ class SandboxedGrading(NbGraderPreprocessor):
                                ).tag(config=True)
 
     def options(self, assignment: str | None = None) -> GradingOptions:
-        values = {"notebook_timeout": self.notebook_timeout, "call_timeout": self.call_timeout,
-                  "memory_mb": self.memory_mb, "isolation": self.isolation}
+        values = {setting.name: getattr(self, setting.name) for setting in sandbox_settings()}
         values.update(self.assignment_settings.get(assignment, {}))
         settings = GradingSettings(**values)
-        return settings.options(tuple(d for d in self.gpu_devices.split(",") if d))
+        return GradingOptions.of(settings, tuple(d for d in self.gpu_devices.split(",") if d))
 
     def preprocess(self, nb, resources):
         assignment = resources["nbgrader"]["assignment"]

@@ -25,7 +25,7 @@ from pathlib import Path
 import autograder
 
 from .cgroup_delegation import delegate
-from .settings import DEFAULTS
+from .settings import DEFAULTS, cpu_limit
 
 __all__ = ["NOBODY", "Cgroup", "IsolationUnavailable", "Launch", "SandboxLimits", "choose_isolation",
            "isolation_report", "launch", "require_isolation"]
@@ -47,7 +47,7 @@ class SandboxLimits:
     processes: int = 256  # threads count too: leave room for BLAS and TensorFlow pools
     file_bytes: int = 64 * 1024**2
     home_bytes: int = 256 * 1024**2
-    cpu_seconds: int = 600
+    cpu_seconds: int = cpu_limit(DEFAULTS.notebook_timeout)  # settings.cpu_limit
     open_files: int = 512
     gpu_devices: tuple[str, ...] = ()  # CUDA device ids visible to the student, e.g. ("0",)
     isolation: str = DEFAULTS.isolation  # auto | bwrap | unshare | none

@@ -15,10 +15,12 @@ from rich.markup import escape
 
 from course import calendar
 
-__all__ = ["PlainProgress", "err", "grade_with_progress", "judged_at",
+__all__ = ["DISCOVERY", "PlainProgress", "err", "grade_with_progress", "judged_at",
            "wide_console", "workspace"]
 
 err = Console(stderr=True)
+# where a command finds the course file without --course (course.locate.find_course_file)
+DISCOVERY = "$COURSE_FILE, else course.yml here or in the nearest parent folder"
 PLAIN_PROGRESS_EVERY_S = 10.0  # a progress line at least this often without a terminal
 
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import socket
 
-from commands.console import wide_console
+from autograder.settings import QUEUE_NAME as QUEUE_NAME_PATTERN
+from commands.console import DISCOVERY, wide_console
 from commands.console import workspace as _workspace
 from course.errors import UserError
 
-__all__ = ["add_fleet_commands", "doctor_fleet", "queue_state"]
+__all__ = ["add_fleet_commands", "default_worker_name", "doctor_fleet", "node_name_taken",
+           "queue_state", "worker_courses"]
 
 
+QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
 WORKER_COURSES = "COURSE_WORKER_COURSES"  # a container's --course list, files joined by ':'
 
 
@@ -24,6 +28,53 @@ def worker_course_files(named: list[str] | None, environ=os.environ) -> list[str
     if named:
         return list(named)
     return [path for path in environ.get(WORKER_COURSES, "").split(os.pathsep) if path.strip()]
+
+
+def worker_courses(named: list[str] | None, environ=os.environ) -> list[str]:
+    """The course files a worker grades: ``worker_course_files``, else the one course file found
+    as every command finds it (``$COURSE_FILE``, else course.yml here or in a parent folder)."""
+    from course.locate import find_course_file
+
+    return worker_course_files(named, environ) or [str(find_course_file(environ=environ))]
+
+
+def default_worker_name(queue: str, gpu: str | None, *, pid: int | None = None,
+                        host: str | None = None) -> str:
+    """``cpu-PID@HOST`` or ``gpuN-PID@HOST``: Celery's node name, unique to this process on
+    this machine. Two workers of one name clash: a node's pidbox queue (remote control) is
+    exclusive, and the second worker's declaration of it fails."""
+    pid = os.getpid() if pid is None else pid
+    host = socket.gethostname() if host is None else host
+    if queue == "gpu":
+        kind = f"gpu{gpu}"
+    else:  # cpu, or a named queue (a GPU worker of it says which device)
+        kind = queue + (f"-gpu{gpu}" if gpu is not None else "")
+    return f"{kind}-{pid}@{host}"
+
+
+def node_name_taken(app, name: str) -> bool:
+    """Whether a worker of this Celery node name is connected to ``app``'s broker now: its
+    pidbox queue (remote control; exclusive, so deleted with its connection) exists. False when
+    the broker does not answer: the worker then waits for it as Celery always does."""
+    from amqp.exceptions import AMQPError, NotFound, ResourceLocked
+    from kombu.exceptions import KombuError
+
+    queue = app.control.mailbox.get_queue(name).name
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            try:
+                declared = channel.queue_declare(queue, passive=True)
+            finally:
+                conn.maybe_close_channel(channel)
+    except ResourceLocked:  # exclusive to the connection of a live worker of that name
+        return True
+    except NotFound:  # no worker of that name
+        return False
+    except (OSError, KombuError, AMQPError):
+        return False
+    return bool(getattr(declared, "consumer_count", 0))
 
 
 def worker_broker(courses: dict[str, str]) -> str:
@@ -47,28 +98,39 @@ def cmd_worker(args) -> int:
 
     from course.fleet.app import make_app
     from course.fleet.jobs import resolve_courses
-    from course.grade import WORKER_MODULES, default_workers, prepare_worker
+    from course.grade import default_workers
+    from course.grade_one import WORKER_MODULES, prepare_worker
+    from course.sweep import sweep_course
     from course.workspace import open_workspace
 
     # the courses this worker grades, read once now: course id -> course file. A job names its
     # course by id; one of any other course is refused (a path in a message is never opened)
-    courses = resolve_courses(worker_course_files(args.course))
+    courses = resolve_courses(worker_courses(args.course))
     queue = args.queue or ("gpu" if args.gpu is not None else "cpu")
-    if queue == "gpu":
-        if args.gpu is None:
-            raise UserError("a gpu worker needs --gpu N: the device it grades on")
+    if not QUEUE_NAME.fullmatch(queue):
+        raise UserError(f"--queue {queue!r}: a queue name is lower-case letters, digits, - and _ "
+                        "(as grading.queue)")
+    if queue == "gpu" and args.gpu is None:
+        raise UserError("a gpu worker needs --gpu N: the device it grades on")
+    if queue == "cpu" and args.gpu is not None:
+        raise UserError("--gpu is for gpu workers (--queue gpu, or a named queue of GPUs)")
+    if args.gpu is not None:
         if args.concurrency not in (None, 1):
             raise UserError("a gpu worker grades one job at a time (--concurrency 1)")
         concurrency = 1
         os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)  # the grader side sees only its GPU
     else:
-        if args.gpu is not None:
-            raise UserError("--gpu is for gpu workers (--queue gpu)")
+        if queue != "cpu":  # a named queue without --gpu: its sandboxes see no GPU
+            os.environ["CUDA_VISIBLE_DEVICES"] = ""
         concurrency = args.concurrency or default_workers()
     os.environ["COURSE_WORKER_QUEUE"] = queue  # read by the jobs in the pool's processes
-    name = args.name or (f"gpu{args.gpu}@{socket.gethostname()}" if queue == "gpu"
-                         else f"cpu@{socket.gethostname()}")
-    app = make_app(worker_broker(courses), courses=courses, beat=args.beat)
+    name = args.name or default_worker_name(queue, args.gpu)
+    app = make_app(worker_broker(courses), courses=courses, beat=args.beat,
+                   sweep=sweep_course, queues=(queue,))
+    if node_name_taken(app, name):
+        raise UserError(f"a worker named {name} is connected to the broker already: two workers "
+                        "of one name clash (Celery's remote-control queue of a name is "
+                        "exclusive); give this one another --name")
     # the pool's processes are forked from this one (and keep its app, with these courses):
     # import the grading code once, here, and each process starts its warm grading process as
     # it starts, not at its first job
@@ -96,6 +158,7 @@ def queue_state(ws) -> dict:
     from course.fleet.app import QUEUES, TASK, broker_url, make_app
     from course.gradebook import GradingRun
     from course.release import folder_checksum
+    from course.settings import resolve_grading
 
     kinds = {"queued": "queued", "running": "running", "success": "done", "error": "failed",
              "unreadable": "failed"}
@@ -123,13 +186,15 @@ def queue_state(ws) -> dict:
         return state
     from kombu.exceptions import KombuError  # Celery's: every command builds this parser
 
-    app = make_app(url)
+    named = tuple(dict.fromkeys(resolve_grading(ws.course, assignment.id).values.queue
+                                for assignment in ws.course.assignments))
+    app = make_app(url, queues=named)
     try:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
             state["queues"] = {name: channel.queue_declare(name, durable=True, auto_delete=False)
-                               .message_count for name in QUEUES}
+                               .message_count for name in dict.fromkeys([*QUEUES, *named])}
         inspect = app.control.inspect(timeout=1.0)
         stats, active = inspect.stats() or {}, inspect.active() or {}
         state["workers"] = {
@@ -211,19 +276,22 @@ def cmd_queue(args) -> int:
 
 
 def add_fleet_commands(add) -> None:
-    """Register subcommands with ``add(name, func, help_text) -> argparse parser`` (see cli.py)."""
+    """Register subcommands with ``add(name, func, help_text) -> argparse parser``."""
     p = add("worker", cmd_worker, "run a Celery worker of the grading fleet (grading.backend: "
             "celery)", own_course=True)
     p.add_argument("--course", metavar="FILE", action="append",
                    help="a course file (or its folder) this worker grades; repeat it for each "
                    "course. Jobs and sweeps of any other course are refused. Default: "
-                   f"${WORKER_COURSES} (files separated by '{os.pathsep}'); no default course")
-    p.add_argument("--queue", choices=["cpu", "gpu"],
-                   help="the queue it takes jobs from (default: gpu with --gpu, else cpu)")
-    p.add_argument("--gpu", metavar="N", help="the GPU it grades on (one job at a time)")
+                   f"${WORKER_COURSES} (files separated by '{os.pathsep}'), else {DISCOVERY}")
+    p.add_argument("--queue", metavar="NAME",
+                   help="the named queue it takes jobs from: cpu, gpu, or one an assignment names "
+                   "(grading.queue; default: gpu with --gpu, else cpu)")
+    p.add_argument("--gpu", metavar="N", help="the GPU it grades on (one job at a time); "
+                   "required on the gpu queue, allowed on a named one")
     p.add_argument("--concurrency", type=int, metavar="K",
                    help="jobs at once on a cpu worker (default: the cores)")
-    p.add_argument("--name", help="worker name (default: cpu@HOST or gpuN@HOST)")
+    p.add_argument("--name", help="worker name, unique in the fleet (default: cpu-PID@HOST, "
+                   "gpuN-PID@HOST or QUEUE-PID@HOST)")
     p.add_argument("--beat", action="store_true",
                    help="also run the deadline sweep of each of its courses every minute: "
                         "submissions are graded when each student's deadline passes (one "

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from commands.console import judged_at
+from commands.console import DISCOVERY, judged_at
 from commands.console import workspace as _workspace
 from course import calendar
 from course.errors import UserError
@@ -226,7 +226,7 @@ def nested_commands(parent, dest: str, *, required: bool):
     def add(name, func, help_text):
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--course", metavar="PATH", default=argparse.SUPPRESS,
-                             help="course file or its folder (default: ./course.yml)")
+                             help=f"course file or its folder (default: {DISCOVERY})")
         command.set_defaults(func=func)
         return command
 
@@ -234,7 +234,7 @@ def nested_commands(parent, dest: str, *, required: bool):
 
 
 def add_life_commands(add) -> None:
-    """Register subcommands with ``add(name, func, help_text) -> argparse parser`` (see cli.py)."""
+    """Register subcommands with ``add(name, func, help_text) -> argparse parser``."""
     p = add("draw", cmd_draw, "draw students who handed in on time to present an assignment")
     p.add_argument("assignment")
     p.add_argument("--count", type=int, help="how many (default: presenters.count)")
@@ -276,5 +276,6 @@ def add_life_commands(add) -> None:
     p = add("wiki", None, "the course wiki: session pages, index and syllabus")
     p = nested_commands(p, "wiki_command", required=True)("export", cmd_wiki_export,
                                     "write the wiki as Markdown, MediaWiki markup or HTML")
-    p.add_argument("--format", choices=["markdown", "mediawiki", "html"], required=True)
+    p.add_argument("--format", metavar="FORMAT", required=True,
+                   help="markdown | mediawiki | html, or an installed plug-in's")
     p.add_argument("--out", metavar="DIR", required=True)

@@ -1,5 +1,5 @@
 """Setting a course up: ``course init``, ``validate``, ``upgrade`` and ``roster import | list |
-drop`` (registered by cli.py's parser through ``add_setup_commands``)."""
+drop`` (registered by commands.main through ``add_setup_commands``)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def cmd_upgrade(args) -> int:
 
 
 def cmd_roster_import(args) -> int:
-    from course.coursefile import find_course_file
+    from course.locate import find_course_file
     from course.roster import import_roster
     from course.roster_csv import column_options
 
@@ -170,7 +170,7 @@ def cmd_roster_drop(args) -> int:
 
 
 def add_setup_commands(add) -> None:
-    """Register subcommands with ``add(name, func, help_text) -> argparse parser`` (see cli.py)."""
+    """Register subcommands with ``add(name, func, help_text) -> argparse parser``."""
     p = add("init", cmd_init, "create a new course skeleton (course.yml, assignments/)")
     p.add_argument("dir", nargs="?", default=".")
     p.add_argument("--id", help="course id (default: the folder's name)")

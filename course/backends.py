@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
 from .grade_one import GradeOutcome
+from .grading_keys import BACKENDS_GROUP
 from .registry import Registry
 from .workspace import Workspace
 
 __all__ = ["BACKENDS", "ENTRY_POINTS", "Batch", "GradingBackend", "backend_class", "backend_names"]
 
-ENTRY_POINTS = "dl_course.grading_backends"
+ENTRY_POINTS = BACKENDS_GROUP
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Batch:
     students: list[str]
     version: str  # the graders' version (a checksum of the assignment's source)
     expected: list[str]  # the assignment's notebooks
-    queue: str  # the named queue the assignment asks for (grading.gpu: "gpu", else "cpu")
+    queue: str  # the named queue the assignment's jobs go to (grading.queue: cpu, gpu, ...)
     collected: dict[str, str] = field(default_factory=dict)  # student -> newer receipt's time
     on_result: Callable[[GradeOutcome], None] | None = None
     wait: bool = True  # False: return once the work is sent (a backend that sends it)

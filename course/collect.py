@@ -15,7 +15,7 @@ from pathlib import Path
 from .calendar import iso_utc
 from .gradebook import Receipt
 from .gradebook.records import gather_facts, receipts_for
-from .policy import pick_receipt
+from .policy import effective_deadline, pick_receipt
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE, format_timestamp, read_receipt_id
 from .workspace import Workspace
 
@@ -73,7 +73,7 @@ def counting_receipts(ws: Workspace, gb, assignment_id: str) -> dict[str, Receip
         by_student.setdefault(receipt.student_id, []).append(receipt)
     chosen = {}
     for student_id, receipts in sorted(by_student.items()):
-        deadline = max(due, extensions.get((student_id, assignment_id), due))
+        deadline = effective_deadline(due, extensions.get((student_id, assignment_id)))
         moment = pick_receipt([r.received_at for r in receipts], deadline)
         chosen[student_id] = max((r for r in receipts if r.received_at == moment),
                                  key=lambda r: r.id)

@@ -7,22 +7,22 @@ and held here as aware datetimes; everything downstream compares instants.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import functools
 import io
 import re
-import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from autograder.settings import BACKENDS, DEFAULTS, ISOLATION_MODES
-
 from . import calendar, parse_cache
 from .errors import UnknownId, UserError
+from .grading_keys import grading_model
+from .late_rules import known_late_rule
+from .locate import find_course_file
+from .schema_errors import field_name, line_of, schema_errors
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -39,7 +39,6 @@ __all__ = [
     "Summaries",
     "check_course_file",
     "check_course_text",
-    "find_course_file",
     "load_course",
     "parse_course",
 ]
@@ -116,7 +115,13 @@ class Policy(_Strict):
     pass_threshold: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of points below which a submission is a miss"
     )
-    late: Literal["missed", "accepted"] = "missed"
+    late: str = Field("missed", description="what a late hand-in counts as: a late rule's name "
+                      "(course.late_rules: missed, accepted or an installed one)")
+
+    @field_validator("late")
+    @classmethod
+    def _a_late_rule(cls, value: str) -> str:
+        return known_late_rule(value)
 
 
 class DeadlineRule(_Strict):
@@ -142,23 +147,9 @@ class Presenters(_Strict):
     count: int = Field(2, ge=1, description="students drawn to present each assignment")
 
 
-class Grading(_Strict):
-    """Limits for grading one submission; an assignment's own ``grading:`` overrides these.
-    A key left out is not set here: ``course.settings.resolve_grading`` falls back to the
-    course's block, then to the platform defaults (``autograder.settings.DEFAULTS``)."""
-
-    notebook_timeout: float | None = Field(
-        None, gt=0, description=f"s to run all cells ({DEFAULTS.notebook_timeout:g})")
-    call_timeout: float | None = Field(
-        None, gt=0, description=f"s for one grader call ({DEFAULTS.call_timeout:g})")
-    memory_mb: int | None = Field(None, ge=64,
-                                  description=f"memory cap in MiB ({DEFAULTS.memory_mb})")
-    isolation: Literal[ISOLATION_MODES] | None = None  # type: ignore[valid-type]
-    workers: int | None = Field(None, ge=1, description="submissions graded at once (cores)")
-    backend: Literal[BACKENDS] | None = None  # type: ignore[valid-type]
-    broker: str | None = Field(None, pattern=r"^amqps?://",
-                               description="the celery backend's RabbitMQ, amqp://...")
-    gpu: bool | None = Field(None, description="grade on a GPU worker (false)")
+# an assignment's own ``grading:`` overrides the course's; a key left out is not set (the course's,
+# else the platform default: course.settings.resolve_grading). Built from GradingSettings' fields.
+Grading = grading_model(_Strict)
 
 
 def _zone(info: ValidationInfo) -> ZoneInfo:
@@ -302,138 +293,6 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _line_of(tree: Any, loc: tuple) -> int | None:
-    """1-based line of the deepest node of ``loc`` that exists in the YAML tree."""
-    line = None
-    node = tree
-    for part in loc:
-        try:
-            if isinstance(part, int) and isinstance(node, list):
-                line = node.lc.item(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, dict) and part in node:
-                line = node.lc.key(part)[0] + 1
-                node = node[part]
-            else:
-                break
-        except (AttributeError, KeyError, IndexError, TypeError):
-            break
-    if line is None and hasattr(tree, "lc"):
-        line = tree.lc.line + 1
-    return line
-
-
-def _field_name(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-REQUIRED_HINTS = {("timezone",): "an IANA time zone name such as 'Europe/Berlin'"}
-
-
-def _message(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key (check the spelling)"
-    if error["type"] == "missing":
-        hint = REQUIRED_HINTS.get(tuple(error["loc"]))
-        return f"required: {hint}" if hint else "required but missing"
-    ctx_error = error.get("ctx", {}).get("error")
-    if isinstance(ctx_error, calendar.LocalTimeError):
-        return str(ctx_error)
-    message = error["msg"].removeprefix("Value error, ")
-    if "input" in error and not isinstance(error["input"], (dict, list)):
-        message += f" (got {error['input']!r})"
-    return message
-
-
-def _alternatives(annotation: Any) -> list:
-    """The members of a union (``X | None`` gives X), else the annotation itself."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        return [member for member in get_args(annotation) if member is not type(None)]
-    return [annotation]
-
-
-def _in_file(loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
-    """pydantic's error location as a path through the file (its union-member tags such as
-    'int' dropped), and the model whose key the path's last name is."""
-    path: list = []
-    current: list = [Course]
-    owner = None
-    for part in loc:
-        options = [member for annotation in current for member in _alternatives(annotation)]
-        if isinstance(part, int):
-            current = [get_args(o)[0] for o in options if get_origin(o) is list and get_args(o)]
-            path.append(part)
-            continue
-        models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
-        if not models:
-            if len(options) > 1:
-                continue  # pydantic names the union member it tried; not a key in the file
-            path.append(part)
-            current = []
-            continue
-        owner = models[0]
-        found = owner.model_fields.get(part)
-        current = [found.annotation] if found else []
-        path.append(part)
-    return tuple(path), owner
-
-
-def _did_you_mean(key: str, model: type[BaseModel] | None, present: Any) -> str | None:
-    """The allowed key of ``model`` closest to a misspelt one, preferring keys not yet given."""
-    if model is None:
-        return None
-    allowed = list(model.model_fields)
-    given = set(present) if isinstance(present, dict) else set()
-    for candidates in ([name for name in allowed if name not in given], allowed):
-        match = difflib.get_close_matches(key, candidates, n=1)
-        if match:
-            return match[0]
-    return None
-
-
-def _subtree(data: Any, path: tuple) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
-def _schema_errors(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
-    """Every schema error as (path in the file, message). A misspelt key gets a suggestion; a
-    required key missing because it is misspelt is reported once, at the misspelling."""
-    found: dict[tuple, list[str]] = {}  # path -> messages, in pydantic's order
-    unknown: dict[tuple, tuple] = {}  # (parent path, suggested key) -> path of the unknown key
-    missing: list[tuple] = []
-    for error in exc.errors():
-        path, owner = _in_file(tuple(error["loc"]))
-        message = _message(error)
-        if error["type"] == "extra_forbidden" and path and isinstance(path[-1], str):
-            suggestion = _did_you_mean(path[-1], owner, _subtree(data, path[:-1]))
-            if suggestion:
-                message = f"unknown key; did you mean {suggestion!r}?"
-                unknown.setdefault((path[:-1], suggestion), path)
-            else:
-                allowed = ", ".join(owner.model_fields) if owner else ""
-                message = f"unknown key; allowed here: {allowed}" if allowed else message
-        elif error["type"] == "missing":
-            missing.append(path)
-        messages = found.setdefault(path, [])
-        if message not in messages:
-            messages.append(message)
-    for path in missing:
-        misspelt = unknown.get((path[:-1], path[-1]))
-        if misspelt is not None:
-            del found[path]
-            found[misspelt] = [f"{found[misspelt][0]} ({path[-1]!r} is required)"]
-    return [(path, "; or ".join([messages[0], *(m[:1].lower() + m[1:] for m in messages[1:])]))
-            for path, messages in found.items()]
-
-
 @dataclass
 class CourseFileCheck:
     """What checking a course file found: the course (None unless it loads) and every error."""
@@ -445,10 +304,10 @@ class CourseFileCheck:
 
     def line(self, loc: tuple) -> int | None:
         """The 1-based line of ``loc`` (e.g. ``("assignments", 0)``) in the course file."""
-        return _line_of(self.tree, loc) if self.tree is not None else None
+        return line_of(self.tree, loc) if self.tree is not None else None
 
     def error_at(self, loc: tuple, message: str) -> CourseFileError:
-        return CourseFileError(self.path, message, line=self.line(loc), field=_field_name(loc))
+        return CourseFileError(self.path, message, line=self.line(loc), field=field_name(loc))
 
 
 def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCheck:
@@ -489,7 +348,7 @@ def _check_plain(check: CourseFileCheck, data: dict) -> None:
     try:
         course = Course.model_validate(data, context={"zone": zone})
     except ValidationError as exc:
-        for loc, message in _schema_errors(exc, data):
+        for loc, message in schema_errors(exc, data, Course):
             fail(loc, message)
     else:  # checks across fields need a course that has the schema's shape
         _check_unique(course, fail)
@@ -595,16 +454,6 @@ def parse_course(text: str, path: Path | str = COURSE_FILE) -> Course:
         raise CourseFileError.joined(check.errors)
     assert check.course is not None
     return check.course
-
-
-def find_course_file(path: Path | str | None = None) -> Path:
-    """``--course PATH`` if given (a file or its folder), else ./course.yml."""
-    candidate = Path(path) if path else Path.cwd() / COURSE_FILE
-    if candidate.is_dir():
-        candidate = candidate / COURSE_FILE
-    if not candidate.is_file():
-        raise CourseFileError(candidate, "no course file here (create one with 'course init')")
-    return candidate
 
 
 def check_course_file(path: Path | str | None = None) -> CourseFileCheck:

@@ -51,7 +51,7 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
     for student_id in students or []:
         ws.course.student(student_id)
     settings = ws.course.grading_for(assignment_id)
-    queue = "gpu" if settings["gpu"] else "cpu"
+    queue = settings["queue"]
     count = len(students if students is not None else collected_students(ws, assignment_id))
     backend = backend_class(settings["backend"])(
         ws, assignment_id, workers=workers or settings["workers"] or default_workers(),

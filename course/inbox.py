@@ -22,7 +22,8 @@ from .errors import UserError
 from .folders import write_folder
 from .gradebook import Gradebook, Receipt
 from .gradebook.records import add_receipt, current_excuse, current_extension, receipts_where
-from .policy import by_deadline, pick_receipt
+from .late_rules import late_rule
+from .policy import by_deadline, effective_deadline, pick_receipt
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
@@ -287,7 +288,7 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
     student_id, assignment_id = receipt.student_id, receipt.assignment_id
     due = course.due(assignment_id)
     extension = current_extension(gb, student_id, assignment_id)
-    deadline = max(due, extension.until) if extension is not None else due
+    deadline = effective_deadline(due, extension.until if extension is not None else None)
     others = [r.received_at for r in receipts_where(gb, student_id=student_id,
                                                     assignment_id=assignment_id)
               if r.id != receipt.id]
@@ -305,9 +306,9 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
         which = "extended deadline" if deadline > due else "deadline"
         late_by = span_text(receipt.received_at.replace(microsecond=0) - deadline)
         text = f"late: {late_by} after the {which} {readable_local(deadline, zone)}; "
-        missed = course.policy.late == "missed"
-        text += ("late work counts as missed under this course's policy" if missed
-                 else "late work is accepted under this course's policy")
+        rule = late_rule(course.policy.late)
+        missed = rule.counts_as_miss(receipt.received_at.replace(microsecond=0) - deadline)
+        text += rule.notice(missed)
         if not this_counts:
             text += f"; your on-time submission of {local_seconds(counts, zone)} still counts"
         elif missed:

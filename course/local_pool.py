@@ -82,11 +82,12 @@ class LocalBackend(GradingBackend):
     def check(self, queue: str) -> None:
         if queue == "gpu" and not local_gpus():
             raise UserError(
-                f"{self.assignment_id} is graded on a GPU (grading.gpu: true) and this machine "
+                f"{self.assignment_id} is graded on a GPU (grading.queue: gpu) and this machine "
                 "has none (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES empty): grade it with "
-                "grading.backend: celery and a GPU worker, or set grading.gpu: false")
+                "grading.backend: celery and a GPU worker, or set grading.queue: cpu")
         if queue not in ("cpu", "gpu"):
-            raise UserError(f"the local backend grades on the queues cpu and gpu, not {queue!r}")
+            raise UserError(f"{self.assignment_id}: the local backend grades the queues cpu and "
+                            f"gpu, not {queue!r} (a fleet's named queue: grading.backend: celery)")
 
     def grade(self, batch: Batch) -> list[GradeOutcome]:
         ws, assignment_id = batch.ws, batch.assignment_id

@@ -15,12 +15,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .coursefile import Course
+from .late_rules import late_rule
 
 __all__ = [
     "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Override",
     "Standing",
-    "by_deadline", "judge", "pick_receipt", "release_warning", "release_warnings",
-    "unreleased_past_deadline",
+    "by_deadline", "effective_deadline", "judge", "pick_receipt", "release_warning",
+    "release_warnings", "unreleased_past_deadline", "withdrawal_ends",
 ]
 
 STATES = ("on_time", "extended", "late", "by_hand", "missing", "excused", "pending",
@@ -129,6 +130,23 @@ def pick_receipt(received: list[dt.datetime], deadline: dt.datetime) -> dt.datet
     return max(received) if received else None
 
 
+def effective_deadline(due: dt.datetime, extension: dt.datetime | None) -> dt.datetime:
+    """The deadline a student works to: ``due``, or the end of their extension in force when it
+    is later (an extension never shortens the deadline). Every reader of a deadline takes it
+    from here: the policy, the receipt's notice, which submission counts, the deadline sweep."""
+    return due if extension is None else max(due, extension)
+
+
+def withdrawal_ends(course: Course) -> dt.datetime:
+    """The instant (UTC) the withdrawal day ends in the course's zone: exclusions must be done
+    before it, and the policy says "must be excluded by <date>" while that day lasts. A next
+    midnight that a DST change skips or repeats counts once the next day has begun for good."""
+    day, zone = course.withdrawal_deadline, course.zone
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    readings = [midnight.replace(tzinfo=zone, fold=fold).astimezone(dt.UTC) for fold in (0, 1)]
+    return max((r for r in readings if r.astimezone(zone).date() > day), default=readings[0])
+
+
 def _released(releases: dict[str, dt.datetime], assignment_id: str, as_of: dt.datetime) -> bool:
     released = releases.get(assignment_id)
     return released is not None and released <= as_of
@@ -137,7 +155,7 @@ def _released(releases: dict[str, dt.datetime], assignment_id: str, as_of: dt.da
 def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
             as_of: dt.datetime) -> AssignmentResult:
     _student_id, assignment_id = pair
-    effective_due = max(due, facts.extensions.get(pair, due))
+    effective_due = effective_deadline(due, facts.extensions.get(pair))
     received = pick_receipt([r for r in facts.receipts.get(pair, []) if r <= as_of], effective_due)
     policy = course.policy
     notes = []
@@ -150,7 +168,8 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
     elif received is not None and by_deadline(received, effective_due):
         state, miss = "extended", False
     elif received is not None:
-        state, miss = "late", policy.late == "missed"
+        late_by = received.replace(microsecond=0) - effective_due  # as by_deadline judges
+        state, miss = "late", late_rule(policy.late).counts_as_miss(late_by)
         if miss:
             notes.append("late submissions count as missed")
     elif pair in facts.overrides:  # nothing received: the work came another way (paper, email)
@@ -257,7 +276,7 @@ def _status(course: Course, misses: int, as_of: dt.datetime) -> tuple[str, str]:
     allowance = course.policy.excused_misses
     if misses > allowance:
         deadline = course.withdrawal_deadline
-        if as_of.astimezone(course.zone).date() <= deadline:
+        if as_of < withdrawal_ends(course):
             return "exclude", f"must be excluded by {deadline.isoformat()}"
         return "exclude", f"exclude (withdrawal deadline {deadline.isoformat()} has passed)"
     if misses and misses == allowance:

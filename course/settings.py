@@ -5,20 +5,33 @@ from. ``course grade``, ``grade-file``, ``check-graders`` and ``config`` all rea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from autograder.settings import DEFAULTS, GradingSettings
 
-from .coursefile import Course
+if TYPE_CHECKING:
+    from autograder.engine import GradingOptions
 
-__all__ = ["COURSE", "DEFAULT", "DISPATCH_SETTINGS", "ResolvedSettings", "Setting",
-           "resolve_grading", "shown_broker"]
+__all__ = ["COURSE", "DEFAULT", "DISPATCH_SETTINGS", "GradedCourse", "ResolvedSettings",
+           "Setting", "resolve_grading", "shown_broker"]
 
 COURSE = "course grading"
 DEFAULT = "default"
 # where and how many at once a submission is graded, not how: not nbgrader's settings
-DISPATCH_SETTINGS = ("workers", "backend", "broker", "gpu")
+DISPATCH_SETTINGS = tuple(f.name for f in fields(GradingSettings) if f.metadata["dispatch"])
+
+
+class GradedCourse(Protocol):
+    """What resolving needs of a course: ``course.coursefile.Course``, which asks this module
+    (``Course.grading_for``), so this module does not import it."""
+
+    grading: Any  # the course file's grading: block (course.grading_keys)
+    assignments: Sequence[Any]
+
+    def assignment(self, assignment_id: str) -> Any: ...
 
 
 def shown_broker(url: str | None) -> str | None:
@@ -51,16 +64,18 @@ class ResolvedSettings:
             yield Setting(f.name, shown_broker(value) if f.name == "broker" else value,
                           self.sources[f.name])
 
-    def options(self):
+    def options(self) -> GradingOptions:
         """The engine's ``GradingOptions`` for these settings."""
-        return self.values.options()
+        from autograder.engine import GradingOptions  # numpy and the client: when grading
+
+        return GradingOptions.of(self.values)
 
     def to_json(self) -> dict:
         return {"assignment": self.assignment_id,
                 "settings": {s.name: {"value": s.value, "source": s.source} for s in self}}
 
 
-def resolve_grading(course: Course, assignment_id: str | None) -> ResolvedSettings:
+def resolve_grading(course: GradedCourse, assignment_id: str | None) -> ResolvedSettings:
     """The effective grading settings of one assignment, in order: the assignment's own
     ``grading:``, the course file's ``grading:``, the platform defaults. ``None``: the course's
     settings, without an assignment's."""

@@ -20,6 +20,7 @@ from .collect import counting_receipts
 from .fleet.jobs import own_course
 from .gradebook import GradingRun
 from .gradebook.records import gather_facts
+from .policy import effective_deadline
 from .release import folder_checksum
 from .workspace import Workspace
 
@@ -39,7 +40,7 @@ def due_for_grading(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
             deadline = ws.course.due(assignment.id)
             version = folder_checksum(source)[:16]
             for student_id, receipt in counting_receipts(ws, gb, assignment.id).items():
-                if now < max(deadline, extensions.get((student_id, assignment.id), deadline)):
+                if now < effective_deadline(deadline, extensions.get((student_id, assignment.id))):
                     continue
                 graded = gb.session.scalars(select(GradingRun.id).filter_by(
                     student_id=student_id, assignment_id=assignment.id, receipt_id=receipt.id,

@@ -67,7 +67,15 @@ def unreleased_deadlines(ws: Workspace, check: CourseFileCheck,
                          release_warning(ws.course, assignment_id))
 
 
-CHECKS: list[Check] = [missing_sources, unreleased_deadlines]
+def long_jobs(ws: Workspace, check: CourseFileCheck, now: dt.datetime) -> Iterator[Problem]:
+    """An assignment graded on the fleet whose job could outlast RabbitMQ's consumer_timeout."""
+    from .time_limits import jobs_over_broker_timeout
+
+    for index, message in jobs_over_broker_timeout(ws.course, ws.source):
+        yield Problem.at(WARNING, check, ("assignments", index), message)
+
+
+CHECKS: list[Check] = [missing_sources, unreleased_deadlines, long_jobs]
 
 
 def validate_course(path: Path | str | None = None, *,

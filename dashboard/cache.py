@@ -66,11 +66,11 @@ def fingerprint(gb) -> tuple:
 def next_change(course, data: dict, now: dt.datetime) -> dt.datetime | None:
     """The first instant after ``now`` at which the same facts are judged differently: a
     deadline (extended or not) or a release passes, or the withdrawal day ends."""
-    from .data import withdrawal_instant
+    from course.policy import withdrawal_ends
 
     instants = [course.due(a.id) for a in course.assignments]
     instants += [a.release for a in course.assignments if a.release is not None]
-    instants.append(withdrawal_instant(course))
+    instants.append(withdrawal_ends(course))
     for student in data["students"]:
         for entry in student["assignments"].values():
             instants.append(dt.datetime.fromisoformat(entry["effective_due_utc"]))

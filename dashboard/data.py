@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from autograder.results import REPORT_SUFFIX, GradingReport
-from course.calendar import localize, readable_local
+from course.calendar import readable_local
 from course.collect import counting_receipts
 from course.gradebook.models import (
     Excuse,
@@ -25,20 +25,13 @@ from course.gradebook.models import (
     Receipt,
     ScoreOverride,
 )
+from course.policy import withdrawal_ends
 from course.presenters import drawn_for
 from course.standing import standing_data
 from course.summaries import duties
 from course.workspace import Workspace
 
-__all__ = ["Grant", "Progress", "assignment_page", "course_page", "student_page",
-           "withdrawal_instant"]
-
-
-def withdrawal_instant(course) -> dt.datetime:
-    """The end of the withdrawal day in the course's zone: exclusions must be done before it
-    (the policy says "must be excluded by <date>" while that day lasts)."""
-    next_day = course.withdrawal_deadline + dt.timedelta(days=1)
-    return localize(dt.datetime.combine(next_day, dt.time()), course.zone)
+__all__ = ["Grant", "Progress", "assignment_page", "course_page", "student_page"]
 
 
 def _when(moment: dt.datetime | None, zone) -> str:
@@ -58,8 +51,8 @@ def course_page(ws: Workspace, now: dt.datetime, *, standing: dict | None = None
         "titles": {a.id: a.title for a in course.assignments},
         "at_risk": [s for s in students if s["status"] == "at_risk"],
         "exclude": [s for s in students if s["status"] == "exclude"],
-        "withdrawal": withdrawal_instant(course),
-        "withdrawal_passed": now >= withdrawal_instant(course),
+        "withdrawal": withdrawal_ends(course),
+        "withdrawal_passed": now >= withdrawal_ends(course),
         "counts": Counter(s["status"] for s in students),
     }
 
@@ -277,7 +270,7 @@ def student_page(ws: Workspace, student_id: str, now: dt.datetime, *,
         "allowance": allowance,
         "budget_text": budget_text(me["misses"], allowance, me["status_text"],
                                    who=person.name if staff else None),
-        "withdrawal": withdrawal_instant(course),
+        "withdrawal": withdrawal_ends(course),
     }
 
 

@@ -89,3 +89,10 @@ def _temp_folders_reachable(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pytest.TempPathFactory, "mktemp", passable)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_course_file_from_the_shell(monkeypatch):
+    """Every command finds its course through $COURSE_FILE first (course.locate): a developer's
+    shell that sets it must not change which course a test reads."""
+    monkeypatch.delenv("COURSE_FILE", raising=False)

@@ -23,11 +23,13 @@ from typing import Self
 
 import pytest
 
+from course.time_limits import BROKER_CONSUMER_TIMEOUT
+
 HOST = "127.0.0.1"
 BIN = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT_S = 60.0
 # above the longest grading job (15 min backstop + cleanup): a slow job is not redelivered
-CONSUMER_TIMEOUT_MS = 3_600_000
+CONSUMER_TIMEOUT_MS = int(BROKER_CONSUMER_TIMEOUT * 1000)  # as the deployment sets it
 
 
 def _free_port() -> int:

@@ -32,7 +32,7 @@ __all__ = ["QUEUES", "SWEEP", "TASK", "broker_url", "make_app"]
 
 TASK = "course.grade_submission"
 SWEEP = "course.sweep_deadlines"
-QUEUES = ("cpu", "gpu")
+QUEUES = ("cpu", "gpu")  # always declared; a course may name others (grading.queue)
 SWEEP_EVERY = timedelta(minutes=1)
 
 log = get_task_logger("course.fleet")
@@ -82,12 +82,15 @@ def _sweep_deadlines(course_id: str, *, courses: Mapping[str, str], sweep: Sweep
 
 
 def make_app(broker: str, *, courses: Mapping[str, str] | None = None,
-             beat: bool = False, sweep: Sweep | None = None) -> Celery:
+             beat: bool = False, sweep: Sweep | None = None,
+             queues: tuple[str, ...] = ()) -> Celery:
     """The fleet's Celery app on ``broker``. ``courses``: a worker's own courses (course id ->
     course file), the only ones its jobs and sweeps run for (none: an app that only sends,
     whose tasks refuse everything); ``beat``: also schedule each of those courses' deadline
     sweep every minute (Celery beat, ``course worker --beat``), run by ``sweep``
-    (``course.sweep.sweep_course``: the sweep sits above the backends, so it is handed in)."""
+    (``course.sweep.sweep_course``: the sweep sits above the backends, so it is handed in);
+    ``queues``: named queues besides ``cpu`` and ``gpu`` (``grading.queue``), declared durable
+    like them."""
     if beat and sweep is None:
         raise ValueError("a beat needs the sweep it schedules")
     own = dict(courses or {})
@@ -102,7 +105,7 @@ def make_app(broker: str, *, courses: Mapping[str, str] | None = None,
     app.conf.update(
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
         task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name, durable=True)
-                     for name in QUEUES],
+                     for name in dict.fromkeys([*QUEUES, *queues])],
         task_default_queue="cpu", task_default_exchange="cpu", task_default_routing_key="cpu",
         task_serializer="json", accept_content=["json"], task_ignore_result=True,
         broker_transport_options={"confirm_publish": True},  # sent means the broker has it

@@ -14,12 +14,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ..backends import Batch, GradingBackend
 from ..calendar import iso_utc, utcnow
 from ..collect import collected_receipt_id
-from ..errors import UserError
 from ..grade_one import ENGINE, GradeOutcome, outcome_of
 from ..gradebook import GradingRun
 from ..gradebook.records import start_run
 from ..workspace import Workspace
-from .app import QUEUES, TASK, broker_url, make_app
+from .app import TASK, broker_url, make_app
 from .jobs import FINISHED, QUEUED, Job
 
 __all__ = ["CeleryBackend", "grade_on_fleet", "send_jobs"]
@@ -40,8 +39,8 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
             gb.session.commit()
             # the course by id: each worker opens its own file of that course, never a path
             jobs.append(Job(ws.course.id, assignment_id, student_id, run.receipt_id, version,
-                            run.id, tuple(expected), sent, queue == "gpu"))
-    app = make_app(broker_url(ws))
+                            run.id, tuple(expected), sent, queue))
+    app = make_app(broker_url(ws), queues=(queue,))
     try:
         for job in jobs:
             app.send_task(TASK, args=(job.to_json(),), task_id=job.id, queue=job.queue)
@@ -52,10 +51,6 @@ def send_jobs(ws: Workspace, assignment_id: str, students: list[str], *, version
 
 class CeleryBackend(GradingBackend):
     name = "celery"
-
-    def check(self, queue: str) -> None:
-        if queue not in QUEUES:
-            raise UserError(f"the fleet's queues are {', '.join(QUEUES)}, not {queue!r}")
 
     def grade(self, batch: Batch) -> list[GradeOutcome]:
         return grade_on_fleet(batch.ws, batch.assignment_id, batch.students,

@@ -56,7 +56,7 @@ class Job:
     run_id: int  # the gradebook row this job writes
     expected: tuple[str, ...]  # the assignment's notebooks
     sent: str  # ISO UTC time the job was sent
-    gpu: bool = False
+    queue: str = "cpu"  # the named queue it was sent to (grading.queue)
 
     @property
     def id(self) -> str:
@@ -66,22 +66,21 @@ class Job:
         course = f"{self.course_id}/" if self.course_id else ""
         return f"{course}{self.assignment_id}/r{receipt}/g{self.grader_version}"
 
-    @property
-    def queue(self) -> str:
-        return "gpu" if self.gpu else "cpu"
-
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> Job:
         """The job in a message. ``course_file`` (messages sent before jobs named their course
-        by id alone) is dropped unread: where a course file is, the worker knows itself."""
+        by id alone) is dropped unread: where a course file is, the worker knows itself; ``gpu``
+        (a job sent before queues were named) is read as its queue."""
         try:
             known = {f.name for f in fields(cls)}
             values = {k: v for k, v in data.items() if k in known}
             values.setdefault("course_id", "")
-            unknown = set(data) - known - {"course_file"}
+            if "gpu" in data and "queue" not in data:  # sent before queues were named
+                values["queue"] = "gpu" if data["gpu"] is True else "cpu"
+            unknown = set(data) - known - {"course_file", "gpu"}
             if unknown or not isinstance(values["course_id"], str):
                 raise TypeError(f"fields {sorted(unknown)}")
             return cls(**{**values, "expected": tuple(values["expected"])})
@@ -90,8 +89,9 @@ class Job:
 
 
 def _gpu_devices() -> tuple[str, ...]:
-    """The GPUs this worker was given (``course worker --gpu N`` pins CUDA_VISIBLE_DEVICES)."""
-    if os.environ.get("COURSE_WORKER_QUEUE") != "gpu":
+    """The GPUs this worker was given (``course worker --gpu N`` pins CUDA_VISIBLE_DEVICES; a
+    worker of the ``cpu`` queue has none)."""
+    if os.environ.get("COURSE_WORKER_QUEUE", "cpu") == "cpu":
         return ()
     return tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
 

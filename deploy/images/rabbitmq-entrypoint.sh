@@ -8,6 +8,9 @@ default_user = course
 default_pass = $RABBITMQ_PASSWORD
 loopback_users = none
 listeners.tcp.default = 5672
+# ms a worker may hold a job before RabbitMQ takes it back: above the longest grading job
+# (course.time_limits.BROKER_CONSUMER_TIMEOUT, 6 h; tests/course/test_time_limits.py checks)
+consumer_timeout = 21600000
 CONF
 export RABBITMQ_CONFIG_FILE=$conf  # node rabbit@<hostname>: what rabbitmqctl in this container expects
 exec rabbitmq-server

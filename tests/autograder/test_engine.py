@@ -262,7 +262,7 @@ def test_warm_grading_children_draw_different_random_numbers(tmp_path, monkeypat
 
 def test_course_grade_leaves_grading_imports_to_the_workers():
     """The command that grades imports nbformat and nbgrader only when it needs them: the
-    workers (``course.grade.WORKER_MODULES``) import them while it collects, and jsonschema's
+    workers (``course.grade_one.WORKER_MODULES``) import them while it collects, and jsonschema's
     RFC 3987 grammar (seconds of parsing, unused by notebook schemas) is never built."""
     probe = ("import sys, course.grade; print('nbformat' in sys.modules); "
              "import nbformat; nbformat.validate(nbformat.v4.new_notebook()); "

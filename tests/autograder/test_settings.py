@@ -11,7 +11,7 @@ from autograder.client import Timeouts
 from autograder.engine import GradingOptions
 from autograder.nbgrader_bridge import SandboxedGrading
 from autograder.sandbox import SandboxLimits
-from autograder.settings import DEFAULTS, GradingSettings
+from autograder.settings import DEFAULTS, GradingSettings, setting_help
 from commands.main import main
 from course.settings import resolve_grading
 from course.workspace import open_workspace
@@ -46,13 +46,13 @@ def test_assignment_then_course_then_default_each_with_its_source(ws):
                            "memory_mb": "assignments[2].grading",
                            "isolation": "assignments[2].grading",
                            "workers": "default", "backend": "default", "broker": "default",
-                           "gpu": "default"}
+                           "queue": "default"}
     plain = resolve_grading(ws.course, "a1")
     assert plain.values == dataclasses.replace(DEFAULTS, call_timeout=45, memory_mb=1024)
     assert {s.name: s.source for s in plain} == {
         "notebook_timeout": "default", "call_timeout": "course grading",
         "memory_mb": "course grading", "isolation": "default", "workers": "default",
-        "backend": "default", "broker": "default", "gpu": "default"}
+        "backend": "default", "broker": "default", "queue": "default"}
     options = own.options()
     assert options.timeouts == Timeouts(notebook=500, call=45)
     assert options.limits.memory_bytes == 2048 * 2**20 and options.limits.isolation == "none"
@@ -69,7 +69,7 @@ def test_nbgrader_grades_each_assignment_under_its_own_settings(ws):
     assert step.options("a3").limits.memory_bytes == 2048 * 2**20
     assert step.options("a1").limits.memory_bytes == 1024 * 2**20
     assert step.options("a3").timeouts == Timeouts(notebook=500, call=45)
-    assert step.options("zz") == DEFAULTS.options()  # not in the course: the platform's
+    assert step.options("zz") == GradingOptions.of(DEFAULTS)  # not in the course: the platform's
 
 
 def test_the_defaults_are_the_same_everywhere():
@@ -79,7 +79,26 @@ def test_the_defaults_are_the_same_everywhere():
     assert Timeouts() == Timeouts(notebook=DEFAULTS.notebook_timeout, call=DEFAULTS.call_timeout)
     assert SandboxLimits().memory_bytes == DEFAULTS.memory_mb * 2**20
     assert SandboxLimits().isolation == DEFAULTS.isolation
-    assert traits.options() == DEFAULTS.options() == GradingOptions()
+    assert traits.options() == GradingOptions.of(DEFAULTS) == GradingOptions()
+
+
+def test_nbgrader_traits_are_built_from_the_settings_and_configurable():
+    from dataclasses import fields
+
+    from traitlets.config import Config
+
+    from autograder.settings import sandbox_settings
+
+    traits = SandboxedGrading.class_traits(config=True)
+    for setting in fields(GradingSettings):
+        assert (setting.name in traits) == (setting in sandbox_settings())
+    assert {s.name for s in sandbox_settings()} == {
+        "notebook_timeout", "call_timeout", "memory_mb", "isolation"}
+    assert traits["memory_mb"].help == setting_help("memory_mb")
+    step = SandboxedGrading(config=Config({"SandboxedGrading": {"memory_mb": 1024,
+                                                                 "notebook_timeout": 1200}}))
+    options = step.options()
+    assert options.limits.memory_bytes == 1024 * 2**20 and options.timeouts.notebook == 1200
 
 
 def test_check_graders_grades_each_assignment_under_its_own_options(ws, monkeypatch, capsys):
@@ -125,7 +144,7 @@ def test_course_config_json_contract(ws, capsys):
         "workers": {"value": None, "source": "default"},
         "backend": {"value": "local", "source": "default"},
         "broker": {"value": None, "source": "default"},
-        "gpu": {"value": False, "source": "default"}}}
+        "queue": {"value": "cpu", "source": "default"}}}
     assert main(["config", "--format", "json", "--course", str(ws.course_file)]) == 0
     course_level = json.loads(capsys.readouterr().out)
     assert course_level["assignment"] is None
@@ -143,16 +162,30 @@ def test_fleet_settings_resolve_like_the_others_and_the_broker_password_is_never
         "grading: {call_timeout: 45, memory_mb: 1024}",
         "grading: {call_timeout: 45, backend: celery, broker: 'amqp://course:s3cret@rabbit:5672/c'}"
     ).replace("- {id: a2, due: 2030-01-13 18:00}",
-              "- {id: a2, due: 2030-01-13 18:00, grading: {gpu: true}}"))
+              "- {id: a2, due: 2030-01-13 18:00, grading: {queue: gpu}}"))
     ws = open_workspace(root)
     gpu = resolve_grading(ws.course, "a2")
-    assert (gpu.values.backend, gpu.values.gpu) == ("celery", True)
-    assert gpu.sources["gpu"] == "assignments[1].grading"
+    assert (gpu.values.backend, gpu.values.queue) == ("celery", "gpu")
+    assert gpu.sources["queue"] == "assignments[1].grading"
     assert gpu.values.broker == "amqp://course:s3cret@rabbit:5672/c"  # what the fleet connects to
     shown = {s.name: s.value for s in gpu}
     assert shown["broker"] == "amqp://course:***@rabbit:5672/c"
     assert "s3cret" not in json.dumps(gpu.to_json())
-    assert resolve_grading(ws.course, "a1").values.gpu is False
+    assert resolve_grading(ws.course, "a1").values.queue == "cpu"
     limits = ws.nbgrader_api().config.SandboxedGrading.assignment_settings  # nbgrader's: limits only
     assert set(limits["a2"]) == {"notebook_timeout", "call_timeout", "memory_mb", "isolation"}
     assert limits["a2"]["call_timeout"] == 45
+
+
+def test_grading_gpu_was_replaced_by_a_named_queue_and_the_course_file_says_so(make_course,
+                                                                               capsys):
+    root = make_course(COURSE.replace("- {id: a2, due: 2030-01-13 18:00}",
+                                      "- {id: a2, due: 2030-01-13 18:00, grading: {gpu: true}}"))
+    assert main(["validate", "--course", str(root / "course.yml")]) == 2
+    out = capsys.readouterr()
+    assert "grading.gpu was replaced by named queues: write 'queue: gpu'" in out.out + out.err
+    bad = make_course(COURSE.replace("- {id: a2, due: 2030-01-13 18:00}",
+                                     "- {id: a2, due: 2030-01-13 18:00, grading: {queue: 'GPU!'}}"))
+    assert main(["validate", "--course", str(bad / "course.yml")]) == 2
+    out = capsys.readouterr()
+    assert "queue" in out.out + out.err

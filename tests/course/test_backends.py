@@ -9,6 +9,7 @@ import textwrap
 
 import nbformat
 import pytest
+from small_courses import BASE_COURSE, utc
 from sqlalchemy import select
 
 import course.backends
@@ -20,11 +21,10 @@ from course.gradebook import GradingRun
 from course.inbox import receive
 from course.local_pool import LocalBackend, local_gpus
 from course.workspace import open_workspace
-from small_courses import BASE_COURSE, utc
 
 GPU_COURSE = BASE_COURSE.replace("  - {id: 01-numpy, title: NumPy, for_session: 2}",
                                  "  - {id: 01-numpy, title: NumPy, for_session: 2, "
-                                 "grading: {gpu: true}}")
+                                 "grading: {queue: gpu}}")
 
 
 def test_the_built_in_backends_are_found_by_name():

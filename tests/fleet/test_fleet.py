@@ -365,7 +365,7 @@ def test_a_gpu_assignment_goes_to_the_gpu_worker_with_its_device_in_the_sandbox(
                  + solution_cells(src)["matmul"])
         ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url,
                                {"ada": answered({"matmul": probe})},
-                               grading=", grading: {gpu: true}")
+                               grading=", grading: {queue: gpu}")
         before = live_fleet.done_by()
         from course.grade import grade
 

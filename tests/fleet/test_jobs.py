@@ -24,7 +24,7 @@ HANDED_IN = course_text("evil") + "grading: {isolation: none}\n"
 
 def job(course_id: str, run_id: int = 7, student: str = "ben") -> Job:
     return Job(course_id, "01-numpy", student, 1, "abc", run_id, ("numpy-basics.ipynb",),
-               "2026-12-06T17:00:00+00:00", False)
+               "2026-12-06T17:00:00+00:00", "cpu")
 
 
 def message(course_id: str | None, course_file: str, run_id: int = 7,
@@ -354,3 +354,25 @@ def test_a_grading_error_from_a_lost_database_is_retried_not_recorded():
                     "NameError: name 'np' is not defined",
                     "numpy-basics.ipynb is not valid JSON"):
         assert not lost_database(problem), problem
+
+
+def test_a_job_names_its_queue_and_one_sent_before_queues_were_named_still_reads():
+    named = Job.from_json({**job("dl-a").to_json(), "queue": "a100"})
+    assert named.queue == "a100" and named.to_json()["queue"] == "a100"
+    old = {key: value for key, value in job("dl-a").to_json().items() if key != "queue"}
+    assert Job.from_json({**old, "gpu": True}).queue == "gpu"
+    assert Job.from_json({**old, "gpu": False}).queue == "cpu"
+    with pytest.raises(Refused, match="not a grading job message"):
+        Job.from_json({**old, "priority": 1})
+
+
+def test_the_fleet_declares_a_course_s_named_queue_durable_like_its_own():
+    from course.fleet.app import make_app
+
+    app = make_app("memory://", queues=("a100",))
+    try:
+        queues = {queue.name: queue for queue in app.conf.task_queues}
+        assert list(queues) == ["cpu", "gpu", "a100"]
+        assert queues["a100"].durable and queues["a100"].routing_key == "a100"
+    finally:
+        app.close()

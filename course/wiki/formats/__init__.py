@@ -1,14 +1,16 @@
-"""Output formats of the wiki export, by name."""
+"""Output formats of the wiki export, by name.
 
+Each format is a subclass of ``WikiFormat`` (``base``) in a module of its own, registered as an
+entry point in the group ``dl_course.wiki_formats``; the built-in ones (``markdown``,
+``mediawiki``, ``html``) are declared in this project's ``pyproject.toml`` exactly as a plug-in
+declares its own. ``FORMATS`` is that registry: a mapping from names to classes.
+"""
+
+from ...registry import Registry
 from .base import WikiFormat
-from .html_site import HtmlSite
-from .markdown_wiki import MarkdownWiki
-from .mediawiki import MediaWiki
 
-__all__ = ["FORMATS", "WikiFormat"]
+__all__ = ["FORMATS", "GROUP", "WikiFormat"]
 
-FORMATS: dict[str, type[WikiFormat]] = {
-    "markdown": MarkdownWiki,
-    "mediawiki": MediaWiki,
-    "html": HtmlSite,
-}
+GROUP = "dl_course.wiki_formats"
+FORMATS: Registry[WikiFormat] = Registry(GROUP, WikiFormat, "wiki format",
+                                         first=("markdown", "mediawiki", "html"))

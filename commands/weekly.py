@@ -1,0 +1,190 @@
+"""The weekly workflow: ``course deadlines``, ``generate``, ``release``, ``submit``, ``collect``,
+``grade`` and ``feedback`` (registered by ``commands.main`` through ``add_weekly_commands``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.markup import escape
+
+from commands.console import err, grade_with_progress, wide_console
+from commands.console import workspace as _workspace
+from course import calendar
+from course.errors import UserError
+
+__all__ = ["add_weekly_commands"]
+
+
+def cmd_deadlines(args) -> int:
+    from course.reports import deadlines_data, deadlines_table
+
+    ws = _workspace(args)
+    if args.format == "json":
+        print(json.dumps(deadlines_data(ws.course), indent=2))
+    else:
+        wide_console().print(deadlines_table(ws.course))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from course.release import generate
+
+    folder = generate(_workspace(args), args.assignment, out=Path(args.out) if args.out else None)
+    print(f"student version of {args.assignment}: {folder}")
+    return 0
+
+
+def cmd_release(args) -> int:
+    from course.release import release, release_notice
+
+    ws = _workspace(args)
+    now = calendar.utcnow()
+    release(ws, args.assignment, now=now)
+    print(f"released {args.assignment} to students (exchange: {ws.root / 'exchange'})")
+    for line in release_notice(ws.course, args.assignment, now):
+        if line.startswith("warning: "):
+            err.print(f"[yellow]warning:[/] {line.removeprefix('warning: ')}", highlight=False)
+        else:
+            print(line)
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from course.blank_work import blank_notebooks, released_notebooks
+    from course.gradebook.records import current_user
+    from course.inbox import check_released, read_submission_folder, receipt_notice, receive
+
+    ws = _workspace(args)
+    now = calendar.utcnow()  # the receipt time: this machine's clock, read once
+    student = args.student or current_user()
+    ws.course.student(student)
+    check_released(ws, args.assignment, now)  # the exchange's rule: nothing before the release
+    files = {}
+    for path in map(Path, args.paths):
+        if path.is_dir():
+            files.update(read_submission_folder(path))
+        elif path.is_file():
+            files[path.name] = path.read_bytes()
+        else:
+            raise UserError(f"{path}: no such file or folder")
+    with ws.gradebook() as gb:
+        receipt = receive(ws, gb, student, args.assignment, files, received_at=now)
+        notice = receipt_notice(ws, gb, receipt)
+    print(f"received {args.assignment} from {student} at "
+          f"{calendar.local_seconds(receipt.received_at, ws.course.zone)} "
+          f"(sha256 {receipt.sha256[:12]})")
+    print(notice)
+    for problem in blank_notebooks(files, released_notebooks(ws, args.assignment)):
+        err.print(f"[yellow]warning:[/] {escape(problem)}; hand in your work", highlight=False,
+                  soft_wrap=True)
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from rich.markup import escape
+
+    from course.collect import collect
+    from course.inbox import check_handed_out
+    from course.similarity import identical_submissions
+
+    ws = _workspace(args)
+    check_handed_out(ws, args.assignment, calendar.utcnow())
+    collected = collect(ws, args.assignment)
+    print(f"collected {len(collected)} submissions of {args.assignment}")
+    for group in identical_submissions(ws, args.assignment):
+        text = f"identical notebooks from {', '.join(group.student_ids)} ({group.notebook})"
+        err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+    for failure in collected.failed:  # the others were collected; these need a look
+        err.print(f"[red]not collected:[/] {escape(str(failure))}", highlight=False,
+                  soft_wrap=True)
+    return 2 if collected.failed else 0
+
+
+def cmd_grade(args) -> int:
+    ws = _workspace(args)
+    if args.no_wait:
+        from course.grade import grade
+
+        if ws.course.grading_for(args.assignment)["backend"] != "celery":
+            raise UserError("--no-wait is for grading.backend: celery (the local backend grades "
+                            "here, while you wait)")
+        grade(ws, args.assignment, students=[args.student] if args.student else None, wait=False)
+        print(f"sent {args.assignment} to the grading fleet: follow it with course queue")
+        return 0
+    from course.grade import problem_submissions
+
+    outcomes = grade_with_progress(ws, args.assignment, [args.student] if args.student else None,
+                                   workers=args.workers)
+    for outcome in outcomes:
+        if outcome.collected:
+            print(f"  {outcome.student_id}: collected the submission that counts "
+                  f"(received {outcome.collected}) before grading")
+    # the summary ends the output: who needs a look and why (not graded, did not run to the
+    # end, earned nothing); exit status 1 when a submission could not be graded at all
+    problems = problem_submissions(ws, args.assignment, outcomes)
+    not_graded = [p for p in problems if not p.graded]
+    print(f"graded {len(outcomes) - len(not_graded)} of {len(outcomes)} submissions of "
+          f"{args.assignment}" + (f"; {len(problems)} need a look:" if problems else ""))
+    for problem in problems:
+        kept = " (the last good result is kept)" if problem.kind == "error" else ""
+        print(f"  {problem.student_id}: {problem.kind}: {problem.reason}{kept}")
+    return 1 if not_graded else 0
+
+
+def cmd_feedback(args) -> int:
+    from course.feedback import NOTHING_HANDED_IN, return_feedback
+    from course.inbox import check_handed_out
+
+    ws = _workspace(args)
+    check_handed_out(ws, args.assignment, calendar.utcnow())
+    result = return_feedback(ws, args.assignment,
+                             students=[args.student] if args.student else None)
+    for item in result.returned:
+        state = "already returned, unchanged" if item.unchanged else "returned"
+        print(f"  {item.student_id}: {state}: {', '.join(item.files)} "
+              f"(submission {item.receipt_id})")
+    for student_id, reason in result.not_generated.items():
+        print(f"  {student_id}: no feedback: {reason}")
+    nothing = [sid for sid, reason in result.not_graded.items() if reason == NOTHING_HANDED_IN]
+    for student_id, reason in result.not_graded.items():
+        if reason != NOTHING_HANDED_IN:
+            print(f"  {student_id}: not graded: {reason}")
+    if nothing:  # one line for them all: a big course has dozens (course status lists them)
+        shown = ", ".join(nothing[:8]) + (f" and {len(nothing) - 8} more" if len(nothing) > 8
+                                          else "")
+        print(f"  nothing handed in by {len(nothing)} student{'s' if len(nothing) != 1 else ''}: "
+              f"{shown}")
+    new = sum(not item.unchanged for item in result.returned)
+    print(f"feedback on {args.assignment}: {new} returned, "
+          f"{len(result.returned) - new} unchanged, {len(result.not_generated)} not generated, "
+          f"{len(result.not_graded)} not graded")
+    return 0
+
+
+def add_weekly_commands(add) -> None:
+    """Register subcommands with ``add(name, func, help_text) -> argparse parser``."""
+    p = add("deadlines", cmd_deadlines, "list release and due times, local and UTC")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = add("generate", cmd_generate, "make the student version of an assignment (nbgrader)")
+    p.add_argument("assignment")
+    p.add_argument("--out", metavar="DIR", help="also copy the student version here")
+    p = add("release", cmd_release, "generate and publish an assignment to students")
+    p.add_argument("assignment")
+    p = add("submit", cmd_submit, "hand in files or a folder (stamped with this machine's clock)")
+    p.add_argument("assignment")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--student", help="student id (default: $COURSE_USER or the login name)")
+    p = add("collect", cmd_collect, "gather the submission that counts from each student")
+    p.add_argument("assignment")
+    p = add("grade", cmd_grade, "autograde collected submissions into the gradebook")
+    p.add_argument("assignment")
+    p.add_argument("--student", help="grade only this student")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="submissions graded at once (default: grading.workers, else the cores)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="grading.backend celery: return once the jobs are sent (see course queue)")
+    p = add("feedback", cmd_feedback,
+            "generate feedback on graded submissions (hidden tests left out) and return it")
+    p.add_argument("assignment")
+    p.add_argument("--student", help="only this student")
