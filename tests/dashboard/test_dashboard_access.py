@@ -47,8 +47,8 @@ COURSE = BASE_COURSE.replace(INSTRUCTOR_LINE, INSTRUCTOR_LINE
 BAD_IDS = [str(2**64), str(2**63), str(2**63 - 1), str(2**31), str(2**31 - 1), "-1", "0",
            "99999999999999999999999", "abc", "1e3", "9" * 5000]
 CLOCK_USERS = ("course.gradebook.records", "course.presenters", "course.inbox",
-               "course.summaries", "course.store", "exchange.service", "dashboard.service",
-               "dashboard.data", "dashboard.cache")
+               "course.summaries", "course.store", "exchange.service", "exchange.handlers",
+               "dashboard.service", "dashboard.data", "dashboard.cache")
 
 
 class HubSaysTheTokenIsTheName(HubOAuth):

@@ -40,7 +40,7 @@ COURSE = BASE_COURSE.replace(INSTRUCTOR_LINE, INSTRUCTOR_LINE + GRADER_LINE)
 BAD_IDS = [str(2**64), str(2**63), str(2**63 - 1), str(2**31), str(2**31 - 1), "-1", "0",
            "99999999999999999999999", "abc", "1e3", "9" * 5000]
 CLOCK_USERS = ("course.gradebook.records", "course.inbox", "course.summaries", "course.collect",
-               "course.store", "exchange.service")
+               "course.store", "exchange.service", "exchange.handlers")
 
 
 class TokenIsTheName(ExchangeService):
