@@ -4,7 +4,8 @@ Layers, outermost first: a cgroup (memory and process count; cgroup v1 or v2 whe
 non-root uid, rlimits (processes, file size, CPU time, open files, no core dumps), and
 bubblewrap (no network, own pid/ipc/uts namespaces, read-only system, only the Python runtime
 and the assignment's data mounted, a size-capped private home on tmpfs, scrubbed environment).
-Where bubblewrap cannot run, ``unshare`` gives the network and pid namespaces. Where neither
+Where bubblewrap cannot run, ``unshare`` gives the network and pid namespaces. Either way the
+student's processes die with the process that launched them (``die_with_parent``). Where neither
 runs (e.g. a container started without the flags in deploy/compose/compose.yml), grading refuses
 (``IsolationUnavailable``, with the reason) unless the course says ``isolation: none``: then only
 the outer layers remain, and ``course doctor`` says so.
@@ -12,10 +13,12 @@ the outer layers remain, and ``course doctor`` says so.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -28,7 +31,7 @@ from .cgroup_delegation import delegate
 from .settings import DEFAULTS, cpu_limit
 
 __all__ = ["NOBODY", "Cgroup", "IsolationUnavailable", "Launch", "SandboxLimits", "choose_isolation",
-           "isolation_report", "launch", "require_isolation"]
+           "die_with_parent", "isolation_report", "launch", "require_isolation"]
 
 NOBODY = 65534
 RUNTIME_MOUNT = "/opt/grader-runtime"  # our runner package, read-only
@@ -38,6 +41,8 @@ HOME = "/home/student"
 SYSTEM_PATHS = ["/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc/ld.so.cache", "/etc/ld.so.conf",
                 "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
                 "/etc/nsswitch.conf", "/etc/alternatives", "/etc/fonts"]
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 GPU_DEVICES = ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"]
 
 
@@ -272,6 +277,31 @@ def _environment(limits: SandboxLimits) -> dict[str, str]:
     return env
 
 
+def die_with_parent(parent: int) -> None:
+    """In a child (before exec, or just forked): SIGKILL this process when ``parent``, the pid
+    of the process that started it, dies (killed, a worker lost), and at once if it already
+    has. The setting survives the exec of ``unshare`` (not set-uid); a change of uid clears
+    it, so it is set after any. Linux ties it to the thread that forked: ``launch`` runs in the
+    thread that keeps the sandbox (pytest's main thread)."""
+    if _LIBC is not None and _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os.write(2, b"sandbox: prctl(PR_SET_PDEATHSIG) failed\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.getppid() != parent:  # the launcher died before the line above: nobody would kill it
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _unshare_command(command: list[str]) -> list[str]:
+    """``unshare`` with its own network and pid namespaces around ``command``. The namespace's
+    pid 1 is a second, trusted ``unshare`` (root, unreachable from the student's uid), not the
+    student's process: when pid 1 dies the kernel kills everything in the namespace, so the
+    chain holds whatever the student's code does (a student's process could clear its own
+    parent-death signal, or leave the process group with ``setsid``). The chain: the launcher
+    dies -> the outer ``unshare`` gets SIGKILL (``die_with_parent``) -> pid 1 gets SIGKILL (the
+    outer one's ``--kill-child``) -> the namespace and every process in it."""
+    return ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+            "unshare", "--fork", "--kill-child", *_drop(), *command]
+
+
 def _bwrap_command(python: str, job_dir: Path, data_dir: Path | None,
                    limits: SandboxLimits) -> list[str]:
     command = ["bwrap", *_namespaces(), "--die-with-parent", "--new-session",
@@ -333,8 +363,8 @@ def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: i
         command = [python, *runner, str(Path(job_dir) / "cells.json"), str(in_fd), str(out_fd),
                    ""]
         if isolation == "unshare":
-            command = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
-                       *_drop(), *command]
+            command = _unshare_command(command)
+    parent = os.getpid()
 
     def in_child() -> None:
         os.setsid()
@@ -355,6 +385,7 @@ def launch(job_dir: Path, data_dir: Path | None, limits: SandboxLimits, in_fd: i
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
+        die_with_parent(parent)  # after the uid change, which would clear it
 
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -6,7 +6,10 @@ still gets fresh grader state, and the child starts a fresh sandbox.
 Requests are JSON lines on stdin: ``{"args": [pytest args], "workdir": str, "log": str,
 "timeout": s, "grace": s}``; each gets one JSON line back: ``{"exit": code}``, where code is
 None when the run was stopped at ``timeout`` (Ctrl-C first so pytest writes what it decided and
-stops the sandbox, SIGKILL after ``grace``). End of stdin ends the server.
+stops the sandbox, SIGKILL after ``grace``). End of stdin ends the server, also in the middle
+of a run: the grading process that asked is gone (killed with ``course grade``), so the run is
+stopped as at its timeout and nothing is left spinning. A child dies with the server
+(``sandbox.die_with_parent``), and the sandbox with the child.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from _pytest.config import default_plugins
 
 import autograder.checks  # graders import it
 import autograder.pytest_plugin  # noqa: F401
-from autograder.sandbox import choose_isolation
+from autograder.sandbox import choose_isolation, die_with_parent
 
 
 def preload() -> None:
@@ -44,7 +47,8 @@ def preload() -> None:
     importlib.import_module("IPython.core.inputtransformer2")
 
 
-def _child(request: dict, pipes: tuple[int, int]) -> None:
+def _child(request: dict, pipes: tuple[int, int], server: int) -> None:
+    die_with_parent(server)
     for fd in pipes:
         os.close(fd)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -63,14 +67,24 @@ def _child(request: dict, pipes: tuple[int, int]) -> None:
         os._exit(code)
 
 
-def _wait(pid: int, timeout: float, grace: float) -> int | None:
+class CallerGone(Exception):
+    """Stdin ended (or spoke out of turn) while a run was going: nobody waits for its answer."""
+
+
+def _wait(pid: int, timeout: float, grace: float, caller: int) -> int | None:
+    """The child's exit code, or None when it was stopped at ``timeout``. The caller sends
+    nothing while it waits, so ``caller`` (stdin) turning readable means it is gone: the run is
+    stopped as at its timeout and ``CallerGone`` raised."""
     done = os.pidfd_open(pid)
     try:
-        if not select.select([done], [], [], timeout)[0]:
+        ready = select.select([done, caller], [], [], timeout)[0]
+        if done not in ready:
             os.kill(pid, signal.SIGINT)  # not reaped yet: the pid is still this child's
             if not select.select([done], [], [], grace)[0]:
                 os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+            if caller in ready:
+                raise CallerGone
             return None
     finally:
         os.close(done)
@@ -79,6 +93,7 @@ def _wait(pid: int, timeout: float, grace: float) -> int | None:
 
 def serve(requests, replies) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C at the terminal is the caller's
+    server = os.getpid()
     for line in requests:
         request = json.loads(line)
         # what exists now is never garbage in a child: its collections (pytest runs several
@@ -86,8 +101,12 @@ def serve(requests, replies) -> None:
         gc.freeze()
         pid = os.fork()
         if pid == 0:
-            _child(request, (requests.fileno(), replies.fileno()))
-        replies.write(json.dumps({"exit": _wait(pid, request["timeout"], request["grace"])}) + "\n")
+            _child(request, (requests.fileno(), replies.fileno()), server)
+        try:
+            code = _wait(pid, request["timeout"], request["grace"], requests.fileno())
+        except CallerGone:
+            return
+        replies.write(json.dumps({"exit": code}) + "\n")
         replies.flush()
 
 

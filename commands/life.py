@@ -21,9 +21,21 @@ DUTY_STYLE = {"handed_in": "green", "late": "yellow", "overdue": "red", "pending
 
 
 def cmd_draw(args) -> int:
-    from course.presenters import draw, draw_notice, drawn_for, replace_absentees, withdraw_draw
+    from course.presenters import (
+        draw,
+        draw_notice,
+        drawn_for,
+        named,
+        replace_absentees,
+        withdraw_draw,
+    )
 
     ws = _workspace(args)
+    course = ws.course
+
+    def listed(students) -> str:
+        return ", ".join(named(course, student) for student in students)
+
     ws.course.assignment(args.assignment)
     now = calendar.utcnow()
     if args.undo:
@@ -34,7 +46,8 @@ def cmd_draw(args) -> int:
             raise UserError("--undo needs --reason: say why the draw is withdrawn")
         with ws.gradebook() as gb:
             rows = withdraw_draw(ws.course, gb, args.assignment, args.reason, now=now)
-        names = ", ".join(row.student_id + (" (absent)" if row.absent else "") for row in rows)
+        names = ", ".join(named(course, row.student_id) + (" (absent)" if row.absent else "")
+                          for row in rows)
         print(f"withdrew the draw of {args.assignment} (seed {rows[0].seed}): {names}")
         print(f"draw again with: course draw {args.assignment}")
         return 0
@@ -51,23 +64,36 @@ def cmd_draw(args) -> int:
         if args.absent:
             warn_if_early()
             result = replace_absentees(ws.course, gb, args.assignment, args.absent, as_of=now)
-            print(f"marked absent: {', '.join(result.absent)}")
-            drawn = ", ".join(result.picked) or "nobody left"
+            print(f"marked absent: {listed(result.absent)}")
+            drawn = listed(result.picked) or "nobody left"
             print(f"drawn instead (seed {result.seed}): {drawn}")
         elif earlier and args.seed is None and args.count is None:
             when = calendar.iso_local(earlier[0].drawn_at, ws.course.zone)
             print(f"presenters for {args.assignment} were drawn at {when} "
                   f"(seed {earlier[0].seed}):")
-            for row in earlier:
-                print(f"  {row.student_id}{' (absent)' if row.absent else ''}")
+            _print_draw(course, earlier)
             print(f"replace an absentee with: course draw {args.assignment} --absent STUDENT")
         else:
             warn_if_early()
             result = draw(ws.course, gb, args.assignment, count=args.count, seed=args.seed,
                           as_of=now)
             print(f"drew {len(result.picked)} of {result.eligible} students who handed in "
-                  f"{args.assignment} on time (seed {result.seed}): {', '.join(result.picked)}")
+                  f"{args.assignment} on time (seed {result.seed}): {listed(result.picked)}")
     return 0
+
+
+def _print_draw(course, rows) -> None:
+    """The recorded draw as a table: each presenter's id and name from the roster, the round
+    (0: the draw; 1, 2, ...: replacements) and who was absent."""
+    from course.presenters import full_name
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("student", "name", "round", ""):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.student_id, full_name(course, row.student_id), str(row.draw_round),
+                      "absent" if row.absent else "")
+    Console(width=160).print(table)
 
 
 def _session_ref(text: str) -> int | dt.date:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -135,11 +136,16 @@ def cmd_override(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from course.reports import status_csv, status_json, status_table
+    from course.reports import status_csv, status_json, status_table, status_tables_transposed
 
     ws = _workspace(args)
     if args.student:
         ws.course.student(args.student)
+    if (args.assignment or args.transpose) and args.format != "table":
+        raise UserError(f"--assignment and --transpose shape the table; --format {args.format} "
+                        "always holds every assignment")
+    for assignment_id in args.assignment or []:
+        ws.course.assignment(assignment_id)  # an unknown id: exit 2, naming the known ones
     data = standing_data(ws, judged_at(args, ws.course))
     for warning in data["warnings"]:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -149,8 +155,42 @@ def cmd_status(args) -> int:
         print(status_json(data))
     elif args.format == "csv":
         sys.stdout.write(status_csv(data))
+    elif args.transpose:
+        console = wide_console()
+        for table in status_tables_transposed(data, width=console.width,
+                                              assignments=args.assignment):
+            console.print(table)
     else:
-        wide_console().print(status_table(data))
+        wide_console().print(status_table(data, assignments=args.assignment))
+    return 0
+
+
+def cmd_history(args) -> int:
+    from rich.table import Table
+
+    from course.history import history_json, student_history
+
+    ws = _workspace(args)
+    history = student_history(ws, args.student, assignment_ids=args.assignment)
+    if args.format == "json":
+        print(json.dumps(history_json(history, ws), indent=2))
+        return 0
+    who = history.student_id + (f" ({history.name})" if history.name != history.student_id
+                                else "")
+    if not history.events:
+        print(f"nothing on record for {who}")
+        return 0
+    table = Table(title=escape(f"{ws.course.id}: history of {who}, times in {history.timezone}"),
+                  caption="receipts are judged to the whole second; sha256 shown by its first "
+                          "12 digits", caption_justify="left")
+    for column in ("when", "assignment", "what", "detail"):
+        table.add_column(column)
+    for event in history.events:
+        local = event.at.astimezone(ws.course.zone)
+        style = "bold green" if event.counts else "dim" if event.counts is False else ""
+        table.add_row(f"{local:%a %Y-%m-%d %H:%M:%S}", escape(event.assignment_id),
+                      escape(event.kind), escape(event.detail), style=style or None)
+    wide_console().print(table)
     return 0
 
 
@@ -217,8 +257,21 @@ def add_standing_commands(add) -> None:
         if name == "status":
             p.add_argument("--student")
             p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+            p.add_argument("--assignment", action="append", metavar="A",
+                           help="the table shows only this assignment's column (repeat for "
+                                "more); JSON and CSV always hold every assignment")
+            p.add_argument("--transpose", action="store_true",
+                           help="the table turned: a row per assignment, a column per "
+                                "student, split into tables that fit the width")
         else:
             p.add_argument("--out", metavar="DIR", help="default: reports/ beside the course file")
+    p = add("history", cmd_history,
+            "one student's record in time order: every receipt (and which one counts), "
+            "extensions, excuses, overrides, gradings, presentations")
+    p.add_argument("student")
+    p.add_argument("--assignment", action="append", metavar="A",
+                   help="only this assignment (repeat for more)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
     p = add("export", cmd_export, "write the grades for an LMS: Canvas or Moodle import CSV, "
             "or plain CSV (one row per student, totals and policy status)")
     p.add_argument("--format", choices=LMS_FORMATS, required=True,

@@ -1,10 +1,14 @@
-"""The weekly workflow: ``course deadlines``, ``generate``, ``release``, ``submit``, ``collect``,
-``grade`` and ``feedback`` (registered by ``commands.main`` through ``add_weekly_commands``)."""
+"""The weekly workflow: ``course deadlines``, ``generate``, ``release``, ``handout``, ``submit``,
+``collect``, ``grade`` and ``feedback`` (registered by ``commands.main`` through
+``add_weekly_commands``)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
 
 from rich.markup import escape
 
@@ -47,6 +51,93 @@ def cmd_release(args) -> int:
             err.print(f"[yellow]warning:[/] {line.removeprefix('warning: ')}", highlight=False)
         else:
             print(line)
+    return 0
+
+
+def _write_new_folder(target: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into ``target`` all at once: staged beside it, renamed into place, so a
+    failure leaves nothing half-written. Refuses to replace a folder that has files in it."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserError(f"{target} already exists: move it away (a student's work may be in it) "
+                        "or choose another --out")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for name, content in files.items():
+            relative = PurePosixPath(name)
+            if relative.is_absolute() or ".." in relative.parts:  # never outside the folder
+                raise UserError(f"refusing the file name {name!r}")
+            path = staged.joinpath(*relative.parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        staged.chmod(0o755)
+        if target.is_dir():
+            target.rmdir()  # empty (checked above)
+        os.rename(staged, target)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+
+
+def cmd_handout(args) -> int:
+    """The student version as the exchange gives it to a student (its release rule, its
+    files), written to a folder: for a student without a hub or with their server down."""
+    from course.inbox import read_submission_folder, released_to_students
+
+    ws = _workspace(args)
+    now = calendar.utcnow()  # read once: the release rule is judged at this instant
+    ws.course.student(args.student)  # UnknownId: not a student of the course
+    release = ws.course.assignment(args.assignment).release  # UnknownId: no such assignment
+    # the exchange's own rule (CourseExchange.released_files asks the same question)
+    if not released_to_students(ws, args.assignment, now):
+        when = (f"until {calendar.readable_local(release, ws.course.zone)} (its release: time)"
+                if release is not None and release > now
+                else f"until it is released (course release {args.assignment})")
+        raise UserError(f"{args.assignment} is not released yet: students do not get it {when}")
+    files = read_submission_folder(ws.root / "exchange" / ws.course.id / "outbound"
+                                   / args.assignment)
+    target = Path(args.out) / args.assignment  # as nbgrader's fetch lays it out
+    _write_new_folder(target, files)
+    print(f"handed out {args.assignment} to {args.student}: {target} "
+          f"({len(files)} file{'s' if len(files) != 1 else ''}: {', '.join(sorted(files))})")
+    return 0
+
+
+def _write_feedback(args) -> int:
+    """``course feedback A --student S --out DIR``: the feedback last returned to S on A (the
+    newest of their submissions that has any), as the exchange serves it, written to
+    DIR/A/feedback/<submission time>/ as nbgrader's fetch_feedback lays it out."""
+    from course.receipt_files import format_timestamp
+    from course.store import CourseExchange
+
+    if not args.student:
+        raise UserError("--out writes one student's feedback: name them with --student")
+    ws = _workspace(args)
+    ws.course.student(args.student)  # UnknownId: not a student of the course
+    ws.course.assignment(args.assignment)
+    exchange = CourseExchange(ws.course_file)
+    try:
+        receipts = sorted(exchange.receipts(student_id=args.student,
+                                            assignment_id=args.assignment),
+                          key=lambda row: (row.received_at, row.id), reverse=True)
+        for receipt in receipts:
+            files = exchange.feedback_files(receipt)
+            if files:
+                break
+        else:
+            raise UserError(f"no feedback on {args.assignment} was returned to {args.student} "
+                            f"yet ({len(receipts)} submission{'s' if len(receipts) != 1 else ''}"
+                            f"; course feedback {args.assignment} returns it once graded)")
+    finally:
+        exchange.close()
+    stamp = format_timestamp(receipt.received_at)
+    target = Path(args.out) / args.assignment / "feedback" / stamp
+    if target.is_dir():  # the same submission's feedback fetched again: the newest replaces it
+        shutil.rmtree(target)
+    _write_new_folder(target, files)
+    print(f"feedback on {args.assignment} for {args.student} (submission {receipt.id}, received "
+          f"{calendar.local_seconds(receipt.received_at, ws.course.zone)}): {target} "
+          f"({', '.join(sorted(files))})")
     return 0
 
 
@@ -136,6 +227,8 @@ def cmd_feedback(args) -> int:
     from course.feedback import NOTHING_HANDED_IN, return_feedback
     from course.inbox import check_handed_out
 
+    if args.out:
+        return _write_feedback(args)
     ws = _workspace(args)
     check_handed_out(ws, args.assignment, calendar.utcnow())
     result = return_feedback(ws, args.assignment,
@@ -171,6 +264,12 @@ def add_weekly_commands(add) -> None:
     p.add_argument("--out", metavar="DIR", help="also copy the student version here")
     p = add("release", cmd_release, "generate and publish an assignment to students")
     p.add_argument("assignment")
+    p = add("handout", cmd_handout,
+            "write a student's copy of a released assignment to a folder (no hub needed)")
+    p.add_argument("assignment")
+    p.add_argument("--student", required=True, help="the student it is for (roster id)")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="written to DIR/ASSIGNMENT/, which must not hold files yet")
     p = add("submit", cmd_submit, "hand in files or a folder (stamped with this machine's clock)")
     p.add_argument("assignment")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -188,3 +287,6 @@ def add_weekly_commands(add) -> None:
             "generate feedback on graded submissions (hidden tests left out) and return it")
     p.add_argument("assignment")
     p.add_argument("--student", help="only this student")
+    p.add_argument("--out", metavar="DIR",
+                   help="with --student: write the feedback last returned to them to "
+                   "DIR/ASSIGNMENT/feedback/<submission time>/ instead (no hub needed)")

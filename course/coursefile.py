@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Assignment",
+    "Break",
     "Course",
     "CourseFileCheck",
     "CourseFileError",
@@ -141,6 +142,9 @@ class SummaryDeadline(_Strict):
 class Summaries(_Strict):
     per_session: int = Field(2, ge=1, description="students who write each session's summary")
     deadline: SummaryDeadline = SummaryDeadline()
+    wiki_names: Literal["full", "first", "id"] = Field(
+        "full", description="how the wiki names students (summaries' authors): full (first and "
+        "last name), first (first name) or id (the roster id, no name published)")
 
 
 class Presenters(_Strict):
@@ -163,6 +167,22 @@ class Session(_Strict):
 
     def starts_at(self, zone: ZoneInfo) -> dt.datetime:
         return calendar.localize(dt.datetime.combine(self.date, self.start or dt.time(0, 0)), zone)
+
+
+class Break(_Strict):
+    """Days without a session (a holiday week, the winter break): ``first_day`` to ``last_day``,
+    both included. Shown in ``course deadlines`` and the syllabus; no session may fall in it."""
+
+    first_day: dt.date
+    last_day: dt.date
+    name: str = Field("", description="what the break is called, e.g. 'Winter break'")
+
+    def covers(self, day: dt.date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+    @property
+    def label(self) -> str:
+        return f"no session: {self.name}" if self.name else "no session"
 
 
 class Assignment(_Strict):
@@ -192,6 +212,7 @@ class Course(_Strict):
     withdrawal_deadline: dt.date
     deadline_rule: DeadlineRule = DeadlineRule()
     sessions: list[Session] = []
+    breaks: list[Break] = []
     assignments: list[Assignment] = []
     policy: Policy = Policy()
     summaries: Summaries = Summaries()
@@ -355,6 +376,7 @@ def _check_plain(check: CourseFileCheck, data: dict) -> None:
         _check_lms_keys(course, fail, check)
         _check_unavailable(course, fail)
         misplaced = _check_session_order(course, fail)
+        _check_breaks(course, fail, check)
         _resolve_deadlines(course, fail, zone, misplaced=misplaced)
         if not check.errors:
             check.course = course
@@ -374,6 +396,33 @@ def _check_session_order(course: Course, fail) -> set[int]:
                  f"({before.date.isoformat()}); list the sessions by date")
             misplaced.add(index + 1)
     return misplaced
+
+
+def _check_breaks(course: Course, fail, check: CourseFileCheck) -> None:
+    """A break ends on or after its first day, breaks are listed by date without overlapping,
+    and no session falls in one: each an error at the line at fault (the session's own)."""
+    for index, pause in enumerate(course.breaks):
+        if pause.last_day < pause.first_day:
+            fail(("breaks", index, "last_day"),
+                 f"the break ends ({pause.last_day.isoformat()}) before its first day "
+                 f"({pause.first_day.isoformat()})")
+        elif index and pause.first_day <= course.breaks[index - 1].last_day:
+            before = course.breaks[index - 1]
+            fail(("breaks", index, "first_day"),
+                 f"breaks out of order or overlapping: {pause.first_day.isoformat()} is not "
+                 f"after the break above it ({before.first_day.isoformat()} to "
+                 f"{before.last_day.isoformat()}); list the breaks by date")
+    for number, session in enumerate(course.sessions, start=1):
+        for index, pause in enumerate(course.breaks):
+            if pause.covers(session.date):
+                line = check.line(("breaks", index))
+                fail(("sessions", number - 1, "date"),
+                     f"session {number} ({session.date.isoformat()}) falls in the break "
+                     f"{pause.name or 'breaks[' + str(index) + ']'!r} "
+                     f"({pause.first_day.isoformat()} to {pause.last_day.isoformat()}"
+                     f"{f', line {line}' if line else ''}): remove the session or move the "
+                     "break")
+                break
 
 
 def _resolve_deadlines(course: Course, fail, zone: ZoneInfo | None = None, *,

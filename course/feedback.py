@@ -6,38 +6,26 @@ nbgrader's autograde restores a test cell's source from the gradebook, hidden te
 the feedback HTML would show them. ``HideHiddenTests`` runs in nbgrader's GenerateFeedback (on
 the copy nbgrader reads, never on the autograded notebook) and replaces each hidden-test region
 by one line saying how many lines it hid; the cell keeps its points and its result (what it
-printed, the error's name and message). The course's nbgrader config
-(``Workspace.nbgrader_config``) puts it in, so the formgrader's "generate feedback" and
-``nbgrader generate_feedback`` hide them as ``course feedback`` does.
+printed, the error's name and message). Beside it, ``HideTestValues`` drops test cells'
+values (``Out[3]: 3``), ``ExplainZeroPoints`` puts the reasons a hand-in earned 0 points at the
+top of each page, and the page loads no MathJax from a CDN (``OFFLINE_MATHS``). The course's
+nbgrader config (``Workspace.nbgrader_config``) puts them in, so the formgrader's "generate
+feedback" and ``nbgrader generate_feedback`` make the same pages as ``course feedback``.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .blank_work import why_nothing
 from .gradebook import GradingRun, Receipt
-from .gradebook.records import nbgrader_scores
 from .nbgrader_steps import HideHiddenTests, strip_hidden_tests
 from .receipt_files import RECEIPT_FILE, read_receipt_id
 from .workspace import Workspace, nbgrader_reason
 
 __all__ = ["NOTHING_HANDED_IN", "FeedbackResult", "HideHiddenTests", "Returned",
            "return_feedback", "strip_hidden_tests"]  # the last two re-exported from nbgrader_steps
-
-def zero_points_banner(page: bytes, reasons: list[str]) -> bytes:
-    """The feedback page with a box at the top of its body saying why it earned 0 points."""
-    items = "".join(f"<li>{html.escape(reason)}</li>" for reason in reasons)
-    box = ('<div class="zero-points" style="border:2px solid #a00;padding:0.5em 1em;'
-           f'margin:1em"><b>This hand-in earned 0 points:</b><ul>{items}</ul></div>')
-    text = page.decode("utf-8")
-    body = re.search(r"<body[^>]*>", text)
-    at = body.end() if body else 0
-    return (text[:at] + box + text[at:]).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -84,9 +72,6 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     result = FeedbackResult(assignment_id)
     with ws.gradebook() as gb:
         runs = _latest_runs(gb, assignment_id)
-        # what each earned, hand grading included: nbgrader's score, else the last run's
-        scores = {sid: run.score for sid, run in runs.items()} | {
-            sid: score for (sid, _), (score, _) in nbgrader_scores(gb, [assignment_id]).items()}
         handed_in = set(gb.session.scalars(
             select(Receipt.student_id).where(Receipt.assignment_id == assignment_id)))
 
@@ -109,7 +94,7 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
     if not graded:
         return result
 
-    api = ws.nbgrader_api()  # its config hides hidden tests (Workspace)
+    api = ws.nbgrader_api()  # its config hides hidden tests, says why 0 points (Workspace)
     exchange = CourseExchange(ws.course_file)
     try:
         for student_id in graded:
@@ -136,9 +121,6 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
             if not pages:
                 result.not_generated[student_id] = f"nbgrader wrote no HTML into {folder}"
                 continue
-            if scores.get(student_id) == 0:  # say why, at the top of each page
-                reasons = why_nothing(ws, student_id, assignment_id)
-                pages = {name: zero_points_banner(page, reasons) for name, page in pages.items()}
             unchanged = exchange.feedback_files(receipt) == pages
             if not unchanged:
                 exchange.release_feedback(receipt, pages)

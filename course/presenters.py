@@ -30,6 +30,8 @@ __all__ = [
     "draw_notice",
     "drawn_for",
     "eligible_students",
+    "full_name",
+    "named",
     "pick_presenters",
     "presentation_history",
     "presentation_session",
@@ -206,6 +208,20 @@ def presentation_history(gb: Gradebook) -> dict[str, list[dict]]:
     from .gradebook.records import session_rows
 
     return reading.presentation_history(session_rows(gb))
+
+
+def full_name(course: Course, student_id: str) -> str:
+    """The roster's first and last name of a student; "" when it has none for the id (or the
+    student has left the roster)."""
+    person = next((p for p in course.roster.students if p.id == student_id), None)
+    return f"{person.first_name} {person.last_name}".strip() if person is not None else ""
+
+
+def named(course: Course, student_id: str) -> str:
+    """A student as a draw is announced: the id with the full name beside it,
+    'ada (Ada Lovelace)'; the id alone without a name."""
+    name = full_name(course, student_id)
+    return f"{student_id} ({name})" if name else student_id
 
 
 def draw_notice(course: Course, assignment_id: str, now: dt.datetime) -> list[str]:

@@ -7,7 +7,7 @@ import functools
 import html
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ __all__ = [
     "status_html",
     "status_json",
     "status_table",
+    "status_tables_transposed",
     "write_report",
 ]
 
@@ -39,10 +40,16 @@ STATUS_STYLE = {"ok": "green", "at_risk": "yellow", "exclude": "bold red"}
 
 
 def deadlines_data(course: Course) -> list[dict]:
+    """A row per assignment, in the course file's order; each break (``breaks:``, no session)
+    is a row ``{"break", "first_day", "last_day", "label"}`` before the first assignment due on
+    or after its first day (at the end when none is)."""
     zone = course.zone
     rows = []
+    breaks = list(course.breaks)
     for assignment in course.assignments:
         due = course.due(assignment.id)
+        while breaks and breaks[0].first_day <= due.astimezone(zone).date():
+            rows.append(_break_row(breaks.pop(0)))
         rows.append({
             "assignment": assignment.id,
             "title": assignment.title,
@@ -51,19 +58,34 @@ def deadlines_data(course: Course) -> list[dict]:
             "due_utc": iso_utc(due),
             "for_session": assignment.for_session,
         })
+    rows += [_break_row(pause) for pause in breaks]
     return rows
 
 
+def _break_row(pause) -> dict:
+    return {"break": pause.name, "first_day": pause.first_day.isoformat(),
+            "last_day": pause.last_day.isoformat(), "label": pause.label}
+
+
 def deadlines_table(course: Course) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{course.title}: deadlines ({course.timezone})")
     for column in ("assignment", "title", "release", "due (local)", "due (UTC)"):
         table.add_column(column)
     for row in deadlines_data(course):
+        if "break" in row:  # a week without a session: its days where the deadlines stand
+            days = f"{_day(row['first_day'])} to {_day(row['last_day'])}"
+            table.add_row("", f"[italic]{escape(row['label'])}[/]", "", f"[italic]{days}[/]", "")
+            continue
         table.add_row(row["assignment"], row["title"], (row["release_local"] or "")[:16].replace("T", " "),
                       _weekday(row["due_local"]), row["due_utc"])
     return table
+
+
+def _day(iso: str) -> str:
+    return f"{dt.date.fromisoformat(iso):%a %Y-%m-%d}"
 
 
 def _weekday(iso: str) -> str:
@@ -204,13 +226,11 @@ def as_of_text(data: dict) -> str:
     return readable_local(as_of, get_zone(data.get("timezone") or "UTC"))
 
 
-def status_table(data: dict) -> Table:
-    from rich.table import Table
-
+def _notes(data: dict, shown: Sequence[str], upcoming: Sequence[str] = ()) -> list[str]:
+    """The lines under a standing table: warnings and grading problems (all of them), then the
+    overrides (``*``) and the work that earned nothing (``?``) among the ``shown``
+    assignments, then the ``upcoming`` ones left out of the table."""
     students = data["students"]
-    upcoming = _upcoming(students, data["as_of_utc"])
-    assignment_ids = [a for a in (list(students[0]["assignments"]) if students else [])
-                      if a not in upcoming]  # a terminal is narrow: upcoming ones in the caption
     problems = [
         f"{student['id']}, {assignment_id}: {entry['note']}"
         for student in students
@@ -221,16 +241,45 @@ def status_table(data: dict) -> Table:
     notes += [f"* {student['id']}, {assignment_id}: score {entry['override']}"
               for student in students
               for assignment_id, entry in student["assignments"].items()
-              if entry.get("override") and assignment_id in assignment_ids]
+              if entry.get("override") and assignment_id in shown]
     notes += [f"? {student['id']}, {assignment_id}: earned 0 points, yet counts as handed in "
               "(pass_threshold is 0)"
               for student in students
               for assignment_id, entry in student["assignments"].items()
-              if entry.get("earned_nothing") and assignment_id in assignment_ids]
+              if entry.get("earned_nothing") and assignment_id in shown]
     if upcoming:
         notes.append(f"upcoming: {', '.join(upcoming)}")
-    table = Table(title=f"{data['course']}: standing as of {as_of_text(data)}",
-                  caption="\n".join(notes) or None, caption_justify="left")
+    return notes
+
+
+def _title(data: dict) -> str:
+    return f"{data['course']}: standing as of {as_of_text(data)}"
+
+
+def _styled_cell(entry: dict) -> str:
+    return f"[{STATE_STYLE[entry['state']]}]{_cell(entry)}[/]"
+
+
+def _styled_status(student: dict) -> str:
+    status = student["status_text"] or student["status"]
+    return f"[{STATUS_STYLE[student['status']]}]{status}[/]"
+
+
+def status_table(data: dict, *, assignments: Sequence[str] | None = None) -> Table:
+    """A row per student, a column per assignment. ``assignments``: only those columns, in
+    that order (ids the caller checked); by default every assignment but the upcoming ones
+    (nobody handed them in and every deadline is ahead), which the caption names."""
+    from rich.table import Table
+
+    students = data["students"]
+    every = list(students[0]["assignments"]) if students else []
+    if assignments is None:
+        upcoming = _upcoming(students, data["as_of_utc"])
+        assignment_ids = [a for a in every if a not in upcoming]  # a terminal is narrow
+    else:
+        upcoming, assignment_ids = [], [a for a in dict.fromkeys(assignments) if a in every]
+    notes = _notes(data, assignment_ids, upcoming)
+    table = Table(title=_title(data), caption="\n".join(notes) or None, caption_justify="left")
     table.add_column("student")
     for assignment_id in assignment_ids:
         table.add_column(assignment_id)
@@ -239,17 +288,61 @@ def status_table(data: dict) -> Table:
     table.add_column("misses", justify="right")
     table.add_column("status")
     for student in students:
-        cells = []
-        for assignment_id in assignment_ids:
-            entry = student["assignments"][assignment_id]
-            style = STATE_STYLE[entry["state"]]
-            cells.append(f"[{style}]{_cell(entry)}[/]")
-        status = student["status_text"] or student["status"]
-        presented = _presented(student)
-        table.add_row(student["id"], *cells, presented, points_text(student),
-                      str(student["misses"]),
-                      f"[{STATUS_STYLE[student['status']]}]{status}[/]")
+        cells = [_styled_cell(student["assignments"][a]) for a in assignment_ids]
+        table.add_row(student["id"], *cells, _presented(student),
+                      points_text(student), str(student["misses"]), _styled_status(student))
     return table
+
+
+TRANSPOSED_TOTALS = ("presented", "points", "misses", "status")
+
+
+def status_tables_transposed(data: dict, *, width: int,
+                             assignments: Sequence[str] | None = None) -> list[Table]:
+    """The standing turned: a row per assignment (every one, or only ``assignments``) and the
+    totals, a column per student. Students are split over as many tables as it takes for each
+    to fit in ``width`` characters, so a table printed to a pipe loses no assignment and no
+    student however long the term or the roster."""
+    from rich.table import Table
+    from rich.text import Text
+
+    students = data["students"]
+    every = list(students[0]["assignments"]) if students else []
+    assignment_ids = every if assignments is None else [
+        a for a in dict.fromkeys(assignments) if a in every]
+    labels = [*assignment_ids, *TRANSPOSED_TOTALS]
+    columns = []  # (student id, its cells top to bottom, its width)
+    for student in students:
+        cells = [*(_styled_cell(student["assignments"][a]) for a in assignment_ids),
+                 _presented(student), points_text(student), str(student["misses"]),
+                 _styled_status(student)]
+        widest = max(Text.from_markup(cell).cell_len for cell in [student["id"], *cells])
+        columns.append((student["id"], cells, widest))
+    first = max(len(label) for label in ["assignment", *labels])
+    blocks: list[list] = [[]]
+    used = first + 4  # a column takes its width, one space each side and a border
+    for column in columns:
+        if blocks[-1] and used + column[2] + 3 > width:
+            blocks.append([])
+            used = first + 4
+        blocks[-1].append(column)
+        used += column[2] + 3
+    notes = _notes(data, assignment_ids)
+    tables = []
+    for number, block in enumerate(blocks):
+        last = number == len(blocks) - 1
+        table = Table(title=_title(data) if number == 0 else None,
+                      caption="\n".join(notes) if last and notes else None,
+                      caption_justify="left")
+        table.add_column("assignment", no_wrap=True)
+        for student_id, _cells, _width in block:
+            table.add_column(student_id, no_wrap=True)
+        for row, label in enumerate(labels):
+            if label == TRANSPOSED_TOTALS[0]:
+                table.add_section()
+            table.add_row(label, *(cells[row] for _id, cells, _width in block))
+        tables.append(table)
+    return tables
 
 
 HTML_STATE_COLOR = {

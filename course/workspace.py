@@ -104,14 +104,27 @@ class Workspace:
         config.Autograde.sanitize_preprocessors = [
             RestoreReleasedCells if step is OverwriteCells else step
             for step in Autograde().sanitize_preprocessors]
-        # feedback without hidden tests, however it is generated (course feedback, the
-        # formgrader, nbgrader generate_feedback): course.nbgrader_steps.HideHiddenTests
+        # feedback, however it is generated (course feedback, the formgrader, nbgrader
+        # generate_feedback): without hidden tests, without test cells' values, with the
+        # reasons for 0 points, and loading nothing from other sites (course.nbgrader_steps)
         from nbgrader.converters import GenerateFeedback
         from nbgrader.preprocessors import GetGrades
 
+        from .nbgrader_steps import (
+            ExplainZeroPoints,
+            FeedbackPage,
+            HideTestValues,
+            NoteOfflineMaths,
+        )
+
         steps = GenerateFeedback.class_traits()["preprocessors"].default()  # nbgrader's own
         after = steps.index(GetGrades) + 1
-        config.GenerateFeedback.preprocessors = [*steps[:after], HideHiddenTests, *steps[after:]]
+        ours = [HideHiddenTests, HideTestValues, ExplainZeroPoints, NoteOfflineMaths]
+        config.GenerateFeedback.preprocessors = [*steps[:after], *ours, *steps[after:]]
+        config.ExplainZeroPoints.course_root = str(self.root)
+        config.ExplainZeroPoints.course_id = self.course.id
+        # the feedback page's exporter only (not the formgrader's grading page): no CDN
+        config.GenerateFeedback.exporter_class = FeedbackPage
         return config
 
     def grading_limits(self) -> dict[str, dict]:

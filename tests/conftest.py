@@ -18,6 +18,7 @@ import pytest
 # `from conftest import` finds depends on the order pytest collected them
 from small_courses import (  # noqa: F401 - `from conftest import utc`
     BASE_COURSE,
+    REPO,
     create_gradebook,
     utc,
 )
@@ -25,7 +26,6 @@ from small_courses import (  # noqa: F401 - `from conftest import utc`
 # What the platform caches (parsed course files) goes to a throwaway folder, not ~/.cache.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="course-test-cache-")
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 

@@ -14,6 +14,8 @@ from traitlets.config import Config
 __all__ = ["BASE_COURSE", "configured", "course_text", "create_gradebook", "rewrite_in_place",
            "utc"]
 
+REPO = Path(__file__).resolve().parent.parent  # the repository
+
 BASE_COURSE = """\
 id: dl-test
 title: Deep Learning (test)

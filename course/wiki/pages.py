@@ -72,8 +72,19 @@ def local_time(moment: dt.datetime, course: Course, *, weekday: bool = True) -> 
 
 
 def names(course: Course, student_ids: Sequence[str]) -> str:
-    known = {person.id: person.name for person in course.roster.students}
-    return ", ".join(known.get(student, student) for student in student_ids) or "nobody yet"
+    """The students as the wiki names them (``summaries.wiki_names``): ``full`` their first and
+    last name, ``first`` their first name, ``id`` their roster id, so that no name is
+    published; a student without that name in the roster, or not in it, by id."""
+    style = course.summaries.wiki_names
+    people = {person.id: person for person in course.roster.students}
+
+    def shown(student: str) -> str:
+        person = people.get(student)
+        if person is None or style == "id":
+            return student
+        return (person.first_name if style == "first" else person.name) or student
+
+    return ", ".join(shown(student) for student in student_ids) or "nobody yet"
 
 
 def _session_title(course: Course, number: int) -> str:

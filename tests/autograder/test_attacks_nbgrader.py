@@ -31,7 +31,7 @@ from attack_corpus import (
     solution_cell_graded,
 )
 from attack_harness import OPTIONS, Watch, build_notebook
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from autograder.sandbox import choose_isolation
 from autograder.single import grade_file

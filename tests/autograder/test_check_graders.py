@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from small_courses import REPO
 
 from autograder.check_graders import check_assignment
 

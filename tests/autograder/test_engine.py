@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import sqlalchemy as sa
-from conftest import REPO
+from small_courses import REPO
 
 from autograder.engine import grade_notebook
 from autograder.notebooks import solution_cells

@@ -6,7 +6,7 @@ import json
 
 import nbformat
 import pytest
-from conftest import BASE_COURSE, utc
+from small_courses import BASE_COURSE, utc
 
 import course.calendar
 from commands.main import main

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.gradebook import Excuse, Extension, Gradebook

@@ -74,7 +74,7 @@ def test_every_command_is_in_exactly_one_group():
 
 
 def test_the_command_modules_stay_small():
-    from conftest import REPO
+    from small_courses import REPO
 
     sizes = {path.name: len(path.read_text().splitlines())
              for path in (REPO / "commands").glob("*.py")}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.gradebook import Excuse, Gradebook

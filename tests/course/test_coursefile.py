@@ -1,7 +1,7 @@
 """The course file: a valid one loads; each mistake names the file, line and field."""
 
 import pytest
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.coursefile import CourseFileError, parse_course

@@ -8,7 +8,7 @@ import csv
 import io
 
 import pytest
-from conftest import utc
+from small_courses import utc
 
 from commands.main import main
 from course.csv_cells import FORMULA_STARTS, safe_cell

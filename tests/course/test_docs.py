@@ -2,8 +2,8 @@
 
 import argparse
 
-from conftest import REPO
 from pydantic import BaseModel
+from small_courses import REPO
 
 from commands.main import build_parser
 from course.coursefile import Course

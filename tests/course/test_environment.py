@@ -4,7 +4,7 @@ does mention its variable."""
 
 import re
 
-from conftest import REPO
+from small_courses import REPO
 
 from course.environment import VARIABLES, variable
 

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 import sqlalchemy as sa
-from conftest import REPO, utc
+from small_courses import REPO, utc
 
 from commands.main import main
 from course.errors import UserError

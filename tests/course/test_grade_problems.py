@@ -10,7 +10,7 @@ import time
 import nbformat
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import BASE_COURSE, utc
+from small_courses import BASE_COURSE, utc
 
 from course.coursefile import parse_course
 from course.gradebook import Gradebook, GradingRun, Receipt

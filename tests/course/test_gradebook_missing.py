@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-from conftest import REPO
+from small_courses import REPO
 
 from commands.main import main
 from course.errors import GradebookMissing

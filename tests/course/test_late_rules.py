@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import BASE_COURSE, utc
 from plugin_dists import plugin_installer
+from small_courses import BASE_COURSE, utc
 
 from course.coursefile import CourseFileError, parse_course
 from course.gradebook.records import add_receipt

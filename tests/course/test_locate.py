@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.locate import NONE_FOUND, CourseFileNotFound, find_course_file

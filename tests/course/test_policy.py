@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from conftest import BASE_COURSE, utc
+from small_courses import BASE_COURSE, utc
 
 from course.coursefile import parse_course
 from course.policy import Facts, Graded, GradingError, judge, pick_receipt, release_warnings

@@ -7,7 +7,7 @@ from collections import Counter
 from itertools import pairwise
 
 import pytest
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.gradebook.records import add_receipt
@@ -194,3 +194,27 @@ def test_nobody_on_time_is_a_clear_message(make_course, capsys):
     root = make_course(COURSE)
     assert main(["draw", "01-numpy", "--course", str(root)]) == 2
     assert "nobody handed in 01-numpy on time" in capsys.readouterr().err
+
+
+def test_the_draw_names_students_beside_their_ids(ws, capsys):
+    """Issue 23: `course draw` prints the roster's first and last name beside each id, in the
+    notice of a draw, in the table of the recorded draw, and when absentees or the draw go."""
+    root = str(ws.course_file)
+    assert main(["draw", "01-numpy", "--count", "10", "--seed", "s", "--course", root]) == 0
+    out = capsys.readouterr().out
+    assert "drew 4 of 4 students" in out
+    assert all(f"{label}" in out for label in ("ada (Ada Lovelace)", "ben (Ben)", "emil (Emil)",
+                                                "fay (Fay)"))
+    assert main(["draw", "01-numpy", "--course", root]) == 0
+    table = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()
+             if line and not line.startswith(("presenters", "replace", "student"))}
+    assert table["ada"] == ["Ada", "Lovelace", "0"] and table["fay"] == ["Fay", "0"]
+    assert main(["draw", "01-numpy", "--absent", "ada", "--course", root]) == 0
+    assert "marked absent: ada (Ada Lovelace)" in capsys.readouterr().out
+    assert main(["draw", "01-numpy", "--course", root]) == 0
+    table = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()
+             if line and not line.startswith(("presenters", "replace", "student"))}
+    assert table["ada"] == ["Ada", "Lovelace", "0", "absent"]
+    assert main(["draw", "01-numpy", "--undo", "--reason", "wrong list", "--course", root]) == 0
+    out = capsys.readouterr().out
+    assert "ada (Ada Lovelace) (absent)" in out and "ben (Ben)" in out

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE, REPO, utc
+from small_courses import BASE_COURSE, REPO, utc
 
 from course.coursefile import parse_course
 from course.errors import GradebookMissing, UserError

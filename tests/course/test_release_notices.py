@@ -4,7 +4,7 @@
 import datetime as dt
 
 import pytest
-from conftest import utc
+from small_courses import utc
 
 from commands.main import main
 from course import calendar

@@ -8,7 +8,7 @@ import codecs
 import difflib
 
 import pytest
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.coursefile import load_course

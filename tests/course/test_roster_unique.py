@@ -6,7 +6,7 @@ import`` refuse them, naming both entries or rows; an email that is not one is r
 from __future__ import annotations
 
 import pytest
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 

@@ -7,7 +7,7 @@ import datetime as dt
 import nbformat
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 import course.calendar
 import course.gradebook.records

@@ -6,7 +6,7 @@ import textwrap
 from collections import Counter
 
 import pytest
-from conftest import BASE_COURSE, utc
+from small_courses import BASE_COURSE, utc
 
 from commands.main import main
 from course import calendar

@@ -4,7 +4,7 @@ authors only refills the vacated slots (with a notice); pin and swap change the 
 import json
 
 import pytest
-from conftest import utc
+from small_courses import utc
 
 from commands.main import main
 from course.summaries import receive_summary

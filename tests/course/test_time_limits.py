@@ -5,7 +5,7 @@ compared, nothing is waited for."""
 
 import re
 
-from conftest import REPO
+from small_courses import REPO
 
 from autograder.client import Timeouts
 from autograder.engine import GradingOptions

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 import course.calendar
 import course.gradebook.records

@@ -1,7 +1,7 @@
 """`course validate` lists every problem at once; a misspelt key gets the key it probably meant."""
 
 import pytest
-from conftest import BASE_COURSE
+from small_courses import BASE_COURSE
 
 from commands.main import main
 from course.coursefile import CourseFileError, parse_course

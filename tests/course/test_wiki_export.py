@@ -5,8 +5,8 @@ summaries that cannot be published reported while every other page is still writ
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
-from conftest import BASE_COURSE
 from markdown_it import MarkdownIt
+from small_courses import BASE_COURSE
 from wiki_fixtures import snapshot, wiki_course
 
 from commands.main import main

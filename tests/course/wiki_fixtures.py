@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from conftest import BASE_COURSE, utc
+from small_courses import BASE_COURSE, utc
 
 from course.gradebook.records import record_release
 from course.summaries import receive_summary

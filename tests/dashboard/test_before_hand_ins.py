@@ -3,7 +3,7 @@ the draw form's count field shows the course's count, not a placeholder cut to "
 
 from __future__ import annotations
 
-from conftest import BASE_COURSE, utc
+from small_courses import BASE_COURSE, utc
 
 from course.workspace import open_workspace
 from dashboard import data, pages

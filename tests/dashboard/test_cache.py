@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from conftest import utc
+from small_courses import utc
 
 from course.gradebook.records import (
     add_receipt,

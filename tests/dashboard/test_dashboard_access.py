@@ -25,9 +25,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import BASE_COURSE, utc
 from jupyterhub.services.auth import HubOAuth
-from small_courses import rewrite_in_place
+from small_courses import BASE_COURSE, rewrite_in_place, utc
 from sqlalchemy import func, select
 
 from course import calendar

@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from conftest import utc
+from small_courses import utc
 
 from commands.main import main
 from course.export import LAYOUTS, TOTALS, export_grades

@@ -5,8 +5,8 @@ format is one class and one entry point line."""
 from __future__ import annotations
 
 import pytest
-from conftest import utc
 from plugin_dists import plugin_installer
+from small_courses import utc
 
 from course.errors import UserError
 from course.export import FORMATS, LAYOUTS, export_grades

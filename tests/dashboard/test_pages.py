@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, utc
+from small_courses import REPO, utc
 
 from course.coursefile import parse_course
 from course.policy import Facts, judge

@@ -27,8 +27,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from conftest import REPO
 from hub_doubles import ScriptedHub
+from small_courses import REPO
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook

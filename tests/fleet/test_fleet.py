@@ -19,10 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import sqlalchemy as sa
-from conftest import REPO
 from postgres_server import PostgresServer
 from rabbitmq_server import RabbitServer, available
-from small_courses import create_gradebook
+from small_courses import REPO, create_gradebook
 
 from autograder.notebooks import solution_cells
 from autograder.notebooks import with_cells as answer_notebook

@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from small_courses import course_text, create_gradebook
+from small_courses import REPO, course_text, create_gradebook
 
 from course.errors import UserError
 from course.fleet.jobs import Job, Refused, course_file_for, resolve_courses, run_job

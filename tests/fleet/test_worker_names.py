@@ -15,8 +15,8 @@ import textwrap
 import time
 
 import pytest
-from conftest import BASE_COURSE, REPO
 from rabbitmq_server import RabbitServer, available
+from small_courses import BASE_COURSE, REPO
 
 from commands.fleet import default_worker_name, node_name_taken, worker_courses
 from course.locate import CourseFileNotFound

@@ -5,8 +5,7 @@ own: the hub's per-user environment, the server config and the Course List's ent
 from pathlib import Path
 from types import SimpleNamespace
 
-from conftest import REPO
-from small_courses import configured, course_text
+from small_courses import REPO, configured, course_text
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 

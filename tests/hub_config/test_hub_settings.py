@@ -4,11 +4,10 @@ import runpy
 from types import SimpleNamespace
 
 import pytest
-from conftest import REPO
 from jupyterhub import orm
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.user import User
-from small_courses import configured, course_text, create_gradebook
+from small_courses import REPO, configured, course_text, create_gradebook
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from traitlets.config import Config
