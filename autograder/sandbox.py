@@ -31,7 +31,7 @@ from .cgroup_delegation import delegate
 from .settings import DEFAULTS, cpu_limit
 
 __all__ = ["NOBODY", "Cgroup", "IsolationUnavailable", "Launch", "SandboxLimits", "choose_isolation",
-           "die_with_parent", "isolation_report", "launch", "require_isolation"]
+           "die_with_parent", "in_container", "isolation_report", "launch", "require_isolation"]
 
 NOBODY = 65534
 RUNTIME_MOUNT = "/opt/grader-runtime"  # our runner package, read-only
@@ -134,13 +134,43 @@ def choose_isolation(wanted: str = "auto") -> str:
     return _chosen[wanted]
 
 
-def require_isolation(wanted: str = "auto") -> str:
+# what a container runtime leaves behind: Docker's and Podman's marker files, and the words
+# the control groups of PID 1 carry under Docker, containerd, Kubernetes, Podman or LXC
+CONTAINER_FILES = (".dockerenv", "run/.containerenv")
+CONTAINER_CGROUP_WORDS = ("docker", "containerd", "kubepods", "libpod", "lxc")
+
+
+def in_container(root: Path = Path("/")) -> bool:
+    """Whether this process runs in a container (``root``: the file system to look at, for
+    tests): a runtime's marker file, or PID 1's control groups named after a runtime."""
+    if any((root / name).exists() for name in CONTAINER_FILES):
+        return True
+    try:
+        groups = (root / "proc/1/cgroup").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(word in groups for word in CONTAINER_CGROUP_WORDS)
+
+
+def require_isolation(wanted: str = "auto", *, container: bool | None = None) -> str:
     """The isolation student code will run behind; IsolationUnavailable when ``wanted`` is not
-    ``none`` and nothing of it runs here. Never falls back to running without isolation."""
+    ``none`` and nothing of it runs here. Never falls back to running without isolation.
+
+    The message says what to do where this runs (``container``: default ``in_container()``): in
+    a container (the hub's holds the Docker socket) grade on the fleet, whose workers have the
+    sandbox's privileges; turning the sandbox off is offered only outside one."""
     chosen = choose_isolation(wanted)
     if chosen == "none" and wanted != "none":
         tried = ["bwrap", "unshare"] if wanted == "auto" else [wanted]
         why = "; ".join(f"{layer}: {_failures.get(layer, 'does not run')}" for layer in tried)
+        if in_container() if container is None else container:
+            raise IsolationUnavailable(
+                f"grading refused: isolation '{wanted}' does not run in this container ({why}). "
+                "Grade on the grading fleet, whose workers run the sandbox: set `grading: "
+                "{backend: celery}` in course.yml and start workers with `course worker` "
+                "(deploy/README.md); a grading worker's own container needs --cap-add SYS_ADMIN "
+                "--cap-add NET_ADMIN --security-opt seccomp=unconfined (deploy/compose/"
+                "compose.yml); check with `course doctor`")
         raise IsolationUnavailable(
             f"grading refused: isolation '{wanted}' does not run on this machine ({why}). "
             "Run the grading worker as deploy/README.md says (in a container: --cap-add "

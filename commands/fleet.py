@@ -15,7 +15,7 @@ from commands.console import workspace as _workspace
 from course.errors import UserError
 
 __all__ = ["add_fleet_commands", "default_worker_name", "doctor_fleet", "node_name_taken",
-           "queue_state", "worker_courses"]
+           "queue_state", "unattended", "worker_courses"]
 
 
 QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
@@ -150,9 +150,11 @@ def cmd_worker(args) -> int:
 
 def queue_state(ws) -> dict:
     """Per assignment: rows queued, running, done (success) and failed (error, unreadable)
-    by the current graders; per queue: jobs waiting on the broker; per worker: what it runs now
-    and has finished since it started (Celery's own counters). Broker parts are None when the
-    course grades locally or the broker cannot be reached."""
+    by the current graders; per queue: jobs waiting on the broker (``queues``) and the workers
+    taking from it (``consumers``); per worker: what it runs now and has finished since it
+    started (Celery's own counters). Broker parts are None when the course grades locally or the
+    broker cannot be reached. ``warnings``: jobs no one grades (a queue with jobs and no
+    consumer; rows running on a worker that no longer answers), in words."""
     from sqlalchemy import func, select
 
     from course.fleet.app import QUEUES, TASK, broker_url, make_app
@@ -179,7 +181,8 @@ def queue_state(ws) -> dict:
                 outcome="running")):
             worker = message.removeprefix("on ")
             running_on[worker] = running_on.get(worker, 0) + 1
-    state = {"assignments": assignments, "queues": None, "workers": None}
+    state = {"assignments": assignments, "queues": None, "consumers": None, "workers": None,
+             "warnings": []}
     try:
         url = broker_url(ws)
     except UserError:
@@ -193,8 +196,10 @@ def queue_state(ws) -> dict:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
-            state["queues"] = {name: channel.queue_declare(name, durable=True, auto_delete=False)
-                               .message_count for name in dict.fromkeys([*QUEUES, *named])}
+            declared = {name: channel.queue_declare(name, durable=True, auto_delete=False)
+                        for name in dict.fromkeys([*QUEUES, *named])}
+        state["queues"] = {name: ok.message_count for name, ok in declared.items()}
+        state["consumers"] = {name: ok.consumer_count for name, ok in declared.items()}
         inspect = app.control.inspect(timeout=1.0)
         stats, active = inspect.stats() or {}, inspect.active() or {}
         state["workers"] = {
@@ -206,7 +211,27 @@ def queue_state(ws) -> dict:
         state["broker_error"] = f"{type(exc).__name__}: {exc}"
     finally:
         app.close()
+    state["warnings"] = unattended(state, running_on)
     return state
+
+
+def unattended(state: dict, running_on: dict[str, int]) -> list[str]:
+    """Jobs no worker grades, in words: a queue holding jobs with no consumer (no worker
+    started on it, or every one of them stopped), and gradebook rows running on a worker that
+    does not answer (killed mid-job: its job goes back to the queue once the broker notices)."""
+    warnings = []
+    for name, waiting in (state["queues"] or {}).items():
+        if waiting and not (state["consumers"] or {}).get(name):
+            warnings.append(f"queue {name}: {waiting} job(s) waiting and no worker takes them "
+                            f"(no consumer): start one with `course worker --queue {name}`, or "
+                            "restart the stopped worker (docker compose ... up -d)")
+    if state["workers"] is not None:
+        for worker, count in sorted(running_on.items()):
+            if worker and worker not in state["workers"]:
+                warnings.append(f"{count} grading(s) shown running on {worker}, which does not "
+                                "answer: that worker is gone; its jobs wait on the broker until "
+                                "a worker takes them")
+    return warnings
 
 
 def doctor_fleet(args) -> None:
@@ -263,6 +288,9 @@ def cmd_queue(args) -> int:
     if state["queues"] is not None:
         console.print("waiting on the broker: " + ", ".join(
             f"{name} {count}" for name, count in state["queues"].items()), highlight=False)
+    if state["consumers"] is not None:
+        console.print("workers taking from it: " + ", ".join(
+            f"{name} {count}" for name, count in state["consumers"].items()), highlight=False)
     if state.get("broker_error"):
         console.print(f"broker unreachable: {state['broker_error']}", highlight=False)
     if state["workers"] is not None:
@@ -272,6 +300,8 @@ def cmd_queue(args) -> int:
         for name, counts in state["workers"].items():
             table.add_row(name, str(counts["running"]), str(counts["done"]))
         console.print(table)
+    for warning in state["warnings"]:
+        console.print(f"! {warning}", highlight=False)
     return 0
 
 

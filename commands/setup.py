@@ -24,8 +24,10 @@ def cmd_init(args) -> int:
     if course_file.exists():
         raise UserError(f"{course_file} already exists; not overwriting it")
     course_id = _init_course_id(args.id, root)
+    backend, broker = _init_backend(args.backend, args.broker)
     (root / "assignments").mkdir(parents=True, exist_ok=True)
-    course_file.write_text(skeleton_course_file(course_id, dt.date.today()), encoding="utf-8")
+    course_file.write_text(skeleton_course_file(course_id, dt.date.today(), backend=backend,
+                                                broker=broker), encoding="utf-8")
     try:  # the one command besides `course upgrade` that creates a gradebook
         from course.workspace import open_workspace
 
@@ -37,6 +39,27 @@ def cmd_init(args) -> int:
     print(f"created {course_file}; put assignment sources in {root / 'assignments'}/<id>/")
     print(_gradebook_line(ws.db_url, before, after))
     return 0
+
+
+def _init_backend(given: str | None, broker: str | None,
+                  environ: dict[str, str] | None = None) -> tuple[str, str | None]:
+    """The grading backend ``course init`` writes: ``--backend`` as given; else ``celery``
+    where a broker is known (``--broker``, or ``$COURSE_BROKER_URL``, which a stack's hub has:
+    its container cannot run the sandbox), said when it was chosen so; else ``local``."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    if given is not None:
+        if given == "local" and broker:
+            raise UserError("--broker is the celery backend's: leave it out with --backend local")
+        return given, broker
+    if broker:
+        return "celery", broker
+    if environ.get("COURSE_BROKER_URL"):
+        print("grading: {backend: celery} ($COURSE_BROKER_URL is set: the fleet's workers "
+              "grade; --backend local grades on this machine)")
+        return "celery", None
+    return "local", None
 
 
 def _init_course_id(given: str | None, root: Path) -> str:
@@ -174,6 +197,11 @@ def add_setup_commands(add) -> None:
     p = add("init", cmd_init, "create a new course skeleton (course.yml, assignments/)")
     p.add_argument("dir", nargs="?", default=".")
     p.add_argument("--id", help="course id (default: the folder's name)")
+    p.add_argument("--backend", help="grading.backend to write: local (this machine) or celery "
+                   "(a stack's grading fleet; default where --broker or $COURSE_BROKER_URL is "
+                   "given, else local)")
+    p.add_argument("--broker", metavar="URL", help="grading.broker to write (amqp://...); "
+                   "else $COURSE_BROKER_URL names it when grading")
     add("validate", cmd_validate, "check the course file and report what it holds")
     add("upgrade", cmd_upgrade, "create or migrate the gradebook and write the roster and "
         "deadlines into nbgrader's tables")

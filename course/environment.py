@@ -25,7 +25,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("COURSE_BROKER_URL",
              "the grading fleet's RabbitMQ (amqp://user:pass@host/vhost), over the course "
              "file's grading.broker",
-             ("course/fleet/app.py", "commands/fleet.py", "deploy/compose/compose.yml",
+             ("course/fleet/app.py", "commands/fleet.py", "commands/setup.py",
+              "deploy/compose/compose.yml",
               "deploy/compose/jupyterhub_config.py", "deploy/kubernetes/course.yaml")),
     Variable("COURSE_DB_URL",
              "the gradebook's URL, over the course file's gradebook.url (it names one gradebook, "
@@ -90,6 +91,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("COURSE_NETWORK",
              "compose: the Docker network of users' servers (the hub and nothing else)",
              ("deploy/compose/jupyterhub_config.py", "deploy/compose/compose.yml")),
+    Variable("COURSE_ROLE",
+             "in a user's server: staff or student, which nbgrader Lab parts it shows (set by "
+             "the hub)",
+             ("hub_config/settings.py", "hub_config/singleuser/jupyter_server_config.py")),
     Variable("COURSE_SECCOMP_PROFILE",
              "compose: the grading workers' seccomp profile (default grading-seccomp.json)",
              ("deploy/compose/compose.yml", "deploy/compose/gpu.yml")),
@@ -106,6 +111,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("COURSE_TAG",
              "compose: the images' tag that deploy/build-images.sh prints",
              ("deploy/compose/compose.yml", "deploy/compose/gpu.yml", "deploy/build-images.sh")),
+    Variable("COURSE_TIMEZONE",
+             "in a user's server: the zone of the user's courses when they share one (set by "
+             "the hub)",
+             ("hub_config/settings.py", "hub_config/singleuser/nbgrader_config.py",
+              "tests/exchange/test_receipt_text.py")),
     Variable("COURSE_USER",
              "who grants, revokes and releases, as recorded (default: the login name)",
              ("course/gradebook/records.py",)),

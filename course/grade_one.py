@@ -5,11 +5,19 @@
 ``record_result`` and ``outcome_of`` are the two ends of a grading run's row
 (``course_grading_run``) that every backend shares: the score is read from nbgrader's gradebook
 once, the row closed, and the outcome a caller sees built from the closed row.
+
+A grading that is refused (no isolation here) or fails writes no score and hides no earlier
+one: ``autograde_one`` puts nbgrader's gradebook rows and the autograded folder of that
+submission back as they were (nbgrader writes its zeros before our engine's refusal is known),
+and ``record_result`` keeps the last good grading of the same receipt on record beside the
+failed run, so the status, the LMS export and the formgrader show the last good score (with
+the error beside it) or none, never a 0 the submission did not earn.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib
 import os
 import shutil
@@ -19,10 +27,10 @@ from pathlib import Path
 import autograder.import_costs  # noqa: F401 - first: before anything imports nbformat
 from autograder.results import GradingReport
 
-from .gradebook import Gradebook, GradingRun
+from .gradebook import Gradebook, GradingRun, Receipt
 from .gradebook.records import finish_run
 from .inbox import notebook_problem
-from .workspace import nbgrader_reason, open_workspace
+from .workspace import Workspace, nbgrader_reason, open_workspace
 
 __all__ = ["ENGINE", "WORKER_MODULES", "GradeOutcome", "autograde_one", "outcome_of",
            "prepare_worker", "record_result"]
@@ -82,6 +90,66 @@ def prepare_worker(environ: dict[str, str] | None = None) -> None:
         start_warm_server()
 
 
+# one submission's rows in nbgrader's gradebook that its autograde writes: the submission's
+# time and extension; per notebook its late penalty and flag; per cell its grade and comment
+_SUBMISSION_FIELDS = ("timestamp", "extension")
+_NOTEBOOK_FIELDS = ("late_submission_penalty", "flagged")
+_GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
+_COMMENT_FIELDS = ("auto_comment", "manual_comment")
+
+
+def _nbgrader_rows(ws: Workspace, assignment_id: str, student_id: str) -> dict | None:
+    """What nbgrader's gradebook holds of this submission (None: no submission yet), to put
+    back after a failed grading (``_put_back_nbgrader_rows``)."""
+    from nbgrader.api import MissingEntry
+
+    with ws.gradebook() as gb:
+        try:
+            submission = gb.nb.find_submission(assignment_id, student_id)
+        except MissingEntry:
+            return None
+        rows = {"": {name: getattr(submission, name) for name in _SUBMISSION_FIELDS}}
+        for notebook in submission.notebooks:
+            rows[notebook.name] = {name: getattr(notebook, name) for name in _NOTEBOOK_FIELDS}
+            for grade in notebook.grades:
+                rows[(notebook.name, "grade", grade.name)] = {
+                    name: getattr(grade, name) for name in _GRADE_FIELDS}
+            for comment in notebook.comments:
+                rows[(notebook.name, "comment", comment.name)] = {
+                    name: getattr(comment, name) for name in _COMMENT_FIELDS}
+        gb.nb.db.rollback()
+    return rows
+
+
+def _put_back_nbgrader_rows(ws: Workspace, assignment_id: str, student_id: str,
+                            rows: dict | None) -> None:
+    """nbgrader's rows of this submission as ``_nbgrader_rows`` read them before a grading that
+    failed: nbgrader writes the submission and its zeros before our engine says it refused, and
+    the formgrader would show them. A submission that failed grading created is removed."""
+    from nbgrader.api import MissingEntry
+
+    with ws.gradebook() as gb:
+        nb = gb.nb
+        nb.db.expire_all()  # nbgrader wrote through its own session
+        try:
+            submission = nb.find_submission(assignment_id, student_id)
+        except MissingEntry:
+            return
+        if rows is None:
+            nb.remove_submission(assignment_id, student_id)
+            return
+        for record, fields in [(submission, rows[""])] + [
+                (notebook, rows.get(notebook.name, {})) for notebook in submission.notebooks]:
+            for name, value in fields.items():
+                setattr(record, name, value)
+        for notebook in submission.notebooks:
+            for kind, records in (("grade", notebook.grades), ("comment", notebook.comments)):
+                for record in records:
+                    for name, value in rows.get((notebook.name, kind, record.name), {}).items():
+                        setattr(record, name, value)
+        nb.db.commit()
+
+
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
                   expected: list[str], gpu_devices: tuple[str, ...] = ()) -> tuple[str, str, list]:
     """Autograde one collected submission (in this process, a pool worker's or a Celery
@@ -101,6 +169,7 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
     shutil.rmtree(backup, ignore_errors=True)
     if autograded.is_dir():
         shutil.copytree(autograded, backup)
+    before = _nbgrader_rows(ws, assignment_id, student_id)
     api = ws.nbgrader_api()
     if gpu_devices:
         api.config.SandboxedGrading.gpu_devices = ",".join(gpu_devices)
@@ -112,9 +181,11 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
     errors = [f"{report.notebook}: {report.grading_error}" if len(expected) > 1
               else report.grading_error for report in reports if report.grading_error]
     failed = not result["success"] or bool(errors)
-    if failed and backup.is_dir():
+    if failed:  # nothing of this grading stays: nbgrader's rows and files as they were
+        _put_back_nbgrader_rows(ws, assignment_id, student_id, before)
         shutil.rmtree(autograded, ignore_errors=True)
-        backup.rename(autograded)
+        if backup.is_dir():
+            backup.rename(autograded)
     shutil.rmtree(backup, ignore_errors=True)
     if not failed:
         return "success", "", warnings
@@ -124,15 +195,56 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
 def record_result(gb: Gradebook, run: GradingRun, assignment_id: str, student_id: str,
                   kind: str, problem: str, warnings: list) -> None:
     """Close ``run`` with what ``autograde_one`` returned: on success the score nbgrader wrote
-    (through its own session, so read afresh), with the warnings as its message."""
+    (through its own session, so read afresh), with the warnings as its message. A failed
+    re-grade reuses the row of the same receipt's last good grading (``start_run``): that
+    grading is kept on a row of its own, with the score nbgrader still holds (``autograde_one``
+    put it back), so the last good score stands beside the error."""
     if kind == "success":
         gb.nb.db.expire_all()  # nbgrader wrote the grades through its own session
         submission = gb.nb.find_submission(assignment_id, student_id)
         score, max_score = submission.score, submission.max_score
         gb.nb.db.rollback()  # end the read, so no lock is held while workers write
         finish_run(gb, run, "success", "; ".join(warnings), score, max_score)
-    else:
-        finish_run(gb, run, kind, problem)
+        return
+    kept = _last_good_grading(gb, run)
+    if kept is not None:
+        gb.session.add(kept)
+    finish_run(gb, run, kind, problem)
+
+
+def _last_good_grading(gb: Gradebook, run: GradingRun) -> GradingRun | None:
+    """The same receipt's last good grading as a row of its own, when ``run`` (now failing)
+    reused its row: no successful run of that receipt is left, yet nbgrader holds a graded
+    submission of it (its time the receipt's). It started a moment before ``run``, which
+    stays the latest."""
+    from nbgrader.api import MissingEntry
+    from sqlalchemy import select
+
+    if run.receipt_id is None or gb.session.scalars(select(GradingRun.id).filter_by(
+            student_id=run.student_id, assignment_id=run.assignment_id,
+            receipt_id=run.receipt_id, outcome="success")).first() is not None:
+        return None
+    receipt = gb.session.get(Receipt, run.receipt_id)
+    gb.nb.db.expire_all()
+    try:
+        submission = gb.nb.find_submission(run.assignment_id, run.student_id)
+        graded = any(grade.auto_score is not None or grade.manual_score is not None
+                     for notebook in submission.notebooks for grade in notebook.grades)
+        same = (receipt is not None and submission.timestamp is not None
+                and submission.timestamp.replace(tzinfo=dt.UTC) == receipt.received_at)
+        score, max_score = submission.score, submission.max_score
+    except MissingEntry:
+        return None
+    finally:
+        gb.nb.db.rollback()
+    if not (graded and same):
+        return None
+    started = run.started_at - dt.timedelta(microseconds=1)
+    return GradingRun(student_id=run.student_id, assignment_id=run.assignment_id,
+                      receipt_id=run.receipt_id, engine=run.engine,
+                      grader_version=run.grader_version, started_at=started,
+                      finished_at=started, outcome="success", message="", score=score,
+                      max_score=max_score)
 
 
 def outcome_of(run: GradingRun, collected: str | None = None, seconds: float | None = None,

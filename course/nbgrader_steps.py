@@ -43,8 +43,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Unicode, default
 
-__all__ = ["OFFLINE_MATHS", "ExplainZeroPoints", "FeedbackPage", "HideHiddenTests", "HideTestValues",
-           "NoteOfflineMaths", "RestoreReleasedCells", "blank_notebooks", "cells_key", "notebooks_in",
+__all__ = ["OFFLINE_MATHS", "WRAP_OUTPUTS", "ExplainZeroPoints", "FeedbackPage",
+           "HideHiddenTests", "HideTestValues", "NoteOfflineMaths", "RestoreReleasedCells", "blank_notebooks", "cells_key", "notebooks_in",
            "released_folder", "released_source", "strip_hidden_tests", "zero_points_box",
            "zero_points_reasons"]
 
@@ -277,13 +277,33 @@ OFFLINE_MATHS = """\
 """
 
 
+# Long lines of outputs (a grader's message, a traceback) wrap at the page's edge instead of
+# running off it: nbconvert's classic and lab styles keep them on one line in a box that clips
+# or scrolls sideways.
+WRAP_OUTPUTS = """<style>
+div.output_area pre, div.output_subarea pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal;
+}
+div.output_subarea, .jp-OutputArea-output { overflow-x: visible; max-width: 100%; }
+</style>
+"""
+
+
 class FeedbackPage(HTMLExporter):
     """nbgrader's feedback page (its HTMLExporter settings apply here too) whose template finds
-    ``OFFLINE_MATHS`` before nbconvert's ``mathjax.html.j2``, which asks a CDN for MathJax."""
+    ``OFFLINE_MATHS`` before nbconvert's ``mathjax.html.j2``, which asks a CDN for MathJax, and
+    whose outputs wrap (``WRAP_OUTPUTS``, last in the head, so it wins over the template's)."""
 
     @default("extra_loaders")
     def _offline_maths(self):
         return [DictLoader({"mathjax.html.j2": OFFLINE_MATHS})]
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        head_end = output.find("</head>")
+        if head_end >= 0:
+            output = output[:head_end] + WRAP_OUTPUTS + output[head_end:]
+        return output, resources
 
 
 MATH = re.compile(r"\$\$|\$[^\s$][^$\n]*\$|\\\(|\\\[|\\begin\{")  # as MathJax finds it

@@ -20,22 +20,24 @@ import secrets
 import shutil
 from pathlib import Path, PurePosixPath
 
-from .calendar import utcnow
+from .calendar import local_seconds, readable_local, span_text, utcnow
 from .collect import collect
 from .errors import UserError
 from .fresh_course import course_file_stamp
 from .gradebook import Receipt
-from .gradebook.records import get_receipt, receipts_where, record_release
+from .gradebook.records import current_extension, get_receipt, receipts_where, record_release
 from .inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
     MAX_SUBMISSION_BYTES,
     check_names,
     read_submission_folder,
+    receipt_notice,
     receive,
     released_to_students,
     store,
 )
+from .policy import by_deadline, effective_deadline
 from .receipt_files import feedback_md5, format_timestamp
 from .release import folder_checksum
 from .roles import Role, role_in
@@ -233,10 +235,40 @@ class CourseExchange:
                 "received_utc": receipt.received_at.isoformat(), "sha256": receipt.sha256,
                 "size_bytes": receipt.size_bytes, "client_timestamp": receipt.client_timestamp,
                 "notebooks": _top_notebooks(folder)}
+        info.update(self.judged(receipt))
         if feedback:
             files = self.feedback_files(receipt)
             info["feedback"] = {name: feedback_md5(content) for name, content in files.items()}
         return info
+
+    def judged(self, receipt: Receipt) -> dict:
+        """A receipt as its student reads it: the time in the course's zone to the second
+        (``received_local``), the deadline they work to (their extension's end when later) and
+        ``verdict``: "on time", "on time (extension)" or "late by 2 h 5 min", judged to the
+        second as the policy judges it. Nothing for an assignment no longer in the course."""
+        course, zone = self.ws.course, self.ws.course.zone
+        try:
+            due = course.due(receipt.assignment_id)
+        except (UserError, LookupError):
+            return {"timezone": zone.key,
+                    "received_local": local_seconds(receipt.received_at, zone)}
+        extension = current_extension(self.gb, receipt.student_id, receipt.assignment_id)
+        deadline = effective_deadline(due, extension.until if extension is not None else None)
+        received = receipt.received_at
+        if by_deadline(received, due):
+            verdict = "on time"
+        elif by_deadline(received, deadline):
+            verdict = "on time (extension)"
+        else:
+            verdict = f"late by {span_text(received.replace(microsecond=0) - deadline)}"
+        return {"timezone": zone.key, "received_local": local_seconds(received, zone),
+                "deadline": deadline.isoformat(), "deadline_local": readable_local(deadline, zone),
+                "verdict": verdict}
+
+    def notice(self, receipt: Receipt) -> str:
+        """What the hand-in means under the course's policy, in one line (as `course submit`
+        says it): in time or how late, and which submission counts."""
+        return receipt_notice(self.ws, self.gb, receipt)
 
     def receipt_files(self, receipt: Receipt) -> dict[str, bytes]:
         return read_submission_folder(self.ws.root / receipt.storage_path)

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["skeleton_course_file"]
+__all__ = ["grading_section", "skeleton_course_file"]
 
 
 def _next(weekday: int, after: dt.date) -> dt.date:
     return after + dt.timedelta(days=(weekday - after.weekday()) % 7 or 7)
 
 
-def skeleton_course_file(course_id: str, today: dt.date) -> str:
+def grading_section(backend: str = "local", broker: str | None = None) -> str:
+    """The skeleton's ``grading:``: ``celery`` for a stack (the hub's container has no sandbox,
+    its fleet's workers have), with the broker only when given (else ``$COURSE_BROKER_URL``
+    names it, kept out of a file that may be committed); ``local``: a comment saying when to
+    switch."""
+    if backend == "local":
+        return ("# grading:\n"
+                "#   backend: celery    # on a stack (deploy/README.md): graded by the fleet's "
+                "workers (`course worker`), not here\n")
+    lines = [f"grading:\n  backend: {backend}"
+             + ("        # graded by the fleet's workers (`course worker`)"
+                if backend == "celery" else "")]
+    if broker:
+        lines.append(f"  broker: {broker}")
+    elif backend == "celery":
+        lines.append("  # broker: amqp://user:pass@host/vhost   # else $COURSE_BROKER_URL")
+    return "\n".join(lines) + "\n"
+
+
+def skeleton_course_file(course_id: str, today: dt.date, *, backend: str = "local",
+                         broker: str | None = None) -> str:
     first = _next(1, today)  # sessions on Tuesdays
     sessions = "\n".join(
         f"  - date: {first + dt.timedelta(weeks=week)}\n    start: \"10:15\"\n    topic: {topic}"
@@ -51,6 +71,7 @@ policy:
   pass_threshold: 0
   late: missed           # missed | accepted
 
+{grading_section(backend, broker)}
 roster:                  # or: course roster import people.csv
   instructors:
     - {{id: instructor, first_name: Ina, last_name: Structor, email: ina@example.org}}

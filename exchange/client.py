@@ -45,13 +45,19 @@ __all__ = [
     "ExchangeReleaseFeedback",
     "ExchangeSubmit",
     "configure",
+    "receipt_text",
 ]
 
 URL_ENV = "COURSE_EXCHANGE_URL"
 
 
-def configure(c, *, course_id: str | None = None, url: str | None = None) -> None:
-    """Point nbgrader config ``c`` at this exchange (every ExchangeFactory plug-in)."""
+def configure(c, *, course_id: str | None = None, url: str | None = None,
+              timezone: str | None = None) -> None:
+    """Point nbgrader config ``c`` at this exchange (every ExchangeFactory plug-in);
+    ``timezone`` (the course's, an IANA name): the zone nbgrader shows times in (the
+    formgrader's due dates and submission times, ``NbGraderAPI.timezone``) and its exchange
+    stamps its own times in (``Exchange.timezone``; this exchange's receipts are the
+    service's)."""
     for trait, cls in (("exchange", "Exchange"), ("fetch_assignment", "ExchangeFetchAssignment"),
                        ("fetch_feedback", "ExchangeFetchFeedback"),
                        ("release_assignment", "ExchangeReleaseAssignment"),
@@ -62,6 +68,19 @@ def configure(c, *, course_id: str | None = None, url: str | None = None) -> Non
         c.CourseDirectory.course_id = course_id
     if url:
         c.Exchange.service_url = url
+    if timezone:
+        c.NbGraderAPI.timezone = timezone
+        c.Exchange.timezone = timezone
+
+
+def receipt_text(row: dict) -> str:
+    """A receipt as its student reads it: '2026-12-06 21:20:07 (Europe/Berlin): on time' or
+    ': late by 3 min', from the service's ``received_local`` and ``verdict``; the service's
+    stamp as it is (UTC) from a service that sends neither."""
+    if not row.get("received_local"):
+        return row["timestamp"]
+    return f"{row['received_local']}: {row['verdict']}" if row.get("verdict") else \
+        row["received_local"]
 
 
 class Exchange(abc.Exchange):
@@ -206,7 +225,9 @@ class ExchangeSubmit(Exchange, abc.ExchangeSubmit):
                            body={"files": wire.encode_files(files)})
         self.receipt = receipt
         self.log.info("Submitted as: %s %s %s", self.coursedir.course_id, aid,
-                      receipt["timestamp"])
+                      receipt_text(receipt))
+        if receipt.get("notice"):
+            self.log.info("%s", receipt["notice"])
 
 
 class ExchangeList(Exchange, abc.ExchangeList):
@@ -222,9 +243,10 @@ class ExchangeList(Exchange, abc.ExchangeList):
         if self.inbound or self.cached:
             self.log.info("Submitted assignments:")
             for assignment in assignments:
-                for info in assignment["submissions"]:
-                    self.log.info("%s %s %s %s", info["course_id"], info["student_id"],
-                                  info["assignment_id"], info["timestamp"])
+                for info in assignment["submissions"]:  # the stamp, then as the student reads it
+                    self.log.info("%s %s %s %s (%s)", info["course_id"], info["student_id"],
+                                  info["assignment_id"], info["receipt_timestamp"],
+                                  info["timestamp"])
         else:
             self.log.info("Released assignments:")
             for info in assignments:
@@ -277,15 +299,23 @@ class ExchangeList(Exchange, abc.ExchangeList):
                     key = (course_id, row["student_id"], row["assignment_id"])
                     groups.setdefault(key, []).append(self._submission(row))
         return [{"course_id": c, "student_id": s, "assignment_id": a, "status": "submitted",
-                 "submissions": sorted(subs, key=lambda x: x["timestamp"])}
+                 "submissions": sorted(subs, key=lambda x: x["receipt_timestamp"])}
                 for (c, s, a), subs in sorted(groups.items())]
 
     def _submission(self, row: dict) -> dict:
+        """One receipt as nbgrader's Assignments panel shows it. The panel prints ``timestamp``
+        as the receipt's text, so that is the receipt as its student reads it (the time in the
+        course's zone to the second, in time or how late, whether feedback has come); the
+        receipt's own stamp (nbgrader's format, UTC) is ``receipt_timestamp`` and names the
+        local feedback folder. "view feedback" shows ``local_feedback_path`` in the file
+        browser: the feedback page itself for a one-notebook assignment (selected in its
+        folder: nbgrader's panel navigates there, it cannot open a file), else the folder."""
         local = self.local_dir(row["course_id"], row["assignment_id"])
         feedback_dir = local / "feedback" / row["timestamp"]
         info = {key: row[key] for key in ("course_id", "student_id", "assignment_id",
-                                           "timestamp", "receipt_id")}
-        info.update(status="submitted", path=f"receipt {row['receipt_id']}", notebooks=[])
+                                           "receipt_id")}
+        info.update(status="submitted", path=f"receipt {row['receipt_id']}", notebooks=[],
+                    receipt_timestamp=row["timestamp"], timestamp=receipt_text(row))
         for notebook_id in row["notebooks"]:
             name = f"{notebook_id}.html"
             local_file = feedback_dir / name
@@ -303,7 +333,12 @@ class ExchangeList(Exchange, abc.ExchangeList):
         info["has_exchange_feedback"] = bool(notebooks) and all(n["has_exchange_feedback"]
                                                                 for n in notebooks)
         info["feedback_updated"] = any(n["feedback_updated"] for n in notebooks)
-        info["local_feedback_path"] = str(feedback_dir) if info["has_local_feedback"] else None
+        info["local_feedback_path"] = None
+        if info["has_local_feedback"]:
+            info["local_feedback_path"] = (notebooks[0]["local_feedback_path"]
+                                           if len(notebooks) == 1 else str(feedback_dir))
+        elif not any(n["has_exchange_feedback"] for n in notebooks):
+            info["timestamp"] += ", no feedback yet"
         return info
 
 

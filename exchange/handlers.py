@@ -318,9 +318,9 @@ class SubmitHandler(UploadHandler):
         self.require_student("submit")
         files, student = await self.files(await self.upload({"files"})), self.user
 
-        def submit(ex):
-            return ex.describe(ex.submit(student, assignment_id, files, received_at),
-                               feedback=False)
+        def submit(ex):  # the receipt, judged: its time in the course's zone, in time or late
+            receipt = ex.submit(student, assignment_id, files, received_at)
+            return {**ex.describe(receipt, feedback=False), "notice": ex.notice(receipt)}
 
         receipt = await self.run(submit)
         log.info("received %s from %s at %s", assignment_id, student, receipt["timestamp"])

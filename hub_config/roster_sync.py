@@ -9,6 +9,11 @@ those groups (``groups!group=...``). People the hub does not know yet (never log
 added once they exist. The services check the roster themselves at every request as well; this
 keeps the hub's own view (its admin page, the routes a group opens) in line.
 
+Someone dropped from every roster also loses their server: it is stopped before they leave
+their last group (the token may stop the servers of the groups' members only:
+``delete:servers!group=...``). Logging in again is refused by the authenticator
+(``hub_config.authenticators.RosterAuthenticator``), which reads the same course files.
+
 Run by the hub (``hub_config.settings``)::
 
     python -m hub_config.roster_sync --course A/course.yml --course B/course.yml
@@ -31,7 +36,7 @@ from course.errors import UserError
 
 from .roles import course_groups
 
-__all__ = ["GroupChange", "sync_once"]
+__all__ = ["GroupChange", "scopes", "sync_once"]
 
 log = logging.getLogger("roster-sync")
 
@@ -41,6 +46,13 @@ class GroupChange:
     group: str
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    stopped: tuple[str, ...] = ()  # removed members on no roster any more: server stopped
+
+
+def scopes(groups: list[str]) -> list[str]:
+    """The service's scopes: those groups' members, and their members' servers' stopping."""
+    return [scope for name in groups
+            for scope in (f"groups!group={name}", f"delete:servers!group={name}")]
 
 
 def desired_groups(course_files: list[Path]) -> dict[str, set[str]]:
@@ -58,20 +70,37 @@ def sync_once(api_url: str, token: str, course_files: list[Path]) -> list[GroupC
     session = requests.Session()
     session.headers["Authorization"] = f"token {token}"
     changes = []
-    for name, wanted in desired_groups(course_files).items():
+    desired = desired_groups(course_files)
+    everyone = set().union(*desired.values())
+    for name, wanted in desired.items():
         url = f"{api_url.rstrip('/')}/groups/{quote(name)}"
         reply = session.get(url, timeout=30)
         reply.raise_for_status()
         members = set(reply.json()["users"])
         added = tuple(user for user in sorted(wanted - members) if _add(session, url, user))
         removed = tuple(sorted(members - wanted))
+        # while still a member (the token's scope): stop the servers of people on no roster
+        stopped = tuple(user for user in removed if user not in everyone
+                        and _stop(session, api_url, user))
         if removed:
             session.delete(url + "/users", json={"users": list(removed)},
                            timeout=30).raise_for_status()
         if added or removed:
-            log.info("%s: added %s, removed %s", name, list(added), list(removed))
-            changes.append(GroupChange(name, added, removed))
+            log.info("%s: added %s, removed %s, stopped the servers of %s", name, list(added),
+                     list(removed), list(stopped))
+            changes.append(GroupChange(name, added, removed, stopped))
     return changes
+
+
+def _stop(session: requests.Session, api_url: str, user: str) -> bool:
+    """Stop ``user``'s server (the hub answers 204 when none runs); False when it cannot."""
+    reply = session.delete(f"{api_url.rstrip('/')}/users/{quote(user)}/server", timeout=60)
+    if reply.status_code in (400, 403, 404):  # being renamed, out of the token's scope, gone
+        log.warning("could not stop %s's server: HTTP %s %s", user, reply.status_code,
+                    reply.text[:200])
+        return False
+    reply.raise_for_status()
+    return True
 
 
 def _add(session: requests.Session, url: str, user: str) -> bool:

@@ -29,6 +29,7 @@ from traitlets import Bool, CaselessStrEnum, Dict, Integer, List, Unicode, defau
 from traitlets.config import Config, Configurable
 
 from course.coursefile import Course, load_course
+from course.fresh_course import FreshCourse
 
 from .roles import (
     course_groups,
@@ -38,6 +39,7 @@ from .roles import (
     staff_ids,
     student_ids,
 )
+from .roster_sync import scopes as roster_sync_scopes
 
 __all__ = ["CourseHub", "apply"]
 
@@ -184,9 +186,9 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
     services.append({"name": "roster-sync", "command": [
         python, "-m", "hub_config.roster_sync",
         *(arg for _, path in courses for arg in ("--course", str(path)))]})
-    roles.append({"name": "roster-sync", "description": "course groups follow the rosters",
-                  "scopes": [f"groups!group={name}" for name in groups],
-                  "services": ["roster-sync"]})
+    roles.append({"name": "roster-sync", "description": "course groups follow the rosters; "
+                  "servers of people dropped from every roster stop",
+                  "scopes": roster_sync_scopes(groups), "services": ["roster-sync"]})
     if hub.idle_timeout:
         services.append({"name": "idle-culler",
                          "command": [python, "-m", "jupyterhub_idle_culler",
@@ -197,26 +199,41 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
     return services, roles
 
 
-def user_environment(hub: CourseHub, courses: list[Course]) -> dict:
-    """Every user's server environment; what depends on the user (their courses, the
-    formgraders they may open) is a function of the spawner, which JupyterHub calls."""
-    member = {course.id: set(student_ids(course)) | set(staff_ids(course)) for course in courses}
-    staff = {course.id: set(staff_ids(course)) for course in courses}
+def user_environment(hub: CourseHub, courses: list[Course],
+                     course_files: list[Path] | None = None) -> dict:
+    """Every user's server environment; what depends on the user (their courses, their role,
+    the formgraders they may open) is a function of the spawner, which JupyterHub calls when
+    the server starts. With ``course_files``, the rosters are those files as they are then
+    (a student added mid-term gets their course; a file that does not load counts as
+    ``courses`` has it)."""
+    fresh = [FreshCourse(path) for path in course_files or []]
 
-    def mine(spawner) -> list[str]:
-        return [course.id for course in courses if spawner.user.name in member[course.id]]
+    def now() -> list[Course]:
+        return [f.course() or course for f, course in zip(fresh, courses)] if fresh else courses
+
+    def mine(spawner, *, staff_only: bool = False) -> list[Course]:
+        name = spawner.user.name
+        return [course for course in now() if name in staff_ids(course)
+                or (not staff_only and name in student_ids(course))]
 
     def only_course(spawner) -> str:  # several: nbgrader asks the exchange for the list
-        ids = mine(spawner)
+        ids = [course.id for course in mine(spawner)]
         return ids[0] if len(ids) == 1 else ""
+
+    def role(spawner) -> str:  # the Lab's nbgrader parts (hub_config.singleuser.student)
+        return "staff" if mine(spawner, staff_only=True) else "student"
+
+    def zone(spawner) -> str:  # nbgrader's timestamps: the courses' zone, if they share one
+        zones = {course.timezone for course in mine(spawner)}
+        return zones.pop() if len(zones) == 1 else ""
 
     env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "COURSE_EXCHANGE_URL": hub.exchange_url,
            "JUPYTER_CONFIG_PATH": str(SINGLEUSER_CONFIG), "COURSE_ID": only_course,
-           "COURSE_IDS": lambda spawner: ",".join(mine(spawner))}
+           "COURSE_IDS": lambda spawner: ",".join(course.id for course in mine(spawner)),
+           "COURSE_ROLE": role, "COURSE_TIMEZONE": zone}
     if hub.formgrader:  # the staff's Course List leads there (hub_config.singleuser)
         env["COURSE_FORMGRADER_SERVICE"] = lambda spawner: ",".join(
-            formgrader_name(course) for course in courses
-            if spawner.user.name in staff[course.id])
+            formgrader_name(course) for course in mine(spawner, staff_only=True))
     return {**env, **hub.extra_env}
 
 
@@ -246,7 +263,7 @@ def apply(c: Config) -> CourseHub:
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
                                      f"access:services!service={hub.exchange_service}"]
     c.Spawner.default_url = "/lab"
-    c.Spawner.environment = user_environment(hub, courses)
+    c.Spawner.environment = user_environment(hub, courses, [path for _, path in loaded])
     configure_authenticator(c, hub)
     configure_spawner(c, hub)
     return hub

@@ -1,4 +1,6 @@
 # The formgrader service's server (this folder is on its $JUPYTER_CONFIG_PATH).
+from hub_config.singleuser import LAB_SETTINGS
+
 c = get_config()  # noqa: F821
 # Its JupyterLab shows the formgrader in a frame of its own (Nbgrader > Formgrader, and the
 # Course List's ?formgrader=true): JupyterHub's default 'none' refuses that; 'self' lets only
@@ -17,3 +19,7 @@ c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.gate": True})
 c.ServerApp.jpserver_extensions.update({"hub_config.formgrader.autograde": True})
 c.ServerApp.reraise_server_extension_failures = True
 c.ServerApp.terminals_enabled = False
+# Offline like users' servers: no Jupyter news and no update check (hub_config.singleuser)
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
+c.LabApp.app_settings_dir = str(LAB_SETTINGS)

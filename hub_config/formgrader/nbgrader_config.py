@@ -9,4 +9,5 @@ c = get_config()  # noqa: F821
 ws = open_workspace(os.environ["COURSE_FILE"])
 ws.sync_gradebook()  # Manage Students: the roster's names and emails, as the course file says
 c.merge(ws.nbgrader_config())
-configure(c, course_id=ws.course.id)
+# due dates and submission times in the course's zone (nbgrader's NbGraderAPI.timezone)
+configure(c, course_id=ws.course.id, timezone=ws.course.timezone)

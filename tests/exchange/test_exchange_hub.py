@@ -187,7 +187,7 @@ def test_release_fetch_submit_collect_grade_feedback(env):
     assert reply["success"], reply
     submitted = [a for a in reply["value"] if a["status"] == "submitted"]
     assert [s["student_id"] for s in submitted[0]["submissions"]] == ["ada"]
-    timestamp = submitted[0]["submissions"][0]["timestamp"]
+    timestamp = submitted[0]["submissions"][0]["receipt_timestamp"]
     student_seconds = time.monotonic() - t0
 
     # the instructor: collect (nbgrader's API, our exchange), grade, feedback back

@@ -64,7 +64,9 @@ def test_services_exchange_formgrader_and_culler(course_file):
     assert sync["name"] == "roster-sync" and sync["command"][-2:] == [
         "--course", str(course_file.resolve())]
     (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "roster-sync"]
-    assert role["scopes"] == ["groups!group=nbgrader-dl-test", "groups!group=formgrade-dl-test"]
+    assert role["scopes"] == ["groups!group=nbgrader-dl-test", "delete:servers!group=nbgrader-dl-test",
+                              "groups!group=formgrade-dl-test",
+                              "delete:servers!group=formgrade-dl-test"]
 
 
 def as_spawner(name: str) -> SimpleNamespace:
@@ -85,10 +87,12 @@ def test_single_user_environment(course_file):
 
 def test_authenticators_by_name(course_file):
     c = configured(course_file)
-    assert c.JupyterHub.authenticator_class == "shared-password"
+    # each login method with the roster check mixed in (hub_config.authenticators)
+    assert c.JupyterHub.authenticator_class == (
+        "hub_config.authenticators.RosterSharedPasswordAuthenticator")
     assert c.SharedPasswordAuthenticator.user_password == "password-123"
     assert configured(course_file, authenticator="generic-oauth").JupyterHub \
-        .authenticator_class == "generic-oauth"
+        .authenticator_class == "hub_config.authenticators.RosterGenericOAuthenticator"
     assert configured(course_file, authenticator="lti13").JupyterHub.authenticator_class \
         .endswith("LTI13Authenticator")
     with pytest.raises(ValueError, match="at least 8 characters"):
