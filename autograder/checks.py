@@ -176,7 +176,7 @@ def count_python_work(submission, call: Callable[[int], object],
     return counted
 
 
-def _measured_growth(submission, call, sizes, what) -> tuple[float, list]:
+def _measured_growth(submission, call, sizes, what) -> tuple[list[int], list]:
     sizes = [int(n) for n in sizes]
     assert len(sizes) >= 2 and sizes[0] < sizes[-1], "sizes: at least two, increasing"
     for attempt in range(MEASURE_TRIES):  # other processes still settling (a fork bomb's
@@ -192,37 +192,53 @@ def _measured_growth(submission, call, sizes, what) -> tuple[float, list]:
     tampering = MEASURE_TAMPERING.search(_without_magics(submission.source))
     assert tampering is None, (f"{what}: the notebook refers to the grading machinery "
                                f"({tampering.group(0) if tampering else ''}); remove that code")
-    growth = (counted[-1].lines - counted[0].lines) / (sizes[-1] - sizes[0])
-    return growth, counted
+    return sizes, counted
+
+
+def _growth(sizes, first: int, last: int) -> float:
+    return (last - first) / (sizes[-1] - sizes[0])
 
 
 def assert_vectorized(submission, call: Callable[[int], object], *,
                       sizes: Sequence[int] = (16, 256), per_element: float = 0.25,
                       what: str = "the function") -> list:
-    """"No Python loops", measured: the lines of Python code that ``call(n)`` runs in the
-    student's process may grow by at most ``per_element`` per unit of ``n`` between the sizes.
-    A loop reached any way (``globals()``, ``exec``, a callable object, a dict of functions,
-    ``map``, ``np.vectorize``, ``np.apply_along_axis``) runs at least one line per element;
-    NumPy operations run the same few lines at any size. Returns the counts."""
-    growth, counted = _measured_growth(submission, call, sizes, what)
-    assert growth <= per_element, (
-        f"{what} runs Python code for each element ({counted[0].lines} lines of Python for "
-        f"n={sizes[0]}, {counted[-1].lines} for n={sizes[-1]}); use NumPy operations instead "
-        "of loops, map, np.vectorize or np.apply_along_axis")
+    """"No Python loops", measured: the Python work of ``call(n)`` in the student's process,
+    lines of Python code run plus elements of arrays handed to Python as objects
+    (``CallCounts.work``), may grow by at most ``per_element`` per unit of ``n`` between the
+    sizes. A loop reached any way (``globals()``, ``exec``, a callable object, a dict of
+    functions, ``map``, ``np.vectorize``, ``np.apply_along_axis``) runs at least one line per
+    element; a loop driven by C callables (``map(B.T.dot, A)``, ``itertools.starmap``,
+    ``math.fsum``, ``functools.reduce``, ``np.frompyfunc``) runs none but takes every element
+    as a Python object; NumPy operations do neither at any size. Returns the counts."""
+    sizes, counted = _measured_growth(submission, call, sizes, what)
+    first, last = counted[0], counted[-1]
+    assert _growth(sizes, first.work, last.work) <= per_element, (
+        f"{what} runs Python code for each element ({first.lines} lines of Python and "
+        f"{first.elements} array elements taken one by one for n={sizes[0]}, {last.lines} and "
+        f"{last.elements} for n={sizes[-1]}); use NumPy operations on whole arrays instead of "
+        "loops, map, math.fsum, functools.reduce, np.vectorize or np.apply_along_axis")
     return counted
 
 
 def assert_uses_loops(submission, call: Callable[[int], object], *,
                       sizes: Sequence[int] = (8, 32), per_element: float = 1.0,
-                      what: str = "the function") -> list:
+                      bulk_per_element: float = 0.5, what: str = "the function") -> list:
     """"Use Python loops", measured: ``call(n)`` runs at least ``per_element`` more lines of
-    Python per unit of ``n`` (a NumPy operation such as ``np.dot`` runs none). Returns the
-    counts."""
-    growth, counted = _measured_growth(submission, call, sizes, what)
-    assert growth >= per_element, (
-        f"{what} does not loop over the elements in Python ({counted[0].lines} lines of Python "
-        f"for n={sizes[0]}, {counted[-1].lines} for n={sizes[-1]}); this part asks for "
+    Python per unit of ``n`` (a NumPy operation such as ``np.dot`` runs none), and the loop
+    does the work: the largest NumPy computation of the call (``CallCounts.bulk``) grows by
+    less than ``bulk_per_element`` elements per unit of ``n``. A loop beside one vectorized
+    call (``for _ in range(n): pass`` before ``A @ B``) fails the second part; NumPy on a row
+    or a scalar inside the loop does not grow with ``n``. Returns the counts."""
+    sizes, counted = _measured_growth(submission, call, sizes, what)
+    first, last = counted[0], counted[-1]
+    assert _growth(sizes, first.lines, last.lines) >= per_element, (
+        f"{what} does not loop over the elements in Python ({first.lines} lines of Python "
+        f"for n={sizes[0]}, {last.lines} for n={sizes[-1]}); this part asks for "
         "explicit loops")
+    assert _growth(sizes, first.bulk, last.bulk) < bulk_per_element, (
+        f"{what} computes with NumPy on whole arrays beside its loop (its largest NumPy "
+        f"operation covers {first.bulk} elements for n={sizes[0]}, {last.bulk} for "
+        f"n={sizes[-1]}); this part asks for the loops to compute the result")
     return counted
 
 

@@ -51,7 +51,8 @@ def write_env(path: Path, *, force: bool = False) -> dict:
 def cmd_env(args) -> int:
     path = Path(args.out)
     write_env(path, force=args.force)
-    print(f"wrote {path} (mode 0600): docker compose --env-file {path} ...; or "
+    print(f"wrote {path} (mode 0600): COMPOSE_ENV_FILES={path} deploy/compose.sh ... (the "
+          "default file deploy/compose.sh reads is deploy/course.env); or "
           f"kubectl -n course create secret generic course-secrets --from-env-file={path}")
     return 0
 

