@@ -10,7 +10,7 @@ from pathlib import Path
 from .calendar import readable_local
 from .coursefile import Course
 from .errors import UserError
-from .gradebook.records import record_release
+from .gradebook.records import current_user, record_release
 from .workspace import STAFF_ONLY_FOLDERS, Workspace
 
 __all__ = ["folder_checksum", "generate", "release", "release_notice"]
@@ -55,9 +55,11 @@ def generate(ws: Workspace, assignment_id: str, *, out: Path | None = None) -> P
     return released
 
 
-def release(ws: Workspace, assignment_id: str, *, now: dt.datetime) -> Path:
+def release(ws: Workspace, assignment_id: str, *, now: dt.datetime,
+            by: str | None = None) -> Path:
     """Generate (always, so the release matches the sources) and publish to the exchange;
-    ``now`` is recorded as the release time."""
+    ``now`` is recorded as the release time, ``by`` (else ``records.current_user``) as who."""
+    by = by or current_user()  # asked first: an unnamed release would publish, then fail
     released = generate(ws, assignment_id)
     api = ws.nbgrader_api()
     (ws.root / "exchange").mkdir(exist_ok=True)
@@ -66,7 +68,7 @@ def release(ws: Workspace, assignment_id: str, *, now: dt.datetime) -> Path:
     if not result["success"]:
         raise _nbgrader_failure("release", assignment_id, result)
     with ws.gradebook() as gb:
-        record_release(gb, assignment_id, folder_checksum(released), now=now)
+        record_release(gb, assignment_id, folder_checksum(released), now=now, by=by)
         gb.commit()
     return released
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ SYLLABUS = [
     ("10-cnn", "Convolutional networks"),
     ("11-lstm-timeseries", "LSTMs for time series"),
     ("12-char-lstm", "A character-level language model"),
+    ("13-perceptron", "The perceptron"),
 ]
 DEMO_ASSIGNMENTS = SYLLABUS[:2]
 
@@ -280,6 +282,8 @@ def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
     from course.workspace import open_workspace
 
     console = console or Console()
+    # everything the demo records (releases, draws, the rota) is its instructor's doing
+    os.environ.setdefault("COURSE_USER", INSTRUCTOR)
     grade_step = grade_step or (lambda ws, assignment_id, console: grade(ws, assignment_id))
     started = time.perf_counter()
     root = root.resolve()
@@ -288,7 +292,7 @@ def run_demo(root: Path, *, now: dt.datetime, force: bool = False,
     upgrade_database(ws.db_url)  # a new course: its gradebook made as `course init` makes it
     console.print(f"[bold]Demo course[/] in {root} (gradebook {ws.db_url})")
     for assignment in released_by(ws.course, now):
-        release(ws, assignment.id, now=assignment.release)
+        release(ws, assignment.id, now=assignment.release, by=INSTRUCTOR)
         due = calendar.iso_local(ws.course.due(assignment.id), ws.course.zone)
         console.print(f"  generated and released {assignment.id} (due {due})")
     _submit_all(ws, console)

@@ -87,7 +87,7 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
     if release == "nbgrader":
         from course.release import release as release_assignment
 
-        release_assignment(open_workspace(course_file), ASSIGNMENT, now=now)
+        release_assignment(open_workspace(course_file), ASSIGNMENT, now=now, by=instructor[0])
     elif release == "copy":
         outbound = root / "exchange" / course_id / "outbound" / ASSIGNMENT
         outbound.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def build_hub_course(root: Path, *, students: list[tuple[str, str, str]] | None 
         from course.release import folder_checksum
 
         with open_workspace(course_file).gradebook() as gb:  # a release the policy knows of
-            record_release(gb, ASSIGNMENT, folder_checksum(outbound), now=now)
+            record_release(gb, ASSIGNMENT, folder_checksum(outbound), now=now, by=instructor[0])
             gb.commit()
     (root / ".hub").mkdir(exist_ok=True)  # `course hub` serves this course, and only such
     (root / ".hub" / THROWAWAY).write_text("built by build_hub_course: a throwaway demo course\n")

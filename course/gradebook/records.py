@@ -55,9 +55,23 @@ __all__ = [
 ]
 
 
+NO_PERSON = ("root",)  # login names that are no person of a course: a container's shell
+
+
 def current_user() -> str:
-    """Who is granting or releasing: $COURSE_USER, else the login name."""
-    return os.environ.get("COURSE_USER") or getpass.getuser()
+    """Who is granting or releasing: $COURSE_USER, else the login name. Root's shell (the hub
+    container's, where ``exec`` lands) is nobody's: it would record "by root" for students to
+    see, so such a login must say who it is."""
+    named = os.environ.get("COURSE_USER")
+    if named:
+        return named
+    login = getpass.getuser()
+    if login in NO_PERSON:
+        raise UserError(
+            f"who is doing this? A command run as {login} records no person: set $COURSE_USER "
+            "to your id in the course (deploy/compose.sh exec -e COURSE_USER=ina hub course ...), "
+            "or work from the formgrader and the dashboard, which record you by name")
+    return login
 
 
 def add_receipt(gb: Gradebook, **fields) -> Receipt:

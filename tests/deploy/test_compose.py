@@ -81,8 +81,8 @@ class Stack:
 
     def course(self, *args: str, timeout: float = 300) -> str:
         """``course ...`` in the hub container, where the course folder is /srv/course."""
-        return self.compose("exec", "-T", "hub", "course", *args, "--course", "/srv/course",
-                            timeout=timeout).stdout
+        return self.compose("exec", "-T", "-e", "COURSE_USER=ina", "hub", "course", *args,
+                            "--course", "/srv/course", timeout=timeout).stdout
 
     def running(self) -> list[str]:
         out = docker(self.host, "ps", "-a", "--format", "{{.Names}}").stdout.split()
