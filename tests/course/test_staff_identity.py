@@ -7,12 +7,12 @@ from __future__ import annotations
 import getpass
 
 import pytest
+from small_courses import BASE_COURSE
 from sqlalchemy import select
 
 from commands.main import main
 from course.gradebook.models import Extension, Release
 from course.workspace import open_workspace
-from small_courses import BASE_COURSE
 
 
 @pytest.fixture
