@@ -28,6 +28,10 @@ def cmd_init(args) -> int:
     (root / "assignments").mkdir(parents=True, exist_ok=True)
     course_file.write_text(skeleton_course_file(course_id, dt.date.today(), backend=backend,
                                                 broker=broker), encoding="utf-8")
+    if args.no_gradebook:  # a stack's: its migration (`course upgrade`) makes it at `up`
+        print(f"created {course_file}; put assignment sources in {root / 'assignments'}/<id>/")
+        print("no gradebook made (--no-gradebook): `course upgrade` makes it")
+        return 0
     try:  # the one command besides `course upgrade` that creates a gradebook
         from course.workspace import open_workspace
 
@@ -197,6 +201,9 @@ def add_setup_commands(add) -> None:
     p = add("init", cmd_init, "create a new course skeleton (course.yml, assignments/)")
     p.add_argument("dir", nargs="?", default=".")
     p.add_argument("--id", help="course id (default: the folder's name)")
+    p.add_argument("--no-gradebook", action="store_true",
+                   help="write the course file only; `course upgrade` makes the gradebook (a "
+                   "compose stack's migration does, in its PostgreSQL)")
     p.add_argument("--backend", help="grading.backend to write: local (this machine) or celery "
                    "(a stack's grading fleet; default where --broker or $COURSE_BROKER_URL is "
                    "given, else local)")

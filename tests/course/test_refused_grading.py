@@ -217,3 +217,14 @@ def test_course_init_refuses_a_broker_for_the_local_backend(tmp_path, capsys):
     assert main(["init", str(tmp_path / "c"), "--backend", "local", "--broker", "amqp://x/"]) == 2
     assert "--broker is the celery backend's" in capsys.readouterr().err
     assert not (tmp_path / "c" / "course.yml").exists()
+
+
+def test_course_init_for_a_stack_writes_the_course_file_and_no_gradebook(tmp_path, capsys):
+    from commands.main import main
+
+    folder = tmp_path / "dl"
+    assert main(["init", str(folder), "--id", "dl-2026", "--backend", "celery",
+                 "--no-gradebook"]) == 0
+    assert "backend: celery" in (folder / "course.yml").read_text()
+    assert not (folder / "gradebook.db").exists()
+    assert "no gradebook made" in capsys.readouterr().out
