@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from . import calendar, parse_cache
 from .errors import UnknownId, UserError
 from .grading_keys import grading_model
-from .late_rules import known_late_rule
+from .late_rules import known_late_rule, late_settings
+from .late_rules.window import WindowSettings
 from .locate import find_course_file
 from .schema_errors import field_name, line_of, schema_errors
 
@@ -116,13 +117,26 @@ class Policy(_Strict):
     pass_threshold: float = Field(
         0.0, ge=0.0, le=1.0, description="fraction of points below which a submission is a miss"
     )
-    late: str = Field("missed", description="what a late hand-in counts as: a late rule's name "
-                      "(course.late_rules: missed, accepted or an installed one)")
+    # the annotation names the built-in settings (schema_errors suggests their keys); the
+    # validator checks a mapping against its rule's own settings_model, a plug-in's too
+    late: str | WindowSettings = Field(
+        "missed", description="what a late hand-in counts as: a late rule's name (course."
+        "late_rules: missed, accepted or an installed one), or {rule: NAME, ...} for a rule with "
+        "settings, such as {rule: window, penalty: [{after: 0h, percent: 10}], cutoff: 72h}")
+    late_days: int = Field(0, ge=0, description="late days per student, spent automatically "
+                           "on late hand-ins (whole days, rounded up) while they last")
+    max_submissions: int | None = Field(None, ge=1, description="the most submissions a "
+                                        "student may hand in per assignment (none: no limit)")
 
-    @field_validator("late")
+    @field_validator("late", mode="wrap")
     @classmethod
-    def _a_late_rule(cls, value: str) -> str:
-        return known_late_rule(value)
+    def _a_late_rule(cls, value: Any, handler) -> Any:
+        if isinstance(value, dict):
+            return late_settings(value)
+        if not isinstance(value, str):
+            # pydantic reports a ValueError at its line, not a TypeError
+            raise ValueError("should be a late rule's name or {rule: NAME, ...}")  # noqa: TRY004
+        return known_late_rule(value.strip())
 
 
 class DeadlineRule(_Strict):

@@ -28,10 +28,10 @@ from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
 __all__ = ["MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES", "MAX_SUBMISSION_BYTES",
-           "BadFileName", "NotReleased", "QuotaExceeded", "TooManyFiles", "check_names",
-           "check_notebooks", "check_released", "expected_notebooks", "notebook_problem",
-           "read_submission_folder", "receipt_notice", "receive", "released_to_students",
-           "stored_bytes"]
+           "BadFileName", "NotReleased", "QuotaExceeded", "TooManyFiles", "TooManySubmissions",
+           "check_names", "check_notebooks", "check_released", "check_submission_count",
+           "expected_notebooks", "notebook_problem", "read_submission_folder", "receipt_notice",
+           "receive", "released_to_students", "stored_bytes"]
 
 # the platform defaults for uploads; the exchange service's ``max_submission_bytes`` and
 # ``max_stored_bytes`` (``course exchange serve --max-mb / --quota-mb``) set them for uploads
@@ -60,6 +60,26 @@ class NotReleased(UserError):
 
 class QuotaExceeded(UserError):
     """The student's stored submissions would pass the per-student quota (HTTP 413)."""
+
+
+class TooManySubmissions(UserError):
+    """The student has handed in an assignment as often as ``policy.max_submissions`` allows."""
+
+
+def check_submission_count(ws: Workspace, gb: Gradebook, student_id: str,
+                           assignment_id: str) -> None:
+    """Refuse a hand-in past the course's ``policy.max_submissions`` (``TooManySubmissions``):
+    every kept submission of the assignment counts, in time or not."""
+    limit = ws.course.policy.max_submissions
+    if limit is None:
+        return
+    count = gb.session.scalar(select(func.count(Receipt.id)).where(
+        Receipt.student_id == student_id, Receipt.assignment_id == assignment_id)) or 0
+    if count >= limit:
+        raise TooManySubmissions(
+            f"{student_id} has handed in {assignment_id} {count} time{'s' if count != 1 else ''}"
+            f", the most this course accepts (policy.max_submissions: {limit}); this submission "
+            "is refused and the ones kept still count")
 
 
 def safe_name(name: str) -> str:
@@ -250,6 +270,7 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     received_at = received_at or utcnow()
     ws.course.student(student_id)
     ws.course.assignment(assignment_id)
+    check_submission_count(ws, gb, student_id, assignment_id)
     files = dict(zip(check_names(files, max_files=max_files), files.values(), strict=True))
     client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
     size = sum(len(content) for content in files.values())
@@ -307,8 +328,12 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
         late_by = span_text(receipt.received_at.replace(microsecond=0) - deadline)
         text = f"late: {late_by} after the {which} {readable_local(deadline, zone)}; "
         rule = late_rule(course.policy.late)
-        missed = rule.counts_as_miss(receipt.received_at.replace(microsecond=0) - deadline)
-        text += rule.notice(missed)
+        decision = rule.decide(receipt.received_at.replace(microsecond=0) - deadline)
+        missed = decision.miss
+        text += rule.notice_for(decision)
+        if course.policy.late_days:
+            text += (f" (unless your late days cover it: {course.policy.late_days} in this "
+                     "course, spent on whole days late)")
         if not this_counts:
             text += f"; your on-time submission of {local_seconds(counts, zone)} still counts"
         elif missed:

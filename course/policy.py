@@ -12,15 +12,18 @@ LMS export takes them from here, so none of them adds up differently.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
+from .calendar import span_text
 from .coursefile import Course
 from .late_rules import late_rule
 
 __all__ = [
     "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Override",
     "Standing",
-    "by_deadline", "effective_deadline", "judge", "pick_receipt", "release_warning",
+    "by_deadline", "effective_deadline", "judge", "late_days_needed", "pick_receipt",
+    "release_warning",
     "release_warnings", "unreleased_past_deadline", "withdrawal_ends",
 ]
 
@@ -102,6 +105,10 @@ class AssignmentResult:
     points: float | None = None  # what it counts in the totals; None: it counts in neither
     max_points: float | None = None  # out of how many
     earned_nothing: bool = False  # handed in and not a miss, yet 0 points: blank work?
+    penalty: str | None = None  # late within the window: why the score is less (late by 5 h: -10 %)
+    penalty_percent: float = 0.0  # of the points earned, taken off (score is after it)
+    score_before_penalty: float | None = None  # the graded score, where a penalty took some off
+    late_days: int = 0  # late days this hand-in spent (policy.late_days)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ class Standing:
     status_text: str
     points: float = 0.0  # the sum of the results' points
     max_points: float = 0.0  # the sum of their max_points: every assignment that counts
+    late_days_used: int = 0  # late days spent (policy.late_days), by deadline order
+    late_days_left: int | None = None  # None: the course gives no late days
 
 
 def by_deadline(received: dt.datetime, deadline: dt.datetime) -> bool:
@@ -152,13 +161,20 @@ def _released(releases: dict[str, dt.datetime], assignment_id: str, as_of: dt.da
     return released is not None and released <= as_of
 
 
+def late_days_needed(late_by: dt.timedelta) -> int:
+    """The late days a hand-in ``late_by`` after its deadline spends: whole days, rounded up."""
+    return math.ceil(late_by / dt.timedelta(days=1))
+
+
 def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
-            as_of: dt.datetime) -> AssignmentResult:
+            as_of: dt.datetime, late_days_left: int = 0) -> AssignmentResult:
     _student_id, assignment_id = pair
     effective_due = effective_deadline(due, facts.extensions.get(pair))
     received = pick_receipt([r for r in facts.receipts.get(pair, []) if r <= as_of], effective_due)
     policy = course.policy
     notes = []
+    decision = None
+    late_days = 0
 
     if pair in facts.excuses:
         state, miss = "excused", False
@@ -169,9 +185,20 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
         state, miss = "extended", False
     elif received is not None:
         late_by = received.replace(microsecond=0) - effective_due  # as by_deadline judges
-        state, miss = "late", late_rule(policy.late).counts_as_miss(late_by)
-        if miss:
-            notes.append("late submissions count as missed")
+        needed = late_days_needed(late_by)
+        if needed <= late_days_left:  # late days cover it whole: counted as if in time
+            state, miss, late_days = "late", False, needed
+            notes.append(f"late by {span_text(late_by)}: {needed} late day"
+                         f"{'s' if needed != 1 else ''} spent "
+                         f"({late_days_left - needed} of {policy.late_days} left)")
+        else:
+            decision = late_rule(policy.late).decide(late_by)
+            state, miss = "late", decision.miss
+            if miss:
+                notes.append(decision.reason or "late submissions count as missed")
+            if policy.late_days:
+                notes.append(f"{needed} late day{'s' if needed != 1 else ''} needed, "
+                             f"{late_days_left} left: the late rule applies")
     elif pair in facts.overrides:  # nothing received: the work came another way (paper, email)
         state, miss = "by_hand", False
         notes.append("nothing received on the platform")
@@ -204,6 +231,16 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
         day = override.at.astimezone(course.zone).date().isoformat()
         override_text = f"set by {override.by} on {day}: {override.reason}"
         notes.append(f"score set by hand{graded_text}: {override_text}")
+    penalty, penalty_percent, before_penalty = None, 0.0, None
+    if (decision is not None and not decision.miss and override is None
+            and (decision.penalty_percent or decision.reason)):
+        penalty, penalty_percent = decision.reason or None, decision.penalty_percent
+        if score is not None and penalty_percent:
+            before_penalty = score
+            score = score * (1 - penalty_percent / 100)
+        if penalty:
+            notes.append(penalty if score is None or before_penalty is None else
+                         f"{penalty} (graded {before_penalty:g}, counts {score:g})")
     error = facts.grading_errors.get(pair)
     if error is not None and (received is None or error.received_at not in (None, received)):
         error = None  # an error of another submission says nothing about this one
@@ -229,7 +266,7 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
     return AssignmentResult(
         assignment_id, state, due, effective_due, received, score, max_score, miss,
         "; ".join(notes), error.message if error is not None else None, override_text,
-        points, max_points, earned_nothing,
+        points, max_points, earned_nothing, penalty, penalty_percent, before_penalty, late_days,
     )
 
 
@@ -288,10 +325,18 @@ def judge(course: Course, facts: Facts, as_of: dt.datetime) -> list[Standing]:
     """Each rostered student's standing at instant ``as_of``, in roster order."""
     # each deadline looked up once, not once per student (6,000 cells in a big course)
     dues = {assignment.id: course.due(assignment.id) for assignment in course.assignments}
+    by_due = sorted(dues, key=lambda assignment_id: dues[assignment_id])  # late days: in order
+    budget = course.policy.late_days
     standings = []
     for student in course.roster.students:
-        results = {assignment_id: _result(course, facts, (student.id, assignment_id), due, as_of)
-                   for assignment_id, due in dues.items()}
+        spent: dict[str, AssignmentResult] = {}
+        left = budget
+        for assignment_id in by_due:
+            result = _result(course, facts, (student.id, assignment_id), dues[assignment_id],
+                             as_of, left)
+            left -= result.late_days
+            spent[assignment_id] = result
+        results = {assignment_id: spent[assignment_id] for assignment_id in dues}
         misses = sum(result.counts_as_miss for result in results.values())
         excused = sum(result.state == "excused" for result in results.values())
         status, text = _status(course, misses, as_of)
@@ -299,5 +344,6 @@ def judge(course: Course, facts: Facts, as_of: dt.datetime) -> list[Standing]:
         max_points = sum(r.max_points for r in results.values()
                          if r.points is not None and r.max_points is not None)
         standings.append(Standing(student.id, results, misses, excused, status, text,
-                                  float(points), float(max_points)))
+                                  float(points), float(max_points), budget - left,
+                                  left if budget else None))
     return standings

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # rich's tables: only for the terminal's views, not JSON or C
 __all__ = [
     "deadlines_data",
     "deadlines_table",
+    "late_days_text",
     "points_text",
     "status_csv",
     "status_data",
@@ -126,6 +127,8 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
             "excused": standing.excused,
             "points": standing.points,
             "max_points": standing.max_points,
+            "late_days_used": standing.late_days_used,
+            "late_days_left": standing.late_days_left,  # None: the course gives none
             "assignments": {
                 result.assignment_id: {
                     "state": result.state,
@@ -141,6 +144,10 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
                     "points": result.points,
                     "max_points": result.max_points,
                     "earned_nothing": result.earned_nothing,
+                    "penalty": result.penalty,
+                    "penalty_percent": result.penalty_percent,
+                    "score_before_penalty": result.score_before_penalty,
+                    "late_days": result.late_days,
                 }
                 for result in standing.results.values()
             },
@@ -155,7 +162,7 @@ def status_data(course: Course, standings: list[Standing], as_of: dt.datetime, *
         "course": course.id,
         "as_of_utc": iso_utc(as_of),
         "timezone": course.timezone,  # the zone the standing is headed in (as_of_text)
-        "policy": course.policy.model_dump(),
+        "policy": course.policy.model_dump(mode="json"),
         "withdrawal_deadline": course.withdrawal_deadline.isoformat(),
         "warnings": list(warnings or []),
         "max_points": {a.id: (max_points or {}).get(a.id) for a in course.assignments},
@@ -176,8 +183,9 @@ def status_json(data: dict) -> str:
 STUDENT_COLUMNS = ["student", "name", "status", "misses", "excused", "total", "max_total"]
 ENTRY_COLUMNS = ["state", "score", "max_score", "due_utc", "effective_due_utc", "received_utc",
                  "counts_as_miss", "note", "grading_error", "override", "points", "max_points",
-                 "earned_nothing"]
-CSV_COLUMNS = [*STUDENT_COLUMNS, "assignment", *ENTRY_COLUMNS]
+                 "earned_nothing", "penalty", "penalty_percent", "score_before_penalty",
+                 "late_days"]
+CSV_COLUMNS = [*STUDENT_COLUMNS, "assignment", *ENTRY_COLUMNS, "late_days_left"]
 
 
 def status_csv(data: dict) -> str:
@@ -191,7 +199,8 @@ def status_csv(data: dict) -> str:
                 "misses": student["misses"], "excused": student["excused"],
                 "total": student["points"], "max_total": student["max_points"],
                 "assignment": assignment_id,
-                **{key: entry[key] for key in ENTRY_COLUMNS},
+                **{key: entry.get(key) for key in ENTRY_COLUMNS},
+                "late_days_left": student.get("late_days_left"),
             })
     return out.getvalue()
 
@@ -201,6 +210,10 @@ def _cell(entry: dict) -> str:
     score = _fmt_score(entry["score"], entry["max_score"])
     score += "*" if entry.get("override") else ""  # set by hand: the note says by whom and why
     score += "?" if entry.get("earned_nothing") else ""  # handed in, 0 points: blank work?
+    if entry.get("penalty_percent"):  # late within the window: the note says by how much
+        score += f" -{entry['penalty_percent']:g}%"
+    if entry.get("late_days"):
+        score += f" ({entry['late_days']}d)"  # late days spent on it
     return f"{text} {score}".strip() + (" !" if entry["grading_error"] else "")
 
 
@@ -247,9 +260,27 @@ def _notes(data: dict, shown: Sequence[str], upcoming: Sequence[str] = ()) -> li
               for student in students
               for assignment_id, entry in student["assignments"].items()
               if entry.get("earned_nothing") and assignment_id in shown]
+    notes += [f"- {student['id']}, {assignment_id}: {entry['penalty']}"
+              + (f" (graded {entry['score_before_penalty']:g}, counts {entry['score']:g})"
+                 if entry.get("score_before_penalty") is not None else "")
+              for student in students
+              for assignment_id, entry in student["assignments"].items()
+              if entry.get("penalty_percent") and assignment_id in shown]
     if upcoming:
         notes.append(f"upcoming: {', '.join(upcoming)}")
     return notes
+
+
+def late_days_text(student: dict) -> str:
+    """A student's late days: "1 of 3 left" ("" when the course gives none)."""
+    left = student.get("late_days_left")
+    if left is None:
+        return ""
+    return f"{left} of {left + student.get('late_days_used', 0)} left"
+
+
+def _late_days(data: dict) -> bool:
+    return bool((data.get("policy") or {}).get("late_days"))
 
 
 def _title(data: dict) -> str:
@@ -286,11 +317,16 @@ def status_table(data: dict, *, assignments: Sequence[str] | None = None) -> Tab
     table.add_column("presented")
     table.add_column("points", justify="right")
     table.add_column("misses", justify="right")
+    late_days = _late_days(data)
+    if late_days:
+        table.add_column("late days")
     table.add_column("status")
     for student in students:
         cells = [_styled_cell(student["assignments"][a]) for a in assignment_ids]
         table.add_row(student["id"], *cells, _presented(student),
-                      points_text(student), str(student["misses"]), _styled_status(student))
+                      points_text(student), str(student["misses"]),
+                      *([late_days_text(student)] if late_days else []),
+                      _styled_status(student))
     return table
 
 
@@ -310,11 +346,15 @@ def status_tables_transposed(data: dict, *, width: int,
     every = list(students[0]["assignments"]) if students else []
     assignment_ids = every if assignments is None else [
         a for a in dict.fromkeys(assignments) if a in every]
-    labels = [*assignment_ids, *TRANSPOSED_TOTALS]
+    late_days = _late_days(data)
+    totals = [*TRANSPOSED_TOTALS[:3], *(["late days"] if late_days else []),
+              TRANSPOSED_TOTALS[3]]
+    labels = [*assignment_ids, *totals]
     columns = []  # (student id, its cells top to bottom, its width)
     for student in students:
         cells = [*(_styled_cell(student["assignments"][a]) for a in assignment_ids),
                  _presented(student), points_text(student), str(student["misses"]),
+                 *([late_days_text(student)] if late_days else []),
                  _styled_status(student)]
         widest = max(Text.from_markup(cell).cell_len for cell in [student["id"], *cells])
         columns.append((student["id"], cells, widest))

@@ -40,7 +40,7 @@ def test_base_course_loads():
         ("id: cleo,", "id: 'cl/eo',", 20, "roster.students[2].id", "pattern"),
         ("excused_misses: 1", "excused_misses: -1", 13, "policy.excused_misses", "greater"),
         ("policy: {excused_misses: 1}", "policy: {late: sometimes}", 13, "policy.late",
-         "'missed' or 'accepted'"),
+         "'missed', 'accepted' or 'window'"),
         ("date: 2026-10-20,", "date: 2026-10-32,", 7, "sessions[0].date", "date"),
     ],
 )

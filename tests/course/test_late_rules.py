@@ -67,11 +67,12 @@ def test_an_unknown_rule_is_an_error_at_its_line_naming_the_installed_ones(insta
     with pytest.raises(CourseFileError) as caught:
         parse_course(text, "course.yml")
     assert (caught.value.line, caught.value.field) == (13, "policy.late")
-    assert caught.value.message == ("should be 'missed' or 'accepted' (the late rules "
-                                    "installed) (got 'grace_hour')")
+    assert caught.value.message == ("should be 'missed', 'accepted' or 'window' (the late "
+                                    "rules installed) (got 'grace_hour')")
     _grace(install_plugin)
     assert parse_course(text).policy.late == "grace_hour"
-    with pytest.raises(CourseFileError, match="should be 'missed', 'accepted' or 'grace_hour'"):
+    with pytest.raises(CourseFileError,
+                       match="should be 'missed', 'accepted', 'window' or 'grace_hour'"):
         parse_course(text.replace("grace_hour", "sometimes"))
 
 
