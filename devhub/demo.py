@@ -49,6 +49,7 @@ SYLLABUS = [
     ("11-lstm-timeseries", "LSTMs for time series"),
     ("12-char-lstm", "A character-level language model"),
     ("13-perceptron", "The perceptron"),
+    ("14-vanishing-gradients", "Vanishing gradients and skip connections"),
 ]
 DEMO_ASSIGNMENTS = SYLLABUS[:2]
 

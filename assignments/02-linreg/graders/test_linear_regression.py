@@ -1,9 +1,22 @@
-"""Hidden graders for assignment 02-linreg (never shown to students)."""
+"""Hidden graders for assignment 02-linreg (never shown to students).
+
+The spec allows integer X and y (the weights and losses are floats all the same), so each part
+is also run on integers; arrays a function must leave alone are passed with ``submission.remote``
+(a plain argument reaches the notebook as a copy) and read back, and that check earns points only
+together with a right result.
+"""
 
 import numpy as np
 import pytest
 
 from autograder.checks import assert_close, gradient_check
+
+
+def integer_data(n, d, seed):
+    """Small integer features and integer targets (counts)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-2, 3, size=(n, d))
+    return X, X @ rng.integers(-3, 4, size=d) + rng.integers(-1, 2, size=n) + 2
 
 
 def make_data(n, d, seed, noise=0.1):
@@ -22,6 +35,9 @@ def test_predict_is_affine(submission):
         assert_close(submission.predict(X, w, b), X @ w + b, what=f"predict for X {X.shape}")
     assert_close(submission.predict(np.zeros((4, 2)), np.ones(2), -1.5), np.full(4, -1.5),
                  what="predict for X of zeros (every prediction is b)")
+    X, _ = integer_data(6, 2, 8)
+    w = np.array([0.5, -1.25])
+    assert_close(submission.predict(X, w, 0.25), X @ w + 0.25, what="predict for an integer X")
 
 
 @pytest.mark.cell("test_rms_loss")
@@ -36,6 +52,15 @@ def test_rms_loss(submission):
         assert_close(submission.rms_loss(c, a), loss, what="rms_loss with its arguments swapped")
     assert_close(submission.rms_loss(np.zeros(4), np.array([1.0, -1.0, 3.0, -3.0])), np.sqrt(5.0),
                  what="rms_loss(zeros, [1, -1, 3, -3])")
+    assert_close(submission.rms_loss(np.array([3, 1, 4]), np.array([1, 5, 9])), np.sqrt(15.0),
+                 what="rms_loss([3, 1, 4], [1, 5, 9]) (integers)")
+    # the caller's arrays stay as they were: passed as live objects, read back afterwards
+    a, c = rng.normal(size=6), rng.normal(size=6)
+    remote_a, remote_c = submission.remote(a), submission.remote(c)
+    assert_close(submission.rms_loss(remote_a, remote_c), np.sqrt(np.mean((a - c) ** 2)),
+                 what="rms_loss for n=6")
+    assert_close(submission.fetch(remote_a), a, what="y_pred after rms_loss (must not change)")
+    assert_close(submission.fetch(remote_c), c, what="y after rms_loss (must not change)")
 
 
 @pytest.mark.cell("test_gradients")
@@ -48,6 +73,16 @@ def test_gradients_match_finite_differences(submission):
         _dw, db = submission.gradients(X, y, w, b)
         assert np.ndim(db) == 0, "db must be a scalar"
         check_gradients(submission, X, y, w, b, what=f"n={n}, d={d}")
+    X, y = integer_data(9, 2, 9)
+    check_gradients(submission, X, y, np.array([0.5, -1.5]), 0.25,
+                    what="integer X and y (n=9, d=2)")
+    remote = [submission.remote(v) for v in (X, y, np.array([0.5, -1.5]))]
+    dw, db = submission.gradients(*remote, 0.25)
+    err = X @ np.array([0.5, -1.5]) + 0.25 - y
+    assert_close(dw, 2 / 9 * X.T @ err, what="dw for integer X and y")
+    assert_close(db, 2 / 9 * err.sum(), what="db for integer X and y")
+    for name, value, ref in zip(["X", "y", "w"], (X, y, np.array([0.5, -1.5])), remote):
+        assert_close(submission.fetch(ref), value, what=f"{name} after gradients (must not change)")
 
 
 def check_gradients(submission, X, y, w, b, what):
@@ -74,11 +109,12 @@ def reference_fit(X, y, lr, epochs):
 def test_fit_first_steps_follow_lr_and_epochs(submission):
     """The first updates, for several learning rates: a loop that ignores ``lr`` or records
     the loss before its update shows here, not in the end state after many epochs."""
-    X, y, _, _ = make_data(30, 2, 5)
-    for lr, epochs in [(0.1, 1), (0.01, 3), (0.35, 2)]:
+    for X, y, lr, epochs in [(*make_data(30, 2, 5)[:2], 0.1, 1), (*make_data(30, 2, 5)[:2], 0.01, 3),
+                             (*make_data(30, 2, 5)[:2], 0.35, 2), (*integer_data(25, 2, 10), 0.05, 3)]:
         w, b, history = submission.fit(X, y, lr=lr, epochs=epochs)
         w_ref, b_ref, history_ref = reference_fit(X, y, lr, epochs)
-        assert_close(w, w_ref, what=f"w after {epochs} step(s) from zero with lr={lr}")
+        kind = "integer" if X.dtype.kind == "i" else "float"
+        assert_close(w, w_ref, what=f"w after {epochs} step(s) from zero with lr={lr} ({kind} X, y)")
         assert_close(b, b_ref, what=f"b after {epochs} step(s) from zero with lr={lr}")
         assert len(history) == epochs, "history must have one entry per epoch"
         assert_close(np.asarray(history, dtype=float), history_ref,
@@ -88,9 +124,14 @@ def test_fit_first_steps_follow_lr_and_epochs(submission):
 @pytest.mark.cell("test_fit")
 @pytest.mark.points(1)
 def test_fit_leaves_its_inputs_alone(submission):
+    """Only together with a right result: a fit that does nothing leaves its inputs alone too."""
     X, y, _, _ = make_data(40, 3, 6)
     remote_X, remote_y = submission.remote(X), submission.remote(y)
-    submission.fit(remote_X, remote_y, lr=0.1, epochs=20)
+    w, b, history = submission.fit(remote_X, remote_y, lr=0.1, epochs=20)
+    w_ref, b_ref, history_ref = reference_fit(X, y, 0.1, 20)
+    assert_close(w, w_ref, what="w after 20 epochs with lr=0.1")
+    assert_close(b, b_ref, what="b after 20 epochs with lr=0.1")
+    assert_close(np.asarray(history, dtype=float), history_ref, what="history after 20 epochs")
     assert_close(submission.fetch(remote_X), X, what="X after fit (must not change)")
     assert_close(submission.fetch(remote_y), y, what="y after fit (must not change)")
 

@@ -5,6 +5,9 @@ handles (``submission.v_mul(a, b)`` with ``a``, ``b`` handles), read ``.data`` a
 compare gradients with centered finite differences of the same expression evaluated here in
 NumPy. Calls that walk a graph carry a timeout, so an endless or exponential backward fails
 quickly instead of holding the grading run.
+
+The neuron is also run on integer arrays (the spec allows them), and once on arrays passed with
+``submission.remote``, read back afterwards: the caller's w, X and y must not change.
 """
 
 import math
@@ -236,6 +239,34 @@ def test_neuron_loss(submission):
 def test_neuron_gradients(submission):
     for n, d, seed in NEURON_CASES:
         check_neuron_gradients(submission, *neuron_case(n, d, seed))
+    w, b, X, y = neuron_case(5, 3, 312)
+    check_neuron_exactly(submission, w, b, X, y, what="X of shape (5, 3)", remote=True)
+    X, y = np.array([[1, -2, 0], [0, 1, 3], [-1, 1, 1], [2, 0, -1]]), np.array([1, 0, -1, 0])
+    check_neuron_exactly(submission, np.array([1, 0, -1]), 1, X, y,
+                         what="integer w [1, 0, -1], b = 1, X and y")
+
+
+def neuron_gradients(w, b, X, y):
+    """dL/dw and dL/db of the tanh neuron's mean squared error, by hand."""
+    t = np.tanh(X @ w + b)
+    dz = 2.0 / len(y) * (t - y) * (1.0 - t ** 2)
+    return X.T @ dz, float(dz.sum())
+
+
+def check_neuron_exactly(submission, w, b, X, y, what, remote=False):
+    """Loss and gradients at one point; with ``remote`` the arrays are the notebook's own objects
+    and must read back unchanged."""
+    args = [submission.remote(v) for v in (w, X, y)] if remote else [w, X, y]
+    loss, dw, db = submission.neuron_loss_and_grads(args[0], b, args[1], args[2])
+    dw_ref, db_ref = neuron_gradients(w.astype(float), b, X.astype(float), y.astype(float))
+    assert_close(loss, neuron_loss(w.astype(float), b, X.astype(float), y.astype(float)),
+                 what=f"loss for {what}")
+    assert_close(dw, dw_ref, what=f"dw for {what}")
+    assert_close(db, db_ref, what=f"db for {what}")
+    if remote:
+        for name, value, ref in zip(["w", "X", "y"], (w, X, y), args):
+            assert_close(submission.fetch(ref), value,
+                         what=f"the caller's {name} after neuron_loss_and_grads (must not change)")
 
 
 def check_neuron_gradients(submission, w, b, X, y):

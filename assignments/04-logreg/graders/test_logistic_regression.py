@@ -1,4 +1,9 @@
-"""Hidden graders for assignment 04-logreg (never shown to students)."""
+"""Hidden graders for assignment 04-logreg (never shown to students).
+
+Integer inputs, which the spec allows (z, X, y, whole-degree temperatures), are graded too; arrays
+a function must leave alone are passed with ``submission.remote`` and read back, a check that
+earns points only together with a right result.
+"""
 
 import contextlib
 
@@ -55,6 +60,9 @@ def test_sigmoid_values(submission):
         z = rng.normal(size=shape) * 6.0
         assert_close(submission.sigmoid(z), sigmoid(z), what=f"sigmoid of an array of shape {shape}")
     assert_close(submission.sigmoid(0.0), 0.5, what="sigmoid(0.0)")
+    z = np.arange(-6, 7).reshape(13, 1)  # integers: the probabilities are floats all the same
+    assert_close(submission.sigmoid(z), sigmoid(z), what=f"sigmoid of the integers {z.ravel().tolist()}")
+    assert_close(submission.sigmoid(2), sigmoid(np.array(2.0)), what="sigmoid(2) (an integer)")
 
 
 @pytest.mark.cell("test_sigmoid")
@@ -142,17 +150,23 @@ def test_db_matches_finite_differences(submission):
 @pytest.mark.cell("test_fit")
 @pytest.mark.points(1)
 def test_fit_first_steps_are_exact(submission):
-    X, y = make_data(30, 2, 408)
-    w, b, history = submission.fit_logistic(X, y, lr=0.7, epochs=2)
-    w_ref, b_ref, expected = np.zeros(2), 0.0, []
-    for _ in range(2):
-        r = sigmoid(X @ w_ref + b_ref) - y
-        w_ref, b_ref = w_ref - 0.7 * X.T @ r / 30, b_ref - 0.7 * r.mean()
-        expected.append(loss(w_ref, b_ref, X, y))
-    assert_close(w, w_ref, what="w after two steps from zero with lr=0.7")
-    assert_close(b, b_ref, what="b after two steps from zero with lr=0.7")
-    assert_close(np.asarray(history, dtype=float), expected,
-                 what="history (the loss after each of the two updates)")
+    rng = np.random.default_rng(412)
+    cases = [(*make_data(30, 2, 408), "float"),
+             (rng.integers(-2, 3, size=(20, 2)), rng.integers(0, 2, size=20), "integer")]
+    for X, y, kind in cases:
+        remote_X, remote_y = submission.remote(X), submission.remote(y)
+        w, b, history = submission.fit_logistic(remote_X, remote_y, lr=0.7, epochs=2)
+        w_ref, b_ref, expected = np.zeros(2), 0.0, []
+        for _ in range(2):
+            r = sigmoid(X @ w_ref + b_ref) - y
+            w_ref, b_ref = w_ref - 0.7 * X.T @ r / len(y), b_ref - 0.7 * r.mean()
+            expected.append(loss(w_ref, b_ref, X, y))
+        assert_close(w, w_ref, what=f"w after two steps from zero with lr=0.7 ({kind} X and y)")
+        assert_close(b, b_ref, what=f"b after two steps from zero with lr=0.7 ({kind} X and y)")
+        assert_close(np.asarray(history, dtype=float), expected,
+                     what=f"history (the loss after each of the two updates; {kind} X and y)")
+        assert_close(submission.fetch(remote_X), X, what="X after fit_logistic (must not change)")
+        assert_close(submission.fetch(remote_y), y, what="y after fit_logistic (must not change)")
 
 
 @pytest.mark.cell("test_fit")
@@ -184,10 +198,19 @@ def test_load_challenger(submission):
 @pytest.mark.cell("test_challenger")
 @pytest.mark.points(1)
 def test_challenger_coefficients(submission):
-    intercept, slope = submission.challenger_coefficients(CHALLENGER[:, 0].astype(float),
-                                                          CHALLENGER[:, 1])
+    temperature = CHALLENGER[:, 0].astype(float)
+    remote_t, remote_f = submission.remote(temperature), submission.remote(CHALLENGER[:, 1])
+    intercept, slope = submission.challenger_coefficients(remote_t, remote_f)
     assert_close([intercept, slope], CHALLENGER_MLE, rtol=1e-3, atol=0,
                  what="(intercept, slope) on the Challenger data")
+    assert_close(submission.fetch(remote_t), temperature,
+                 what="the caller's temperature after challenger_coefficients (must not change: "
+                      "standardize into a new array)")
+    assert_close(submission.fetch(remote_f), CHALLENGER[:, 1],
+                 what="the caller's failure after challenger_coefficients (must not change)")
+    intercept, slope = submission.challenger_coefficients(CHALLENGER[:, 0], CHALLENGER[:, 1])
+    assert_close([intercept, slope], CHALLENGER_MLE, rtol=1e-3, atol=0,
+                 what="(intercept, slope) on the Challenger data with integer temperatures")
     # other units and scale: a predictor around 120 with standard deviation 40
     rng = np.random.default_rng(411)
     x = rng.normal(120.0, 40.0, size=60)

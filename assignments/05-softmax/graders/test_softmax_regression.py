@@ -1,4 +1,9 @@
-"""Hidden graders for assignment 05-softmax (never shown to students)."""
+"""Hidden graders for assignment 05-softmax (never shown to students).
+
+Integer logits and features, which the spec allows, are graded too; logits a function must leave
+alone are passed with ``submission.remote`` and read back, a check that earns points only together
+with a right result.
+"""
 
 import numpy as np
 import pytest
@@ -46,6 +51,14 @@ def test_softmax_values(submission):
     for n, k in [(1, 2), (5, 3), (8, 10)]:
         Z = rng.normal(size=(n, k)) * 3.0
         assert_close(submission.softmax(Z), softmax(Z), what=f"softmax of logits of shape {(n, k)}")
+    Z = np.array([[1, 2, 3], [0, 0, 0], [-4, 2, 1]])  # integer logits: float probabilities
+    assert_close(submission.softmax(Z), softmax(Z.astype(float)),
+                 what=f"softmax of the integer logits {Z.tolist()}")
+    Z = rng.normal(size=(4, 3)) * 3.0
+    remote_Z = submission.remote(Z)
+    assert_close(submission.softmax(remote_Z), softmax(Z), what="softmax of logits of shape (4, 3)")
+    assert_close(submission.fetch(remote_Z), Z,
+                 what="the caller's Z after softmax (must not change: subtract into a new array)")
 
 
 @pytest.mark.cell("test_softmax")
@@ -83,6 +96,15 @@ def test_one_hot_and_cross_entropy(submission):
         assert np.ndim(value) == 0, "cross_entropy must return a number"
         assert_close(value, -np.mean(np.log(softmax(Z)[np.arange(n), y])),
                      what=f"cross_entropy for logits of shape {(n, k)}")
+    Z, y = np.array([[1, 2, 3], [0, 0, 0], [-4, 2, 1]]), np.array([0, 2, 1])
+    assert_close(submission.cross_entropy(Z, y), cross_entropy(Z.astype(float), y),
+                 what=f"cross_entropy of the integer logits {Z.tolist()}")
+    Z, y = rng.normal(size=(5, 3)) * 2.0, np.array([2, 0, 1, 1, 0])
+    remote_Z, remote_y = submission.remote(Z), submission.remote(y)
+    assert_close(submission.cross_entropy(remote_Z, remote_y), cross_entropy(Z, y),
+                 what="cross_entropy for logits of shape (5, 3)")
+    assert_close(submission.fetch(remote_Z), Z, what="the caller's Z after cross_entropy (must not change)")
+    assert_close(submission.fetch(remote_y), y, what="the caller's y after cross_entropy (must not change)")
 
 
 @pytest.mark.cell("test_cross_entropy")
@@ -153,13 +175,15 @@ def test_db_matches_finite_differences(submission):
 @pytest.mark.cell("test_fit")
 @pytest.mark.points(1)
 def test_fit_first_steps_are_exact(submission):
-    X, y = blobs(40, 3, 4, 507)
-    W, b, history = submission.fit_softmax(X, y, 4, lr=0.3, epochs=3)
-    W_ref, b_ref, history_ref = reference_fit(X, y, 4, 0.3, 3)
-    assert_close(W, W_ref, what="W after three steps from zero with lr=0.3")
-    assert_close(b, b_ref, what="b after three steps from zero with lr=0.3")
-    assert_close(np.asarray(history, dtype=float), history_ref,
-                 what="history (the loss before each of the three updates; history[0] = log k)")
+    X_float, y = blobs(40, 3, 4, 507)
+    for X, kind in [(X_float, "float"), (np.round(X_float).astype(int), "integer")]:
+        W, b, history = submission.fit_softmax(X, y, 4, lr=0.3, epochs=3)
+        W_ref, b_ref, history_ref = reference_fit(X, y, 4, 0.3, 3)
+        assert_close(W, W_ref, what=f"W after three steps from zero with lr=0.3 ({kind} X)")
+        assert_close(b, b_ref, what=f"b after three steps from zero with lr=0.3 ({kind} X)")
+        assert_close(np.asarray(history, dtype=float), history_ref,
+                     what=f"history (the loss before each of the three updates; history[0] = log k; "
+                          f"{kind} X)")
 
 
 @pytest.mark.cell("test_fit")

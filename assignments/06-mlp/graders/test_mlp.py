@@ -1,4 +1,9 @@
-"""Hidden graders for assignment 06-mlp (never shown to students)."""
+"""Hidden graders for assignment 06-mlp (never shown to students).
+
+Integer inputs, which the spec allows (Z, X, x), are graded too; arrays a function must leave
+alone are passed with ``submission.remote`` (a plain argument reaches the notebook as a copy) and
+read back, a check that earns points only together with a right result.
+"""
 
 import importlib.util
 from itertools import pairwise
@@ -89,6 +94,21 @@ def test_activations(submission):
     extreme = np.array([-1000.0, -50.0, 50.0, 1000.0])
     assert_close(submission.sigmoid(extreme), sigmoid(extreme), atol=1e-12,
                  what=f"sigmoid of {extreme.tolist()}")
+    Z = np.array([[-3, 0, 2], [1, -1, 5]])  # integers: float results all the same
+    s = sigmoid(Z.astype(float))
+    expected = {"relu": relu(Z.astype(float)), "relu_grad": (Z > 0).astype(float),
+                "sigmoid": s, "sigmoid_grad": s * (1 - s)}
+    for name, value in expected.items():
+        assert_close(getattr(submission, name)(Z), value, what=f"{name} of the integers {Z.tolist()}")
+    Z = rng.normal(size=(3, 4)) * 3.0  # the caller's Z (forward's cache) must not change
+    for name in expected:
+        remote_Z = submission.remote(Z)
+        value = getattr(submission, name)(remote_Z)
+        s = sigmoid(Z)
+        assert_close(value, {"relu": relu(Z), "relu_grad": (Z > 0).astype(float), "sigmoid": s,
+                             "sigmoid_grad": s * (1 - s)}[name], what=f"{name} of a (3, 4) array")
+        assert_close(submission.fetch(remote_Z), Z,
+                     what=f"the caller's Z after {name}(Z) (must not change: return a new array)")
 
 
 # --- (b) initialization and forward ------------------------------------------------------------
@@ -126,6 +146,15 @@ def test_forward_logits(submission):
         logits, _cache = submission.forward(params, X, activation)
         assert_close(logits, forward(params, X, activation),
                      what=f"logits of a network with layer sizes {sizes} and {activation}")
+    params, X = random_params([4, 6, 3], 611), rng.integers(0, 17, size=(5, 4))  # raw pixels
+    remote_params, remote_X = submission.remote(params), submission.remote(X)
+    logits, _cache = submission.forward(remote_params, remote_X, "relu")
+    assert_close(logits, forward(params, X, "relu"),
+                 what="logits of a network [4, 6, 3] for the integer X (pixel values 0 to 16)")
+    assert_close(submission.fetch(remote_X), X, what="X after forward (must not change)")
+    after = submission.fetch(remote_params)
+    for key in sorted(params):
+        assert_close(after[key], params[key], what=f"params[{key!r}] after forward (must not change)")
 
 
 # --- (c) numerical gradient --------------------------------------------------------------------
@@ -147,6 +176,12 @@ def test_numerical_gradient(submission):
     submission.numerical_gradient(submission.logsumexp, remote_x)
     assert np.array_equal(submission.fetch(remote_x), x), (
         "numerical_gradient changed the caller's x: work on a copy (np.array(x, dtype=float))")
+    x = np.array([[1, -2, 0], [3, 1, 2]])  # integers: perturbed in a float copy
+    grad = submission.numerical_gradient(submission.logsumexp, x)
+    expected = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    assert_close(grad, expected, rtol=1e-7, atol=1e-9,
+                 what=f"numerical_gradient of logsumexp at the integer array {x.tolist()} (a copy "
+                      "of x that keeps its integer dtype rounds x + h back to x)")
     x = rng.normal(size=(2, 2, 3))
     grad = submission.numerical_gradient(submission.np.linalg.norm, x, h=1e-4)
     assert_array(grad, shape=x.shape, dtype_kind="f", what="numerical_gradient of a 3-D array")

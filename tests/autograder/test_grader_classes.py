@@ -1,0 +1,121 @@
+"""Issue 24's classes of wrong answers in the NumPy assignments 01-06: each class has a mutant the
+earlier graders let through, the graders now fail it in the test named here, and a notebook whose
+every function does nothing earns nothing.
+
+Class 1: integer inputs where the spec allows them (code that keeps an int dtype truncates, wraps
+or cannot take a float update). Class 7: arguments changed in place, seen only when the graders
+pass them with ``submission.remote`` and read them back. Class 9: points for a property a stub
+has (raising for bad shapes, leaving the inputs alone) only together with a right result.
+``course check-graders`` runs every mutant against the reference (tests/autograder/test_check_graders.py).
+"""
+
+import ast
+import json
+
+import nbformat
+import pytest
+from small_courses import REPO
+
+from autograder.check_graders import _versions
+from autograder.engine import grade_notebook
+from autograder.notebooks import solution_code, with_cells
+
+ASSIGNMENTS = REPO / "assignments"
+# (assignment, mutant) -> (issue class, the grader tests it must fail, words the feedback holds)
+MUTANTS = {
+    ("01-numpy", "matmul_loops_keeps_int_dtype"):
+        (1, ["test_matmul_loops_matches_numpy"], "must not be rounded"),
+    ("01-numpy", "pairwise_keeps_uint8"): (1, ["test_pairwise_matches_definition"], "uint8"),
+    ("01-numpy", "matmul_loops_only_checks_shapes"):
+        (9, ["test_matmul_loops_matches_numpy", "test_matmul_loops_rejects_bad_shapes",
+             "test_matmul_loops_uses_loops"], "matmul_loops"),
+    ("02-linreg", "fit_weights_like_X"): (1, ["test_fit_first_steps_follow_lr_and_epochs"], ""),
+    ("02-linreg", "rms_loss_in_place"): (7, ["test_rms_loss"], "must not change"),
+    ("03-autodiff", "neuron_dw_keeps_int_dtype"): (1, ["test_neuron_gradients"], "integer w"),
+    ("03-autodiff", "neuron_dw_overwrites_w"): (7, ["test_neuron_gradients"], "must not change"),
+    ("04-logreg", "sigmoid_masks_keep_int_dtype"): (1, ["test_sigmoid_values"], "integers"),
+    ("04-logreg", "challenger_standardizes_in_place"):
+        (7, ["test_challenger_coefficients"], "must not change"),
+    ("05-softmax", "softmax_copy_keeps_int_dtype"): (1, ["test_softmax_values"], "integer logits"),
+    ("05-softmax", "softmax_shifts_in_place"): (7, ["test_softmax_values"], "must not change"),
+    ("06-mlp", "numerical_gradient_copy_keeps_int_dtype"):
+        (1, ["test_numerical_gradient"], "integer array"),
+    ("06-mlp", "relu_in_place"): (7, ["test_activations"], "must not change"),
+}
+NUMPY_ASSIGNMENTS = ["01-numpy", "02-linreg", "03-autodiff", "04-logreg", "05-softmax", "06-mlp"]
+
+
+def folder(assignment):
+    return ASSIGNMENTS / assignment
+
+
+def source(assignment):
+    (path,) = folder(assignment).glob("*.ipynb")
+    return nbformat.read(path, as_version=4)
+
+
+def mutant(assignment, name):
+    return json.loads((folder(assignment) / "mutants" / f"{name}.json").read_text())
+
+
+def functions(code):
+    return [node.name for node in ast.parse(code).body if isinstance(node, ast.FunctionDef)]
+
+
+def test_each_class_has_a_mutant_in_each_assignment_it_applies_to():
+    classes = {}
+    for (assignment, name), (cls, tests, _words) in MUTANTS.items():
+        spec = mutant(assignment, name)
+        assert spec["description"] and spec["cells"] and spec["must_fail"], name
+        assert tests
+        classes.setdefault(cls, set()).add(assignment)
+    assert classes[1] == set(NUMPY_ASSIGNMENTS)
+    assert classes[7] == set(NUMPY_ASSIGNMENTS) - {"01-numpy"}  # 01: pairwise_centers_inputs_in_place
+
+
+@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS)
+def test_do_nothing_replaces_every_solution_cell_keeping_its_names(assignment):
+    spec = mutant(assignment, "do_nothing")
+    solutions = {cell.metadata["nbgrader"]["grade_id"]: solution_code(cell)
+                 for cell in source(assignment).cells
+                 if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
+    assert set(spec["cells"]) == set(solutions)
+    graded = {cell.metadata["nbgrader"]["grade_id"] for cell in source(assignment).cells
+              if cell.metadata.get("nbgrader", {}).get("grade")}
+    assert set(spec["must_fail"]) == graded
+    for cell, code in spec["cells"].items():
+        assert functions(code) == functions(solutions[cell]), cell
+        for node in ast.parse(code).body:  # one statement after the docstring: a return
+            body = [s for s in node.body if not (isinstance(s, ast.Expr)
+                                                 and isinstance(s.value, ast.Constant))]
+            assert len(body) == 1 and isinstance(body[0], ast.Return), (cell, node.name)
+
+
+def grade(assignment, name):
+    reference = _versions(source(assignment))[0]
+    data = folder(assignment) / "data"
+    result = grade_notebook(with_cells(reference, mutant(assignment, name)["cells"]),
+                            graders=folder(assignment) / "graders",
+                            data_dir=data if data.is_dir() else None)
+    assert result.notebook_error is None, result.notebook_error
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("assignment", "name"), list(MUTANTS), ids=[n for _, n in MUTANTS])
+def test_the_graders_fail_each_class_mutant_where_it_goes_wrong(assignment, name):
+    _cls, tests, words = MUTANTS[assignment, name]
+    result = grade(assignment, name)
+    failed = {t.name: t.message for t in result.tests if t.outcome != "passed"}
+    assert set(tests) <= set(failed), (tests, failed)
+    assert all(words in failed[test] for test in tests), failed
+    assert result.score < sum(t.max_points for t in result.tests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS)
+def test_a_notebook_that_does_nothing_earns_nothing(assignment):
+    result = grade(assignment, "do_nothing")
+    assert result.tests and result.score == 0
+    assert all(t.outcome != "passed" for t in result.tests), [
+        t.name for t in result.tests if t.outcome == "passed"]

@@ -1,0 +1,108 @@
+"""Assignment 14-vanishing-gradients: the graders tell right from wrong (`course check-graders` on
+this one assignment), correct alternatives keep full marks, a do-nothing notebook earns nothing,
+and the feedback names the layer, the gradient or the formula to look at.
+
+The alternatives live in ``graders/alternatives/`` (staff-only, like the graders: never released).
+"""
+
+import json
+
+import nbformat
+import pytest
+from small_courses import REPO
+
+from autograder.check_graders import _versions, check_assignment
+from autograder.engine import grade_notebook
+from autograder.notebooks import with_cells
+
+FOLDER = REPO / "assignments" / "14-vanishing-gradients"
+ALTERNATIVES = sorted((FOLDER / "graders" / "alternatives").glob("*.json"))
+CLASSES = {  # issue 24's classes of wrong answers, each drawn on by at least one mutant
+    "sigmoid' as sigmoid": ["sigmoid_grad_returns_sigmoid"],
+    "sigmoid' as x(1-x) on pre-activations": ["sigmoid_grad_as_activation_formula",
+                                              "backward_derivative_at_the_activation"],
+    "relu'(0)": ["relu_grad_one_at_zero"],
+    "identity path missing": ["residual_backward_without_identity"],
+    "Xavier/He scale": ["init_xavier_he_swapped", "init_he_uses_fan_out", "init_xavier_is_lecun"],
+    "accumulated across calls": ["backward_accumulates_across_calls"],
+    "in place": ["relu_in_place", "residual_forward_in_place", "residual_backward_adds_into_dY"],
+    "integers": ["sigmoid_masks_keep_integer_dtype"],
+    "the spec's details": ["norms_in_backward_order", "loss_summed_not_averaged",
+                           "measure_weights_from_the_same_seed"],
+    "do nothing": ["do_nothing"],
+}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return _versions(nbformat.read(FOLDER / "vanishing_gradients.ipynb", as_version=4))[0]
+
+
+def grade(nb):
+    result = grade_notebook(nb, graders=FOLDER / "graders")
+    assert result.notebook_error is None, result.notebook_error
+    return result
+
+
+def answer(reference, folder: str, name: str):
+    return with_cells(reference, json.loads((FOLDER / folder / f"{name}.json").read_text())["cells"])
+
+
+def test_every_class_has_mutants_and_each_names_the_cells_it_must_lose():
+    mutants = {p.stem: json.loads(p.read_text()) for p in (FOLDER / "mutants").glob("*.json")}
+    assert len(mutants) >= 8
+    assert {name for names in CLASSES.values() for name in names} == set(mutants)
+    for name, spec in mutants.items():
+        assert spec["description"] and spec["cells"] and spec["must_fail"], name
+    assert len(ALTERNATIVES) >= 2
+
+
+@pytest.mark.slow
+def test_check_graders_on_this_assignment():
+    check = check_assignment(FOLDER)
+    assert check.ok, check.to_json()
+    assert check.reference_score == check.max_score == 10 and check.release_score == 0
+    assert {m.name for m in check.mutants} == {n for names in CLASSES.values() for n in names}
+    assert check.seconds < 60
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ALTERNATIVES, ids=[p.stem for p in ALTERNATIVES])
+def test_a_correct_alternative_keeps_full_marks(reference, path):
+    result = grade(answer(reference, "graders/alternatives", path.stem))
+    failed = [f"{t.name}: {t.message}" for t in result.tests if t.outcome != "passed"]
+    assert not failed and len(result.tests) == 10
+
+
+@pytest.mark.slow
+def test_a_notebook_that_does_nothing_earns_nothing(reference):
+    result = grade(answer(reference, "mutants", "do_nothing"))
+    assert result.tests and all(t.outcome != "passed" for t in result.tests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mutant", "test", "words"), [
+    ("sigmoid_grad_as_activation_formula", "test_sigmoid_and_its_derivative",
+     ["sigmoid_grad", "takes the pre-activation Z"]),
+    ("relu_grad_one_at_zero", "test_backward_at_relu_kinks_with_integer_inputs",
+     ["dWs[1] (layer 2 of 3, the layers after it agree)", "relu'(0) = 0"]),
+    ("backward_derivative_at_the_activation", "test_backward_gradient_check",
+     ["dW2 (layer 2 of 3)", "the layers after it agree", "act' at the pre-activation Z"]),
+    ("init_he_uses_fan_out", "test_init_weights",
+     ["W1 (fan_in 5, fan_out 12)", "= sqrt(2 / fan_out)"]),
+    ("backward_accumulates_across_calls", "test_backward_at_relu_kinks_with_integer_inputs",
+     ["called a second time", "add up across calls"]),
+    ("norms_in_backward_order", "test_deep_norms_on_the_graders_weights",
+     ["reverse order: the first layer's norm comes first"]),
+    ("residual_backward_without_identity", "test_residual_block_gradient_check",
+     ["dX of a residual block", "the identity path is missing"]),
+    ("residual_backward_adds_into_dY", "test_residual_block_inputs_left_alone",
+     ["changed the caller's dY in place"]),
+    ("measure_weights_from_the_same_seed", "test_the_gradient_reaches_the_first_block",
+     ["the spec draws them with seed + 1"]),
+])
+def test_the_feedback_says_what_to_look_at(reference, mutant, test, words):
+    result = grade(answer(reference, "mutants", mutant))
+    (failed,) = [t for t in result.tests if t.name == test]
+    assert failed.outcome != "passed"
+    assert all(word in failed.message for word in words), failed.message
