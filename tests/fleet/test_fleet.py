@@ -226,17 +226,23 @@ def grade_in_background(ws):
     return thread, box
 
 
-def wait_for(condition, timeout: float, what: str):
+def wait_for(condition, timeout: float, what: str, ws=None):
+    """Poll ``condition`` until it holds; on a timeout say what the runs of ``ws`` were."""
     deadline = time.monotonic() + timeout
+    seen: list = []
     while True:
         try:
             value = condition()
+            if ws is not None:
+                now = sorted((r.student_id, r.outcome, (r.message or "")[:200]) for r in runs(ws))
+                if not seen or seen[-1] != now:
+                    seen.append(now)
         except sa.exc.OperationalError:
             value = None
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}; the runs were: {seen[-5:]}")
         time.sleep(0.05)
 
 
@@ -310,12 +316,14 @@ def test_a_sigkilled_worker_s_job_is_graded_by_the_other(monkeypatch, live_fleet
 
 def test_a_broker_restart_mid_batch_loses_nothing(monkeypatch, live_fleet, rabbit,
                                                    postgres_url):
-    submissions = {f"s{i}": answered() for i in range(4)}
+    # six for two workers: when the first two finish together, two more still wait (with
+    # four, both waiting jobs could be taken before anyone saw a result beside a queued job)
+    submissions = {f"s{i}": answered() for i in range(6)}
     ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url, submissions)
     thread, box = grade_in_background(ws)
     wait_for(lambda: any(r.outcome == "success" for r in runs(ws))
              and any(r.outcome == "queued" for r in runs(ws)), 120,
-             "a first result while others still wait on the broker")
+             "a first result while others still wait on the broker", ws)
     started = time.monotonic()
     rabbit.restart()
     outcomes = finish(thread, box)
