@@ -6,18 +6,17 @@
 (``course_grading_run``) that every backend shares: the score is read from nbgrader's gradebook
 once, the row closed, and the outcome a caller sees built from the closed row.
 
-A grading that is refused (no isolation here) or fails writes no score and hides no earlier
-one: ``autograde_one`` puts nbgrader's gradebook rows and the autograded folder of that
-submission back as they were (nbgrader writes its zeros before our engine's refusal is known),
-and ``record_result`` keeps the last good grading of the same receipt on record beside the
-failed run, so the status, the LMS export and the formgrader show the last good score (with
-the error beside it) or none, never a 0 the submission did not earn.
+A grading that is refused (no isolation here) or fails writes no score and hides no earlier one:
+``autograde_one`` puts nbgrader's gradebook rows and the autograded folder of that submission
+back as they were (nbgrader writes its zeros before our engine's refusal is known), and
+``record_result`` keeps the last good score of the same receipt on the failed run's row, so the
+status, the LMS export and the formgrader show the last good score (with the error beside it) or
+none, never a 0 the submission did not earn.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib
 import os
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 import autograder.import_costs  # noqa: F401 - first: before anything imports nbformat
 from autograder.results import GradingReport
 
-from .gradebook import Gradebook, GradingRun, Receipt
+from .gradebook import Gradebook, GradingRun
 from .gradebook.records import finish_run
 from .inbox import notebook_problem
 from .workspace import Workspace, nbgrader_reason, open_workspace
@@ -195,10 +194,9 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
 def record_result(gb: Gradebook, run: GradingRun, assignment_id: str, student_id: str,
                   kind: str, problem: str, warnings: list) -> None:
     """Close ``run`` with what ``autograde_one`` returned: on success the score nbgrader wrote
-    (through its own session, so read afresh), with the warnings as its message. A failed
-    re-grade reuses the row of the same receipt's last good grading (``start_run``): that
-    grading is kept on a row of its own, with the score nbgrader still holds (``autograde_one``
-    put it back), so the last good score stands beside the error."""
+    (through its own session, so read afresh), with the warnings as its message. A failure
+    keeps the score the row held (``start_run``: the last good grading of this receipt by
+    these graders, which ``autograde_one`` put back in nbgrader's tables), with its error."""
     if kind == "success":
         gb.nb.db.expire_all()  # nbgrader wrote the grades through its own session
         submission = gb.nb.find_submission(assignment_id, student_id)
@@ -206,45 +204,7 @@ def record_result(gb: Gradebook, run: GradingRun, assignment_id: str, student_id
         gb.nb.db.rollback()  # end the read, so no lock is held while workers write
         finish_run(gb, run, "success", "; ".join(warnings), score, max_score)
         return
-    kept = _last_good_grading(gb, run)
-    if kept is not None:
-        gb.session.add(kept)
-    finish_run(gb, run, kind, problem)
-
-
-def _last_good_grading(gb: Gradebook, run: GradingRun) -> GradingRun | None:
-    """The same receipt's last good grading as a row of its own, when ``run`` (now failing)
-    reused its row: no successful run of that receipt is left, yet nbgrader holds a graded
-    submission of it (its time the receipt's). It started a moment before ``run``, which
-    stays the latest."""
-    from nbgrader.api import MissingEntry
-    from sqlalchemy import select
-
-    if run.receipt_id is None or gb.session.scalars(select(GradingRun.id).filter_by(
-            student_id=run.student_id, assignment_id=run.assignment_id,
-            receipt_id=run.receipt_id, outcome="success")).first() is not None:
-        return None
-    receipt = gb.session.get(Receipt, run.receipt_id)
-    gb.nb.db.expire_all()
-    try:
-        submission = gb.nb.find_submission(run.assignment_id, run.student_id)
-        graded = any(grade.auto_score is not None or grade.manual_score is not None
-                     for notebook in submission.notebooks for grade in notebook.grades)
-        same = (receipt is not None and submission.timestamp is not None
-                and submission.timestamp.replace(tzinfo=dt.UTC) == receipt.received_at)
-        score, max_score = submission.score, submission.max_score
-    except MissingEntry:
-        return None
-    finally:
-        gb.nb.db.rollback()
-    if not (graded and same):
-        return None
-    started = run.started_at - dt.timedelta(microseconds=1)
-    return GradingRun(student_id=run.student_id, assignment_id=run.assignment_id,
-                      receipt_id=run.receipt_id, engine=run.engine,
-                      grader_version=run.grader_version, started_at=started,
-                      finished_at=started, outcome="success", message="", score=score,
-                      max_score=max_score)
+    finish_run(gb, run, kind, problem, run.score, run.max_score)  # the last good score stays
 
 
 def outcome_of(run: GradingRun, collected: str | None = None, seconds: float | None = None,

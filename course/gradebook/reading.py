@@ -100,7 +100,8 @@ def gather_facts(rows: Rows, course: Course) -> Facts:
                 "WHERE outcome <> 'running'")]
     by_start = lambda run: (run[4], run[0])  # a re-grade reuses its (older) row
     latest = _latest_by_pair(runs, key=by_start)
-    good = _latest_by_pair([run for run in runs if run[5] == "success"], key=by_start)
+    # the latest run with a score: a success, or a failed re-grade keeping the score it replaced
+    good = _latest_by_pair([run for run in runs if run[7] is not None], key=by_start)
     for pair, (_, _, _, receipt_id, _, outcome, message, _, _) in latest.items():
         if outcome != "success":
             facts.grading_errors[pair] = GradingError(message, received.get(receipt_id),

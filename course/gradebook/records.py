@@ -221,7 +221,9 @@ def record_release(gb: Gradebook, assignment_id: str, checksum: str, *,
 def start_run(gb: Gradebook, student_id: str, assignment_id: str, receipt_id: int | None,
               engine: str, grader_version: str) -> GradingRun:
     """A run row for this grading; the same submission graded again by the same graders
-    reuses its row (a re-grade replaces, it does not duplicate)."""
+    reuses its row (a re-grade replaces, it does not duplicate). The row keeps its score (only
+    a success ever sets one) until the new grading closes it: a re-grade that fails (``course.grade_one.record_result``) leaves that score standing beside its
+    error, never a score the submission did not earn."""
     key = {"student_id": student_id, "assignment_id": assignment_id, "receipt_id": receipt_id,
            "engine": engine, "grader_version": grader_version}
     run = gb.session.scalars(select(GradingRun).filter_by(**key)).first()
@@ -229,7 +231,6 @@ def start_run(gb: Gradebook, student_id: str, assignment_id: str, receipt_id: in
         run = GradingRun(**key)
         gb.session.add(run)
     run.started_at, run.finished_at, run.outcome, run.message = utcnow(), None, "running", ""
-    run.score = run.max_score = None
     gb.session.commit()  # a crash mid-grade leaves a visible 'running' row
     return run
 
