@@ -5,18 +5,12 @@ The alternatives live in ``graders/alternatives/`` (staff-only, like the graders
 ``course check-graders`` runs the reference and the mutants (tests/autograder/test_check_graders.py).
 """
 
-import json
 
-import nbformat
 import pytest
+from assignment_parts import AssignmentParts
 from small_courses import REPO
 
-from autograder.check_graders import _versions
-from autograder.engine import grade_notebook
-from autograder.notebooks import with_cells
-
 FOLDER = REPO / "assignments" / "13-perceptron"
-ALTERNATIVES = sorted((FOLDER / "graders" / "alternatives").glob("*.json"))
 CLASSES = {  # issue 24's classes of wrong answers, each drawn on by at least one mutant
     "labels": ["predict_zero_one_labels", "epoch_rule_for_zero_one_labels", "xor_zero_one_labels"],
     "update on right": ["epoch_updates_correct_examples"],
@@ -32,41 +26,24 @@ CLASSES = {  # issue 24's classes of wrong answers, each drawn on by at least on
 }
 
 
-@pytest.fixture(scope="module")
-def reference():
-    return _versions(nbformat.read(FOLDER / "perceptron.ipynb", as_version=4))[0]
-
-
-def grade(nb):
-    result = grade_notebook(nb, graders=FOLDER / "graders")
-    assert result.notebook_error is None, result.notebook_error
-    return result
-
-
-def answer(reference, folder: str, name: str):
-    return with_cells(reference, json.loads((FOLDER / folder / f"{name}.json").read_text())["cells"])
+PARTS = AssignmentParts(FOLDER, "perceptron.ipynb")
 
 
 def test_every_class_has_mutants_and_each_names_the_cells_it_must_lose():
-    mutants = {p.stem: json.loads(p.read_text()) for p in (FOLDER / "mutants").glob("*.json")}
-    assert len(mutants) >= 8
-    assert {name for names in CLASSES.values() for name in names} == set(mutants)
-    for name, spec in mutants.items():
-        assert spec["description"] and spec["cells"] and spec["must_fail"], name
-    assert len(ALTERNATIVES) >= 3
+    PARTS.check_mutant_classes(CLASSES, alternatives=3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ALTERNATIVES, ids=[p.stem for p in ALTERNATIVES])
-def test_a_correct_alternative_keeps_full_marks(reference, path):
-    result = grade(answer(reference, "graders/alternatives", path.stem))
+@pytest.mark.parametrize("path", PARTS.alternatives, ids=[p.stem for p in PARTS.alternatives])
+def test_a_correct_alternative_keeps_full_marks(path):
+    result = PARTS.grade(PARTS.answer("graders/alternatives", path.stem))
     failed = [f"{t.name}: {t.message}" for t in result.tests if t.outcome != "passed"]
     assert not failed and len(result.tests) == 10
 
 
 @pytest.mark.slow
-def test_a_notebook_that_does_nothing_earns_nothing(reference):
-    result = grade(answer(reference, "mutants", "do_nothing"))
+def test_a_notebook_that_does_nothing_earns_nothing():
+    result = PARTS.grade(PARTS.answer("mutants", "do_nothing"))
     assert result.tests and all(t.outcome != "passed" for t in result.tests)
 
 
@@ -84,8 +61,8 @@ def test_a_notebook_that_does_nothing_earns_nothing(reference):
      ["should be [2, 2, 2, 0], yours is [2, 2, 2]", "append its 0"]),
     ("predict_np_sign", "test_predict_ties", ["np.sign gives 0 there"]),
 ])
-def test_the_feedback_says_what_to_look_at(reference, mutant, test, words):
-    result = grade(answer(reference, "mutants", mutant))
+def test_the_feedback_says_what_to_look_at(mutant, test, words):
+    result = PARTS.grade(PARTS.answer("mutants", mutant))
     (failed,) = [t for t in result.tests if t.name == test]
     assert failed.outcome != "passed"
     assert all(word in failed.message for word in words), failed.message
