@@ -43,7 +43,7 @@ def test_schema_has_nbgrader_tables_and_ours(db_url):
             "course_alembic_version"} <= tables
     with engine.connect() as conn:
         assert conn.execute(sa.text("select version_num from course_alembic_version")).all() \
-            == [("0005",)]
+            == [("0008",)]
         # nbgrader's own schema stamp is left alone
         assert conn.execute(sa.text("select count(*) from alembic_version")).scalar() == 1
     engine.dispose()
@@ -81,7 +81,7 @@ def test_records_feed_the_policy(db_url):
         grant_extension(gb, "ben", "01-numpy", due1 + 3 * hour, "longer", by="ina")
         grant_excuse(gb, "cleo", "01-numpy", "illness", by="ina")
         for assignment_id in ("01-numpy", "02-linreg"):
-            record_release(gb, assignment_id, "0" * 64, now=utc(2026, 10, 1))
+            record_release(gb, assignment_id, "0" * 64, now=utc(2026, 10, 1), by="ina")
         run = start_run(gb, "ada", "01-numpy", None, "test", "v1")
         finish_run(gb, run, "error", "notebook is not valid JSON")
         gb.commit()
