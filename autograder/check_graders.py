@@ -2,7 +2,9 @@
 
 For each assignment: the reference solution must score 100 %; the student version as released
 must score nothing; every mutant (a plausible mistake in ``mutants/*.json``) must lose points in
-the test cells it names; grading the reference twice must give identical scores. Wall time per
+the test cells it names; every correct alternative (an unusual but right answer in
+``alternatives/*.json``, staff-only like the mutants) must keep full marks; grading the reference
+twice must give identical scores. Wall time per
 submission is reported, and assignments are checked in parallel processes, each under its own
 grading options (``course check-graders`` resolves them per assignment).
 """
@@ -37,6 +39,14 @@ class MutantCheck:
 
 
 @dataclass
+class AlternativeCheck:
+    name: str
+    score: float
+    full_marks: bool
+    lost: list[str] = field(default_factory=list)  # cells that lost points
+
+
+@dataclass
 class AssignmentCheck:
     id: str
     reference_score: float
@@ -47,17 +57,21 @@ class AssignmentCheck:
     seconds: float  # wall time per graded submission
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    alternatives: list[AlternativeCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return (self.reference_score == self.max_score > 0 and self.release_score == 0
-                and all(m.caught for m in self.mutants) and self.deterministic
+                and all(m.caught for m in self.mutants)
+                and all(a.full_marks for a in self.alternatives) and self.deterministic
                 and not self.problems)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["mutants"] = [{"name": m.name, "score": m.score, "caught": m.caught}
                            for m in self.mutants]
+        data["alternatives"] = [{"name": a.name, "score": a.score, "full_marks": a.full_marks,
+                                 "lost": a.lost} for a in self.alternatives]
         data.pop("problems")
         data.pop("warnings")
         return {**data, "ok": self.ok, "problems": self.problems, "warnings": self.warnings}
@@ -125,9 +139,15 @@ def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) ->
         mutants.append(MutantCheck(path.stem, total, not missed and total < max_score, missed))
     if not mutants:
         problems.append("no mutants: nothing shows the graders tell right from wrong")
+    alternatives = []
+    for path in sorted((folder / "alternatives").glob("*.json")):
+        cells, _ = grade(with_cells(reference, json.loads(path.read_text())["cells"]))
+        lost = sorted(cell for cell, points in ref_cells.items() if cells.get(cell, 0) < points)
+        alternatives.append(AlternativeCheck(path.stem, sum(cells.values()), not lost, lost))
     return AssignmentCheck(
         folder.name, sum(ref_cells.values()), max_score, sum(release_cells.values()), mutants,
-        ref_cells == again_cells, (time.monotonic() - started) / graded, problems, warnings)
+        ref_cells == again_cells, (time.monotonic() - started) / graded, problems, warnings,
+        alternatives)
 
 
 def check_assignments(folders: list[Path],

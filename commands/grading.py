@@ -61,18 +61,23 @@ def cmd_check_graders(args) -> int:
         print(json.dumps({"assignments": [c.to_json() for c in checks]}, indent=2))
     else:
         table = Table(title="hidden graders")
-        for column in ("assignment", "reference", "release", "mutants caught", "deterministic",
-                       "s / submission", "ok"):
+        for column in ("assignment", "reference", "release", "mutants caught",
+                       "alternatives at full marks", "deterministic", "s / submission", "ok"):
             table.add_column(column)
         for c in checks:
             caught = sum(m.caught for m in c.mutants)
             table.add_row(c.id, f"{c.reference_score:g}/{c.max_score:g}", f"{c.release_score:g}",
-                          f"{caught}/{len(c.mutants)}", "yes" if c.deterministic else "[red]no[/]",
+                          f"{caught}/{len(c.mutants)}",
+                          f"{sum(a.full_marks for a in c.alternatives)}/{len(c.alternatives)}",
+                          "yes" if c.deterministic else "[red]no[/]",
                           f"{c.seconds:.1f}", "[green]yes[/]" if c.ok else "[bold red]NO[/]")
         wide_console().print(table)
         for c in checks:
-            for problem in c.problems + [f"mutant {m.name} not caught in {', '.join(m.missed)}"
-                                         for m in c.mutants if not m.caught]:
+            for problem in [*c.problems,
+                            *(f"mutant {m.name} not caught in {', '.join(m.missed) or 'any cell'}"
+                              for m in c.mutants if not m.caught),
+                            *(f"correct alternative {a.name} lost points in {', '.join(a.lost)}"
+                              for a in c.alternatives if not a.full_marks)]:
                 err.print(f"[red]{c.id}:[/] {problem}", highlight=False)
     for c in checks:
         for warning in c.warnings:

@@ -35,7 +35,7 @@ __all__ = ["DB_URL_ENV", "STAFF_ONLY_FOLDERS", "Workspace", "nbgrader_reason", "
 
 DB_URL_ENV = "COURSE_DB_URL"
 # Kept next to an assignment's sources but never copied into what students receive.
-STAFF_ONLY_FOLDERS = ["graders", "mutants"]
+STAFF_ONLY_FOLDERS = ["graders", "mutants", "alternatives"]
 # The grading report beside an autograded notebook (autograder.results) is staff-only too:
 # nbgrader neither copies a file of that name from a submission into autograded/ (a student's
 # forgery) nor from autograded/ into feedback/.

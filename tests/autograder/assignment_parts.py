@@ -18,7 +18,7 @@ class AssignmentParts:
     def __init__(self, folder: Path, notebook: str):
         self.folder = folder
         self.reference = _versions(nbformat.read(folder / notebook, as_version=4))[0]
-        self.alternatives = sorted((folder / "graders" / "alternatives").glob("*.json"))
+        self.alternatives = sorted((folder / "alternatives").glob("*.json"))
 
     def answer(self, folder: str, name: str):
         """The reference with the cells of ``<folder>/<name>.json`` put in."""

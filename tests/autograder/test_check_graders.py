@@ -27,11 +27,13 @@ def test_check_graders_on_the_shipped_assignments(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout)["assignments"]
     assert [a["id"] for a in report] == ASSIGNMENTS and len(ASSIGNMENTS) >= 2
+    assert sum(len(a["alternatives"]) for a in report) >= 5  # 13's three, 14's two at least
     for a in report:
         assert a["reference_score"] == a["max_score"] > 0
         assert a["release_score"] == 0 and a["deterministic"]
         assert len(a["mutants"]) >= 3 and all(m["caught"] for m in a["mutants"])
         assert all(m["score"] < a["max_score"] for m in a["mutants"])
+        assert all(alt["full_marks"] for alt in a["alternatives"]), a["alternatives"]
         assert a["seconds"] < 60
 
 
@@ -49,3 +51,24 @@ def test_a_mutant_the_graders_miss_fails_the_check(tmp_path):
     (mutant,) = check.mutants
     assert not mutant.caught and mutant.missed == ["test_matmul"] and mutant.score == 10
     assert not check.ok
+
+
+def test_a_correct_alternative_that_loses_points_fails_the_check(tmp_path):
+    folder = tmp_path / "01-numpy"
+    shutil.copytree(REPO / "assignments" / "01-numpy", folder)
+    (folder / "alternatives").mkdir()
+    (folder / "alternatives" / "np_dot.json").write_text(json.dumps({
+        "description": "np.dot instead of @", "cells": {
+            "matmul": "def matmul(A, B):\n    return np.dot(A, B)"}}))
+    # offered as correct, but it transposes: the check must say the graders took points
+    (folder / "alternatives" / "not_correct.json").write_text(json.dumps({
+        "description": "a wrong answer filed as correct", "cells": {
+            "matmul": "def matmul(A, B):\n    return (A @ B).T"}}))
+    check = check_assignment(folder)
+    wrong, right = check.alternatives  # in name order
+    assert (right.name, right.full_marks, right.lost) == ("np_dot", True, [])
+    assert right.score == check.max_score == 10
+    assert wrong.name == "not_correct" and not wrong.full_marks and "test_matmul" in wrong.lost
+    assert not check.ok
+    assert check.to_json()["alternatives"][0] == {
+        "name": "not_correct", "score": wrong.score, "full_marks": False, "lost": wrong.lost}
