@@ -1,11 +1,13 @@
-"""Issue 24's classes of wrong answers in the NumPy assignments 01-06: each class has a mutant the
+"""Issue 24's classes of wrong answers in the NumPy assignments 01-08: each class has a mutant the
 earlier graders let through, the graders now fail it in the test named here, and a notebook whose
 every function does nothing earns nothing.
 
 Class 1: integer inputs where the spec allows them (code that keeps an int dtype truncates, wraps
 or cannot take a float update). Class 7: arguments changed in place, seen only when the graders
 pass them with ``submission.remote`` and read them back. Class 9: points for a property a stub
-has (raising for bad shapes, leaving the inputs alone) only together with a right result.
+has (raising for bad shapes, leaving the inputs alone, the identity at test time) only together
+with a right result. Class 2: a wrong formula that agrees with the right one on every tested
+value (a relative min_delta where every best loss was near 1).
 ``course check-graders`` runs every mutant against the reference (tests/autograder/test_check_graders.py).
 """
 
@@ -41,8 +43,22 @@ MUTANTS = {
     ("06-mlp", "numerical_gradient_copy_keeps_int_dtype"):
         (1, ["test_numerical_gradient"], "integer array"),
     ("06-mlp", "relu_in_place"): (7, ["test_activations"], "must not change"),
+    ("07-optimizers", "adam_state_in_place_keeps_int_dtype"):
+        (1, ["test_adam_steps"], "dtype('int64')"),
+    ("07-optimizers", "momentum_velocity_in_place_keeps_int_dtype"):
+        (1, ["test_momentum_steps"], "dtype('int64')"),
+    ("07-optimizers", "sgd_updates_w_in_place"): (7, ["test_sgd_steps"], "do not modify w in place"),
+    ("08-regularization", "dropout_scales_a_copy_in_place"):
+        (1, ["test_dropout_drops_a_fraction_p_and_scales"], "dtype('int64')"),
+    ("08-regularization", "batchnorm_centers_a_copy_in_place"):
+        (1, ["test_batchnorm_train_output"], "dtype('int64')"),
+    ("08-regularization", "batchnorm_running_averages_in_place"):
+        (7, ["test_batchnorm_leaves_the_callers_arrays_unchanged"], "change no array in place"),
+    ("08-regularization", "early_stopping_relative_min_delta"):
+        (2, ["test_early_stopping_min_delta_and_ties"], "min_delta=0.5"),
 }
-NUMPY_ASSIGNMENTS = ["01-numpy", "02-linreg", "03-autodiff", "04-logreg", "05-softmax", "06-mlp"]
+NUMPY_ASSIGNMENTS = ["01-numpy", "02-linreg", "03-autodiff", "04-logreg", "05-softmax", "06-mlp",
+                     "07-optimizers", "08-regularization"]
 
 
 def folder(assignment):

@@ -115,12 +115,15 @@ def check_sequences(submission, name, ref, runs):
     optimizers side by side")."""
     update = getattr(submission, name)
     chains = []
-    for config, seed, shape, steps in runs:
+    for config, seed, shape, steps, *kind in runs:
         rng = np.random.default_rng(seed)
-        w0 = rng.normal(size=shape)
+        # "int": integer parameters, which the notebook allows (a state made like w and
+        # updated in place would truncate every step)
+        w0 = rng.integers(-4, 5, size=shape) if kind == ["int"] else rng.normal(size=shape)
         # gradients of very different magnitudes, so per-parameter scaling shows
         grads = rng.normal(size=(steps, *shape)) * 10.0 ** rng.uniform(-2, 1, size=shape)
-        given = "default hyperparameters" if config is None else f"config {config}"
+        given = ("default hyperparameters" if config is None else f"config {config}") \
+            + (" and an integer w" if kind == ["int"] else "")
         chains.append({"grads": grads, "given": given, "w": w0, "c": copy.deepcopy(config),
                        "w_ref": w0, "c_ref": copy.deepcopy(config)})
     side_by_side = " (run side by side with another run)" if len(runs) > 1 else ""
@@ -165,14 +168,16 @@ def descend(submission, name, grad, x0, config, steps, half_life=None):
 @pytest.mark.points(0.5)
 def test_sgd_steps(submission):
     check_sequences(submission, "sgd", ref_sgd, [(None, 1, (4, 3), 3),
-                                                 ({"learning_rate": 0.37}, 2, (5,), 3)])
+                                                 ({"learning_rate": 0.37}, 2, (5,), 3),
+                                                 ({"learning_rate": 0.3}, 3, (5,), 2, "int")])
 
 
 @pytest.mark.cell("test_sgd_momentum")
 @pytest.mark.points(1)
 def test_momentum_steps(submission):
     check_sequences(submission, "sgd_momentum", ref_momentum, [
-        (None, 3, (4, 3), 8), ({"learning_rate": 0.05, "momentum": 0.7}, 4, (2, 2, 3), 8)])
+        (None, 3, (4, 3), 8), ({"learning_rate": 0.05, "momentum": 0.7}, 4, (2, 2, 3), 8),
+        ({"learning_rate": 0.3}, 5, (5,), 4, "int")])
 
 
 @pytest.mark.cell("test_sgd_momentum")
@@ -193,7 +198,8 @@ def test_momentum_converges(submission):
 @pytest.mark.points(0.5)
 def test_nesterov_steps(submission):
     check_sequences(submission, "nesterov", ref_nesterov, [
-        (None, 7, (4, 3), 8), ({"learning_rate": 0.05, "momentum": 0.6}, 8, (7,), 8)])
+        (None, 7, (4, 3), 8), ({"learning_rate": 0.05, "momentum": 0.6}, 8, (7,), 8),
+        ({"learning_rate": 0.3}, 9, (5,), 4, "int")])
 
 
 @pytest.mark.cell("test_nesterov")
@@ -213,7 +219,8 @@ def test_nesterov_converges(submission):
 @pytest.mark.points(0.5)
 def test_adagrad_steps(submission):
     check_sequences(submission, "adagrad", ref_adagrad, [
-        (None, 11, (4, 3), 8), ({"learning_rate": 0.3, "epsilon": 1e-3}, 12, (6,), 8)])
+        (None, 11, (4, 3), 8), ({"learning_rate": 0.3, "epsilon": 1e-3}, 12, (6,), 8),
+        ({"learning_rate": 0.3}, 10, (5,), 4, "int")])
 
 
 @pytest.mark.cell("test_adagrad_rmsprop")
@@ -221,7 +228,8 @@ def test_adagrad_steps(submission):
 def test_rmsprop_steps(submission):
     check_sequences(submission, "rmsprop", ref_rmsprop, [
         (None, 13, (4, 3), 8),
-        ({"learning_rate": 0.02, "decay_rate": 0.8, "epsilon": 1e-4}, 14, (3, 1, 2), 8)])
+        ({"learning_rate": 0.02, "decay_rate": 0.8, "epsilon": 1e-4}, 14, (3, 1, 2), 8),
+        ({"learning_rate": 0.3}, 15, (5,), 4, "int")])
 
 
 @pytest.mark.cell("test_adagrad_rmsprop")
@@ -247,7 +255,8 @@ def test_adaptive_converge(submission):
 def test_adam_steps(submission):
     check_sequences(submission, "adam", ref_adam, [
         (None, 21, (4, 3), 10),
-        ({"learning_rate": 0.01, "beta1": 0.5, "beta2": 0.75, "epsilon": 1e-3}, 22, (9,), 10)])
+        ({"learning_rate": 0.01, "beta1": 0.5, "beta2": 0.75, "epsilon": 1e-3}, 22, (9,), 10),
+        ({"learning_rate": 0.3}, 23, (5,), 4, "int")])
 
 
 @pytest.mark.cell("test_adam")
@@ -332,8 +341,12 @@ def test_minimize_leaves_config_unchanged(submission):
     # the dict it is given and the decay changes the learning rate after the first step
     given = {"learning_rate": 1e-3, "momentum": 0.8}
     config = submission.remote(given)
-    submission.minimize(submission.rosenbrock_grad, [-0.5, 0.8], submission.sgd_momentum, config,
-                        4, 0.5, 1)
+    trajectory = submission.minimize(submission.rosenbrock_grad, [-0.5, 0.8],
+                                     submission.sgd_momentum, config, 4, 0.5, 1)
+    # the points come with a right trajectory: a minimize that does nothing leaves config alone
+    assert_close(trajectory, expected_trajectory(submission, "sgd_momentum", [-0.5, 0.8], given,
+                                                 4, (0.5, 1, False)),
+                 what="minimize with sgd_momentum, 4 steps, decay_rate 0.5 every step: trajectory")
     after = submission.fetch(config)
     unchanged = isinstance(after, dict) and set(after) == set(given) and all(
         np.array_equal(after[key], value) for key, value in given.items())

@@ -67,6 +67,14 @@ def test_dropout_drops_a_fraction_p_and_scales(submission):
         x = rng.normal(size=shape)
         out = forward_out(submission.dropout_forward(x, 0.4, True, 14), "dropout_forward")
         assert out.shape == shape, f"dropout_forward: expected shape {shape}, got {out.shape}"
+    counts = rng.integers(1, 9, size=(60, 50))  # integer input, which the notebook allows
+    out = forward_out(submission.dropout_forward(counts, 0.75, True, 15), "dropout_forward")
+    kept = out != 0
+    assert 0 < kept.mean() < 0.5, "dropout_forward with p=0.75 on integer x dropped " \
+        f"a fraction {1 - kept.mean():.2f}"
+    assert_close(out[kept], counts[kept] / 0.25, what="dropout_forward with p=0.75 on an "
+                 "integer x: kept units (x / (1 - p) is a float: the output must not be rounded "
+                 "to x's integer dtype)")
 
 
 @pytest.mark.cell("test_dropout_forward")
@@ -88,6 +96,11 @@ def test_dropout_seed_gives_reproducible_masks(submission):
 @pytest.mark.points(0.5)
 def test_dropout_is_identity_at_test_time(submission):
     x = np.random.default_rng(103).normal(size=(30, 20))
+    # the points come with a training mode that drops: the identity everywhere is no dropout
+    trained = forward_out(submission.dropout_forward(x, 0.5, True, 30), "dropout_forward")
+    assert 0.3 < np.mean(trained == 0) < 0.7, "dropout_forward(x, p=0.5, train=True) dropped " \
+        f"a fraction {np.mean(trained == 0):.2f} of the units: the test-time identity earns its " \
+        "points together with a training mode that drops"
     for p in [0.1, 0.5, 0.9]:
         out = forward_out(submission.dropout_forward(x, p, False, 31), "dropout_forward")
         assert_close(out, x, what=f"dropout_forward(x, p={p}, train=False) (test time: the "
@@ -108,7 +121,12 @@ def test_dropout_backward_gradient_check(submission):
         # mask cannot be read back from out (out / x, out != 0)
         x, dout = rng.normal(size=shape) * (rng.random(shape) < 0.6), rng.normal(size=shape)
         assert np.any(x == 0)
-        _, cache = submission.dropout_forward(x, p, True, seed)
+        out, cache = submission.dropout_forward(x, p, True, seed)
+        # checked against a forward pass that drops: an identity forward and an identity
+        # backward agree with each other, and are no dropout
+        assert np.any((np.asarray(out) == 0) & (x != 0)), (
+            f"dropout_forward(x, p={p}, train=True) dropped no unit: dropout_backward is checked "
+            "against a forward pass that drops")
 
         def loss(v, p=p, seed=seed, dout=dout):
             return np.sum(forward_out(submission.dropout_forward(v, p, True, seed),
@@ -148,6 +166,13 @@ def test_batchnorm_train_output(submission):
         expected, _, _ = ref_batchnorm(x, gamma, beta, rm, rv, True)
         assert_close(out, expected, rtol=1e-5, atol=1e-7,
                      what=f"batchnorm_forward in train mode, x of shape {(n, d)}")
+    pixels = rng.integers(0, 256, size=(12, 3))  # integer input, which the notebook allows
+    gamma, beta, rm, rv = rng.normal(size=3), rng.normal(size=3), np.zeros(3), np.ones(3)
+    out, _, _ = bn_forward(submission, pixels, gamma, beta, rm, rv, True)
+    expected, _, _ = ref_batchnorm(pixels.astype(float), gamma, beta, rm, rv, True)
+    assert_close(out, expected, rtol=1e-5, atol=1e-7,
+                 what="batchnorm_forward in train mode on integer x (the mean and the "
+                      "normalized values are floats: nothing may be rounded to x's dtype)")
 
 
 @pytest.mark.cell("test_batchnorm_forward")
@@ -297,6 +322,9 @@ def test_early_stopping_min_delta_and_ties(submission):
     check_early_stopping(submission, [1.0, 0.96, 0.93, 0.9, 0.85, 0.84, 0.83, 0.82], 2, 0.05)
     check_early_stopping(submission, [1.0, 0.92, 0.85, 0.84, 0.7, 0.69, 0.68, 0.5], 3, 0.1)
     check_early_stopping(submission, [2.0, 1.98, 1.5, 1.49, 1.2, 1.19, 1.18], 2, 0.1)
+    # losses far from 1, where an absolute min_delta and a relative one (best * (1 - d)) differ
+    check_early_stopping(submission, [10.0, 9.6, 9.3, 9.0, 8.95, 8.9, 8.85], 2, 0.5)
+    check_early_stopping(submission, [0.05, 0.03, 0.021, 0.015, 0.014], 2, 0.01)
 
 
 @pytest.mark.cell("test_early_stopping")
