@@ -7,7 +7,9 @@ or cannot take a float update). Class 7: arguments changed in place, seen only w
 pass them with ``submission.remote`` and read them back. Class 9: points for a property a stub
 has (raising for bad shapes, leaving the inputs alone, the identity at test time) only together
 with a right result. Class 2: a wrong formula that agrees with the right one on every tested
-value (a relative min_delta where every best loss was near 1).
+value (a relative min_delta where every best loss was near 1, a derivative never taken at 0, a
+label set always holding the largest class). Class 4: a training loop checked only where the
+spec's details do not matter (lr 0, one full batch): now also reproduced exactly on minibatches.
 ``course check-graders`` runs every mutant against the reference (tests/autograder/test_check_graders.py).
 """
 
@@ -56,6 +58,13 @@ MUTANTS = {
         (7, ["test_batchnorm_leaves_the_callers_arrays_unchanged"], "change no array in place"),
     ("08-regularization", "early_stopping_relative_min_delta"):
         (2, ["test_early_stopping_min_delta_and_ties"], "min_delta=0.5"),
+    ("03-autodiff", "pow_grad_from_output"): (2, ["test_pow"], "ZeroDivisionError"),
+    ("05-softmax", "one_hot_width_from_labels"):
+        (2, ["test_one_hot_and_cross_entropy"], "no label is 2 or 3"),
+    ("06-mlp", "train_shuffles_once"):
+        (4, ["test_train_follows_its_hyperparameters"], "in every epoch"),
+    ("06-mlp", "train_drops_last_short_batch"):
+        (4, ["test_train_follows_its_hyperparameters"], "the last batch of each epoch has 2"),
 }
 NUMPY_ASSIGNMENTS = ["01-numpy", "02-linreg", "03-autodiff", "04-logreg", "05-softmax", "06-mlp",
                      "07-optimizers", "08-regularization"]

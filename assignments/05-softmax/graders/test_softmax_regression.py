@@ -89,6 +89,11 @@ def test_one_hot_and_cross_entropy(submission):
     Y = submission.one_hot(y, 4)
     assert_array(Y, shape=(5, 4), what="one_hot(y, 4) for 5 labels")
     assert_close(Y, np.eye(4)[y], what=f"one_hot({y.tolist()}, 4)")
+    y = np.array([1, 0, 1])  # no example of the largest classes: k, not the labels, sets the width
+    Y = submission.one_hot(y, 4)
+    assert_array(Y, shape=(3, 4), what="one_hot([1, 0, 1], 4) (k = 4 columns even though no "
+                 "label is 2 or 3)")
+    assert_close(Y, np.eye(4)[y], what="one_hot([1, 0, 1], 4)")
     rng = np.random.default_rng(503)
     for n, k in [(1, 3), (7, 4), (30, 6)]:
         Z, y = rng.normal(size=(n, k)) * 2.0, rng.integers(0, k, size=n)

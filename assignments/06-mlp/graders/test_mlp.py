@@ -282,9 +282,9 @@ def reference_gradients(params, X, y, activation):
 @pytest.mark.cell("test_train")
 @pytest.mark.points(1)
 def test_train_follows_its_hyperparameters(submission):
-    """Small runs whose outcome the spec fixes whatever the shuffling: lr=0 leaves the initial
-    parameters of ``hidden`` and ``seed``; a batch of all examples makes each epoch one step of
-    gradient descent, with the given ``lr`` and ``activation``."""
+    """Small runs whose outcome the spec fixes: lr=0 leaves the initial parameters of ``hidden``
+    and ``seed``; a batch of all examples makes each epoch one step of gradient descent, with the
+    given ``lr`` and ``activation``; minibatches reproduce the spec's shuffling exactly."""
     rng = np.random.default_rng(610)
     X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, size=40)
     start = {k: np.asarray(v, dtype=float)
@@ -306,6 +306,26 @@ def test_train_follows_its_hyperparameters(submission):
             assert_close(trained[key], expected[key], rtol=1e-6, atol=1e-9,
                          what=f"{key} after {epoch + 1} epoch(s) of full-batch training (batch_size"
                               "=40 = n, lr=0.3, sigmoid)")
+    # minibatches, where the spec's details show: a new order every epoch from
+    # rng = np.random.default_rng(seed), and a last batch of 2 (10 examples, batches of 4)
+    X, y = X[:10], y[:10]
+    expected = {k: np.asarray(v, dtype=float)
+                for k, v in submission.init_params([5, 6, 3], seed=7).items()}
+    rng = np.random.default_rng(7)
+    for _epoch in range(3):
+        order = rng.permutation(10)
+        for start_at in range(0, 10, 4):
+            batch = order[start_at:start_at + 4]
+            grads = reference_gradients(expected, X[batch], y[batch], "relu")
+            expected = {k: v - 0.2 * grads[k] for k, v in expected.items()}
+    trained = submission.train(X, y, n_classes=3, hidden=(6,), epochs=3, lr=0.2, batch_size=4,
+                               seed=7)
+    for key in sorted(expected):
+        assert_close(trained[key], expected[key], rtol=1e-6, atol=1e-9,
+                     what=f"{key} after 3 epochs of minibatch training on 10 examples (batch_size"
+                          "=4, so the last batch of each epoch has 2; lr=0.2, seed=7): shuffle "
+                          "in every epoch with order = rng.permutation(n) from one rng = "
+                          "np.random.default_rng(seed) made before the first epoch")
 
 
 @pytest.mark.cell("test_train")
