@@ -52,13 +52,15 @@ class GradingOptions:
             object.__setattr__(self, "total_seconds", run_limit(self.timeouts.notebook))
 
     @classmethod
-    def of(cls, settings: GradingSettings, gpu_devices: tuple[str, ...] = ()) -> GradingOptions:
+    def of(cls, settings: GradingSettings, gpu_devices: tuple[str, ...] = (),
+           gpu_nodes: tuple[str, ...] = ()) -> GradingOptions:
         """The options that grading settings give (``workers`` and the rest of where a
         submission is graded are the caller's)."""
         return cls(limits=SandboxLimits(memory_bytes=settings.memory_mb * 2**20,
                                         cpu_seconds=cpu_limit(settings.notebook_timeout),
                                         isolation=settings.isolation,
-                                        gpu_devices=tuple(gpu_devices)),
+                                        gpu_devices=tuple(gpu_devices),
+                                        gpu_nodes=tuple(gpu_nodes)),
                    timeouts=Timeouts(notebook=settings.notebook_timeout,
                                      call=settings.call_timeout))
 
@@ -71,6 +73,8 @@ class TestResult:
     max_points: float
     outcome: str  # passed | failed | error
     message: str
+    traceback: str = ""  # where it failed, safe for a student (autograder.feedback_text)
+    feedback: str | None = None  # the test's own feedback level (its marker), if any
 
 
 @dataclass
@@ -118,7 +122,9 @@ def notebook_cells(nb) -> list[dict]:
 def _score(test: dict) -> TestResult:
     passed = test["outcome"] == "passed"
     return TestResult(test["name"], test["grade_id"], test["max_points"] if passed else 0.0,
-                      test["max_points"], test["outcome"], test["message"])
+                      test["max_points"], test["outcome"], test["message"],
+                      str(test.get("traceback") or "") if not passed else "",
+                      test.get("feedback"))
 
 
 def _pytest_args(graders: Path | None, job: Path, results: Path, workdir: Path) -> list[str]:

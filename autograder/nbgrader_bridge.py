@@ -116,8 +116,10 @@ class SandboxedGrading(_SettingTraits):
 
     source_root = Unicode("", help="folder holding <assignment>/graders and <assignment>/data"
                           ).tag(config=True)
-    gpu_devices = Unicode("", help="comma-separated CUDA device ids for the sandbox"
+    gpu_devices = Unicode("", help="comma-separated CUDA device ids (UUIDs) for the sandbox"
                           ).tag(config=True)
+    gpu_nodes = Unicode("", help="comma-separated minors N of the /dev/nvidiaN bound into the "
+                        "sandbox").tag(config=True)
     assignment_settings = Dict(help="per assignment id, its own limits ({setting: value}, the "
                                "course file's resolved grading settings), which replace the "
                                "ones above for its notebooks: however autograde is started "
@@ -128,7 +130,8 @@ class SandboxedGrading(_SettingTraits):
         values = {setting.name: getattr(self, setting.name) for setting in sandbox_settings()}
         values.update(self.assignment_settings.get(assignment, {}))
         settings = GradingSettings(**values)
-        return GradingOptions.of(settings, tuple(d for d in self.gpu_devices.split(",") if d))
+        return GradingOptions.of(settings, tuple(d for d in self.gpu_devices.split(",") if d),
+                                 tuple(n for n in self.gpu_nodes.split(",") if n))
 
     def preprocess(self, nb, resources):
         assignment = resources["nbgrader"]["assignment"]

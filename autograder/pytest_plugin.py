@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .client import StudentProcess, Submission, SubmissionUnavailable, Timeouts
+from .feedback_text import level_of, safe_traceback
 from .sandbox import SandboxLimits
 
 MAX_RESTARTS = 3
@@ -31,6 +32,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): points this test is worth (default 1)")
     config.addinivalue_line("markers", "cell(grade_id): the nbgrader autograded cell it grades")
+    config.addinivalue_line("markers", "feedback(level): what a student sees of it when it fails "
+                            "(nothing, name, message, traceback), in place of the assignment's")
     job = config.getoption("--submission-job", default=None)
     if job:
         config.pluginmanager.register(GradingSession(config, json.loads(Path(job).read_text())),
@@ -42,6 +45,13 @@ def test_info(item) -> tuple[str | None, float]:
     points = item.get_closest_marker("points")
     grade_id = cell.args[0] if cell and cell.args else None
     return grade_id, float(points.args[0]) if points and points.args else 1.0
+
+
+def feedback_level(item) -> str | None:
+    """The test's own feedback level (``@pytest.mark.feedback("name")``), or None: the
+    assignment's. An unknown level is ``nothing`` (``feedback_text.level_of``)."""
+    marker = item.get_closest_marker("feedback")
+    return None if marker is None else level_of(marker.args[0] if marker.args else None)
 
 
 _NOISE = re.compile(r"^(?:autograder\.client\.|builtins\.)?(?:Student\w*|SubmissionUnavailable): ")
@@ -62,7 +72,7 @@ def failure_message(report) -> str:
 class GradingSession:
     def __init__(self, config, job: dict):
         self.config, self.job = config, job
-        self.limits = SandboxLimits(**{k: tuple(v) if k == "gpu_devices" else v
+        self.limits = SandboxLimits(**{k: tuple(v) if k in ("gpu_devices", "gpu_nodes") else v
                                        for k, v in job.get("limits", {}).items()})
         self.timeouts = Timeouts(**job.get("timeouts", {}))
         self.process: StudentProcess | None = None
@@ -111,11 +121,25 @@ class GradingSession:
                 self.tied.add(grade_id)
             self.tests[item.nodeid] = {"nodeid": item.nodeid, "name": item.name,
                                        "grade_id": grade_id, "max_points": points,
-                                       "outcome": "error", "message": "did not run"}
+                                       "outcome": "error", "message": "did not run",
+                                       "traceback": "", "feedback": feedback_level(item)}
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
         self.process = self.first = self._start()  # even with no tests: the cells' outputs
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        entry = self.tests.get(item.nodeid)
+        if entry is not None and call.excinfo is not None and call.when != "teardown" \
+                and not entry["traceback"]:
+            # for the feedback's ``traceback`` level: never the graders' lines (feedback_text)
+            try:
+                entry["traceback"] = safe_traceback(call.excinfo, item.name,
+                                                    self.config.rootpath)
+            except Exception:  # noqa: BLE001 - a traceback not shown never costs a score
+                entry["traceback"] = ""
 
     def pytest_runtest_logreport(self, report):
         entry = self.tests.get(report.nodeid)

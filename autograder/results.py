@@ -40,6 +40,11 @@ class TestScore:
     points: float
     max_points: float
     outcome: str  # passed | failed | error
+    # for the feedback pages (course.nbgrader_steps.ShowFeedbackLevels): what it raised (first
+    # line), where (autograder.feedback_text.safe_traceback), and its own level, if any
+    message: str = ""
+    traceback: str = ""
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ class GradingReport:
         failed = result.isolation is None
         error = (result.notebook_error or "grading failed") if failed else None
         return cls(notebook,
-                   tuple(TestScore(t.name, t.grade_id, t.points, t.max_points, t.outcome)
+                   tuple(TestScore(t.name, t.grade_id, t.points, t.max_points, t.outcome,
+                                   t.message, t.traceback, t.feedback)
                          for t in result.tests),
                    tuple(warnings), tuple(problems),
                    None if failed else result.notebook_error, error, result.isolation,
@@ -113,3 +119,13 @@ class GradingReport:
             return cls.from_json(cls.path(folder, notebook).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+
+    @classmethod
+    def read_all(cls, folder: Path) -> list[GradingReport]:
+        """Every report in ``folder`` (one per graded notebook), by notebook name; those that
+        are not one are left out, and a missing folder has none."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            return []
+        stems = sorted(p.name.removesuffix(REPORT_SUFFIX) for p in folder.glob(f"*{REPORT_SUFFIX}"))
+        return [report for stem in stems if (report := cls.read(folder, stem)) is not None]

@@ -54,7 +54,10 @@ class SandboxLimits:
     home_bytes: int = 256 * 1024**2
     cpu_seconds: int = cpu_limit(DEFAULTS.notebook_timeout)  # settings.cpu_limit
     open_files: int = 512
-    gpu_devices: tuple[str, ...] = ()  # CUDA device ids visible to the student, e.g. ("0",)
+    # the GPUs the student's CUDA sees (CUDA_VISIBLE_DEVICES: UUIDs, robust to CUDA's order)
+    # and their device nodes, kept apart: CUDA's index N need not be /dev/nvidiaN
+    gpu_devices: tuple[str, ...] = ()  # e.g. ("GPU-8f3c...",)
+    gpu_nodes: tuple[str, ...] = ()  # minors: ("3",) binds /dev/nvidia3
     isolation: str = DEFAULTS.isolation  # auto | bwrap | unshare | none
 
 
@@ -303,7 +306,8 @@ def _environment(limits: SandboxLimits) -> dict[str, str]:
     env = {"HOME": HOME, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNTIME_MOUNT,
            "TF_CPP_MIN_LOG_LEVEL": "2", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-           "CUDA_VISIBLE_DEVICES": ",".join(limits.gpu_devices)}
+           "CUDA_VISIBLE_DEVICES": ",".join(limits.gpu_devices),
+           "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}  # an index, if one is given, in the nodes' order
     return env
 
 
@@ -356,8 +360,12 @@ def _bwrap_command(python: str, job_dir: Path, data_dir: Path | None,
                 made.add(str(parent))
                 command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", source, target]
-    if limits.gpu_devices:
-        for device in GPU_DEVICES + [f"/dev/nvidia{n}" for n in limits.gpu_devices]:
+    if limits.gpu_devices or limits.gpu_nodes:
+        # no minors given (the local backend): its CUDA indices, in PCI order, are the minors
+        nodes = limits.gpu_nodes or tuple(d for d in limits.gpu_devices if d.isdigit())
+        if not all(n.isdigit() for n in nodes):  # each names a path
+            raise ValueError(f"GPU device minors are numbers: {nodes}")
+        for device in GPU_DEVICES + [f"/dev/nvidia{n}" for n in nodes]:
             command += ["--dev-bind-try", device, device]
     for key, value in _environment(limits).items():
         command += ["--setenv", key, value]

@@ -15,8 +15,8 @@ from rich.markup import escape
 
 from course import calendar
 
-__all__ = ["DISCOVERY", "PlainProgress", "err", "grade_with_progress", "judged_at",
-           "wide_console", "workspace"]
+__all__ = ["DISCOVERY", "PlainProgress", "acting_user", "err", "grade_with_progress",
+           "judged_at", "wide_console", "workspace"]
 
 err = Console(stderr=True)
 # where a command finds the course file without --course (course.locate.find_course_file)
@@ -33,6 +33,13 @@ def workspace(args):
     from course.workspace import open_workspace
 
     return open_workspace(args.course)
+
+
+def acting_user() -> str:
+    """Who runs the command, as the records name them (``$COURSE_USER``, else the login)."""
+    from course.gradebook.records import current_user
+
+    return current_user()
 
 
 def judged_at(args, course) -> dt.datetime:

@@ -15,7 +15,7 @@ from commands.console import workspace as _workspace
 from course.errors import UserError
 
 __all__ = ["add_fleet_commands", "default_worker_name", "doctor_fleet", "node_name_taken",
-           "queue_state", "unattended", "worker_courses"]
+           "queue_state", "unattended", "worker_courses", "worker_gpu"]
 
 
 QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
@@ -93,6 +93,23 @@ def worker_broker(courses: dict[str, str]) -> str:
     return brokers.pop() if brokers else broker_url(None)
 
 
+def worker_gpu(spec: str, environ=os.environ):
+    """``--gpu``'s GPU, found in the driver's /proc (``$COURSE_WORKER_PROC_ROOT``, else /proc),
+    and checked: TensorFlow, in a subprocess, sees exactly it, or the worker does not start.
+    ``$COURSE_WORKER_GPU_CHECK=off`` skips only that check (CI has no GPU)."""
+    from course.fleet.gpus import find_gpu, require_tensorflow_sees, tensorflow_bus_ids
+
+    gpu = find_gpu(spec, environ.get("COURSE_WORKER_PROC_ROOT") or "/proc")
+    if environ.get("COURSE_WORKER_GPU_CHECK") == "off":
+        print(f"GPU {gpu.uuid} (/dev/nvidia{gpu.minor}, PCI {gpu.bus}): TensorFlow's check "
+              "skipped ($COURSE_WORKER_GPU_CHECK=off)", flush=True)
+    else:
+        require_tensorflow_sees(gpu, tensorflow_bus_ids(gpu))
+        print(f"GPU {gpu.uuid} (/dev/nvidia{gpu.minor}, PCI {gpu.bus}): TensorFlow sees it",
+              flush=True)
+    return gpu
+
+
 def cmd_worker(args) -> int:
     from celery.signals import worker_process_init
 
@@ -118,13 +135,20 @@ def cmd_worker(args) -> int:
         if args.concurrency not in (None, 1):
             raise UserError("a gpu worker grades one job at a time (--concurrency 1)")
         concurrency = 1
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)  # the grader side sees only its GPU
+        gpu = worker_gpu(args.gpu)
+        # the grader side sees only its GPU, by UUID (CUDA's default order is fastest-first,
+        # not the device nodes'); the sandbox gets /dev/nvidia<minor> (course.fleet.jobs)
+        os.environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu.uuid
+        os.environ["COURSE_WORKER_GPU_MINOR"] = str(gpu.minor)
     else:
+        os.environ.pop("COURSE_WORKER_GPU_MINOR", None)  # no device node of an inherited one
         if queue != "cpu":  # a named queue without --gpu: its sandboxes see no GPU
             os.environ["CUDA_VISIBLE_DEVICES"] = ""
         concurrency = args.concurrency or default_workers()
     os.environ["COURSE_WORKER_QUEUE"] = queue  # read by the jobs in the pool's processes
-    name = args.name or default_worker_name(queue, args.gpu)
+    name = args.name or default_worker_name(queue, None if args.gpu is None else
+                                            os.environ["COURSE_WORKER_GPU_MINOR"])
     app = make_app(worker_broker(courses), courses=courses, beat=args.beat,
                    sweep=sweep_course, queues=(queue,))
     if node_name_taken(app, name):
@@ -316,8 +340,10 @@ def add_fleet_commands(add) -> None:
     p.add_argument("--queue", metavar="NAME",
                    help="the named queue it takes jobs from: cpu, gpu, or one an assignment names "
                    "(grading.queue; default: gpu with --gpu, else cpu)")
-    p.add_argument("--gpu", metavar="N", help="the GPU it grades on (one job at a time); "
-                   "required on the gpu queue, allowed on a named one")
+    p.add_argument("--gpu", metavar="N", help="the GPU it grades on (one job at a time): its "
+                   "device minor N (/dev/nvidiaN), its UUID (GPU-...), or 'visible' (the one GPU "
+                   "of this container); TensorFlow must see exactly it, or the worker does not "
+                   "start. Required on the gpu queue, allowed on a named one")
     p.add_argument("--concurrency", type=int, metavar="K",
                    help="jobs at once on a cpu worker (default: the cores)")
     p.add_argument("--name", help="worker name, unique in the fleet (default: cpu-PID@HOST, "

@@ -10,7 +10,20 @@ import sys
 
 from rich.markup import escape
 
-from commands import deploy_env, fleet, grading, life, services, setup, standing, trial, weekly
+from commands import (
+    deploy_env,
+    fleet,
+    grading,
+    late_days,
+    life,
+    lti,
+    regrade,
+    services,
+    setup,
+    standing,
+    trial,
+    weekly,
+)
 from commands.console import DISCOVERY, err
 from course.errors import UserError
 
@@ -30,10 +43,13 @@ EPILOG = "Each command explains itself: course COMMAND --help."
 GROUPS = (
     ("set up a course", (setup.add_setup_commands,)),
     ("the weekly workflow", (weekly.add_weekly_commands,)),
-    ("standing (extensions, excuses, scores)", (standing.add_standing_commands,)),
+    ("standing (extensions, excuses, scores)", (standing.add_standing_commands,
+                                                 regrade.add_regrade_commands,
+                                                 late_days.add_late_day_commands)),
     ("graders and grading settings", (grading.add_grading_commands,)),
     ("the grading fleet", (fleet.add_fleet_commands,)),
     ("course life (presenters, summaries, wiki)", (life.add_life_commands,)),
+    ("the LMS over LTI 1.3 (keys, grades)", (lti.add_lti_commands,)),
     ("deployment", (deploy_env.add_env_command, services.add_service_commands)),
     ("try it", (trial.add_trial_commands,)),
 )

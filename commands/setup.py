@@ -10,6 +10,7 @@ from pathlib import Path
 from commands.console import err, wide_console
 from commands.console import workspace as _workspace
 from commands.life import nested_commands
+from commands.lti import add_roster_pull
 from course import calendar
 from course.errors import UserError
 
@@ -232,3 +233,4 @@ def add_setup_commands(add) -> None:
     p = roster("drop", cmd_roster_drop, text)
     p.add_argument("student")
     p.add_argument("--reason", required=True)
+    add_roster_pull(roster)

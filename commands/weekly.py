@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from commands.console import err, grade_with_progress, wide_console
 from commands.console import workspace as _workspace
+from commands.lti import push_after
 from course import calendar
 from course.errors import UserError
 
@@ -192,6 +193,52 @@ def cmd_collect(args) -> int:
     return 2 if collected.failed else 0
 
 
+def cmd_similarity(args) -> int:
+    from rich.table import Table
+
+    from course.blank_work import released_notebooks
+    from course.similarity import identical_submissions, similar_pairs
+
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise UserError(f"--threshold is a share of a student's code, from 0 to 1, not "
+                        f"{args.threshold:g}")
+    ws = _workspace(args)
+    threshold = ws.course.similarity.threshold if args.threshold is None else args.threshold
+    pairs = similar_pairs(ws, args.assignment, threshold=threshold)
+    identical = identical_submissions(ws, args.assignment)
+    if args.format == "json":
+        print(json.dumps({
+            "assignment": args.assignment, "threshold": threshold,
+            "pairs": [{"notebook": p.notebook, "students": list(p.student_ids),
+                       "similarity": [round(share, 3) for share in p.similarity]}
+                      for p in pairs],
+            "identical": [{"notebook": g.notebook, "students": list(g.student_ids),
+                           "sha256": g.sha256} for g in identical]}, indent=2))
+        return 0
+    table = Table(title=f"{args.assignment}: own code alike (at least {threshold:.0%} of either "
+                  "student's)")
+    for column in ("notebook", "students", "share of the first's", "share of the second's"):
+        table.add_column(column, justify="right" if column.startswith("share") else "left")
+    for p in pairs:
+        table.add_row(escape(p.notebook), escape(" and ".join(p.student_ids)),
+                      f"{p.similarity[0]:.0%}", f"{p.similarity[1]:.0%}")
+    console = wide_console()
+    if not released_notebooks(ws, args.assignment):
+        console.print(f"{args.assignment} is not released (course release): without its "
+                      "template to take out, own code cannot be compared", highlight=False)
+    elif pairs:
+        console.print(table)
+    else:
+        console.print(f"{args.assignment}: no pair of students with own code this alike "
+                      f"(threshold {threshold:.0%})", highlight=False)
+    for group in identical:
+        console.print(f"identical notebooks from {escape(', '.join(group.student_ids))} "
+                      f"({escape(group.notebook)})", highlight=False, soft_wrap=True)
+    console.print("A hint for a person to look at, never a penalty: alike code may have good "
+                  "reasons (a hint in class, a short exercise).", highlight=False)
+    return 0
+
+
 def cmd_grade(args) -> int:
     ws = _workspace(args)
     if args.no_wait:
@@ -220,7 +267,8 @@ def cmd_grade(args) -> int:
     for problem in problems:
         kept = " (the last good result is kept)" if problem.kind == "error" else ""
         print(f"  {problem.student_id}: {problem.kind}: {problem.reason}{kept}")
-    return 1 if not_graded else 0
+    pushed = push_after(ws, f"grading {args.assignment}")
+    return 1 if not_graded or not pushed else 0
 
 
 def cmd_feedback(args) -> int:
@@ -230,15 +278,18 @@ def cmd_feedback(args) -> int:
     if args.out:
         return _write_feedback(args)
     ws = _workspace(args)
-    check_handed_out(ws, args.assignment, calendar.utcnow())
+    now = calendar.utcnow()
+    check_handed_out(ws, args.assignment, now)
     result = return_feedback(ws, args.assignment,
-                             students=[args.student] if args.student else None)
+                             students=[args.student] if args.student else None, now=now)
     for item in result.returned:
         state = "already returned, unchanged" if item.unchanged else "returned"
         print(f"  {item.student_id}: {state}: {', '.join(item.files)} "
               f"(submission {item.receipt_id})")
     for student_id, reason in result.not_generated.items():
         print(f"  {student_id}: no feedback: {reason}")
+    for student_id, reason in result.held.items():  # the course file's feedback: when
+        print(f"  {student_id}: held: {reason}; run course feedback again then")
     nothing = [sid for sid, reason in result.not_graded.items() if reason == NOTHING_HANDED_IN]
     for student_id, reason in result.not_graded.items():
         if reason != NOTHING_HANDED_IN:
@@ -251,8 +302,9 @@ def cmd_feedback(args) -> int:
     new = sum(not item.unchanged for item in result.returned)
     print(f"feedback on {args.assignment}: {new} returned, "
           f"{len(result.returned) - new} unchanged, {len(result.not_generated)} not generated, "
-          f"{len(result.not_graded)} not graded")
-    return 0
+          f"{len(result.not_graded)} not graded" + (f", {len(result.held)} held"
+                                                    if result.held else ""))
+    return 0 if push_after(ws, f"feedback on {args.assignment}") else 1
 
 
 def add_weekly_commands(add) -> None:
@@ -276,6 +328,13 @@ def add_weekly_commands(add) -> None:
     p.add_argument("--student", help="student id (default: $COURSE_USER or the login name)")
     p = add("collect", cmd_collect, "gather the submission that counts from each student")
     p.add_argument("assignment")
+    p = add("similarity", cmd_similarity,
+            "list pairs of students whose own code is alike, and identical notebooks")
+    p.add_argument("assignment")
+    p.add_argument("--threshold", type=float, metavar="SHARE",
+                   help="list pairs from this share of either one's own code (default: the "
+                   "course file's similarity.threshold)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
     p = add("grade", cmd_grade, "autograde collected submissions into the gradebook")
     p.add_argument("assignment")
     p.add_argument("--student", help="grade only this student")

@@ -1,8 +1,9 @@
 """Collect: put each student's submission that counts into nbgrader's ``submitted/`` folder.
 
 The submission that counts is the one the policy judges (``policy.pick_receipt``): the latest one
-received by the student's effective deadline, else the latest one at all. nbgrader's
-``timestamp.txt`` is written from the receipt, so nbgrader's late-penalty plugins see server time.
+received by the student's deadline (``policy.student_deadline``: extension and late days asked
+for included), else the latest one at all. nbgrader's ``timestamp.txt`` is written from the
+receipt, so nbgrader's late-penalty plugins see server time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from .calendar import iso_utc
 from .gradebook import Receipt
 from .gradebook.records import gather_facts, receipts_for
-from .policy import effective_deadline, pick_receipt
+from .policy import pick_receipt, student_deadline
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE, format_timestamp, read_receipt_id
 from .workspace import Workspace
 
@@ -66,14 +67,13 @@ class Collection:
 
 def counting_receipts(ws: Workspace, gb, assignment_id: str) -> dict[str, Receipt]:
     """Each student's receipt that counts (``policy.pick_receipt``; the newest of equal times)."""
-    due = ws.course.due(assignment_id)
-    extensions = gather_facts(gb, ws.course).extensions
+    facts = gather_facts(gb, ws.course)
     by_student: dict[str, list[Receipt]] = {}
     for receipt in receipts_for(gb, assignment_id):
         by_student.setdefault(receipt.student_id, []).append(receipt)
     chosen = {}
     for student_id, receipts in sorted(by_student.items()):
-        deadline = effective_deadline(due, extensions.get((student_id, assignment_id)))
+        deadline = student_deadline(ws.course, facts, student_id, assignment_id)
         moment = pick_receipt([r.received_at for r in receipts], deadline)
         chosen[student_id] = max((r for r in receipts if r.received_at == moment),
                                  key=lambda r: r.id)

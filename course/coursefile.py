@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from . import calendar, parse_cache
 from .errors import UnknownId, UserError
+from .feedback_levels import FeedbackSettings
 from .grading_keys import grading_model
 from .late_rules import known_late_rule, late_settings
-from .late_rules.window import WindowSettings
+from .late_rules.window import Duration, WindowSettings
 from .locate import find_course_file
+from .lti_platforms import LtiSettings
 from .schema_errors import field_name, line_of, schema_errors
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ __all__ = [
     "Course",
     "CourseFileCheck",
     "CourseFileError",
+    "LateDays",
     "Person",
     "Policy",
     "Presenters",
@@ -112,6 +115,26 @@ class Roster(_Strict):
     graders: list[Person] = []
 
 
+class RegradeRequests(_Strict):
+    """``regrade_requests: {until: 7d}``: students may ask for a regrade of one test or cell
+    until this long after their work's deadline or its latest grading, whichever is later."""
+
+    until: Duration = Field(description="how long after the deadline (or the latest grading, "
+                            "if later) a student may ask for a regrade, such as 7d or 48h")
+    graders_may_accept: bool = Field(
+        False, description="graders may accept a request (set the assignment's new score); "
+        "by default only instructors accept (graders may reject)")
+
+
+class LateDays(_Strict):
+    """``late_days: {budget: N, spend: ...}``; ``late_days: N`` is ``{budget: N}``."""
+
+    budget: int = Field(ge=0, description="late days per student")
+    spend: Literal["automatic", "on_request"] = Field(
+        "automatic", description="automatic: on late hand-ins, in deadline order; on_request: "
+        "only where the student (or staff for them) asks, before the deadline")
+
+
 class Policy(_Strict):
     excused_misses: int = Field(1, ge=0, description="misses allowed before exclusion")
     pass_threshold: float = Field(
@@ -123,10 +146,37 @@ class Policy(_Strict):
         "missed", description="what a late hand-in counts as: a late rule's name (course."
         "late_rules: missed, accepted or an installed one), or {rule: NAME, ...} for a rule with "
         "settings, such as {rule: window, penalty: [{after: 0h, percent: 10}], cutoff: 72h}")
-    late_days: int = Field(0, ge=0, description="late days per student, spent automatically "
-                           "on late hand-ins (whole days, rounded up) while they last")
+    late_days: int | LateDays = Field(
+        0, description="late days per student: N (spent automatically on late hand-ins, whole "
+        "days rounded up, while they last), or {budget: N, spend: automatic | on_request}")
     max_submissions: int | None = Field(None, ge=1, description="the most submissions a "
                                         "student may hand in per assignment (none: no limit)")
+    regrade_requests: RegradeRequests | None = Field(
+        None, description="students' regrade requests from the dashboard (none: not taken)")
+    feedback: FeedbackSettings = Field(FeedbackSettings(), description="what students see of "
+                                       "failed hidden tests and when (course.feedback_levels)")
+
+    @field_validator("late_days", mode="before")
+    @classmethod
+    def _late_days(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return LateDays.model_validate(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("should be a number of days, or "  # noqa: TRY004
+                             "{budget: N, spend: automatic | on_request}")
+        if value < 0:
+            raise ValueError("Input should be greater than or equal to 0")
+        return value
+
+    @property
+    def late_day_budget(self) -> int:
+        """The late days each student has (0: none)."""
+        return self.late_days if isinstance(self.late_days, int) else self.late_days.budget
+
+    @property
+    def late_days_on_request(self) -> bool:
+        """Whether late days are spent only where a student asks (else automatically)."""
+        return isinstance(self.late_days, LateDays) and self.late_days.spend == "on_request"
 
     @field_validator("late", mode="wrap")
     @classmethod
@@ -163,6 +213,14 @@ class Summaries(_Strict):
 
 class Presenters(_Strict):
     count: int = Field(2, ge=1, description="students drawn to present each assignment")
+
+
+class Similarity(_Strict):
+    """``course similarity`` and the dashboard list pairs of students whose own code (the
+    template's taken out) is this alike: a hint for a person, never a penalty."""
+
+    threshold: float = Field(0.6, ge=0.0, le=1.0, description="share of either student's own "
+                             "code found in the other's from which a pair is listed")
 
 
 # an assignment's own ``grading:`` overrides the course's; a key left out is not set (the course's,
@@ -206,6 +264,11 @@ class Assignment(_Strict):
     due: dt.datetime | None = None
     for_session: int | None = Field(None, ge=1, description="1-based index into sessions")
     grading: Grading = Grading()
+    feedback: FeedbackSettings = Field(FeedbackSettings(), description="this assignment's "
+                                       "feedback level and timing, key by key over the policy's")
+    max_submissions: int | None = Field(None, ge=1, description="the most submissions a "
+                                        "student may hand in of this assignment (none: the "
+                                        "course's policy.max_submissions)")
 
     @field_validator("release", "due", mode="before")
     @classmethod
@@ -231,9 +294,12 @@ class Course(_Strict):
     policy: Policy = Policy()
     summaries: Summaries = Summaries()
     presenters: Presenters = Presenters()
+    similarity: Similarity = Similarity()
     roster: Roster = Roster()
     gradebook: Gradebook = Gradebook()
     grading: Grading = Grading()
+    lti: LtiSettings = Field(LtiSettings(), description="the LMS platforms the course is "
+                             "registered with over LTI 1.3 (course.lti_platforms)")
 
     def grading_for(self, assignment_id: str) -> dict:
         """Grading settings resolved in order: the assignment's, the course's, the defaults
@@ -285,6 +351,14 @@ class Course(_Strict):
         due = self.assignment(assignment_id).due
         assert due is not None  # filled in by parse_course
         return due
+
+    def submission_limit(self, assignment_id: str) -> tuple[int | None, str]:
+        """The most submissions of an assignment a student may hand in (None: no limit) and
+        the key that sets it: the assignment's own ``max_submissions``, else the policy's."""
+        own = self.assignment(assignment_id).max_submissions
+        if own is not None:
+            return own, f"max_submissions of {assignment_id}"
+        return self.policy.max_submissions, "policy.max_submissions"
 
 
 # ruamel.yaml is imported on first use: a course file read from the parse cache needs no YAML

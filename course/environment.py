@@ -88,6 +88,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("COURSE_IDS",
              "in a user's server: all of the user's courses, comma-separated (set by the hub)",
              ("hub_config/singleuser/nbgrader_config.py", "hub_config/settings.py")),
+    Variable("COURSE_LTI_KEY_DIR",
+             "the LTI tool's private keys (a folder; a deployment secret's mount), default "
+             "<course folder>-lti-keys beside the course folder",
+             ("course/lti_platforms.py", "hub_config/settings.py")),
     Variable("COURSE_NETWORK",
              "compose: the Docker network of users' servers (the hub and nothing else)",
              ("deploy/compose/jupyterhub_config.py", "deploy/compose/compose.yml")),
@@ -130,6 +134,18 @@ VARIABLES: tuple[Variable, ...] = (
              ("deploy/compose/jupyterhub_config.py",)),
     Variable("COURSE_WORKER_COURSES",
              "course worker: its course files, separated by ':' (as --course, repeated)",
+             ("commands/fleet.py",)),
+    Variable("COURSE_WORKER_GPU_CHECK",
+             "course worker --gpu: off skips the start's check that TensorFlow sees exactly its "
+             "GPU (CI, which has none; the device is still found in /proc)",
+             ("commands/fleet.py",)),
+    Variable("COURSE_WORKER_GPU_MINOR",
+             "in a gpu worker's processes: N of its GPU's /dev/nvidiaN, bound into the sandbox "
+             "(set by course worker --gpu)",
+             ("commands/fleet.py", "course/fleet/jobs.py")),
+    Variable("COURSE_WORKER_PROC_ROOT",
+             "course worker --gpu: the /proc whose driver/nvidia/gpus lists the GPUs (default "
+             "/proc; tests give a made-up one)",
              ("commands/fleet.py",)),
     Variable("COURSE_WORKER_QUEUE",
              "in a worker's processes: the queue it takes jobs from, cpu or gpu (set by "

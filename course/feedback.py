@@ -15,6 +15,7 @@ feedback" and ``nbgrader generate_feedback`` make the same pages as ``course fee
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -47,6 +48,9 @@ class FeedbackResult:
     not_generated: dict[str, str] = field(default_factory=dict)
     # students with no graded submission: student -> what stage they are at
     not_graded: dict[str, str] = field(default_factory=dict)
+    # graded students whose feedback is not open yet (the course file's feedback: when):
+    # student -> when it opens; nothing generated or returned
+    held: dict[str, str] = field(default_factory=dict)
 
 
 def _latest_runs(gb, assignment_id: str) -> dict[str, GradingRun]:
@@ -57,13 +61,18 @@ def _latest_runs(gb, assignment_id: str) -> dict[str, GradingRun]:
     return latest
 
 
-def return_feedback(ws: Workspace, assignment_id: str, *,
-                    students: list[str] | None = None) -> FeedbackResult:
-    """Generate feedback (nbgrader, hidden tests left out) for each graded submission of the
-    roster's students (or just ``students``) and return it through the exchange, attached to
-    the receipt of the submission that was graded. Feedback identical to what the exchange
-    already holds for that submission is not stored again."""
+def return_feedback(ws: Workspace, assignment_id: str, *, students: list[str] | None = None,
+                    now: dt.datetime | None = None) -> FeedbackResult:
+    """Generate feedback (nbgrader, hidden tests left out, each at its feedback level) for
+    each graded submission of the roster's students (or just ``students``) and return it
+    through the exchange, attached to the receipt of the submission that was graded; a
+    student's feedback not open at ``now`` (default: the clock) is held. Feedback identical to
+    what the exchange already holds for that submission is not stored again."""
+    from .calendar import utcnow
+    from .feedback_gate import feedback_open
     from .store import CourseExchange
+
+    now = utcnow() if now is None else now
 
     ws.course.assignment(assignment_id)
     todo = students if students is not None else [p.id for p in ws.course.roster.students]
@@ -110,6 +119,10 @@ def return_feedback(ws: Workspace, assignment_id: str, *,
                 result.not_generated[student_id] = (
                     f"receipt {receipt_id} of the graded submission is not {student_id}'s "
                     f"{assignment_id} in the gradebook")
+                continue
+            opening = feedback_open(ws.course, exchange.gb, student_id, assignment_id, now)
+            if not opening.open:
+                result.held[student_id] = opening.reason
                 continue
             outcome = api.generate_feedback(assignment_id, student_id, force=True)
             if not outcome["success"]:

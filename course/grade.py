@@ -95,7 +95,7 @@ def problem_submissions(ws: Workspace, assignment_id: str,
     notebook did not run to the end (timed out: which cell never finished, when the engine
     could tell; crashed), or that earned nothing (why, as the feedback says it), by student.
     Read from each graded submission's grading reports (``autograder.results``)."""
-    from autograder.results import REPORT_SUFFIX, GradingReport
+    from autograder.results import GradingReport
 
     from .blank_work import why_nothing
 
@@ -106,9 +106,8 @@ def problem_submissions(ws: Workspace, assignment_id: str,
                                     graded=False))
             continue
         graded = ws.root / "autograded" / outcome.student_id / assignment_id
-        stopped = [report for path in sorted(graded.glob(f"*{REPORT_SUFFIX}"))
-                   if (report := GradingReport.read(graded, path.name.removesuffix(
-                       REPORT_SUFFIX))) is not None and report.notebook_error]
+        stopped = [report for report in GradingReport.read_all(graded)
+                   if report.notebook_error]
         points = (f" ({outcome.score:g} of {outcome.max_score:g} points)"
                   if outcome.score is not None and outcome.max_score else "")
         if stopped:

@@ -150,9 +150,11 @@ def _put_back_nbgrader_rows(ws: Workspace, assignment_id: str, student_id: str,
 
 
 def autograde_one(course_file: str, assignment_id: str, student_id: str,
-                  expected: list[str], gpu_devices: tuple[str, ...] = ()) -> tuple[str, str, list]:
+                  expected: list[str], gpu_devices: tuple[str, ...] = (),
+                  gpu_nodes: tuple[str, ...] = ()) -> tuple[str, str, list]:
     """Autograde one collected submission (in this process, a pool worker's or a Celery
-    worker's: ``course.fleet.jobs``), with ``gpu_devices`` bound into the sandbox.
+    worker's: ``course.fleet.jobs``), the sandbox's CUDA seeing ``gpu_devices`` (UUIDs) and
+    the device nodes /dev/nvidiaN of ``gpu_nodes`` bound into it.
     Returns (outcome, message, warnings), read from the grading report the engine wrote beside
     each autograded notebook (``autograder.results``): a report's ``grading_error`` (the
     platform could not grade) makes the outcome ``error``; without any report, nbgrader's own
@@ -172,6 +174,8 @@ def autograde_one(course_file: str, assignment_id: str, student_id: str,
     api = ws.nbgrader_api()
     if gpu_devices:
         api.config.SandboxedGrading.gpu_devices = ",".join(gpu_devices)
+    if gpu_nodes:
+        api.config.SandboxedGrading.gpu_nodes = ",".join(gpu_nodes)
     result = api.autograde(assignment_id, student_id, force=True, create=False)
     # read before the previous grading is put back: its reports are not this run's
     reports = [report for name in expected

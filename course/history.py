@@ -1,7 +1,7 @@
 """One student's history, in time order, from the gradebook: every receipt (and which one counts
 for the policy, and why), extensions, excuses and score overrides (granted and revoked),
-grading runs with their score and outcome, and the presentations they were drawn for. What
-``course history`` prints; it reads, it never writes.
+grading runs with their score and outcome, regrade requests and their answers, and the
+presentations they were drawn for. What ``course history`` prints; it reads, it never writes.
 
 Which receipt counts is ``collect.counting_receipts``' answer (``policy.pick_receipt``: the
 latest one in time by the effective deadline, else the latest one), the receipt collect hands
@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .calendar import iso_local, iso_utc, readable_local, span_text
+from .calendar import iso_local, iso_utc, readable_local, span_text, utcnow
 from .collect import counting_receipts
 from .gradebook.models import (
     Excuse,
     Extension,
     GradingRun,
+    LateDayRequest,
     Presentation,
     Receipt,
+    RegradeRequest,
     ScoreOverride,
 )
 from .gradebook.records import gather_facts, receipts_where
-from .policy import by_deadline, effective_deadline
+from .policy import by_deadline, effective_deadline, judge, late_days_text, student_deadline
 from .workspace import Workspace
 
 __all__ = ["SHA_PREFIX", "Event", "History", "history_json", "student_history"]
@@ -61,8 +63,9 @@ def _local(moment: dt.datetime, ws: Workspace) -> str:
 
 
 def _verdict(receipt: Receipt, counting: Receipt, due: dt.datetime, deadline: dt.datetime,
-             ws: Workspace) -> str:
-    """Why a receipt counts, or why another one does."""
+             ws: Workspace, until: dt.datetime | None = None) -> str:
+    """Why a receipt counts, or why another one does (``until``: the deadline late days asked
+    for move it to)."""
     received = receipt.received_at
     if receipt.id == counting.id:
         if by_deadline(received, due):
@@ -70,16 +73,36 @@ def _verdict(receipt: Receipt, counting: Receipt, due: dt.datetime, deadline: dt
         if by_deadline(received, deadline):
             return f"counts: in time by the extension until {_local(deadline, ws)}"
         late = span_text(received.replace(microsecond=0) - deadline)
+        if until is not None and by_deadline(received, until):
+            return f"counts: late by {late}, within the late days asked for until " \
+                f"{_local(until, ws)}"
         return f"counts: late by {late}, nothing was received in time"
+    last = until or deadline  # the late days asked for move the deadline that picks
     if (received, receipt.id) < (counting.received_at, counting.id):
-        later = "a later one in time" if by_deadline(counting.received_at, deadline) \
+        later = "a later one in time" if by_deadline(counting.received_at, last) \
             else "the latest one"
         return f"does not count: {later} counts"
-    late = span_text(received.replace(microsecond=0) - deadline)
+    late = span_text(received.replace(microsecond=0) - last)
     return f"does not count: after the counting one, {late} past the deadline"
 
 
-def _receipts(ws: Workspace, gb, student_id: str, assignment_ids: list[str], facts) -> list[Event]:
+def _late_work(result) -> tuple[str, dict]:
+    """What the policy did to late work that counts: the late days spent on it and the
+    penalty, in words and as fields."""
+    if result is None or not (result.late_days or result.penalty):
+        return "", {}
+    words = [f"{late_days_text(result.late_days)} spent"] if result.late_days else []
+    if result.penalty:
+        words.append(f"penalty: {result.penalty}" + (
+            f" (graded {result.score_before_penalty:g}, counts {result.score:g})"
+            if result.score_before_penalty is not None else ""))
+    return "; " + "; ".join(words), {"late_days": result.late_days, "penalty": result.penalty,
+                                     "penalty_percent": result.penalty_percent}
+
+
+def _receipts(ws: Workspace, gb, student_id: str, assignment_ids: list[str], facts,
+              results: dict | None = None) -> list[Event]:
+    results = results or {}
     events = []
     for assignment_id in assignment_ids:
         receipts = receipts_where(gb, student_id=student_id, assignment_id=assignment_id)
@@ -88,8 +111,13 @@ def _receipts(ws: Workspace, gb, student_id: str, assignment_ids: list[str], fac
         counting = counting_receipts(ws, gb, assignment_id)[student_id]
         due = ws.course.due(assignment_id)
         deadline = effective_deadline(due, facts.extensions.get((student_id, assignment_id)))
+        until = student_deadline(ws.course, facts, student_id, assignment_id)
+        until = until if until != deadline else None  # None: no late days asked for
         for receipt in receipts:
-            verdict = _verdict(receipt, counting, due, deadline, ws)
+            verdict = _verdict(receipt, counting, due, deadline, ws, until)
+            late_work, late_fields = _late_work(results.get(assignment_id)) \
+                if receipt.id == counting.id else ("", {})
+            verdict += late_work
             sha = receipt.sha256[:SHA_PREFIX]
             events.append(Event(
                 receipt.received_at, assignment_id, "receipt",
@@ -97,7 +125,7 @@ def _receipts(ws: Workspace, gb, student_id: str, assignment_ids: list[str], fac
                 receipt.id == counting.id,
                 {"receipt_id": receipt.id, "sha256": receipt.sha256,
                  "received_local": iso_local(receipt.received_at, ws.course.zone),
-                 "deadline_utc": iso_utc(deadline), "verdict": verdict}))
+                 "deadline_utc": iso_utc(deadline), "verdict": verdict, **late_fields}))
     return events
 
 
@@ -147,6 +175,39 @@ def _grants(ws: Workspace, gb, student_id: str, assignment_ids: list[str]) -> li
     return events
 
 
+def _regrades(gb, student_id: str, assignment_ids: list[str]) -> list[Event]:
+    """Regrade requests as filed, and their answers (an accept's score is its override's)."""
+    events = []
+    for row in _rows(gb, RegradeRequest, student_id, assignment_ids):
+        common = {"request_id": row.id, "item": row.item, "reason": row.reason}
+        events.append(Event(row.filed_at, row.assignment_id, "regrade request",
+                            f"regrade of {row.item} asked for by {row.filed_by}: {row.reason}",
+                            fields={**common, "by": row.filed_by}))
+        if row.answered_at is not None:
+            events.append(Event(row.answered_at, row.assignment_id, f"regrade {row.state}",
+                                f"regrade of {row.item} {row.state} by {row.answered_by}: "
+                                f"{row.answer}",
+                                fields={**common, "by": row.answered_by, "answer": row.answer,
+                                        "override_id": row.override_id}))
+    return events
+
+
+def _late_day_requests(ws: Workspace, gb, student_id: str, assignment_ids: list[str]
+                       ) -> list[Event]:
+    events = []
+    for row in _rows(gb, LateDayRequest, student_id, assignment_ids):
+        days = late_days_text(row.days)
+        events.append(Event(row.requested_at, row.assignment_id, "late days",
+                            f"{days} asked for by {row.requested_by}",
+                            fields={"days": row.days, "by": row.requested_by}))
+        if row.withdrawn_at is not None:
+            events.append(Event(row.withdrawn_at, row.assignment_id, "late days withdrawn",
+                                f"{days} withdrawn by {row.withdrawn_by}: {row.withdraw_reason}",
+                                fields={"days": row.days, "by": row.withdrawn_by,
+                                        "reason": row.withdraw_reason}))
+    return events
+
+
 def _gradings(gb, student_id: str, assignment_ids: list[str]) -> list[Event]:
     receipts = {receipt.id: receipt for receipt in receipts_where(gb, student_id=student_id)}
     events = []
@@ -189,19 +250,25 @@ def _presentations(gb, student_id: str, assignment_ids: list[str]) -> list[Event
 
 
 def student_history(ws: Workspace, student_id: str, *,
-                    assignment_ids: list[str] | None = None) -> History:
+                    assignment_ids: list[str] | None = None,
+                    as_of: dt.datetime | None = None) -> History:
     """Everything on record about one rostered student (of ``assignment_ids``' assignments, or
-    all), oldest first. An id not in the roster is refused (``UnknownId``), as is an unknown
-    assignment."""
+    all), oldest first; the receipt that counts names the late days spent on it and its late
+    penalty, as the policy judges at ``as_of`` (default: now). An id not in the roster is
+    refused (``UnknownId``), as is an unknown assignment."""
     course = ws.course
     person = course.student(student_id)
     wanted = [course.assignment(a).id for a in dict.fromkeys(assignment_ids)] \
         if assignment_ids else [a.id for a in course.assignments]
     with ws.gradebook() as gb:
         facts = gather_facts(gb, course)
-        events = [*_receipts(ws, gb, student_id, wanted, facts),
+        (standing,) = [s for s in judge(course, facts, as_of or utcnow())
+                       if s.student_id == student_id]
+        events = [*_receipts(ws, gb, student_id, wanted, facts, standing.results),
                   *_grants(ws, gb, student_id, wanted),
+                  *_late_day_requests(ws, gb, student_id, wanted),
                   *_gradings(gb, student_id, wanted),
+                  *_regrades(gb, student_id, wanted),
                   *_presentations(gb, student_id, wanted)]
     order = {a: n for n, a in enumerate(wanted)}
     events.sort(key=lambda event: (event.at, order[event.assignment_id]))  # stable: by kind

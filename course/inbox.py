@@ -21,9 +21,23 @@ from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
 from .folders import write_folder
 from .gradebook import Gradebook, Receipt
-from .gradebook.records import add_receipt, current_excuse, current_extension, receipts_where
-from .late_rules import late_rule
-from .policy import by_deadline, effective_deadline, pick_receipt
+from .gradebook.records import (
+    add_receipt,
+    current_excuse,
+    current_extension,
+    deadline_with_late_days,
+    receipts_where,
+)
+from .late_rules import LateDecision, late_rule
+from .policy import (
+    DAY,
+    AssignmentResult,
+    by_deadline,
+    effective_deadline,
+    judge_student,
+    late_days_text,
+    pick_receipt,
+)
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
@@ -68,9 +82,10 @@ class TooManySubmissions(UserError):
 
 def check_submission_count(ws: Workspace, gb: Gradebook, student_id: str,
                            assignment_id: str) -> None:
-    """Refuse a hand-in past the course's ``policy.max_submissions`` (``TooManySubmissions``):
-    every kept submission of the assignment counts, in time or not."""
-    limit = ws.course.policy.max_submissions
+    """Refuse a hand-in past the assignment's ``max_submissions``, else the course's
+    ``policy.max_submissions`` (``TooManySubmissions``): every kept submission of the
+    assignment counts, in time or not."""
+    limit, key = ws.course.submission_limit(assignment_id)
     if limit is None:
         return
     count = gb.session.scalar(select(func.count(Receipt.id)).where(
@@ -78,7 +93,7 @@ def check_submission_count(ws: Workspace, gb: Gradebook, student_id: str,
     if count >= limit:
         raise TooManySubmissions(
             f"{student_id} has handed in {assignment_id} {count} time{'s' if count != 1 else ''}"
-            f", the most this course accepts (policy.max_submissions: {limit}); this submission "
+            f", the most this course accepts ({key}: {limit}); this submission "
             "is refused and the ones kept still count")
 
 
@@ -310,10 +325,11 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
     due = course.due(assignment_id)
     extension = current_extension(gb, student_id, assignment_id)
     deadline = effective_deadline(due, extension.until if extension is not None else None)
+    until = deadline_with_late_days(gb, course, student_id, assignment_id)  # picks what counts
     others = [r.received_at for r in receipts_where(gb, student_id=student_id,
                                                     assignment_id=assignment_id)
               if r.id != receipt.id]
-    counts = pick_receipt([*others, receipt.received_at], deadline)  # ties: the newest, this one
+    counts = pick_receipt([*others, receipt.received_at], until)  # ties: the newest, this one
     this_counts = counts == receipt.received_at
     if by_deadline(receipt.received_at, due):
         text = f"on time (deadline {readable_local(due, zone)}): this submission counts"
@@ -329,18 +345,71 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
         text = f"late: {late_by} after the {which} {readable_local(deadline, zone)}; "
         rule = late_rule(course.policy.late)
         decision = rule.decide(receipt.received_at.replace(microsecond=0) - deadline)
+        judged = _judged_with_late_days(ws, gb, receipt)
+        if judged is not None:  # late days asked for move the deadline that picks it
+            counts = judged[0].received
+            this_counts = counts == receipt.received_at
+        if judged is not None and this_counts:  # the policy's answer, late days spent
+            result, left = judged
+            decision = LateDecision(result.counts_as_miss, result.penalty_percent,
+                                    result.penalty or "")
+            # asked for: they move the deadline (``until``); spent automatically: whole 24 h
+            # days, as ``policy.late_days_needed`` counts them
+            covered = until if course.policy.late_days_on_request \
+                else result.effective_due + result.late_days * DAY
+            if result.late_days and by_deadline(receipt.received_at, covered):
+                return text + _covered(course, result, left, until) + _excused(gb, receipt)
         missed = decision.miss
         text += rule.notice_for(decision)
-        if course.policy.late_days:
-            text += (f" (unless your late days cover it: {course.policy.late_days} in this "
-                     "course, spent on whole days late)")
+        if judged is not None:
+            text += _days_left(course, *judged)
         if not this_counts:
             text += f"; your on-time submission of {local_seconds(counts, zone)} still counts"
         elif missed:
             text += ", and no submission of yours is in time"
         else:
             text += ": this submission counts, marked late"
-    excuse = current_excuse(gb, student_id, assignment_id)
-    if excuse is not None:
-        text += f"; {assignment_id} is excused for you ({excuse.reason}): never a miss"
-    return text
+    return text + _excused(gb, receipt)
+
+
+def _excused(gb: Gradebook, receipt: Receipt) -> str:
+    excuse = current_excuse(gb, receipt.student_id, receipt.assignment_id)
+    if excuse is None:
+        return ""
+    return f"; {receipt.assignment_id} is excused for you ({excuse.reason}): never a miss"
+
+
+def _judged_with_late_days(ws: Workspace, gb: Gradebook, receipt: Receipt
+                           ) -> tuple[AssignmentResult, int] | None:
+    """The policy's result for the receipt's pair judged at its arrival, and the student's
+    late days left then (that student alone is judged); None in a course without late days."""
+    course = ws.course
+    if not course.policy.late_day_budget:
+        return None
+    from .gradebook.records import gather_facts
+
+    standing = judge_student(course, gather_facts(gb, course), receipt.student_id,
+                             receipt.received_at)
+    return standing.results[receipt.assignment_id], standing.late_days_left or 0
+
+
+def _covered(course, result: AssignmentResult, left: int, until: dt.datetime) -> str:
+    budget = course.policy.late_day_budget
+    if course.policy.late_days_on_request:
+        return (f"within the {late_days_text(result.late_days)} you asked for (until "
+                f"{readable_local(until, course.zone)}; {left} of {budget} left): this "
+                "submission counts, not penalised")
+    return (f"{late_days_text(result.late_days)} of yours spent on it ({left} of {budget} left): this "
+            "submission counts, not penalised")
+
+
+def _days_left(course, result: AssignmentResult, left: int) -> str:
+    budget = course.policy.late_day_budget
+    if course.policy.late_days_on_request:
+        asked = f"; the {late_days_text(result.late_days)} you asked for do not reach it" \
+            if result.late_days else ""
+        return (f" ({left} of {budget} late days left{asked}: ask for more on your dashboard "
+                "page, and they move your deadline a whole day each)" if left else
+                f" (no late days left of {budget}{asked})")
+    spent = f"; {late_days_text(result.late_days)} spent on it" if result.late_days else ""
+    return f" ({left} of {budget} late days left{spent}, too few to cover it whole)"

@@ -216,13 +216,12 @@ def zero_points_reasons(root: Path, course_id: str, student_id: str,
     """Why the graded submission of ``student_id`` in the course folder ``root`` earned 0
     points, in words for the student: a notebook that did not run to the end (the grading
     report's error), blank notebooks, or else that no test passed."""
-    from autograder.results import REPORT_SUFFIX, GradingReport
+    from autograder.results import GradingReport
 
     graded = root / "autograded" / student_id / assignment_id
     reasons = []
-    for path in sorted(graded.glob(f"*{REPORT_SUFFIX}")):
-        report = GradingReport.read(graded, path.name.removesuffix(REPORT_SUFFIX))
-        if report is not None and report.notebook_error:
+    for report in GradingReport.read_all(graded):
+        if report.notebook_error:
             reasons.append(f"{report.notebook}.ipynb did not run to the end: "
                            f"{report.notebook_error}")
     handed_in = notebooks_in(root / "submitted" / student_id / assignment_id)

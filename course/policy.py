@@ -14,17 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from .calendar import span_text
 from .coursefile import Course
-from .late_rules import late_rule
+from .late_rules import LateDecision, LateRule, late_rule
 
 __all__ = [
     "STATES", "STATUSES", "AssignmentResult", "Facts", "Graded", "GradingError", "Override",
     "Standing",
-    "by_deadline", "effective_deadline", "judge", "late_days_needed", "pick_receipt",
-    "release_warning",
-    "release_warnings", "unreleased_past_deadline", "withdrawal_ends",
+    "by_deadline", "days_to_spend", "effective_deadline", "honoured_requests", "judge",
+    "judge_student", "late_day_deadline", "late_days_needed", "late_days_text",
+    "pick_receipt", "release_warning", "release_warnings", "student_deadline",
+    "student_late_days", "unreleased_past_deadline", "withdrawal_ends",
 ]
 
 STATES = ("on_time", "extended", "late", "by_hand", "missing", "excused", "pending",
@@ -32,6 +34,7 @@ STATES = ("on_time", "extended", "late", "by_hand", "missing", "excused", "pendi
 STATUSES = ("ok", "at_risk", "exclude")
 
 Pair = tuple[str, str]  # (student_id, assignment_id)
+DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class Facts:
     releases: dict[str, dt.datetime] = field(default_factory=dict)
     overrides: dict[Pair, Override] = field(default_factory=dict)
     max_points: dict[str, float] = field(default_factory=dict)
+    # late days asked for on a pair (policy.late_days spent on_request), requests in force only
+    late_day_requests: dict[Pair, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,18 +168,97 @@ def _released(releases: dict[str, dt.datetime], assignment_id: str, as_of: dt.da
 
 def late_days_needed(late_by: dt.timedelta) -> int:
     """The late days a hand-in ``late_by`` after its deadline spends: whole days, rounded up."""
-    return math.ceil(late_by / dt.timedelta(days=1))
+    return math.ceil(late_by / DAY)
+
+
+def late_day_deadline(effective_due: dt.datetime, days: int, zone: ZoneInfo) -> dt.datetime:
+    """The deadline late days asked for move a student's effective deadline to: ``days`` whole
+    days later on the course's clock (``zone``), so 18:00 stays 18:00 over a daylight-saving
+    change. A local time that change repeats reads as its later instant, one it skips as the
+    instant after the gap. Which submission counts is picked by it (``student_deadline``)."""
+    if not days:
+        return effective_due
+    local = effective_due.astimezone(zone).replace(tzinfo=None) + days * DAY
+    return max(local.replace(tzinfo=zone, fold=fold).astimezone(dt.UTC) for fold in (0, 1))
+
+
+def late_days_text(count: int) -> str:
+    """'1 late day', '2 late days': the one wording of a number of late days."""
+    return f"{count} late day{'s' if count != 1 else ''}"
+
+
+def _honoured_of(course: Course, requests: dict[Pair, int], student_id: str) -> dict[str, int]:
+    """One student's late days asked for that count, by assignment (``honoured_requests``)."""
+    if not course.policy.late_days_on_request:
+        return {}
+    left, honoured = course.policy.late_day_budget, {}
+    for assignment in sorted(course.assignments, key=lambda a: a.due):  # stable: file order
+        days = min(requests.get((student_id, assignment.id), 0), left)
+        left -= days
+        if days:
+            honoured[assignment.id] = days
+    return honoured
+
+
+def honoured_requests(course: Course, requests: dict[Pair, int]) -> dict[Pair, int]:
+    """The late days asked for that count (``spend: on_request``): each student's requests in
+    deadline order as far as the course file's budget reaches (a budget lowered after the
+    requests leaves the later ones short); none where the course spends them automatically."""
+    return {(student_id, assignment_id): days
+            for student_id in sorted({sid for sid, _ in requests})
+            for assignment_id, days in _honoured_of(course, requests, student_id).items()}
+
+
+def student_late_days(course: Course, facts: Facts, student_id: str, assignment_id: str) -> int:
+    """The late days asked for that count on one pair (0: none, or spent automatically)."""
+    return _honoured_of(course, facts.late_day_requests, student_id).get(assignment_id, 0)
+
+
+def student_deadline(course: Course, facts: Facts, student_id: str,
+                     assignment_id: str) -> dt.datetime:
+    """A student's deadline with late days: their effective deadline (``effective_deadline``)
+    moved by the late days asked for that count (``late_day_deadline``). Which submission
+    counts, the sweep, the history, when feedback opens: every reader takes it from here."""
+    effective = effective_deadline(course.due(assignment_id),
+                                   facts.extensions.get((student_id, assignment_id)))
+    return late_day_deadline(effective, student_late_days(course, facts, student_id,
+                                                          assignment_id), course.zone)
+
+
+def _rank(decision: LateDecision) -> tuple[bool, float]:
+    return decision.miss, decision.penalty_percent  # lower is better for the student
+
+
+def days_to_spend(rule: LateRule, late_by: dt.timedelta, left: int) -> int:
+    """A partial budget (automatic spending): the days left do not cover ``late_by`` whole.
+    They are spent to shrink the lateness the rule judges only where that helps: the fewest of
+    them that give the rule's best decision, when it is better than without (a miss turned
+    into counted work, a smaller penalty); else none, and they are kept for later work."""
+    best_days, best = 0, _rank(rule.decide(late_by))
+    for days in range(1, min(left, late_days_needed(late_by) - 1) + 1):
+        rank = _rank(rule.decide(late_by - days * DAY))
+        if rank < best:
+            best_days, best = days, rank
+    return best_days
 
 
 def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
             as_of: dt.datetime, late_days_left: int = 0) -> AssignmentResult:
     _student_id, assignment_id = pair
-    effective_due = effective_deadline(due, facts.extensions.get(pair))
-    received = pick_receipt([r for r in facts.receipts.get(pair, []) if r <= as_of], effective_due)
     policy = course.policy
+    budget, on_request = policy.late_day_budget, policy.late_days_on_request
+    effective_due = effective_deadline(due, facts.extensions.get(pair))
+    # days asked for are spent as asked, as far as the budget (the course file's) reaches
+    asked = student_late_days(course, facts, *pair)
+    until = student_deadline(course, facts, *pair)
+    received = pick_receipt([r for r in facts.receipts.get(pair, []) if r <= as_of], until)
     notes = []
     decision = None
-    late_days = 0
+    late_days = asked
+    if asked:
+        notes.append(f"{late_days_text(asked)} asked for: deadline "
+                     f"{until.astimezone(course.zone):%Y-%m-%d %H:%M} "
+                     f"({late_days_left - asked} of {budget} left)")
 
     if pair in facts.excuses:
         state, miss = "excused", False
@@ -183,22 +267,41 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
         state, miss = "on_time", False
     elif received is not None and by_deadline(received, effective_due):
         state, miss = "extended", False
+    elif received is not None and on_request and by_deadline(received, until):
+        state, miss = "late", False  # within the late days asked for: counted as if in time
+        late_by = received.replace(microsecond=0) - effective_due
+        notes.append(f"late by {span_text(late_by)}: covered by the late days asked for")
     elif received is not None:
         late_by = received.replace(microsecond=0) - effective_due  # as by_deadline judges
         needed = late_days_needed(late_by)
-        if needed <= late_days_left:  # late days cover it whole: counted as if in time
+        rule = late_rule(policy.late)
+        if not on_request and needed <= late_days_left:  # covered whole: as if in time
             state, miss, late_days = "late", False, needed
-            notes.append(f"late by {span_text(late_by)}: {needed} late day"
-                         f"{'s' if needed != 1 else ''} spent "
-                         f"({late_days_left - needed} of {policy.late_days} left)")
+            notes.append(f"late by {span_text(late_by)}: {late_days_text(needed)} spent "
+                         f"({late_days_left - needed} of {budget} left)")
         else:
-            decision = late_rule(policy.late).decide(late_by)
+            if not on_request:  # a partial budget: spent where it helps (days_to_spend)
+                late_days = days_to_spend(rule, late_by, late_days_left)
+            # days asked for move the deadline on the course's clock (23 h or 25 h over a
+            # daylight-saving change): the rule judges the time after it
+            judged = received.replace(microsecond=0) - until if on_request \
+                else late_by - late_days * DAY
+            decision = rule.decide(judged)
             state, miss = "late", decision.miss
             if miss:
                 notes.append(decision.reason or "late submissions count as missed")
-            if policy.late_days:
-                notes.append(f"{needed} late day{'s' if needed != 1 else ''} needed, "
-                             f"{late_days_left} left: the late rule applies")
+            if on_request and asked:
+                notes.append(f"late by {span_text(late_by)}: the {late_days_text(asked)} "
+                             f"asked for cover {span_text(until - effective_due)}, the late "
+                             f"rule judges the {span_text(judged)} after")
+            elif late_days:
+                notes.append(f"late by {span_text(late_by)}: {late_days_text(needed)} needed, "
+                             f"{late_days_left} left; {late_days_text(late_days)} spent "
+                             f"({late_days_left - late_days} of {budget} left), the late rule "
+                             f"judges the remaining {span_text(judged)}")
+            elif budget and not on_request:
+                notes.append(f"{late_days_text(needed)} needed, {late_days_left} left: the "
+                             "late rule applies")
     elif pair in facts.overrides:  # nothing received: the work came another way (paper, email)
         state, miss = "by_hand", False
         notes.append("nothing received on the platform")
@@ -206,7 +309,7 @@ def _result(course: Course, facts: Facts, pair: Pair, due: dt.datetime,
         state, miss = "not_released", False
         if as_of >= effective_due:
             notes.append("the deadline passed but the assignment was never released")
-    elif as_of < effective_due:
+    elif as_of < until:
         state, miss = "pending", False
     else:
         state, miss = "missing", True
@@ -321,29 +424,30 @@ def _status(course: Course, misses: int, as_of: dt.datetime) -> tuple[str, str]:
     return "ok", ""
 
 
+def judge_student(course: Course, facts: Facts, student_id: str,
+                  as_of: dt.datetime) -> Standing:
+    """One student's standing at instant ``as_of`` (``judge`` asks it for each student; a
+    hand-in's notice asks it for its student alone)."""
+    budget = course.policy.late_day_budget
+    spent: dict[str, AssignmentResult] = {}
+    left = budget
+    for assignment in sorted(course.assignments, key=lambda a: a.due):  # late days: in order
+        result = _result(course, facts, (student_id, assignment.id), course.due(assignment.id),
+                         as_of, left)
+        left -= result.late_days
+        spent[assignment.id] = result
+    results = {assignment.id: spent[assignment.id] for assignment in course.assignments}
+    misses = sum(result.counts_as_miss for result in results.values())
+    excused = sum(result.state == "excused" for result in results.values())
+    status, text = _status(course, misses, as_of)
+    points = sum(r.points for r in results.values() if r.points is not None)
+    max_points = sum(r.max_points for r in results.values()
+                     if r.points is not None and r.max_points is not None)
+    return Standing(student_id, results, misses, excused, status, text, float(points),
+                    float(max_points), budget - left, left if budget else None)
+
+
 def judge(course: Course, facts: Facts, as_of: dt.datetime) -> list[Standing]:
     """Each rostered student's standing at instant ``as_of``, in roster order."""
-    # each deadline looked up once, not once per student (6,000 cells in a big course)
-    dues = {assignment.id: course.due(assignment.id) for assignment in course.assignments}
-    by_due = sorted(dues, key=lambda assignment_id: dues[assignment_id])  # late days: in order
-    budget = course.policy.late_days
-    standings = []
-    for student in course.roster.students:
-        spent: dict[str, AssignmentResult] = {}
-        left = budget
-        for assignment_id in by_due:
-            result = _result(course, facts, (student.id, assignment_id), dues[assignment_id],
-                             as_of, left)
-            left -= result.late_days
-            spent[assignment_id] = result
-        results = {assignment_id: spent[assignment_id] for assignment_id in dues}
-        misses = sum(result.counts_as_miss for result in results.values())
-        excused = sum(result.state == "excused" for result in results.values())
-        status, text = _status(course, misses, as_of)
-        points = sum(r.points for r in results.values() if r.points is not None)
-        max_points = sum(r.max_points for r in results.values()
-                         if r.points is not None and r.max_points is not None)
-        standings.append(Standing(student.id, results, misses, excused, status, text,
-                                  float(points), float(max_points), budget - left,
-                                  left if budget else None))
-    return standings
+    return [judge_student(course, facts, student.id, as_of)
+            for student in course.roster.students]

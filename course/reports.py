@@ -23,6 +23,7 @@ __all__ = [
     "deadlines_data",
     "deadlines_table",
     "late_days_text",
+    "late_marks",
     "points_text",
     "status_csv",
     "status_data",
@@ -210,11 +211,15 @@ def _cell(entry: dict) -> str:
     score = _fmt_score(entry["score"], entry["max_score"])
     score += "*" if entry.get("override") else ""  # set by hand: the note says by whom and why
     score += "?" if entry.get("earned_nothing") else ""  # handed in, 0 points: blank work?
-    if entry.get("penalty_percent"):  # late within the window: the note says by how much
-        score += f" -{entry['penalty_percent']:g}%"
-    if entry.get("late_days"):
-        score += f" ({entry['late_days']}d)"  # late days spent on it
+    score += late_marks(entry)
     return f"{text} {score}".strip() + (" !" if entry["grading_error"] else "")
+
+
+def late_marks(entry: dict) -> str:
+    """What a standing cell adds for late work: the penalty (" -10%", late within the window;
+    the note says why) and the late days spent on it (" (1d)")."""
+    marks = f" -{entry['penalty_percent']:g}%" if entry.get("penalty_percent") else ""
+    return marks + (f" ({entry['late_days']}d)" if entry.get("late_days") else "")
 
 
 def _upcoming(students: list[dict], as_of_utc: str) -> list[str]:
@@ -280,7 +285,8 @@ def late_days_text(student: dict) -> str:
 
 
 def _late_days(data: dict) -> bool:
-    return bool((data.get("policy") or {}).get("late_days"))
+    late_days = (data.get("policy") or {}).get("late_days")  # N, or {budget: N, spend: ...}
+    return bool(late_days.get("budget") if isinstance(late_days, dict) else late_days)
 
 
 def _title(data: dict) -> str:
@@ -411,10 +417,11 @@ def status_html(data: dict) -> str:
                                 f"{esc(entry['note'])}</li>")
         status = esc(student["status_text"] or student["status"])
         presented = esc(_presented(student))
+        late_days = f"<td>{esc(late_days_text(student))}</td>" if _late_days(data) else ""
         rows.append(f"<tr><th scope=\"row\">{esc(student['id'])}</th>"
                     f"<td>{esc(student['name'])}</td>"
                     f"{''.join(cells)}<td>{presented}</td><td>{points_text(student)}</td>"
-                    f"<td>{student['misses']}</td>"
+                    f"<td>{student['misses']}</td>{late_days}"
                     f"<td class=\"{student['status']}\">{status}</td></tr>")
     problem_list = f"<h2>Grading problems</h2><ul>{''.join(problems)}</ul>" if problems else ""
     return f"""<!DOCTYPE html>
@@ -429,7 +436,7 @@ tbody th{{position:sticky;left:0;background:#fff}}.exclude{{color:#a00;font-weig
 <p>Withdrawal deadline: {esc(data['withdrawal_deadline'])}. Misses allowed:
 {data['policy']['excused_misses']}.</p>
 <div class="wide"><table><thead><tr><th>student</th><th>name</th>{head}<th>presented</th>
-<th>points</th><th>misses</th><th>status</th></tr></thead>
+<th>points</th><th>misses</th>{'<th>late days</th>' if _late_days(data) else ''}<th>status</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table></div>
 {problem_list}
 </body></html>

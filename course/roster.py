@@ -29,7 +29,7 @@ from .errors import UserError
 from .roster_csv import CsvRow, RosterCsv, read_roster_csv
 from .roster_text import CannotEdit, roster_edits
 
-__all__ = ["RosterChange", "drop_student", "import_roster"]
+__all__ = ["RosterChange", "drop_student", "import_roster", "write_people"]
 
 ROLES = {"student": "students", "instructor": "instructors", "grader": "graders"}
 ROLE_OF = {key: role for role, key in ROLES.items()}
@@ -189,6 +189,20 @@ def import_roster(course_file: Path, csv_path: Path, *, columns: dict[str, str] 
     if merged != text:
         _replace(course_file, merged)
     return plan.change
+
+
+def write_people(course_file: Path, adds: dict[str, list[dict]],
+                 updates: list[tuple[str, int, dict]], source: str) -> None:
+    """Add and update people as an import does (``course.lms.lti.roster_pull`` pulls them from
+    an LMS): ``adds`` {list: [fields]}, ``updates`` [(list, index, changes)] with indices into
+    the file's lists as they are now; the result is validated before it replaces the file."""
+    text = course_file.read_text(encoding="utf-8")
+    plan = _Plan(adds={key: [(person, None) for person in people] for key, people in adds.items()},
+                 updates=[(key, index, changes, None) for key, index, changes in updates])
+    merged = _merged_text(text, load_yaml_tree(course_file), plan)
+    parse_course(merged, f"{course_file} (after {source})")  # refuse a broken result
+    if merged != text:
+        _replace(course_file, merged)
 
 
 def _replace(course_file: Path, text: str) -> None:

@@ -25,7 +25,13 @@ from .collect import collect
 from .errors import UserError
 from .fresh_course import course_file_stamp
 from .gradebook import Receipt
-from .gradebook.records import current_extension, get_receipt, receipts_where, record_release
+from .gradebook.records import (
+    current_extension,
+    deadline_with_late_days,
+    get_receipt,
+    receipts_where,
+    record_release,
+)
 from .inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
@@ -243,9 +249,10 @@ class CourseExchange:
 
     def judged(self, receipt: Receipt) -> dict:
         """A receipt as its student reads it: the time in the course's zone to the second
-        (``received_local``), the deadline they work to (their extension's end when later) and
-        ``verdict``: "on time", "on time (extension)" or "late by 2 h 5 min", judged to the
-        second as the policy judges it. Nothing for an assignment no longer in the course."""
+        (``received_local``), the deadline they work to (their extension's end when later, moved
+        by the late days they asked for) and ``verdict``: "on time", "on time (extension)",
+        "on time (late days)" or "late by 2 h 5 min", judged to the second as the policy judges
+        it. Nothing for an assignment no longer in the course."""
         course, zone = self.ws.course, self.ws.course.zone
         try:
             due = course.due(receipt.assignment_id)
@@ -253,12 +260,16 @@ class CourseExchange:
             return {"timezone": zone.key,
                     "received_local": local_seconds(receipt.received_at, zone)}
         extension = current_extension(self.gb, receipt.student_id, receipt.assignment_id)
-        deadline = effective_deadline(due, extension.until if extension is not None else None)
+        extended = effective_deadline(due, extension.until if extension is not None else None)
+        deadline = deadline_with_late_days(self.gb, course, receipt.student_id,
+                                           receipt.assignment_id)
         received = receipt.received_at
         if by_deadline(received, due):
             verdict = "on time"
-        elif by_deadline(received, deadline):
+        elif by_deadline(received, extended):
             verdict = "on time (extension)"
+        elif by_deadline(received, deadline):
+            verdict = "on time (late days)"
         else:
             verdict = f"late by {span_text(received.replace(microsecond=0) - deadline)}"
         return {"timezone": zone.key, "received_local": local_seconds(received, zone),
@@ -312,11 +323,30 @@ class CourseExchange:
         store(self._feedback_parent(receipt), utcnow(), files)
         return {"receipt_id": receipt.id, "files": sorted(files)}
 
+    def feedback_opening(self, receipt: Receipt, now: dt.datetime):
+        """Whether the student may see the feedback on ``receipt`` at ``now`` (the course
+        file's ``feedback: {when: ...}``: ``course.feedback_gate``); staff always may."""
+        from .feedback_gate import feedback_open
+
+        return feedback_open(self.ws.course, self.gb, receipt.student_id, receipt.assignment_id,
+                             now)
+
     def feedback_files(self, receipt: Receipt) -> dict[str, bytes]:
         parent = self._feedback_parent(receipt)
         versions = sorted(p for p in parent.iterdir()
                           if p.is_dir() and not p.name.startswith(".")) if parent.is_dir() else []
         return read_submission_folder(versions[-1]) if versions else {}
+
+    def feedback_returned_at(self, receipt: Receipt) -> dt.datetime | None:
+        """When feedback on ``receipt`` was last returned (its newest version's name, as
+        ``inbox.store`` stamps it), or None if never."""
+        parent = self._feedback_parent(receipt)
+        names = sorted(p.name for p in parent.iterdir()
+                       if p.is_dir() and not p.name.startswith(".")) if parent.is_dir() else []
+        if not names:
+            return None
+        stamp = names[-1].partition("-")[0]
+        return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
 
     # -- session summaries ------------------------------------------------------------------
     def submit_summary(self, student_id: str, session: int, files: dict[str, bytes],

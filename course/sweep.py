@@ -20,7 +20,7 @@ from .collect import counting_receipts
 from .fleet.jobs import own_course
 from .gradebook import GradingRun
 from .gradebook.records import gather_facts
-from .policy import effective_deadline
+from .policy import student_deadline
 from .release import folder_checksum
 from .workspace import Workspace
 
@@ -32,16 +32,15 @@ def due_for_grading(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
     that counts the current graders have not graded (nor been sent) yet."""
     due: dict[str, list[str]] = {}
     with ws.gradebook() as gb:
-        extensions = gather_facts(gb, ws.course).extensions
+        facts = gather_facts(gb, ws.course)
         for assignment in ws.course.assignments:
             source = ws.source / assignment.id
             if not source.is_dir():
                 continue
-            deadline = ws.course.due(assignment.id)
             version = folder_checksum(source)[:16]
             for student_id, receipt in counting_receipts(ws, gb, assignment.id).items():
-                if now < effective_deadline(deadline, extensions.get((student_id, assignment.id))):
-                    continue
+                if now < student_deadline(ws.course, facts, student_id, assignment.id):
+                    continue  # extensions and late days asked for move it
                 graded = gb.session.scalars(select(GradingRun.id).filter_by(
                     student_id=student_id, assignment_id=assignment.id, receipt_id=receipt.id,
                     grader_version=version)).first()

@@ -119,8 +119,16 @@ class Workspace:
 
         steps = GenerateFeedback.class_traits()["preprocessors"].default()  # nbgrader's own
         after = steps.index(GetGrades) + 1
-        ours = [HideHiddenTests, HideTestValues, ExplainZeroPoints, NoteOfflineMaths]
+        from .feedback_level_step import ShowFeedbackLevels
+
+        # each hidden test at its feedback level, before its hidden regions become one line
+        ours = [ShowFeedbackLevels, HideHiddenTests, HideTestValues, ExplainZeroPoints,
+                NoteOfflineMaths]
         config.GenerateFeedback.preprocessors = [*steps[:after], *ours, *steps[after:]]
+        config.ShowFeedbackLevels.course_root = str(self.root)
+        # the level is read from the course file at each page, not baked in here: a
+        # long-running formgrader applies a lowered level at once
+        config.ShowFeedbackLevels.course_file = str(self.course_file)
         config.ExplainZeroPoints.course_root = str(self.root)
         config.ExplainZeroPoints.course_id = self.course.id
         # the feedback page's exporter only (not the formgrader's grading page): no CDN

@@ -27,6 +27,7 @@ from course.gradebook.models import (
     Excuse,
     Extension,
     GradingRun,
+    LateDayRequest,
     Presentation,
     Receipt,
     Release,
@@ -52,6 +53,8 @@ def fingerprint(gb) -> tuple:
                      func.max(GradingRun.finished_at),
                      func.sum(case((GradingRun.outcome == "success", 1), else_=0))],
         Release: [func.count(), func.max(Release.id)],
+        LateDayRequest: [func.count(), func.max(LateDayRequest.id),
+                         func.count(LateDayRequest.withdrawn_at)],
         Presentation: [func.count(), func.max(Presentation.id),
                        func.count(Presentation.withdrawn_at),
                        func.sum(case((Presentation.absent, 1), else_=0))],
@@ -73,7 +76,10 @@ def next_change(course, data: dict, now: dt.datetime) -> dt.datetime | None:
     instants.append(withdrawal_ends(course))
     for student in data["students"]:
         for entry in student["assignments"].values():
-            instants.append(dt.datetime.fromisoformat(entry["effective_due_utc"]))
+            due = dt.datetime.fromisoformat(entry["effective_due_utc"])
+            instants.append(due)
+            if entry.get("late_days"):  # late days asked for move the deadline
+                instants.append(due + dt.timedelta(days=entry["late_days"]))
     later = [moment for moment in instants if moment > now]
     return min(later) if later else None
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 
-from autograder.results import REPORT_SUFFIX, GradingReport
+from autograder.results import GradingReport
 from course.calendar import readable_local
 from course.collect import counting_receipts
 from course.gradebook.models import (
@@ -71,19 +70,12 @@ class Progress:
         return {name: len(getattr(self, name)) for name in ("queued", "running", "done", "failed")}
 
 
-def _reports(folder: Path) -> list[GradingReport]:
-    if not folder.is_dir():
-        return []
-    stems = sorted(p.name.removesuffix(REPORT_SUFFIX) for p in folder.glob(f"*{REPORT_SUFFIX}"))
-    return [r for stem in stems if (r := GradingReport.read(folder, stem)) is not None]
-
-
 def test_scores(ws: Workspace, student_id: str, assignment_id: str) -> list[dict]:
     """Each hidden test's points in the student's last good grading (autograded/ reports)."""
     folder = ws.root / "autograded" / student_id / assignment_id
     return [{"notebook": report.notebook, "test": test.name, "points": test.points,
              "max_points": test.max_points, "outcome": test.outcome}
-            for report in _reports(folder) for test in report.tests]
+            for report in GradingReport.read_all(folder) for test in report.tests]
 
 
 def grading_progress(ws: Workspace, gb, assignment_id: str) -> Progress:
@@ -190,6 +182,20 @@ def feedback_file(ws: Workspace, receipt_id: int, name: str) -> tuple[str, bytes
         return (receipt.student_id, content) if content is not None else None
 
 
+def feedback_held(ws: Workspace, receipt_id: int, now: dt.datetime) -> str | None:
+    """Why the student may not see the feedback on ``receipt_id`` at ``now`` (the course
+    file's ``feedback: {when: ...}``), or None when they may (or there is no such receipt)."""
+    from course.feedback_gate import feedback_open
+    from course.gradebook.records import get_receipt
+
+    with ws.gradebook() as gb:
+        receipt = get_receipt(gb, receipt_id)
+        if receipt is None:
+            return None
+        opening = feedback_open(ws.course, gb, receipt.student_id, receipt.assignment_id, now)
+        return None if opening.open else opening.reason
+
+
 @dataclass(frozen=True)
 class Grant:
     """An extension, excuse or score override with who set it, when and why (and its end)."""
@@ -239,6 +245,13 @@ def student_page(ws: Workspace, student_id: str, now: dt.datetime, *,
             select(Receipt).where(Receipt.student_id == student_id, Receipt.received_at <= now)
             .order_by(Receipt.received_at, Receipt.id)))
         returned = feedback_names(ws, receipts)
+        if not staff:  # before its time (the course file's feedback: when) a student sees none
+            from course.feedback_gate import feedback_open
+
+            shut = {r.assignment_id for r in receipts if returned.get(r.id) and not
+                    feedback_open(course, gb, student_id, r.assignment_id, now).open}
+            returned = {r.id: returned.get(r.id, []) for r in receipts
+                        if r.assignment_id not in shut}
         receipts = [{"assignment": r.assignment_id, "id": r.id, "received_at": r.received_at,
                      "size_bytes": r.size_bytes, "sha256": r.sha256,
                      "feedback": returned.get(r.id, [])} for r in receipts]
@@ -293,3 +306,17 @@ def _budget_text(misses: int, allowance: int, status_text: str) -> str:
     if left == 0:
         return f"{used} One more miss means exclusion from the course."
     return f"{used} {left} more {'miss is' if left == 1 else 'misses are'} allowed."
+
+
+def late_day_form(ws: Workspace, student_id: str, now: dt.datetime) -> dict | None:
+    """What the student's late-day form shows (``policy.late_days`` spent on request): the
+    days left and, per assignment, the days asked for and what may be done now; None in a
+    course that spends them automatically or gives none."""
+    from course.late_days import late_day_rows
+
+    policy = ws.course.policy
+    if not (policy.late_day_budget and policy.late_days_on_request):
+        return None
+    with ws.gradebook() as gb:
+        held, rows = late_day_rows(ws, gb, student_id, now)
+    return {"left": held.left, "budget": held.budget, "rows": rows}

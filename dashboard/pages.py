@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from course.calendar import iso_utc, readable_local
-from course.reports import points_text
+from course.reports import late_marks, points_text
 
 from . import plots
 
@@ -50,6 +50,7 @@ def standing_rows(standing: dict, assignments: list[str], base: str) -> Markup:
             e = s["assignments"][aid]
             text = f"{STATE_LABEL[e['state']]} {_score(e)}"
             text += ("*" if e["override"] else "") + ("?" if e["earned_nothing"] else "")
+            text += late_marks(e)  # the title (the note) says why
             text += " !" if e["grading_error"] else ""
             cells.append(f'<td class="st {e["state"]}" title="{esc(e["note"])}">{esc(text)}</td>')
         presented = ", ".join(p["assignment"] + (" (absent)" if p["absent"] else "")
@@ -74,6 +75,7 @@ def _environment() -> Environment:
     env.filters["utc"] = iso_utc
     env.filters["state"] = lambda state: STATE_LABEL.get(state, state)
     env.filters["score"] = _score
+    env.filters["late_marks"] = late_marks
     env.filters["points"] = points_text
     env.globals["standing_rows"] = standing_rows
     env.filters["kb"] = lambda size: f"{size / 1024:.1f} KiB"

@@ -8,7 +8,9 @@ the course file as it is then (parsed again whenever ``course.fresh_course.cours
 and checked again on the data thread, against the same course file the request's work sees: a
 person removed from the roster is refused from their next request on. Instructors and graders see
 every page; only instructors act (extensions, excuses, drawing presenters: graders grade, in the
-formgrader); a student sees their own page only, every other page is a 403.
+formgrader), but for regrade requests, which graders reject too (and accept where the course
+file says ``graders_may_accept``: an accept sets a score, like an override); a student
+sees their own page only (and asks for regrades there), every other page is a 403.
 
 Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``):
 
@@ -16,11 +18,18 @@ Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``):
     GET  course                      staff: the overview
     GET  assignments/A               staff: one assignment
     GET  assignments/A/progress      staff: grading progress (JSON, the page polls it)
+    GET  assignments/A/similarity/S/T  staff: the code of students S and T side by side, the
+                                     parts found in both marked (a hint, never a penalty)
     POST assignments/A/draw          instructors: draw presenters
     GET  students/S                  staff: one student
     POST students/S/extension        instructors: grant or revoke an extension
     POST students/S/excuse           instructors: grant or revoke an excuse
     GET  me                          students: my standing
+    POST me/regrades                 students: ask for a regrade of a test or cell of my work
+    POST regrades/N                  staff: reject a regrade request; instructors (graders
+                                     where allowed): accept it with a new score
+    POST me/late-days                students: spend or withdraw my late days on one
+                                     assignment (policy.late_days spent on_request)
     GET  feedback/R/NAME             a returned feedback file (staff: any; students: their own);
                                      a receipt id no row can have (past the gradebook's
                                      INTEGER) is a 404 like an unknown one
@@ -36,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import secrets
 import signal
 import time
@@ -45,18 +55,23 @@ from pathlib import Path
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import httpserver, web
-from traitlets import Integer, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from course import calendar
+from course.blank_work import released_notebooks
+from course.code_similarity import MAX_CODE_CHARS
 from course.errors import UnknownId, UserError
 from course.fresh_course import course_file_stamp
 from course.roles import role_in
+from course.similarity import compare_pair, pair_inputs
 from course.store import row_id
 from course.workspace import Workspace, open_workspace
 
 from . import data, pages
 from .cache import StandingCache
+from .regrades import assignment_regrades, student_regrades
+from .similar_jobs import SimilarityJobs
 
 __all__ = ["DashboardService", "main"]
 
@@ -179,9 +194,20 @@ class AssignmentHandler(BaseHandler):
         def build(ws):
             context = data.assignment_page(ws, assignment_id, now,
                                            standing=self.service.standing.get(ws, now))
-            return ws, {**context, "plots": pages.assignment_plots(context, ws.course.zone)}
+            context.update(assignment_regrades(ws, assignment_id, role=self.role,
+                                               standing=context["standing"]))
+            released = released_notebooks(ws, assignment_id)
+            return ws, {**context, "plots": pages.assignment_plots(context, ws.course.zone),
+                        "released": bool(released),
+                        "compared": pair_inputs(ws, assignment_id, released=released)}
 
         ws, context = await self.run(build)
+        # compared on the similarity thread, not the data thread: the first look after a
+        # restart fingerprints every hand-in, and no other page waits for that
+        compared = context.pop("compared")
+        listing = (await self.service.similarity.listing(compared)) if compared else None
+        context.update(similar=[] if listing is None else listing.pairs,
+                       similar_failed=bool(listing and listing.failed))
         self.page("assignment.html", {"ws": ws, **context}, now)
 
 
@@ -198,12 +224,28 @@ class ProgressHandler(BaseHandler):
         self.finish(await self.run(progress))
 
 
+class SimilarityPairHandler(BaseHandler):
+    """Two students' code side by side (staff only): ids not in the roster are 404s, checked
+    before any file is read (``compare_pair``)."""
+
+    async def get(self, assignment_id, first, second):
+        self.require_staff()
+        now = calendar.utcnow()
+        ws, comparison = await self.run(
+            lambda ws: (ws, compare_pair(ws, assignment_id, first, second)))
+        self.page("similarity_pair.html", {"ws": ws, "comparison": comparison,
+                                           "assignment": ws.course.assignment(assignment_id),
+                                           "max_code_chars": MAX_CODE_CHARS}, now)
+
+
 class StudentHandler(BaseHandler):
     async def get(self, student_id):
         self.require_staff()
         now = calendar.utcnow()
-        ws, context = await self.run(lambda ws: (ws, data.student_page(
-            ws, student_id, now, staff=True, standing=self.service.standing.get(ws, now))))
+        ws, context = await self.run(lambda ws: (ws, {**data.student_page(
+            ws, student_id, now, staff=True, standing=self.service.standing.get(ws, now)),
+            **student_regrades(ws, student_id, now, staff=True, role=self.role,
+                               standing=self.service.standing.get(ws, now))}))
         self.page("student.html", {"ws": ws, **context}, now)
 
 
@@ -213,9 +255,54 @@ class MeHandler(BaseHandler):
             self.redirect(url_path_join(self.service.base_url, "course"))
             return
         now, me = calendar.utcnow(), self.user
-        ws, context = await self.run(lambda ws: (ws, data.student_page(
-            ws, me, now, staff=False, standing=self.service.standing.get(ws, now))))
+        ws, context = await self.run(lambda ws: (ws, {**data.student_page(
+            ws, me, now, staff=False, standing=self.service.standing.get(ws, now)),
+            "late_day_form": data.late_day_form(ws, me, now),
+            **student_regrades(ws, me, now, staff=False)}))
         self.page("me.html", {"ws": ws, **context}, now)
+
+
+class LateDaysHandler(BaseHandler):
+    """POST me/late-days: ``action`` spend (``days``) or withdraw, ``assignment``. Only a
+    student, only their own: who comes from the login, never from the form, and the budget
+    from the course file (``course.late_days`` checks every request)."""
+
+    async def post(self):
+        from course.late_days import spend, withdraw
+        from course.policy import late_days_text
+
+        if self.role != "student":
+            raise web.HTTPError(403, f"only students spend their own late days; {self.user} "
+                                f"is staff ({self.role}): course late-days spend does it "
+                                "for a student")
+        action = self.get_body_argument("action", "spend")
+        assignment_id = self.get_body_argument("assignment", "")
+        days_text = self.get_body_argument("days", "1").strip()
+        if action not in ("spend", "withdraw"):
+            raise web.HTTPError(400, f"action must be spend or withdraw, not {action!r}")
+        if not re.fullmatch(r"[0-9]{1,3}", days_text):  # isdigit() takes "²", int() not
+            raise web.HTTPError(400, f"days must be a whole number, not {days_text[:20]!r}")
+        me, now, days = self.user, calendar.utcnow(), int(days_text)
+
+        def act(ws: Workspace) -> str:
+            with ws.gradebook() as gb:
+                if action == "spend":
+                    row = spend(ws, gb, me, assignment_id, days, now=now, by=me)
+                    done = f"{late_days_text(row.days)} spent on {assignment_id}"
+                else:
+                    row = withdraw(ws, gb, me, assignment_id, now=now, by=me)
+                    done = f"withdrew the late days asked for on {assignment_id}"
+                gb.commit()
+            self.service.standing.clear()
+            return done
+
+        try:
+            done = await self.run(act)
+        except UserError as exc:
+            self.back("me", "error", str(exc))
+            return
+        log.info("%s: %s", me, done)
+        self.back("me", "ok", done)
 
 
 class FeedbackHandler(BaseHandler):
@@ -231,6 +318,11 @@ class FeedbackHandler(BaseHandler):
         owner, content = found
         if not self.staff and owner != self.user:
             raise web.HTTPError(403, "this feedback is another student's")
+        if not self.staff:  # the course file's feedback: when
+            now = calendar.utcnow()
+            held = await self.run(lambda ws: data.feedback_held(ws, number, now))
+            if held is not None:
+                raise web.HTTPError(403, held)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", "sandbox")
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -295,14 +387,96 @@ class GrantHandler(BaseHandler):
         self.back(f"students/{student_id}", "ok", done)
 
 
+class RegradeAskHandler(BaseHandler):
+    """POST me/regrades: a student asks for a regrade (``assignment``, ``item``, ``reason``) of
+    their own work, always the logged-in student's: a form naming another is refused."""
+
+    async def post(self):
+        from course.regrades import file_request
+
+        if self.staff:
+            raise web.HTTPError(403, "staff file a request for a student with course regrade "
+                                "file")
+        me, now = self.user, calendar.utcnow()
+        if self.get_body_argument("student", me) != me:
+            raise web.HTTPError(403, f"{me} may ask for a regrade of their own work only")
+        assignment_id = self.get_body_argument("assignment", "")
+        item = self.get_body_argument("item", "")
+        reason = self.get_body_argument("reason", "")
+        try:
+            row = await self.run(lambda ws: file_request(ws, me, assignment_id, item, reason,
+                                                         now=now, by=me))
+        except UserError as exc:
+            self.back("me", "error", str(exc))
+            return
+        log.info("%s asked for a regrade of %s in %s (#%d)", me, row.item, row.assignment_id,
+                 row.id)
+        self.back("me", "ok", f"asked for a regrade of {row.item} in {row.assignment_id} "
+                  f"(request #{row.id})")
+
+
+class RegradeAnswerHandler(BaseHandler):
+    """POST regrades/N: staff accept a request with a new ``score`` (instructors; graders where
+    the course file allows it: ``course.regrades.may_accept``) or reject it (graders too);
+    ``answer`` says why; ``back``: student or assignment page."""
+
+    async def post(self, request_id):
+        from course.gradebook.regrades import get_request
+        from course.regrades import accept, may_accept, reject
+
+        if not self.staff:
+            raise web.HTTPError(403, "only the course's instructors and graders answer regrade "
+                                "requests")
+        number = row_id(request_id)
+        action = self.get_body_argument("action", "")
+        if action not in ("accept", "reject"):
+            raise web.HTTPError(400, f"action must be accept or reject, not {action[:40]!r}")
+        answer = self.get_body_argument("answer", "")
+        score_text = self.get_body_argument("score", "").strip()
+        to_assignment = self.get_body_argument("back", "") == "assignment"
+        by, now, role = self.user, calendar.utcnow(), self.role
+
+        def act(ws: Workspace):
+            if action == "accept" and not may_accept(ws.course, role):
+                raise web.HTTPError(403, f"only the course's instructors accept regrade requests "
+                                    f"(a new score); {by} is a {role}, who may reject")
+            with ws.gradebook() as gb:
+                row = get_request(gb, number) if number is not None else None
+            if row is None:
+                return None
+            page = f"assignments/{row.assignment_id}" if to_assignment \
+                else f"students/{row.student_id}"
+            try:
+                if action == "reject":
+                    reject(ws, row.id, answer, now=now, by=by)
+                    return page, "ok", f"rejected regrade request #{row.id}"
+                try:
+                    score = float(score_text)
+                except ValueError:
+                    raise UserError("give the new score as a number") from None
+                accept(ws, row.id, score, answer, now=now, by=by)
+            except UserError as exc:
+                return page, "error", str(exc)
+            return page, "ok", (f"accepted regrade request #{row.id}: {row.student_id}'s "
+                                f"{row.assignment_id} now scores {score:g}")
+
+        done = await self.run(act)
+        if done is None:
+            raise web.HTTPError(404, "no such regrade request")
+        page, kind, text = done
+        if kind == "ok":
+            log.info("%s: %s", by, text)
+        self.back(page, kind, text)
+
+
 class DrawHandler(BaseHandler):
     async def post(self, assignment_id):
         from course.presenters import draw
 
         self.require_instructor("draw presenters")
         text = self.get_body_argument("count", "").strip()
-        if text and not text.isdigit():
-            raise web.HTTPError(400, f"count must be a number, not {text!r}")
+        if text and not re.fullmatch(r"[0-9]{1,3}", text):  # isdigit() takes "²", int() not
+            raise web.HTTPError(400, f"count must be a number, not {text[:20]!r}")
         count, by, now = int(text) if text else None, self.user, calendar.utcnow()
 
         def act(ws: Workspace) -> str:
@@ -344,6 +518,8 @@ class DashboardService(LoggingConfigurable):
                        "else /services/dashboard/)").tag(config=True)
     cache_max_age = Integer(60, help="seconds the hub's answer about a login is reused").tag(
         config=True)
+    similarity_wait = Float(1.0, help="seconds the assignment page waits for its alike-code "
+                            "list before it says the list is being computed").tag(config=True)
 
     @default("base_url")
     def _base_url(self):
@@ -361,6 +537,7 @@ class DashboardService(LoggingConfigurable):
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dashboard-data")
         self._ws, self._stamp = None, None
         self.standing = StandingCache()
+        self.similarity = SimilarityJobs(wait=self.similarity_wait)
         self.course_id = self._pool.submit(lambda: self.workspace().course.id).result()
         self.hub_auth = HubOAuth(cache_max_age=self.cache_max_age, base_url=self.base_url)
         self.asset_version = str(int(max(p.stat().st_mtime for p in STATIC.iterdir())))
@@ -399,9 +576,14 @@ class DashboardService(LoggingConfigurable):
             (url_path_join(base, "assignments", aid), AssignmentHandler),
             (url_path_join(base, "assignments", aid, "progress"), ProgressHandler),
             (url_path_join(base, "assignments", aid, "draw"), DrawHandler),
+            (url_path_join(base, "assignments", aid, "similarity", "(?P<first>[^/]+)",
+                           "(?P<second>[^/]+)"), SimilarityPairHandler),
             (url_path_join(base, "students", sid), StudentHandler),
             (url_path_join(base, "students", sid, r"(?P<kind>extension|excuse)"), GrantHandler),
             (url_path_join(base, "me"), MeHandler),
+            (url_path_join(base, "me", "regrades"), RegradeAskHandler),
+            (url_path_join(base, "regrades", r"(?P<request_id>\d+)"), RegradeAnswerHandler),
+            (url_path_join(base, "me", "late-days"), LateDaysHandler),
             (url_path_join(base, "feedback", r"(?P<receipt_id>\d+)", "(?P<name>[^/]+)"),
              FeedbackHandler),
             (base, IndexHandler),
@@ -428,6 +610,7 @@ class DashboardService(LoggingConfigurable):
         await stop.wait()
         server.stop()
         await server.close_all_connections()
+        self.similarity.shutdown()
         self._pool.shutdown(wait=True)
 
 

@@ -50,6 +50,8 @@ SYLLABUS = [
     ("12-char-lstm", "A character-level language model"),
     ("13-perceptron", "The perceptron"),
     ("14-vanishing-gradients", "Vanishing gradients and skip connections"),
+    ("15-autoencoder", "A denoising autoencoder"),
+    ("16-introspection", "Introspection: saliency maps and occlusion"),
 ]
 DEMO_ASSIGNMENTS = SYLLABUS[:2]
 

@@ -332,10 +332,16 @@ class SubmissionsHandler(ApiHandler):
     async def get(self, course_id):
         student = self.student_filter()
         assignment = self.get_query_argument("assignment_id", None) or None
+        now = utcnow()
 
         def listing(ex):
-            return [ex.describe(r) for r in ex.receipts(student_id=student,
-                                                         assignment_id=assignment)]
+            out = []
+            for r in ex.receipts(student_id=student, assignment_id=assignment):
+                if self.role.staff or ex.feedback_opening(r, now).open:
+                    out.append(ex.describe(r))
+                else:  # before its time (course file's feedback: when): none listed
+                    out.append({**ex.describe(r, feedback=False), "feedback": {}})
+            return out
 
         self.finish({"submissions": await self.run(listing)})
 
@@ -378,10 +384,13 @@ class FeedbackListHandler(ApiHandler):
         student = self.student_filter()
         assignment = self.get_query_argument("assignment_id", None) or None
         with_files = self.get_query_argument("files", "1") != "0"
+        now = utcnow()
 
         def listing(ex):
             out = []
             for receipt in ex.receipts(student_id=student, assignment_id=assignment):
+                if not self.role.staff and not ex.feedback_opening(receipt, now).open:
+                    continue  # before its time (course file's feedback: when): none
                 files = ex.feedback_files(receipt)
                 if files:
                     out.append({**ex.describe(receipt, feedback=False),

@@ -17,13 +17,11 @@ generic-oauth
         c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
 lti13
     ltiauthenticator's LTI13Authenticator (``pip install jupyterhub-ltiauthenticator``), to
-    launch from the LMS (Moodle, Canvas, ...). Set after ``apply(c)``::
-
-        c.LTI13Authenticator.issuer = "https://lms.example.org"
-        c.LTI13Authenticator.authorize_url = "https://lms.example.org/mod/lti/auth.php"
-        c.LTI13Authenticator.jwks_endpoint = "https://lms.example.org/mod/lti/certs.php"
-        c.LTI13Authenticator.client_id = ["..."]
-        c.LTI13Authenticator.username_key = "email"   # or a custom claim = the roster's ids
+    launch from the LMS (Moodle, Canvas, ...), configured from the course files' ``lti:
+    platforms:`` (``hub_config.lti_login``): nothing to set after ``apply(c)``. A launch maps
+    its context to the course and its ``lis_person_sourcedid`` (else email) to the roster's
+    ``sis_id`` (else email), ``hub_config.lti_launch``; docs/lti.md says how to register the
+    tool in Moodle and Canvas.
 
 In every case only the roster's people may log in, as the course files say at each login:
 the chosen class comes with ``RosterAuthenticator`` mixed in (``RosterSharedPasswordAuthenticator``,
@@ -46,6 +44,7 @@ from jupyterhub.utils import maybe_future
 from traitlets import List, Unicode
 from traitlets.config import Config
 
+from course.coursefile import Course
 from course.fresh_course import FreshCourse
 
 from .roles import staff_ids, student_ids
@@ -55,7 +54,7 @@ __all__ = ["AUTHENTICATORS", "ROSTER_CLASSES", "RosterAuthenticator", "configure
 
 # CourseHub.authenticator -> JupyterHub's entry-point name of the class
 AUTHENTICATORS = {"simple": "shared-password", "generic-oauth": "generic-oauth",
-                  "lti13": "ltiauthenticator.lti13.auth.LTI13Authenticator"}
+                  "lti13": "hub_config.lti_login.CourseLTI13Authenticator"}
 # CourseHub.authenticator -> the class the hub runs: that one, following the rosters
 ROSTER_CLASSES = {"simple": "RosterSharedPasswordAuthenticator",
                   "generic-oauth": "RosterGenericOAuthenticator",
@@ -74,19 +73,25 @@ class RosterAuthenticator(Authenticator):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._fresh = [FreshCourse(path) for path in self.course_files]
-        self._last: dict[Path, set[str]] = {}
+        self._last: dict[Path, Course] = {}
 
-    def roster_now(self) -> set[str]:
-        people: set[str] = set()
+    def courses_now(self) -> list[Course]:
+        """The courses as their files are now (one that does not load: as it last loaded)."""
+        courses = []
         for fresh in self._fresh:
             course = fresh.course()
             if course is not None:
-                self._last[fresh.path] = {*student_ids(course), *staff_ids(course)}
+                self._last[fresh.path] = course
             elif fresh.path in self._last:
                 self.log.warning("%s does not load (%s): its roster as last loaded counts",
                                  fresh.path, fresh.broken)
-            people |= self._last.get(fresh.path, set())
-        return people
+            if fresh.path in self._last:
+                courses.append(self._last[fresh.path])
+        return courses
+
+    def roster_now(self) -> set[str]:
+        return {person for course in self.courses_now()
+                for person in (*student_ids(course), *staff_ids(course))}
 
     def check_allowed(self, username, authentication=None):
         if username in self.roster_now() or username in self.admin_users:
@@ -146,3 +151,7 @@ def configure_authenticator(c: Config, hub) -> None:
         if len(hub.simple_password) < 8:
             raise ValueError("c.CourseHub.simple_password: at least 8 characters, please")
         c.SharedPasswordAuthenticator.user_password = hub.simple_password
+    if hub.authenticator == "lti13" and not any(
+            course.lti.platforms for course, _ in hub.courses()):
+        raise ValueError("c.CourseHub.authenticator = lti13, but no course file lists an LMS "
+                         "under lti: platforms: (docs/lti.md), so nobody could log in")

@@ -93,6 +93,9 @@ class CourseHub(Configurable):
                      "instructors' overview, each student's own standing").tag(config=True)
     dashboard_port = Integer(8767, help="port of the dashboard service (several courses: as "
                              "formgrader_port)").tag(config=True)
+    lti_jwks_port = Integer(8768, help="port of the lti-jwks service, which publishes the LTI "
+                            "tool's public keys (started when a course registers an LMS "
+                            "platform under lti:)").tag(config=True)
     service_ports = Dict(Integer(), help="a port per service name (formgrader-<id>, "
                          "dashboard-<id>, ...), in place of the ports counted up above").tag(
         config=True)
@@ -181,6 +184,16 @@ def _services(hub: CourseHub, courses: list[tuple[Course, Path]]) -> tuple[list[
                 "command": [python, "-m", "commands.main", "dashboard", "serve", "--course",
                             str(path)],
                 "oauth_no_confirm": True, "display": True})
+    if any(course.lti.platforms for course, _ in courses):  # public keys: no login, no API
+        services.append({"name": "lti-jwks",
+                         "url": f"http://127.0.0.1:{hub.port('lti-jwks', hub.lti_jwks_port, 0)}",
+                         "command": [python, "-m", "hub_config.lti_jwks",
+                                     *(arg for _, path in courses for arg in ("--course",
+                                                                              str(path)))],
+                         # a service's environment is not the hub's: pass the key folder on
+                         "environment": {key: os.environ[key] for key in ("COURSE_LTI_KEY_DIR",)
+                                         if key in os.environ},
+                         "display": False})
     # the course groups follow the course files both ways (load_groups only adds, at start)
     groups = [name for course, _ in courses for name in course_groups(course)]
     services.append({"name": "roster-sync", "command": [

@@ -89,11 +89,19 @@ class Job:
 
 
 def _gpu_devices() -> tuple[str, ...]:
-    """The GPUs this worker was given (``course worker --gpu N`` pins CUDA_VISIBLE_DEVICES; a
-    worker of the ``cpu`` queue has none)."""
+    """The GPUs this worker was given (``course worker --gpu N`` pins CUDA_VISIBLE_DEVICES to
+    the GPU's UUID; a worker of the ``cpu`` queue has none)."""
     if os.environ.get("COURSE_WORKER_QUEUE", "cpu") == "cpu":
         return ()
     return tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
+
+
+def _gpu_nodes() -> tuple[str, ...]:
+    """The minor N of its GPU's /dev/nvidiaN (``course worker --gpu`` found it), bound into
+    the sandbox; none on a ``cpu`` worker."""
+    if os.environ.get("COURSE_WORKER_QUEUE", "cpu") == "cpu":
+        return ()
+    return tuple(n for n in os.environ.get("COURSE_WORKER_GPU_MINOR", "").split(",") if n)
 
 
 def resolve_courses(course_files: Iterable[str]) -> dict[str, str]:
@@ -203,7 +211,8 @@ def run_job(job: Job, worker: str, courses: Courses) -> str:
             gb.session.commit()
         kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
                                                 job.student_id, list(job.expected),
-                                                gpu_devices=_gpu_devices())
+                                                gpu_devices=_gpu_devices(),
+                                                gpu_nodes=_gpu_nodes())
         if kind == "error" and lost_database(problem):
             raise RetryLater(problem)  # nbgrader lost the database mid-grading
         with ws.gradebook() as gb:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -16,8 +27,11 @@ __all__ = [
     "Excuse",
     "Extension",
     "GradingRun",
+    "LateDayRequest",
+    "LmsGradePush",
     "Presentation",
     "Receipt",
+    "RegradeRequest",
     "Release",
     "RosterEvent",
     "ScoreOverride",
@@ -220,3 +234,74 @@ class SyncState(Base):
     target: Mapped[str] = mapped_column(String(32), primary_key=True, doc="nbgrader")
     digest: Mapped[str] = mapped_column(String(64), doc="sha256 of what was written")
     synced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class RegradeRequest(Base):
+    """A student's request that one test or cell of an assignment be graded again, with a
+    reason, and staff's answer: ``accepted`` (the new score is a score override, ``override_id``)
+    or ``rejected`` (``answer`` says why). Answered rows are kept as they were answered."""
+
+    __tablename__ = "course_regrade_request"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    item: Mapped[str] = mapped_column(String(256), doc="a test's name or a grade cell's id")
+    reason: Mapped[str] = mapped_column(Text)
+    filed_by: Mapped[str] = mapped_column(String(128))
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), doc="open | accepted | rejected")
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(Text)
+    override_id: Mapped[int | None] = mapped_column(Integer, doc="the override an accept set")
+    # at most one open request per test: two filed at once cannot both land (both dialects)
+    __table_args__ = (Index("ix_course_regrade_request_open", "student_id", "assignment_id",
+                            "item", unique=True, sqlite_where=text("state = 'open'"),
+                            postgresql_where=text("state = 'open'")),)
+
+
+class LateDayRequest(Base):
+    """Late days asked for on one assignment (``policy.late_days: {spend: on_request}``): its
+    deadline moves ``days`` whole days later, spent from the student's budget. Withdrawing (only
+    before the deadline passes) or asking again keeps the row (``withdrawn_*``); at most one per
+    pair is in force."""
+
+    __tablename__ = "course_late_day_request"
+    id: Mapped[int] = _id()
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(128), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(128), doc="the student, or staff for them")
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(128))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    # at most one in force per pair: two asked for at once cannot both land (both dialects)
+    __table_args__ = (Index("ix_course_late_day_request_in_force", "student_id",
+                            "assignment_id", unique=True,
+                            sqlite_where=text("withdrawn_at IS NULL"),
+                            postgresql_where=text("withdrawn_at IS NULL")),)
+
+
+class LmsGradePush(Base):
+    """What was last sent to one platform's line item for one student over LTI (``course lti
+    push``), and the failure of the last try, if it failed: one row per (platform, context,
+    line item, student), updated in place. A push sends what differs from ``digest``, so a
+    failure (``error`` set, ``digest`` still the last success's) is sent again next time."""
+
+    __tablename__ = "course_lms_push"
+    __table_args__ = (UniqueConstraint("platform", "client_id", "context_id", "resource_id",
+                                       "student_id", name="uq_course_lms_push"),)
+    id: Mapped[int] = _id()
+    platform: Mapped[str] = mapped_column(String(512), doc="the platform's issuer")
+    client_id: Mapped[str] = mapped_column(String(256))
+    context_id: Mapped[str] = mapped_column(String(256))
+    resource_id: Mapped[str] = mapped_column(String(256), doc="the line item's resourceId")
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    lms_user_id: Mapped[str] = mapped_column(String(256))
+    line_item_url: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(64), doc="sha256 of the score last sent")
+    score_given: Mapped[float | None] = mapped_column(Float)
+    pushed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text, doc="why the last try failed; none: it went")
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -70,9 +70,9 @@ def release_times(rows: Rows, course: Course) -> dict[str, dt.datetime]:
 
 
 def gather_facts(rows: Rows, course: Course) -> Facts:
-    """Receipts, releases, extensions, excuses, grading errors, scores, score overrides and the
-    points each assignment is out of, for the policy. Revoked extensions and excuses and
-    cleared overrides are left out.
+    """Receipts, releases, extensions, excuses, late days asked for, grading errors, scores,
+    score overrides and the points each assignment is out of, for the policy. Revoked
+    extensions and excuses, withdrawn late-day requests and cleared overrides are left out.
 
     A score is tied to the receipt its grading run graded. nbgrader's score (which includes
     hand grading in the formgrader) is used while the latest run of that pair succeeded; after a
@@ -89,6 +89,10 @@ def gather_facts(rows: Rows, course: Course) -> Facts:
         facts.extensions[pair] = instant(row[3])
     for pair, row in _latest_by_pair(rows(in_force.format("reason", "course_excuse"))).items():
         facts.excuses[pair] = row[3]
+    for pair, row in _latest_by_pair(rows("SELECT id, student_id, assignment_id, days FROM "
+                                          "course_late_day_request "
+                                          "WHERE withdrawn_at IS NULL")).items():
+        facts.late_day_requests[pair] = row[3]
     overrides = rows("SELECT id, student_id, assignment_id, score, reason, set_by, set_at, "
                      "max_score FROM course_score_override WHERE cleared_at IS NULL")
     for pair, (*_, score, reason, by, at, max_score) in _latest_by_pair(overrides).items():

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from ..calendar import utcnow
 from ..coursefile import Course
 from ..errors import UserError
-from ..policy import Facts
+from ..policy import Facts, student_deadline
 from . import reading
 from .database import Gradebook
 from .models import (
     Excuse,
     Extension,
     GradingRun,
+    LateDayRequest,
     Receipt,
     Release,
     RosterEvent,
@@ -34,6 +35,7 @@ __all__ = [
     "current_excuse",
     "current_extension",
     "current_user",
+    "deadline_with_late_days",
     "finish_run",
     "gather_facts",
     "get_receipt",
@@ -132,6 +134,22 @@ def current_extension(gb: Gradebook, student_id: str, assignment_id: str) -> Ext
 
 def current_excuse(gb: Gradebook, student_id: str, assignment_id: str) -> Excuse | None:
     return _current(gb, Excuse, student_id, assignment_id)
+
+
+def deadline_with_late_days(gb: Gradebook, course: Course, student_id: str,
+                            assignment_id: str) -> dt.datetime:
+    """``policy.student_deadline`` of one pair, read for its student alone: their extension in
+    force and their late days asked for (all of theirs: the budget is honoured in order)."""
+    facts = Facts()
+    extension = current_extension(gb, student_id, assignment_id)
+    if extension is not None:
+        facts.extensions[(student_id, assignment_id)] = extension.until
+    asked = select(LateDayRequest).where(LateDayRequest.student_id == student_id,
+                                         LateDayRequest.withdrawn_at.is_(None))
+    if course.policy.late_days_on_request:  # else none count: nothing to read
+        for row in gb.session.scalars(asked.order_by(LateDayRequest.id)):  # latest per pair
+            facts.late_day_requests[(student_id, row.assignment_id)] = row.days
+    return student_deadline(course, facts, student_id, assignment_id)
 
 
 def _revoke(gb: Gradebook, model, what: str, student_id: str, assignment_id: str, reason: str,

@@ -23,7 +23,7 @@ def test_check_graders_on_the_shipped_assignments(tmp_path):
                                        f"withdrawal_deadline: 2030-02-01\nassignments:\n{listed}\n")
     done = subprocess.run([sys.executable, "-m", "commands.main", "check-graders", "--json",
                            "--course", str(course)], capture_output=True, text=True,
-                          timeout=1200, check=False)
+                          timeout=2400, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(done.stdout)["assignments"]
     assert [a["id"] for a in report] == ASSIGNMENTS and len(ASSIGNMENTS) >= 2

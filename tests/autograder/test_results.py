@@ -36,7 +36,8 @@ def test_report_round_trip_and_refusals(tmp_path):
     report = GradingReport.from_result("nb", result)
     assert report.warnings == ("1 test cell(s) (plain) ... not tamper-proof",)
     assert report.problems == ("grader file failed to load: x",)
-    assert report.tests[1] == results.TestScore("test_b", "cell_b", 0.0, 1.0, "failed")
+    # the message is kept for the feedback levels (course.feedback_level_step)
+    assert report.tests[1] == results.TestScore("test_b", "cell_b", 0.0, 1.0, "failed", "wrong")
     assert report.score == 2.0 and report.grading_error is None
     path = report.write(tmp_path)
     assert path.name == "nb.grading.json"
@@ -92,3 +93,13 @@ def test_course_grade_reads_warnings_from_the_report(make_course, monkeypatch):
     feedback = root / "feedback" / "ada" / AID
     assert list(feedback.glob("*.html"))
     assert not list(feedback.rglob("*.grading.json"))  # staff-only: never beside the feedback
+
+
+def test_read_all_gives_every_report_in_a_folder_by_notebook_and_skips_what_is_not_one(
+        tmp_path):
+    for name in ("zeta", "alpha"):
+        GradingReport(name, (results.TestScore("t", "c", 1.0, 1.0, "passed"),)).write(tmp_path)
+    (tmp_path / "broken.grading.json").write_text("{not json")
+    (tmp_path / "alpha.ipynb").write_text("{}")
+    assert [r.notebook for r in GradingReport.read_all(tmp_path)] == ["alpha", "zeta"]
+    assert GradingReport.read_all(tmp_path / "missing") == []

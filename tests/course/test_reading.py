@@ -16,7 +16,7 @@ from course.coursefile import parse_course
 from course.errors import GradebookMissing, UserError
 from course.gradebook import Gradebook, GradingRun, Presentation, Release
 from course.gradebook.database import upgrade_database
-from course.gradebook.models import Excuse, Extension, Receipt, ScoreOverride
+from course.gradebook.models import Excuse, Extension, LateDayRequest, Receipt, ScoreOverride
 from course.gradebook.reading import gather_facts, open_reader, presentation_history
 from course.gradebook.records import gather_facts as gather_facts_in_session
 from course.policy import Graded, GradingError, Override
@@ -52,6 +52,12 @@ def override(student, assignment, score, *, cleared=False):
     return ScoreOverride(student_id=student, assignment_id=assignment, score=score, reason="appeal",
                          set_by="ina", set_at=utc(2026, 11, 5),
                          cleared_at=utc(2026, 11, 6) if cleared else None)
+
+
+def late_days(student, assignment, days, *, withdrawn=False):
+    return LateDayRequest(student_id=student, assignment_id=assignment, days=days,
+                          requested_by=student, requested_at=utc(2026, 10, 20),
+                          withdrawn_at=utc(2026, 10, 21) if withdrawn else None)
 
 
 def draw(student, assignment, *, absent=False, withdrawn=False):
@@ -94,6 +100,9 @@ def gradebook(db_url):
             override("ada", "02-linreg", 5.0, cleared=True),
             override("ada", "02-linreg", 7.0),
             override("ben", "02-linreg", 1.0, cleared=True),
+            late_days("ben", "02-linreg", 2, withdrawn=True),  # asked again: replaced
+            late_days("ben", "02-linreg", 1),  # the one in force (one per pair: an index)
+            late_days("cleo", "01-numpy", 1, withdrawn=True),
             draw("ada", "01-numpy"),
             draw("ben", "01-numpy", absent=True),
             draw("cleo", "01-numpy", withdrawn=True),
@@ -124,6 +133,7 @@ EXPECTED_FACTS = {
                        ("cleo", "02-linreg"): GradingError("not JSON", DUE2, unreadable=True)},
     "overrides": {("ada", "02-linreg"): Override(7.0, "appeal", "ina", utc(2026, 11, 5))},
     "max_points": {"01-numpy": 8.0},  # nbgrader's cells, not ben's run's 10
+    "late_day_requests": {("ben", "02-linreg"): 1},  # a withdrawn request is left out
 }
 EXPECTED_HISTORY = {
     "ada": [{"assignment": "01-numpy", "drawn_at": utc(2026, 10, 27, 9), "absent": False}],

@@ -80,7 +80,8 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
     with pytest.raises(CourseFileError) as caught:
         parse_course(BASE_COURSE.replace("policy: {", "policy: {xyzzy: 3, "), "course.yml")
     assert str(caught.value) == ("course.yml:13: policy.xyzzy: unknown key; allowed here: "
-                                 "excused_misses, pass_threshold, late, late_days, max_submissions")
+                                 "excused_misses, pass_threshold, late, late_days, max_submissions, "
+                                 "regrade_requests, feedback")
 
 
 def test_validate_lists_all_errors_and_exits_2(tmp_path, capsys):

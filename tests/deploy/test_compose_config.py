@@ -39,7 +39,8 @@ def _config(tmp_path: Path, *files: str, expect_failure: bool = False, **env: st
 
 def test_only_the_proxy_is_published_on_loopback(tmp_path):
     services = _config(tmp_path, "compose.yml")["services"]
-    assert sorted(services) == ["gradebook", "hub", "postgres", "rabbitmq", "worker-cpu"]
+    assert sorted(services) == ["gradebook", "hub", "postgres", "rabbitmq", "worker-cpu",
+                                "worker-cpu-extra"]
     published = {name: s.get("ports", []) for name, s in services.items() if s.get("ports")}
     assert list(published) == ["hub"]
     (port,) = published["hub"]
@@ -53,7 +54,7 @@ def test_workers_isolate_and_one_per_gpu(tmp_path):
     services = _config(tmp_path, "compose.yml", "gpu.yml")["services"]
     gpu_workers = sorted(n for n in services if n.startswith("worker-gpu"))
     assert gpu_workers == [f"worker-gpu{i}" for i in range(8)]
-    for name in ["worker-cpu", *gpu_workers]:
+    for name in ["worker-cpu", "worker-cpu-extra", *gpu_workers]:
         worker = services[name]  # what bubblewrap needs, and no more (THREATS.md 27)
         assert set(worker["cap_add"]) == {"SYS_ADMIN", "NET_ADMIN"}
         assert worker["cgroup"] == "private"
@@ -65,7 +66,7 @@ def test_workers_isolate_and_one_per_gpu(tmp_path):
     for i, name in enumerate(gpu_workers):
         (device,) = services[name]["deploy"]["resources"]["reservations"]["devices"]
         assert device["device_ids"] == [str(i)] and device["capabilities"] == ["gpu"]
-        assert services[name]["command"][-2:] == ["--gpu", "0"]  # its one GPU, seen as 0
+        assert services[name]["command"][-2:] == ["--gpu", str(i)]  # the same GPU
     assert services["hub"]["environment"]["COURSE_GPU_DEVICES"] == "0,1,2,3,4,5,6,7"
 
 
@@ -173,3 +174,27 @@ def test_the_grading_seccomp_profile_refuses_what_no_grading_needs():
     # bubblewrap's own calls stay allowed
     assert not {"clone", "clone3", "unshare", "mount", "umount2", "pivot_root",
                 "sethostname"} & set(refused["names"])
+
+
+def test_the_cpu_workers_scale_and_the_sweep_stays_one(tmp_path):
+    """`up --scale worker-cpu-extra=N` (deploy/README.md): a scaled service must have no fixed
+    container name (two containers cannot share one), no published host port (two cannot bind
+    it) and no fixed hostname (Celery's node name cpu-PID@HOST must differ per container). The
+    sweeping worker is a service of its own that stays one."""
+    services = _config(tmp_path, "compose.yml", "gpu.yml")["services"]
+    extra = services["worker-cpu-extra"]
+    for field in ("container_name", "ports", "hostname"):
+        assert field not in extra, field
+    assert extra["deploy"]["replicas"] == 0  # none until the operator scales it
+    assert "--beat" not in extra["command"]  # scaled workers never sweep
+    assert extra["command"][extra["command"].index("--queue") + 1] == "cpu"
+    assert extra["depends_on"] == services["worker-cpu"]["depends_on"]
+    sweeping = [name for name, s in services.items() if "--beat" in (s.get("command") or [])]
+    assert sweeping == ["worker-cpu"]
+    assert "replicas" not in services["worker-cpu"].get("deploy", {})  # one, the default
+    for name in (n for n in services if n.startswith("worker-")):
+        assert "container_name" not in services[name] and "ports" not in services[name], name
+        assert "hostname" not in services[name], name
+    # one worker per GPU: each gpu service pins its one device, so it is not scaled
+    assert all(len(services[f"worker-gpu{i}"]["deploy"]["resources"]["reservations"]
+                   ["devices"][0]["device_ids"]) == 1 for i in range(8))

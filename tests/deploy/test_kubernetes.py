@@ -53,7 +53,8 @@ def test_course_manifests_validate_strictly(tmp_path):
     assert kinds == sorted([
         "persistentvolumeclaim/course-data", "service/postgres", "statefulset/postgres",
         "service/rabbitmq", "statefulset/rabbitmq", "service/exchange", "deployment/exchange",
-        "deployment/grading-gpu", "deployment/grading-cpu", "service/formgrader",
+        "deployment/grading-gpu", "deployment/grading-sweep", "deployment/grading-cpu",
+        "service/formgrader",
         "deployment/formgrader", "networkpolicy/formgrader-ingress",
         "networkpolicy/exchange-ingress",
         "networkpolicy/data-ingress"])
@@ -62,9 +63,12 @@ def test_course_manifests_validate_strictly(tmp_path):
     container = workers["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"  # one worker per GPU
     assert container["command"][:2] == ["course", "worker"] and "gpu" in container["command"]
+    # whichever GPU the device plugin gives the pod: the one it sees, checked at start
+    assert container["command"][-2:] == ["--gpu", "visible"]
     documents = list(YAML(typ="safe").load_all(manifests.read_text()))
     grading = [d for d in documents if d["metadata"]["name"].startswith("grading-")]
-    assert sorted(d["metadata"]["name"] for d in grading) == ["grading-cpu", "grading-gpu"]
+    assert sorted(d["metadata"]["name"] for d in grading) == ["grading-cpu", "grading-gpu",
+                                                              "grading-sweep"]
     for deployment in grading:  # what bubblewrap needs, and no more (THREATS.md 27)
         pod = deployment["spec"]["template"]["spec"]
         (worker,) = pod["containers"]
@@ -78,11 +82,16 @@ def test_course_manifests_validate_strictly(tmp_path):
     assert formgrader["automountServiceAccountToken"] is False  # nothing of the cluster's
     assert formgrader["securityContext"]["runAsNonRoot"] is True
     assert formgrader["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in grading]
-    assert len(set(selectors)) == 2  # neither Deployment adopts the other's pods
+    for deployment in grading:  # no Deployment's selector adopts another's pods
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        adopted = [d["metadata"]["name"] for d in grading
+                   if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        assert adopted == [deployment["metadata"]["name"]]
     (sweeper,) = [d for d in grading if "--beat" in d["spec"]["template"]["spec"]
                   ["containers"][0]["command"]]
+    assert sweeper["metadata"]["name"] == "grading-sweep"  # keda.yaml never scales it
     assert sweeper["spec"]["replicas"] == 1  # one deadline sweep, never two
+    assert sweeper["spec"]["strategy"] == {"type": "Recreate"}  # not two during a rollout
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import sqlalchemy as sa
+from fake_nvidia import fake_nvidia_proc
 from postgres_server import PostgresServer
 from rabbitmq_server import RabbitServer, available
 from small_courses import REPO, create_gradebook
@@ -66,12 +67,14 @@ class Fleet:
                if k not in ("COURSE_DB_URL", "COURSE_BROKER_URL") and not k.startswith("PYTEST_")}
         return {**env, "COURSE_BROKER_URL": self.broker}
 
-    def start(self, name: str, *args: str, wait: bool = True) -> None:
+    def start(self, name: str, *args: str, wait: bool = True,
+              env: dict[str, str] | None = None) -> None:
         self.args[name] = list(args)
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - the worker's, kept open
         self.workers[name] = subprocess.Popen(
             [sys.executable, "-m", "commands.main", "worker", "--course", str(self.course_root),
-             "--name", f"{name}@test", "--loglevel", "INFO", *args], env=self.env(),
+             "--name", f"{name}@test", "--loglevel", "INFO", *args],
+            env={**self.env(), **(env or {})},
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
             cwd=self.tmp)
         if wait:
@@ -364,11 +367,18 @@ def test_a_database_restart_mid_batch_loses_nothing(monkeypatch, live_fleet, rab
 
 
 def test_a_gpu_assignment_goes_to_the_gpu_worker_with_its_device_in_the_sandbox(
-        monkeypatch, live_fleet, rabbit, postgres_url):
-    live_fleet.start("g7", "--gpu", "7")  # a made-up device: CI has no GPU
+        monkeypatch, live_fleet, rabbit, postgres_url, tmp_path):
+    # a made-up device (CI has no GPU): the driver's /proc lists /dev/nvidia7 by its UUID, and
+    # TensorFlow's start check, which would refuse it, is off (tests/fleet/test_gpus.py runs it)
+    uuid = "GPU-77777777-0000-1111-2222-333333333333"
+    proc = fake_nvidia_proc(tmp_path / "proc", [(3, "GPU-3", "0000:18:00.0"),
+                                                (7, uuid, "0000:3b:00.0")])
+    live_fleet.start("g7", "--gpu", "7", env={"COURSE_WORKER_PROC_ROOT": str(proc),
+                                              "COURSE_WORKER_GPU_CHECK": "off"})
     try:
         src = nbformat.read(SOURCE / "numpy-basics.ipynb", as_version=4)
         probe = ("import os\nprint('CUDA=' + os.environ['CUDA_VISIBLE_DEVICES'])\n"
+                 "print('ORDER=' + os.environ['CUDA_DEVICE_ORDER'])\n"
                  + solution_cells(src)["matmul"])
         ws = make_fleet_course(live_fleet, monkeypatch, postgres_url, rabbit.url,
                                {"ada": answered({"matmul": probe})},
@@ -382,7 +392,8 @@ def test_a_gpu_assignment_goes_to_the_gpu_worker_with_its_device_in_the_sandbox(
         assert after["g7"] == before.get("g7", 0) + 1
         assert all(after[w] == before[w] for w in ("w1", "w2"))
         graded = (ws.root / "autograded" / "ada" / "01-numpy" / "numpy-basics.ipynb").read_text()
-        assert "CUDA=7" in graded  # printed inside the sandbox
+        # printed inside the sandbox: its CUDA sees the GPU by UUID, in PCI order
+        assert f"CUDA={uuid}" in graded and "ORDER=PCI_BUS_ID" in graded
     finally:
         process = live_fleet.workers.pop("g7")
         os.killpg(process.pid, signal.SIGTERM)

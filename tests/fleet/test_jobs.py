@@ -61,7 +61,8 @@ def spies(monkeypatch):
         seen["opened"].append(str(Path(path).resolve()))
         return open_workspace(path)
 
-    def grading(course_file, assignment_id, student_id, expected, gpu_devices=()):
+    def grading(course_file, assignment_id, student_id, expected, gpu_devices=(),
+                gpu_nodes=()):
         seen["graded"].append((course_file, assignment_id, student_id))
         return "unreadable", "graded by the stub", []
 
