@@ -1,4 +1,4 @@
-"""Issue 24's classes of wrong answers in the NumPy assignments 01-08: each class has a mutant the
+"""Issue 24's classes of wrong answers in the assignments 01-12: each class has a mutant the
 earlier graders let through, the graders now fail it in the test named here, and a notebook whose
 every function does nothing earns nothing.
 
@@ -10,6 +10,9 @@ with a right result. Class 2: a wrong formula that agrees with the right one on 
 value (a relative min_delta where every best loss was near 1, a derivative never taken at 0, a
 label set always holding the largest class). Class 4: a training loop checked only where the
 spec's details do not matter (lr 0, one full batch): now also reproduced exactly on minibatches.
+Class 5: leakage through a channel the leakage test left alone (a district only the test rows
+have). Class 6: a bias under an error threshold, made to dominate (a series with a strong
+trend). Class 8: a random procedure whose generator the spec fixes, replayed draw by draw.
 ``course check-graders`` runs every mutant against the reference (tests/autograder/test_check_graders.py).
 """
 
@@ -65,9 +68,50 @@ MUTANTS = {
         (4, ["test_train_follows_its_hyperparameters"], "in every epoch"),
     ("06-mlp", "train_drops_last_short_batch"):
         (4, ["test_train_follows_its_hyperparameters"], "the last batch of each epoch has 2"),
+    # the Keras assignments 09-12
+    ("09-keras-tabular", "transform_numeric_block_keeps_int_dtype"):
+        (1, ["test_transform_imputes_and_standardizes_with_training_statistics"], "int64"),
+    ("09-keras-tabular", "fit_fills_df_in_place"):
+        (7, ["test_fit_preprocessing_on_other_data"], "must not modify df"),
+    ("09-keras-tabular", "categories_from_test_rows"):
+        (5, ["test_prediction_does_not_depend_on_other_test_rows"], "categories on train_df only"),
+    ("09-keras-tabular", "constant_prediction"):
+        (9, ["test_predictions_beat_the_median",
+             "test_prediction_does_not_depend_on_other_test_rows",
+             "test_held_out_error_threshold"], "RMSE"),
+    ("10-cnn", "conv_forward_out_like_x"): (1, ["test_conv_forward_matches_definition"], "integer"),
+    ("10-cnn", "conv_backward_grads_like_inputs"):
+        (1, ["test_conv_backward_dx", "test_conv_backward_dw"], "int64"),
+    ("10-cnn", "pool_backward_dx_like_x"): (1, ["test_pool_backward_ties"], "int64"),
+    ("10-cnn", "prepare_divides_by_batch_max"):
+        (2, ["test_prepare_images_and_architecture"], "not by the batch's maximum"),
+    ("10-cnn", "prepare_min_max_of_batch"):
+        (2, ["test_prepare_images_and_architecture"], "not by the batch's maximum"),
+    ("10-cnn", "prepare_scales_in_place"):
+        (7, ["test_prepare_images_and_architecture"], "must not change"),
+    ("11-lstm-timeseries", "backward_adds_into_callers_dh"):
+        (7, ["test_sequence_backward"], "must not change"),
+    ("11-lstm-timeseries", "forecast_forgets_mean"):
+        (6, ["test_forecast_uses_only_the_past_and_training_statistics"], "z * std + mean"),
+    ("11-lstm-timeseries", "forecast_adds_mean_twice"):
+        (6, ["test_forecast_uses_only_the_past_and_training_statistics"], "z * std + mean"),
+    ("11-lstm-timeseries", "forecast_same_as_last_month"):
+        (9, ["test_forecast_uses_only_the_past_and_training_statistics", "test_forecast_accuracy"],
+         "ppm"),
+    ("12-char-lstm", "temperature_clips_probs_in_place"):
+        (7, ["test_apply_temperature"], "must not change"),
+    ("12-char-lstm", "sample_global_numpy_rng"):
+        (8, ["test_sample_text_shape_and_seed"], "rng.choice(len(vocab)"),
+    ("12-char-lstm", "sample_multinomial"):
+        (8, ["test_sample_text_shape_and_seed"], "rng.choice(len(vocab)"),
+    ("12-char-lstm", "sample_untempered_unless_near_zero"):
+        (8, ["test_sample_text_shape_and_seed"], "temperature=0.7"),
+    ("12-char-lstm", "sample_temperature_twice"):
+        (2, ["test_sample_text_shape_and_seed"], "temperature=0.7"),
 }
 NUMPY_ASSIGNMENTS = ["01-numpy", "02-linreg", "03-autodiff", "04-logreg", "05-softmax", "06-mlp",
                      "07-optimizers", "08-regularization"]
+KERAS_ASSIGNMENTS = ["09-keras-tabular", "10-cnn", "11-lstm-timeseries", "12-char-lstm"]
 
 
 def folder(assignment):
@@ -94,11 +138,13 @@ def test_each_class_has_a_mutant_in_each_assignment_it_applies_to():
         assert spec["description"] and spec["cells"] and spec["must_fail"], name
         assert tests
         classes.setdefault(cls, set()).add(assignment)
-    assert classes[1] == set(NUMPY_ASSIGNMENTS)
-    assert classes[7] == set(NUMPY_ASSIGNMENTS) - {"01-numpy"}  # 01: pairwise_centers_inputs_in_place
+    assert classes[1] == set(NUMPY_ASSIGNMENTS) | {"09-keras-tabular", "10-cnn"}
+    assert classes[7] == set(NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS) - {"01-numpy"}
+    assert {"09-keras-tabular"} <= classes[5] and {"11-lstm-timeseries"} <= classes[6]
+    assert {"12-char-lstm"} <= classes[8]
 
 
-@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS)
 def test_do_nothing_replaces_every_solution_cell_keeping_its_names(assignment):
     spec = mutant(assignment, "do_nothing")
     solutions = {cell.metadata["nbgrader"]["grade_id"]: solution_code(cell)
@@ -138,7 +184,7 @@ def test_the_graders_fail_each_class_mutant_where_it_goes_wrong(assignment, name
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS)
 def test_a_notebook_that_does_nothing_earns_nothing(assignment):
     result = grade(assignment, "do_nothing")
     assert result.tests and result.score == 0

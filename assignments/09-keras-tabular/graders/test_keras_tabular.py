@@ -67,6 +67,14 @@ def check_stats(stats, expected, where):
         f'got {stats["categories"]}')
 
 
+def frame_contents(frame):
+    """What a DataFrame in the student's process holds, as plain data: the numeric columns
+    (NaN where missing) and the districts (missing as None)."""
+    numeric = np.asarray(frame[NUMERIC].to_numpy(dtype="float64"))
+    districts = [v if isinstance(v, str) else None for v in frame["district"].tolist()]
+    return numeric, districts
+
+
 @pytest.mark.cell("test_fit_preprocessing")
 @pytest.mark.points(1)
 def test_fit_preprocessing_on_the_training_file(submission):
@@ -80,8 +88,14 @@ def test_fit_preprocessing_on_other_data(submission):
     # another sample, with one district absent: nothing may be hard-coded
     other = make_apartments(300, seed=4242)
     other = other[other["district"] != "harbour"].reset_index(drop=True)
-    stats = submission.fit_preprocessing(remote_frame(submission, other))
+    frame = remote_frame(submission, other)
+    before = frame_contents(frame)
+    stats = submission.fit_preprocessing(frame)
     check_stats(stats, reference_stats(other), "on another table (no 'harbour' apartments)")
+    after = frame_contents(frame)
+    assert after[1] == before[1] and np.array_equal(after[0], before[0], equal_nan=True), (
+        "fit_preprocessing(df) changed the DataFrame it was given (filled its missing values "
+        "in place); it must not modify df: fill a copy")
 
 
 def transformed(submission, df, stats, frame=None):
@@ -100,11 +114,21 @@ def new_apartments():
     return df
 
 
+def integer_apartments():
+    """Apartments whose numeric columns are all integers (nothing missing, areas and distances
+    rounded): a table read from a file without holes has int64 columns."""
+    df = make_apartments(40, seed=778).drop(columns=["rent"])
+    for column in NUMERIC:
+        df[column] = df[column].fillna(df[column].median()).round().astype(np.int64)
+    return df
+
+
 @pytest.mark.cell("test_transform")
 @pytest.mark.points(1.5)
 def test_transform_imputes_and_standardizes_with_training_statistics(submission):
     stats = reference_stats(TRAIN)
-    for df, where in [(TRAIN, "the training table"), (new_apartments(), "new apartments")]:
+    for df, where in [(TRAIN, "the training table"), (new_apartments(), "new apartments"),
+                      (integer_apartments(), "a table whose numeric columns are int64")]:
         X = transformed(submission, df, stats)
         assert_close(X[:, :len(NUMERIC)], reference_transform(df, stats)[:, :len(NUMERIC)],
                      rtol=1e-9, atol=1e-9,
@@ -124,21 +148,18 @@ def test_transform_one_hot(submission):
                  "order; a missing or unseen district is a row of zeros)")
 
 
-def frame_contents(frame):
-    """What a DataFrame in the student's process holds, as plain data: the numeric columns
-    (NaN where missing) and the districts (missing as None)."""
-    numeric = np.asarray(frame[NUMERIC].to_numpy(dtype="float64"))
-    districts = [v if isinstance(v, str) else None for v in frame["district"].tolist()]
-    return numeric, districts
-
-
 @pytest.mark.cell("test_transform")
 @pytest.mark.points(0.5)
 def test_transform_leaves_df_unchanged(submission):
     df = new_apartments()
     frame = remote_frame(submission, df)
     before = frame_contents(frame)
-    transformed(submission, df, reference_stats(TRAIN), frame)
+    stats = reference_stats(TRAIN)
+    X = transformed(submission, df, stats, frame)
+    # only beside a right matrix: a stub that returns zeros leaves df alone too
+    assert_close(X, reference_transform(df, stats), rtol=1e-9, atol=1e-9,
+                 what="transform of new apartments (the points for leaving df alone come with a "
+                      "right matrix)")
     after = frame_contents(frame)
     assert after[1] == before[1] and np.array_equal(after[0], before[0], equal_nan=True), (
         "transform(df, stats) changed the DataFrame it was given (filled or scaled its "
@@ -212,13 +233,20 @@ def test_prediction_does_not_depend_on_other_test_rows(submission):
     # Leakage (statistics fitted on train and test together, or on the test set) barely moves
     # the RMSE, so the property is tested directly: with the same seed and training table, the
     # prediction for an apartment must not change when the other test apartments change. The
-    # first run is the held-out one of the other tests (cached): one training more.
+    # first run is the held-out one of the other tests (cached): one training more. A third
+    # of the other apartments are in a district no training row has: categories taken from
+    # the test rows add a column and change every prediction.
     rows = HELD_OUT.drop(columns="rent")
     others = make_apartments(500, seed=9002).drop(columns="rent")
     others["area"] *= 3  # unlike any training apartment: shifts any statistic they enter
     others["distance"] += 20
     others["age"] = np.nan
+    others.loc[::3, "district"] = "airport"  # a district only the test rows have
     changed = pd.concat([rows.iloc[:500], others], ignore_index=True)
+    rmse = held_out_rmse(submission, SEEDS[0])  # a constant prediction is independent too
+    assert rmse < 250, (f"train_and_predict: RMSE {rmse:.0f} EUR on new apartments; "
+                        "independence of the other test rows counts only for predictions "
+                        "clearly better than the median (about 400 EUR)")
     before = held_out_predictions(submission, SEEDS[0])[:500]
     submission.seed(SEEDS[0])
     after = submission.train_and_predict(remote_frame(submission, TRAIN),
@@ -226,8 +254,9 @@ def test_prediction_does_not_depend_on_other_test_rows(submission):
     assert_array(after, shape=(len(changed),), what="train_and_predict's predictions")
     assert_close(np.asarray(after, dtype=float)[:500], before, rtol=1e-4, atol=1e-3,
                  what="train_and_predict: predictions for the same 500 apartments, once among "
-                 "other test apartments, once among very different ones (same seed, same "
-                 "training table; fit every statistic on train_df only)")
+                 "other test apartments, once among very different ones, some in a district "
+                 "the training table lacks (same seed, same training table; fit every "
+                 "statistic and the categories on train_df only)")
 
 
 @pytest.mark.cell("test_train_and_predict")

@@ -63,6 +63,14 @@ def test_conv_forward_matches_definition(submission):
         out = submission.conv2d_forward(x, w, b, stride, pad)
         assert_close(out, expected, rtol=1e-7, atol=1e-9,
                      what=f"conv2d_forward for {describe(x, w, stride, pad)}")
+    # integer images (pixel values 0..16, as load_digits gives them) with real-valued filters
+    rng = np.random.default_rng(150)
+    x, w, b = (rng.integers(0, 17, size=(2, 1, 8, 8)), rng.normal(size=(3, 1, 3, 3)),
+               rng.normal(size=3))
+    assert_close(submission.conv2d_forward(x, w, b, 1, 1), conv_reference(x, w, b, 1, 1),
+                 rtol=1e-7, atol=1e-9,
+                 what=f"conv2d_forward for integer images x {x.shape} (int64) and float filters "
+                      f"w {w.shape}, stride 1, pad 1 (the output is float whatever x's dtype)")
 
 
 def check_conv_backward(submission, index: int, which: int) -> None:
@@ -83,11 +91,33 @@ def check_conv_backward(submission, index: int, which: int) -> None:
                    what=f"{name} of conv2d_backward for {describe(*params[:2], stride, pad)}")
 
 
+def check_conv_backward_integers(submission, which: int) -> None:
+    """Output ``which`` of conv2d_backward for integer images and integer filters (an edge
+    detector on pixel values) and a real-valued dout: the gradients are float whatever the
+    inputs' dtypes."""
+    rng = np.random.default_rng(350 + which)
+    x, w, b = (rng.integers(0, 17, size=(2, 2, 6, 5)), rng.integers(-2, 3, size=(3, 2, 3, 2)),
+               rng.normal(size=3))
+    dout = rng.normal(size=conv_reference(x, w, b, 2, 1).shape)
+    params = [x, w, b]
+
+    def with_value(v):
+        return [v if k == which else p for k, p in enumerate(params)]
+
+    name = ["dx", "dw"][which]
+    gradient_check(lambda v: np.sum(conv_reference(*with_value(v), 2, 1) * dout),
+                   lambda _v: submission.conv2d_backward(dout, x, w, b, 2, 1)[which],
+                   params[which], tol=1e-6,
+                   what=f"{name} of conv2d_backward for integer x {x.shape} and w {w.shape} "
+                        "(int64; dout is float: the gradients must be float arrays)")
+
+
 @pytest.mark.cell("test_conv_backward")
 @pytest.mark.points(1)
 def test_conv_backward_dx(submission):
     for index in range(len(CONV_CASES)):
         check_conv_backward(submission, index, 0)
+    check_conv_backward_integers(submission, 0)
 
 
 @pytest.mark.cell("test_conv_backward")
@@ -95,6 +125,7 @@ def test_conv_backward_dx(submission):
 def test_conv_backward_dw(submission):
     for index in range(len(CONV_CASES)):
         check_conv_backward(submission, index, 1)
+    check_conv_backward_integers(submission, 1)
 
 
 @pytest.mark.cell("test_conv_backward")
@@ -136,17 +167,18 @@ def pool_backward_reference(dout, x, size, stride):
 @pytest.mark.points(0.5)
 def test_pool_backward_ties(submission):
     # ties, where finite differences say nothing: few distinct values, and whole windows of
-    # zeros as after a ReLU; the notebook fixes the rule (the first maximum, added up)
+    # zeros as after a ReLU; the notebook fixes the rule (the first maximum, added up); x holds
+    # integers (the notebook allows them), dout does not
     rng = np.random.default_rng(901)
     for shape, size, stride in POOL_CASES:
-        x = rng.integers(0, 3, size=shape).astype(float)
-        x[:, :, :size, :] = 0.0
+        x = rng.integers(0, 3, size=shape)  # int64: dx must still be float
+        x[:, :, :size, :] = 0
         dout = rng.normal(size=pool_reference(x, size, stride).shape)
         assert_close(submission.maxpool_backward(dout, x, size, stride),
                      pool_backward_reference(dout, x, size, stride),
                      what=f"maxpool_backward for x {shape}, size {size}, stride {stride}, with "
                           "ties (the gradient goes to the first maximum of the window in "
-                          "row-major order, only to it)")
+                          "row-major order, only to it; x holds integers, dx is float)")
 
 
 @pytest.mark.cell("test_pool_backward")
@@ -177,11 +209,21 @@ def prepared(images):
 @pytest.mark.points(1)
 def test_prepare_images_and_architecture(submission):
     images = IMAGES_TEST[:50]
-    X = submission.prepare_images(images)
+    remote_images = submission.remote(images)  # the caller's array, read back below
+    X = submission.prepare_images(remote_images)
     assert isinstance(X, np.ndarray) and X.dtype == np.float32, (
         f"prepare_images must return a float32 array, got {getattr(X, 'dtype', type(X))}")
     assert_shape(X, (50, 8, 8, 1), "prepare_images")
     assert_close(X, prepared(images), rtol=1e-6, what="prepare_images (pixel values / 16)")
+    assert_close(submission.fetch(remote_images), images,
+                 what="the images after prepare_images (must not change: divide a copy)")
+    # the scale is fixed (16), not the batch's: batches without a 0 or a 16 pixel, integers
+    for batch, which in [(np.clip(IMAGES_TEST[50:60], 3, 12), "pixel values 3..12"),
+                         (IMAGES_TEST[60:63].astype(np.int64), "int64 pixel values"),
+                         (IMAGES_TEST[63:64] // 2, "one image, pixel values 0..8")]:
+        assert_close(submission.prepare_images(batch), prepared(batch), rtol=1e-6,
+                     what=f"prepare_images for {len(batch)} images with {which} (always divide "
+                          "by 16, the largest possible pixel value, not by the batch's maximum)")
     submission.seed(1)
     model = submission.build_cnn()
     layers = [layer["class_name"] for layer in model.get_config()["layers"]]

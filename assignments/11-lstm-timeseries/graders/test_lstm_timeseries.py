@@ -11,6 +11,7 @@ STEP_SHAPES = [(2, 3, 4), (3, 2, 5)]  # (N, D, H); N > 1 so sums over the batch 
 SEQ_SHAPES = [(2, 5, 3, 4), (3, 4, 2, 3)]  # (N, T, D, H)
 GRAD_TOL = 1e-5
 FORECAST_SEEDS, FORECAST_NEED, MAX_RMSE = (1, 2, 3), 2, 0.7
+TREND, MAX_TREND_BIAS = 1.0, 0.4  # ppm a month added to CO2; ppm
 TRAIN_TIMEOUT = 120  # s for one training run through the proxy (CPU, other jobs running)
 
 
@@ -139,9 +140,13 @@ def test_sequence_backward(submission):
     for n, (N, T, D, H) in enumerate(SEQ_SHAPES):
         args = seq_inputs(800 + n, N, T, D, H)
         dh = np.random.default_rng(850 + n).normal(size=(N, T, H))
-        grads = submission.lstm_backward(dh, submission.lstm_forward(*args)[1])
+        remote_dh = submission.remote(dh)  # the caller's array, read back below
+        grads = submission.lstm_backward(remote_dh, submission.lstm_forward(*args)[1])
         assert isinstance(grads, tuple) and len(grads) == 5, \
             "lstm_backward must return (dx, dh0, dWx, dWh, db)"
+        assert_close(submission.fetch(remote_dh), dh,
+                     what="dh after lstm_backward (must not change: add the gradient from step "
+                          "t + 1 into a new array, not into the caller's dh)")
         for k, name in enumerate(names):
             check_sequence_gradient(submission, args, dh, k,
                                     what=f"{name} over a sequence with N={N}, T={T}, D={D}, H={H}")
@@ -217,9 +222,11 @@ def test_forecast_uses_only_the_past_and_training_statistics(submission):
     # Statistics of the whole series (or a peek at the value being predicted) barely move the
     # RMSE, so the property is tested directly: with the same seed, the forecast for test[k]
     # must not change when the test values after test[k - 1] change. Small and short, other
-    # hyperparameters than the accuracy test's.
-    series = monthly_co2()
-    train, test = series[100:250], series[250:290]
+    # hyperparameters than the accuracy test's. The series rises by TREND ppm a month more than
+    # CO2 does, so a bias in converting differences back (the mean left out or added twice,
+    # "same as last month") dominates here, where on CO2 it hides under the RMSE threshold.
+    series = monthly_co2()[100:290] + TREND * np.arange(190)
+    train, test = series[:150], series[150:]
     changed = test.copy()
     changed[20:] += np.linspace(3.0, 12.0, len(test) - 20)  # a jump, then a steeper trend
     forecasts = []
@@ -234,6 +241,12 @@ def test_forecast_uses_only_the_past_and_training_statistics(submission):
                  what="forecast_one_step: forecasts for test[0..20] when only test[20:] changed "
                       "(same seed; a forecast may use only the true values before it and the "
                       "statistics of train)")
+    bias = float(np.mean(forecasts[0] - test))
+    assert abs(bias) < MAX_TREND_BIAS, (
+        f"forecast_one_step on a series rising about {TREND + 0.1:.1f} ppm a month: the "
+        f"forecasts are off by {bias:+.2f} ppm on average (at most {MAX_TREND_BIAS} allowed); "
+        "the forecast is the previous true value plus the predicted difference converted back "
+        "to ppm with z * std + mean of the training differences")
 
 
 @pytest.mark.cell("test_forecaster")

@@ -158,9 +158,14 @@ def test_apply_temperature(submission):
     rng = np.random.default_rng(1400)
     for V, T in [(5, 1.0), (10, 0.5), (34, 2.0), (34, 0.3)]:
         p = rng.dirichlet(np.ones(V))
+        p[0] = 0.0  # a character the model rules out: clipped before the log
+        p /= p.sum()
         expected = p ** (1 / T) / np.sum(p ** (1 / T))
-        assert_close(submission.apply_temperature(p, T), expected, rtol=1e-6, atol=1e-12,
+        remote_p = submission.remote(p)  # the caller's array, read back below
+        assert_close(submission.apply_temperature(remote_p, T), expected, rtol=1e-6, atol=1e-12,
                      what=f"apply_temperature(probs of {V} characters, {T})")
+        assert_close(submission.fetch(remote_p), p, rtol=0, atol=0,
+                     what="probs after apply_temperature (must not change: clip a copy)")
     # tiny temperature: probs ** (1 / T) underflows; a log-space softmax does not
     assert_close(submission.apply_temperature(np.full(50, 0.02), 0.002), np.full(50, 0.02),
                  what="apply_temperature(uniform over 50, 0.002) (compute it in log space)")
@@ -184,6 +189,38 @@ def sampling_model(submission, seed):
     return model
 
 
+def next_probs(model, ids, start, length, window):
+    """The model's next-character distributions for generated characters start..start+length-1
+    of the id array ``ids``: each from the (at most) ``window`` ids before it."""
+    # (few context lengths: each new input length costs the model a retrace)
+    contexts = [ids[max(0, start + k - window):start + k] for k in range(length)]
+    if len({len(c) for c in contexts}) == 1:
+        return np.asarray(model.predict_on_batch(np.stack(contexts).astype(np.int32)),
+                          dtype=float)[:, -1]
+    return np.stack([np.asarray(model.predict_on_batch(c[None].astype(np.int32)),
+                                dtype=float)[0, -1] for c in contexts])
+
+
+def check_exact_draws(submission, model, seed_text, text, window, temperature, seed):
+    """The spec fixes the generator: rng = np.random.default_rng(seed), one
+    rng.choice(len(vocab), p=p_T) per character, so the text is known exactly given the model.
+    Each step is reproduced from the student's own text before it (one mismatch is named)."""
+    ids = np.array([VOCAB.index(ch) for ch in seed_text + text])
+    probs = next_probs(model, ids, len(seed_text), len(text), window)
+    rng = np.random.default_rng(seed)
+    for k, p in enumerate(probs):
+        weights = np.exp((np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(p.max(), 1e-300)))
+                         / temperature)
+        expected = VOCAB[int(rng.choice(len(VOCAB), p=weights / weights.sum()))]
+        assert text[k] == expected, (
+            f"sample_text(..., temperature={temperature}, window={window}, seed={seed}): "
+            f"generated character {k} is {text[k]!r}, but rng = np.random.default_rng({seed}) "
+            f"drawing with rng.choice(len(vocab), p=apply_temperature(probs, {temperature})) at "
+            f"each step gives {expected!r} (probability {p[VOCAB.index(text[k])]:.3f} of "
+            f"{text[k]!r} before the temperature): one draw per character, from the "
+            "distribution at the last position, re-weighted by the temperature")
+
+
 @pytest.mark.cell("test_sampling")
 @pytest.mark.points(1)
 def test_sample_text_shape_and_seed(submission):
@@ -199,10 +236,14 @@ def test_sample_text_shape_and_seed(submission):
         again = submission.sample_text(model, VOCAB, seed_text, length, temperature=1.0,
                                        window=window, seed=7)
         assert again == text, "sample_text with the same seed must return the same text"
-    texts = {submission.sample_text(model, VOCAB, SEED_TEXT, 40, temperature=1.0, window=16,
-                                    seed=seed) for seed in (11, 12, 13)}
-    assert len(texts) > 1, ("at temperature 1, sample_text gives the same text for different "
-                            "seeds: draw each character with rng.choice from the distribution")
+        if window < len(seed_text):  # contexts of one length: one batch for the reference
+            # the draws themselves (variety alone lets through a wrong distribution or generator)
+            check_exact_draws(submission, model, seed_text, text, window, 1.0, 7)
+    text = submission.sample_text(model, VOCAB, SEED_TEXT, 30, temperature=0.7, window=16,
+                                  seed=11)
+    assert isinstance(text, str) and len(text) == 30 and set(text) <= set(VOCAB), \
+        "sample_text(..., length=30) must return 30 characters of the vocabulary"
+    check_exact_draws(submission, model, SEED_TEXT, text, 16, 0.7, 11)
 
 
 @pytest.mark.cell("test_sampling")
@@ -211,7 +252,6 @@ def test_sample_text_low_temperature_is_greedy(submission):
     model = sampling_model(submission, 1600)
     # a long seed text (contexts of `window` characters) and one shorter than the window (the
     # whole text so far, no padding: "fewer if the text is still shorter")
-    # (few context lengths: each new input length costs the model a retrace)
     for seed_text, window, length in [(SEED_TEXT, 16, 40), ("the ", 8, 6)]:
         text = submission.sample_text(model, VOCAB, seed_text, length, temperature=0.002,
                                       window=window, seed=3)
@@ -219,14 +259,7 @@ def test_sample_text_low_temperature_is_greedy(submission):
             f"sample_text(..., length={length}) must return {length} characters"
         ids = np.array([VOCAB.index(ch) for ch in seed_text + text])
         start = len(seed_text)
-        # the context of generated character k: the (at most) `window` characters before it
-        contexts = [ids[max(0, start + k - window):start + k] for k in range(length)]
-        if len({len(c) for c in contexts}) == 1:
-            probs = np.asarray(model.predict_on_batch(np.stack(contexts).astype(np.int32)),
-                               dtype=float)[:, -1]
-        else:
-            probs = np.stack([np.asarray(model.predict_on_batch(c[None].astype(np.int32)),
-                                         dtype=float)[0, -1] for c in contexts])
+        probs = next_probs(model, ids, start, length, window)
         chosen = probs[np.arange(length), ids[start:]]
         worst = int(np.argmin(chosen / probs.max(axis=1)))
         assert np.all(chosen >= 0.9 * probs.max(axis=1)), (
