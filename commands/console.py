@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from course import calendar
+from course.errors import UserError
 
 __all__ = ["DISCOVERY", "PlainProgress", "acting_user", "err", "grade_with_progress",
-           "judged_at", "wide_console", "workspace"]
+           "judged_at", "report_roster_change", "wide_console", "workspace"]
 
 err = Console(stderr=True)
 # where a command finds the course file without --course (course.locate.find_course_file)
@@ -130,3 +131,20 @@ class PlainProgress:
                 text += f", {self.not_graded} not graded"
             text += f", {now - self.started:.0f} s"
             self.console.print(escape(text), highlight=False, soft_wrap=True)
+
+
+def report_roster_change(change, *, dry_run: bool) -> int:
+    """What ``course roster import`` and ``pull-lti`` say: the counts written, or with
+    ``dry_run`` each change and the conflicts (a UserError: exit status 2)."""
+    if not dry_run:
+        print(f"roster: {change.added} added, {change.updated} updated, "
+              f"{change.unchanged} unchanged")
+        return 0
+    for line in change.details:
+        print(line)
+    conflicts = len(change.conflicts)
+    print(f"dry run: {change.added} to add, {change.updated} to update, {change.unchanged} "
+          f"unchanged, {conflicts} conflict{'s' if conflicts != 1 else ''}; nothing written")
+    if change.conflicts:
+        raise UserError("\n".join(change.conflicts))
+    return 0

@@ -8,7 +8,7 @@ import json
 
 from rich.markup import escape
 
-from commands.console import err, judged_at, workspace
+from commands.console import err, judged_at, report_roster_change, workspace
 from commands.life import nested_commands
 from course import calendar
 from course.errors import UserError
@@ -150,18 +150,7 @@ def cmd_roster_pull(args) -> int:
                          hub_names=_hub_names(args))
     for line in change.ignored:
         print(f"ignored: {line}")
-    if not args.dry_run:
-        print(f"roster: {change.added} added, {change.updated} updated, "
-              f"{change.unchanged} unchanged")
-        return 0
-    for line in change.details:
-        print(line)
-    conflicts = len(change.conflicts)
-    print(f"dry run: {change.added} to add, {change.updated} to update, {change.unchanged} "
-          f"unchanged, {conflicts} conflict{'s' if conflicts != 1 else ''}; nothing written")
-    if change.conflicts:
-        raise UserError("\n".join(change.conflicts))
-    return 0
+    return report_roster_change(change, dry_run=args.dry_run)
 
 
 def _hub_names(args) -> set[str] | None:

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from commands.console import err, wide_console
+from commands.console import err, report_roster_change, wide_console
 from commands.console import workspace as _workspace
 from commands.life import nested_commands
 from commands.lti import add_roster_pull
@@ -144,18 +144,7 @@ def cmd_roster_import(args) -> int:
                            columns=column_options(args.column), dry_run=args.dry_run)
     if change.ignored:
         print(f"ignored columns: {', '.join(change.ignored)} (map one with --column OURS=THEIRS)")
-    if not args.dry_run:
-        print(f"roster: {change.added} added, {change.updated} updated, "
-              f"{change.unchanged} unchanged")
-        return 0
-    for line in change.details:
-        print(line)
-    conflicts = len(change.conflicts)
-    print(f"dry run: {change.added} to add, {change.updated} to update, {change.unchanged} "
-          f"unchanged, {conflicts} conflict{'s' if conflicts != 1 else ''}; nothing written")
-    if change.conflicts:
-        raise UserError("\n".join(change.conflicts))
-    return 0
+    return report_roster_change(change, dry_run=args.dry_run)
 
 
 def cmd_roster_list(args) -> int:
