@@ -31,6 +31,7 @@ from traitlets.config import Config, Configurable
 from course.coursefile import Course, load_course
 from course.fresh_course import FreshCourse
 
+from .lti_jwks import DEFAULT_PORT as LTI_JWKS_PORT
 from .roles import (
     course_groups,
     course_roles,
@@ -93,7 +94,7 @@ class CourseHub(Configurable):
                      "instructors' overview, each student's own standing").tag(config=True)
     dashboard_port = Integer(8767, help="port of the dashboard service (several courses: as "
                              "formgrader_port)").tag(config=True)
-    lti_jwks_port = Integer(8768, help="port of the lti-jwks service, which publishes the LTI "
+    lti_jwks_port = Integer(LTI_JWKS_PORT, help="port of the lti-jwks service, which publishes the LTI "
                             "tool's public keys (started when a course registers an LMS "
                             "platform under lti:)").tag(config=True)
     service_ports = Dict(Integer(), help="a port per service name (formgrader-<id>, "

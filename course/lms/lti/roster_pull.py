@@ -26,7 +26,7 @@ from typing import Any
 
 from ...coursefile import load_yaml_tree, parse_course
 from ...errors import UserError
-from ...roster import ROLE_OF, ROLES, RosterChange, write_people
+from ...roster import FIELDS, ROLE_OF, ROLES, RosterChange, write_people
 from ...roster_match import Identity, match_people
 from .client import ServiceClient, ServiceError
 from .keys import signing_key
@@ -37,7 +37,6 @@ LEARNER = "Learner"
 INSTRUCTOR = "Instructor"
 TEACHING_ASSISTANT = "TeachingAssistant"
 _MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
-FIELDS = ("first_name", "last_name", "email", "sis_id")
 _NOT_IN_ID = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
