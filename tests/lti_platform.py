@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -87,7 +88,11 @@ class LtiPlatform:
     """``with LtiPlatform(handlers=[...]) as platform:`` serves on ``platform.url`` until the
     block ends."""
 
-    def __init__(self, handlers: list[tuple] = ()):
+    def __init__(self, handlers: list[tuple] = (), clock: Callable[[], float] = time.time):
+        # what every part of the platform takes the time from (a stand-in for an LMS's clock:
+        # the tool and the hub check its tokens against their own clocks, so tests sign and
+        # expire relative to it and pass on any date)
+        self.clock = clock
         self.key = new_rsa_key()
         self.kid = f"platform-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
@@ -120,7 +125,7 @@ class LtiPlatform:
         """``claims`` as a JWT signed by the platform (or by ``key``, for the attacks), with
         ``iat``/``exp`` unless given. ``now`` is the token's clock: the verifier checks ``exp``
         against the real time, so an expired token is one signed with ``now`` in the past."""
-        issued = time.time() if now is None else now
+        issued = self.clock() if now is None else now
         body = {"iss": self.issuer, "iat": int(issued), "exp": int(issued + lifetime), **claims}
         return jwt.encode(body, key or self.key, algorithm="RS256",
                           headers={"kid": kid or self.kid})

@@ -30,7 +30,6 @@ import asyncio
 import json
 import secrets
 import threading
-import time
 from urllib.parse import urlencode
 
 import jwt
@@ -94,7 +93,7 @@ class _Base(web.RequestHandler):
         header = self.request.headers.get("Authorization", "")
         grant = self.state("tokens", {}).get(header.removeprefix("Bearer ").strip()) \
             if header.startswith("Bearer ") else None
-        if grant is None or grant["expires"] <= time.time():
+        if grant is None or grant["expires"] <= self.application.settings["platform"].clock():
             self.refuse(401, "invalid_token")
             return False
         wanted = (scope,) if isinstance(scope, str) else scope
@@ -174,7 +173,7 @@ class TokenHandler(_Base):
         lifetime = platform.state.get("token_lifetime", TOKEN_LIFETIME_S)  # as sent
         valid_for = lifetime if isinstance(lifetime, int | float) else TOKEN_LIFETIME_S
         self.state("tokens", {})[token] = {"client_id": tool.client_id, "scopes": granted,
-                                           "expires": time.time() + valid_for}
+                                           "expires": platform.clock() + valid_for}
         self.state("issued", []).append(tool.client_id)
         self.finish({"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
                      "scope": " ".join(granted)})

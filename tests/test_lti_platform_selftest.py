@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,7 +70,7 @@ def lms(tool_key):
 
 
 def _assertion(platform, key, kid, **claims):
-    now = int(time.time())
+    now = int(platform.clock())
     body = {"iss": CLIENT_ID, "sub": CLIENT_ID, "aud": token_url(platform), "iat": now,
             "exp": now + 300, "jti": uuid.uuid4().hex, **claims}
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid})
@@ -92,7 +91,7 @@ def test_the_token_endpoint_takes_the_tools_key_and_refuses_others(lms, tool_key
         _assertion(lms, intruder, KID),  # another key claiming the tool's kid
         _assertion(lms, intruder, "not-published"),  # a key the JWKS does not list
         _assertion(lms, tool_key, KID, aud="https://elsewhere/token"),
-        _assertion(lms, tool_key, KID, exp=int(time.time()) - 60),
+        _assertion(lms, tool_key, KID, exp=int(lms.clock()) - 60),
         _assertion(lms, tool_key, KID, sub="someone-else"),
         _assertion(lms, tool_key, KID, iss="unknown-client"),
     ):

@@ -243,7 +243,7 @@ def test_a_token_for_another_audience_is_refused(env):
 
 def test_an_expired_token_is_refused(env):
     # the hub checks exp against its clock: this token's ran out an hour ago
-    reply, session = crafted(env, now=time.time() - 3600, lifetime=300)
+    reply, session = crafted(env, now=env["moodle"].clock() - 3600, lifetime=300)
     assert reply.status_code == 400 and "expired" in reply.text.lower()
     assert logged_in_as(env, session) is None
 
@@ -318,7 +318,7 @@ def test_an_unsigned_token_is_refused(env):
     moodle, tool = env["moodle"], env["moodle_tool"]
     auth = begin_launch(session, moodle, env["contexts"]["m-101"], ADA, tool)
     claims = launch_claims(moodle, env["contexts"]["m-101"], ADA, tool, nonce=auth.nonce)
-    now = int(time.time())
+    now = int(moodle.clock())
     unsigned = jwt.encode({**claims, "iss": moodle.issuer, "iat": now, "exp": now + 300},
                           None, algorithm="none", headers={"kid": moodle.kid})
     reply = post_form(session, auth.redirect_uri, {"id_token": unsigned, "state": auth.state})
