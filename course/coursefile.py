@@ -7,17 +7,17 @@ and held here as aware datetimes; everything downstream compares instants.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from . import calendar, parse_cache
+from .course_yaml import plain, reading_yaml
 from .errors import UnknownId, UserError
 from .feedback_levels import FeedbackSettings
 from .grading_keys import grading_model
@@ -26,9 +26,6 @@ from .late_rules.window import Duration, WindowSettings
 from .locate import find_course_file
 from .lti_platforms import LtiSettings
 from .schema_errors import field_name, line_of, schema_errors
-
-if TYPE_CHECKING:
-    from ruamel.yaml import YAML
 
 __all__ = [
     "Assignment",
@@ -361,47 +358,6 @@ class Course(_Strict):
         return self.policy.max_submissions, "policy.max_submissions"
 
 
-# ruamel.yaml is imported on first use: a course file read from the parse cache needs no YAML
-def _yaml() -> YAML:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    return yaml
-
-
-@functools.cache
-def _dates_as_text():
-    from ruamel.yaml.constructor import RoundTripConstructor
-
-    class DatesAsText(RoundTripConstructor):
-        """Leaves dates as text, so a bad date is reported by the schema with its field and
-        line instead of failing the whole parse."""
-
-    DatesAsText.add_constructor("tag:yaml.org,2002:timestamp",
-                                RoundTripConstructor.construct_yaml_str)
-    return DatesAsText
-
-
-def _reading_yaml() -> YAML:
-    yaml = _yaml()  # round-trip mode: it knows each node's line
-    yaml.Constructor = _dates_as_text()
-    return yaml
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's tree as plain data; dates become ISO strings so pydantic parses one form."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, (dt.date, dt.datetime)):
-        return node.isoformat(sep=" ") if isinstance(node, dt.datetime) else node.isoformat()
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
 @dataclass
 class CourseFileCheck:
     """What checking a course file found: the course (None unless it loads) and every error."""
@@ -425,7 +381,7 @@ def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCh
 
     path = str(path)
     try:
-        tree = _reading_yaml().load(io.StringIO(text))
+        tree = reading_yaml().load(io.StringIO(text))
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         return CourseFileCheck(path, None, [
@@ -434,7 +390,7 @@ def check_course_text(text: str, path: Path | str = COURSE_FILE) -> CourseFileCh
         return CourseFileCheck(path, None, [CourseFileError(
             path, "expected a mapping of keys such as 'id', 'title', 'timezone'")])
     check = CourseFileCheck(path, None, [], tree)
-    data = _plain(tree)
+    data = plain(tree)
     _check_plain(check, data)
     if not check.errors:
         parse_cache.store(text, data)
@@ -623,15 +579,4 @@ def load_course(path: Path | str | None = None) -> tuple[Course, Path]:
         raise CourseFileError.joined(check.errors)
     assert check.course is not None
     return check.course, Path(check.path)
-
-
-def dump_yaml(tree: Any) -> str:
-    out = io.StringIO()
-    _yaml().dump(tree, out)
-    return out.getvalue()
-
-
-def load_yaml_tree(path: Path) -> Any:
-    """The round-trip tree (comments kept), for tools that edit the course file."""
-    return _yaml().load(path.read_text(encoding="utf-8"))
 

@@ -24,7 +24,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from .coursefile import LMS_KEYS, dump_yaml, load_yaml_tree, parse_course
+from .course_yaml import dump_yaml, load_yaml_tree
+from .coursefile import LMS_KEYS, parse_course
 from .errors import UserError
 from .roster_csv import CsvRow, RosterCsv, read_roster_csv
 from .roster_text import CannotEdit, roster_edits

@@ -27,7 +27,7 @@ def test_a_cached_course_equals_a_parsed_one(make_course, monkeypatch):
     fresh, _ = load_course(root)
     assert len(entries()) == 1
     # The second load must not parse YAML at all: make parsing fail loudly.
-    monkeypatch.setattr("course.coursefile._reading_yaml", lambda: pytest.fail("parsed again"))
+    monkeypatch.setattr("course.coursefile.reading_yaml", lambda: pytest.fail("parsed again"))
     cached, _ = load_course(root)
     assert cached.model_dump() == fresh.model_dump()
     assert [a.due for a in cached.assignments] == [a.due for a in fresh.assignments]

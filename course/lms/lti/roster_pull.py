@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...coursefile import load_yaml_tree, parse_course
+from ...course_yaml import load_yaml_tree
+from ...coursefile import parse_course
 from ...errors import UserError
 from ...roster import FIELDS, ROLE_OF, ROLES, RosterChange, write_people
 from ...roster_match import Identity, match_people
