@@ -47,7 +47,7 @@ BAD_IDS = [str(2**64), str(2**63), str(2**63 - 1), str(2**31), str(2**31 - 1), "
            "99999999999999999999999", "abc", "1e3", "9" * 5000]
 CLOCK_USERS = ("course.gradebook.records", "course.presenters", "course.inbox",
                "course.summaries", "course.store", "exchange.service", "exchange.handlers",
-               "dashboard.service", "dashboard.data", "dashboard.cache")
+               "dashboard.service", "dashboard.forms", "dashboard.data", "dashboard.cache")
 
 
 class HubSaysTheTokenIsTheName(HubOAuth):
