@@ -112,6 +112,8 @@ MUTANTS = {
 NUMPY_ASSIGNMENTS = ["01-numpy", "02-linreg", "03-autodiff", "04-logreg", "05-softmax", "06-mlp",
                      "07-optimizers", "08-regularization"]
 KERAS_ASSIGNMENTS = ["09-keras-tabular", "10-cnn", "11-lstm-timeseries", "12-char-lstm"]
+NEW_ASSIGNMENTS = ["13-perceptron", "14-vanishing-gradients", "15-autoencoder", "16-introspection"]
+EVERY_ASSIGNMENT = NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS + NEW_ASSIGNMENTS
 
 
 def folder(assignment):
@@ -184,7 +186,7 @@ def test_the_graders_fail_each_class_mutant_where_it_goes_wrong(assignment, name
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", EVERY_ASSIGNMENT)
 def test_a_notebook_that_does_nothing_earns_nothing(assignment):
     result = grade(assignment, "do_nothing")
     assert result.tests and result.score == 0
