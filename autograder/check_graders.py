@@ -7,10 +7,16 @@ the test cells it names; every correct alternative (an unusual but right answer 
 twice must give identical scores. Wall time per
 submission is reported, and assignments are checked in parallel processes, each under its own
 grading options (``course check-graders`` resolves them per assignment).
+
+Two checks keep the notebook honest with its students: every mutant must also fail one of the
+notebook's visible test cells (a student can see the mistake before the deadline), unless its file
+says why only hidden graders may see it (``"hidden_only": "<why>"``); and the graders tied to a
+test cell must carry exactly that cell's points, so the per-test points in the feedback add up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -36,6 +42,9 @@ class MutantCheck:
     score: float
     caught: bool
     missed: list[str] = field(default_factory=list)  # named cells that did not lose points
+    # a visible test cell raised: the student could see the mistake before handing in
+    seen_by_visible_tests: bool = True
+    hidden_only: str | None = None  # why only the hidden graders may see it (the mutant's file)
 
 
 @dataclass
@@ -66,10 +75,17 @@ class AssignmentCheck:
                 and all(a.full_marks for a in self.alternatives) and self.deterministic
                 and not self.problems)
 
+    @property
+    def visible_misses(self) -> list[str]:
+        """The mutants that pass every visible test cell (only hidden graders catch them)."""
+        return [m.name for m in self.mutants if not m.seen_by_visible_tests]
+
     def to_json(self) -> dict:
         data = asdict(self)
-        data["mutants"] = [{"name": m.name, "score": m.score, "caught": m.caught}
-                           for m in self.mutants]
+        data["mutants"] = [{"name": m.name, "score": m.score, "caught": m.caught,
+                            "seen_by_visible_tests": m.seen_by_visible_tests,
+                            "hidden_only": m.hidden_only} for m in self.mutants]
+        data["visible_misses"] = self.visible_misses
         data["alternatives"] = [{"name": a.name, "score": a.score, "full_marks": a.full_marks,
                                  "lost": a.lost} for a in self.alternatives]
         data.pop("problems")
@@ -98,6 +114,29 @@ def _cell_scores(nb, result: GradingResult) -> dict[str, float]:
             for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")}
 
 
+def _visible_failure(nb, result: GradingResult) -> bool:
+    """Did one of the notebook's visible test cells raise when the submission ran?"""
+    test_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                  and cell.metadata.get("nbgrader", {}).get("grade")]
+    return any(result.cells.get(i) is not None and result.cells[i].error for i in test_cells)
+
+
+def _points_mismatches(nb, result: GradingResult) -> list[str]:
+    """Test cells whose graders carry other points than the cell (the feedback would not add
+    up); a cell no grader stands for is a legacy nbgrader cell and carries its own."""
+    problems = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        tied = [t for t in result.tests if t.grade_id == meta.get("grade_id")]
+        carried = sum(t.max_points for t in tied)
+        if tied and abs(carried - float(meta.get("points", 0) or 0)) > 1e-9:
+            problems.append(f"{meta['grade_id']}: the graders carry {carried:g} points, "
+                            f"the notebook's cell {float(meta.get('points', 0) or 0):g}")
+    return problems
+
+
 def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> AssignmentCheck:
     folder = Path(folder)
     notebooks = sorted(folder.glob("*.ipynb"))
@@ -114,29 +153,44 @@ def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) ->
                     if c.metadata.get("nbgrader", {}).get("grade"))
     started, graded = time.monotonic(), 0
 
-    def grade(nb):
+    with_tests = {**kwargs, "options": dataclasses.replace(options, run_test_cells=True)}
+
+    def grade(nb, visible_tests=True):
+        """Grade ``nb``; with ``visible_tests`` its visible test cells run too, in order."""
         nonlocal graded
         graded += 1
-        result = grade_notebook(nb, **kwargs)
+        result = grade_notebook(nb, **(with_tests if visible_tests else kwargs))
         return _cell_scores(nb, result), result
 
     ref_cells, ref_result = grade(reference)
-    again_cells, _ = grade(reference)
-    release_cells, _ = grade(released)
+    # graded again as in real grading (test cells skipped): the same scores also show that
+    # running the visible tests first changes nothing the graders see
+    again_cells, _ = grade(reference, visible_tests=False)
+    release_cells, _ = grade(released, visible_tests=False)
     warnings, problems = split_problems(ref_result)
     if ref_result.notebook_error:
         problems.append(f"reference: {ref_result.notebook_error}")
     failed = [t.name + (f": {t.message}" if t.message else "")
               for t in ref_result.tests if t.outcome != "passed"]
     problems += [f"reference fails {name}" for name in failed]
+    problems += _points_mismatches(reference, ref_result)
+    if _visible_failure(reference, ref_result):
+        problems.append("reference: a visible test cell raised")
     mutants = []
     for path in sorted((folder / "mutants").glob("*.json")):
         spec = json.loads(path.read_text())
-        cells, _ = grade(with_cells(reference, spec["cells"]))
+        mutant = with_cells(reference, spec["cells"])
+        cells, result = grade(mutant)
         missed = [cell for cell in spec.get("must_fail", [])
                   if cells.get(cell, 0) >= ref_cells.get(cell, 0)]
         total = sum(cells.values())
-        mutants.append(MutantCheck(path.stem, total, not missed and total < max_score, missed))
+        seen = _visible_failure(mutant, result)
+        hidden_only = spec.get("hidden_only")
+        mutants.append(MutantCheck(path.stem, total, not missed and total < max_score, missed,
+                                   seen, hidden_only))
+        if not seen and not hidden_only:
+            problems.append(f"mutant {path.stem} passes every visible test: add a visible check "
+                            "or say in its file why only hidden graders see it (hidden_only)")
     if not mutants:
         problems.append("no mutants: nothing shows the graders tell right from wrong")
     alternatives = []

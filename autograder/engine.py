@@ -46,6 +46,9 @@ class GradingOptions:
     # the whole pytest run, a backstop behind the per-call timeouts; left out, it follows the
     # notebook's limit (autograder.settings.run_limit), so a longer notebook_timeout is not cut
     total_seconds: float | None = None  # None: run_limit(timeouts.notebook), set at creation
+    # ``course check-graders`` only: run the visible test cells the graders stand for too (in
+    # grading they are skipped), to learn whether a student could have seen a mistake
+    run_test_cells: bool = False
 
     def __post_init__(self):
         if self.total_seconds is None:
@@ -222,6 +225,7 @@ def grade_notebook(nb, *, graders: Path | None, data_dir: Path | None = None,
             "cells": cells, "data_dir": str(data_dir) if data_dir else None,
             "limits": dataclasses.asdict(options.limits),
             "timeouts": dataclasses.asdict(options.timeouts),
+            "run_test_cells": options.run_test_cells,
         }))
         code, log = _run_pytest(graders, job, results, options, workdir)
         try:

@@ -86,8 +86,10 @@ class GradingSession:
     # --- the student's process ------------------------------------------------------------
     def _cells(self) -> list[dict]:
         # cells the graders stand for are not run: they may hold the instructor's test code
+        # (``course check-graders`` runs them on its own notebooks: GradingOptions)
+        every = bool(self.job.get("run_test_cells"))
         return [{"index": c["index"], "source": c["source"]} for c in self.job["cells"]
-                if c.get("grade_id") not in self.tied or not c.get("grade")]
+                if every or c.get("grade_id") not in self.tied or not c.get("grade")]
 
     def _start(self) -> StudentProcess:
         data = self.job.get("data_dir")

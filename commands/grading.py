@@ -62,12 +62,13 @@ def cmd_check_graders(args) -> int:
     else:
         table = Table(title="hidden graders")
         for column in ("assignment", "reference", "release", "mutants caught",
-                       "alternatives at full marks", "deterministic", "s / submission", "ok"):
+                       "seen by visible tests", "alternatives at full marks", "deterministic", "s / submission", "ok"):
             table.add_column(column)
         for c in checks:
             caught = sum(m.caught for m in c.mutants)
             table.add_row(c.id, f"{c.reference_score:g}/{c.max_score:g}", f"{c.release_score:g}",
                           f"{caught}/{len(c.mutants)}",
+                          f"{len(c.mutants) - len(c.visible_misses)}/{len(c.mutants)}",
                           f"{sum(a.full_marks for a in c.alternatives)}/{len(c.alternatives)}",
                           "yes" if c.deterministic else "[red]no[/]",
                           f"{c.seconds:.1f}", "[green]yes[/]" if c.ok else "[bold red]NO[/]")
