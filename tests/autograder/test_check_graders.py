@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import nbformat
 import pytest
 from small_courses import REPO
 
@@ -72,3 +73,63 @@ def test_a_correct_alternative_that_loses_points_fails_the_check(tmp_path):
     assert not check.ok
     assert check.to_json()["alternatives"][0] == {
         "name": "not_correct", "score": wrong.score, "full_marks": False, "lost": wrong.lost}
+
+
+
+def tiny_assignment(folder, mutants: dict, grader_points=(1, 1)):
+    """An assignment of one function, ``double``: a visible test of one case (2 points), two
+    hidden graders of other cases, and the given mutants (name -> the cell's source)."""
+    cells = [nbformat.v4.new_code_cell("import numpy as np"),
+             nbformat.v4.new_code_cell(
+                 "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                 metadata={"nbgrader": {"grade_id": "double", "solution": True, "grade": False,
+                                        "locked": False, "schema_version": 3}}),
+             nbformat.v4.new_code_cell(
+                 "assert double(1) == 2, 'double(1)'",
+                 metadata={"nbgrader": {"grade_id": "test_double", "solution": False,
+                                        "grade": True, "points": 2, "locked": True,
+                                        "schema_version": 3}})]
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "tiny.ipynb")
+    (folder / "graders").mkdir()
+    first, second = grader_points
+    (folder / "graders" / "test_tiny.py").write_text(
+        "import pytest\n\n\n"
+        f"@pytest.mark.cell('test_double')\n@pytest.mark.points({first})\n"
+        "def test_three(submission):\n    assert submission.double(3) == 6\n\n\n"
+        f"@pytest.mark.cell('test_double')\n@pytest.mark.points({second})\n"
+        "def test_zero(submission):\n    assert submission.double(0) == 0\n")
+    (folder / "mutants").mkdir()
+    for name, (source, extra) in mutants.items():
+        (folder / "mutants" / f"{name}.json").write_text(json.dumps({
+            "description": name, "must_fail": ["test_double"],
+            "cells": {"double": f"def double(x):\n    return {source}"}, **extra}))
+    return folder
+
+
+def test_a_mutant_no_visible_test_sees_fails_the_check_unless_it_says_why(tmp_path):
+    # x + 1 agrees with 2 * x at the visible case (1) and nowhere the graders look
+    check = check_assignment(tiny_assignment(tmp_path / "a", {"plus_one": ("x + 1", {})}))
+    assert check.reference_score == check.max_score == 2 and check.release_score == 0
+    (mutant,) = check.mutants
+    assert mutant.caught and not mutant.seen_by_visible_tests
+    assert check.visible_misses == ["plus_one"] and not check.ok
+    assert any("plus_one passes every visible test" in p for p in check.problems)
+    said = tiny_assignment(tmp_path / "b", {"plus_one": ("x + 1", {"hidden_only": "a reason"})})
+    check = check_assignment(said)
+    assert check.ok and check.visible_misses == ["plus_one"], check.problems
+    assert check.to_json()["mutants"][0]["hidden_only"] == "a reason"
+
+
+def test_a_mutant_a_visible_test_sees_counts_as_seen(tmp_path):
+    check = check_assignment(tiny_assignment(tmp_path / "a", {"triple": ("3 * x", {})}))
+    (mutant,) = check.mutants
+    assert mutant.caught and mutant.seen_by_visible_tests and check.visible_misses == []
+    assert check.ok, check.problems
+
+
+def test_graders_carrying_other_points_than_their_cell_fail_the_check(tmp_path):
+    check = check_assignment(tiny_assignment(tmp_path / "a", {"triple": ("3 * x", {})},
+                                             grader_points=(2, 2)))
+    assert not check.ok
+    assert "test_double: the graders carry 4 points, the notebook's cell 2" in check.problems
