@@ -181,12 +181,12 @@ def test_numerical_gradient(submission):
     expected = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
     assert_close(grad, expected, rtol=1e-7, atol=1e-9,
                  what=f"numerical_gradient of logsumexp at the integer array {x.tolist()} (a copy "
-                      "of x that keeps its integer dtype rounds x + h back to x)")
+                      "of x that keeps its integer dtype rounds x + eps back to x)")
     x = rng.normal(size=(2, 2, 3))
-    grad = submission.numerical_gradient(submission.np.linalg.norm, x, h=1e-4)
+    grad = submission.numerical_gradient(submission.np.linalg.norm, x, eps=1e-4)
     assert_array(grad, shape=x.shape, dtype_kind="f", what="numerical_gradient of a 3-D array")
     assert_close(grad, x / np.linalg.norm(x), rtol=1e-6, atol=1e-9,
-                 what="numerical_gradient of the norm of a (2, 2, 3) array, h=1e-4")
+                 what="numerical_gradient of the norm of a (2, 2, 3) array, eps=1e-4")
 
 
 # --- (d) backward ------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_backward_sigmoid(submission):
 # --- (e) training ------------------------------------------------------------------------------
 
 @pytest.mark.cell("test_train")
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_train_reaches_accuracy(submission):
     X, y = load_digits()
     order = np.random.default_rng(607).permutation(len(X))  # not the notebook's split
