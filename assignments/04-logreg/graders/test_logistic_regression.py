@@ -157,14 +157,14 @@ def test_fit_first_steps_are_exact(submission):
         remote_X, remote_y = submission.remote(X), submission.remote(y)
         w, b, history = submission.fit_logistic(remote_X, remote_y, lr=0.7, epochs=2)
         w_ref, b_ref, expected = np.zeros(2), 0.0, []
-        for _ in range(2):
+        for _ in range(2):  # history[i]: the loss before update i
+            expected.append(loss(w_ref, b_ref, X, y))
             r = sigmoid(X @ w_ref + b_ref) - y
             w_ref, b_ref = w_ref - 0.7 * X.T @ r / len(y), b_ref - 0.7 * r.mean()
-            expected.append(loss(w_ref, b_ref, X, y))
         assert_close(w, w_ref, what=f"w after two steps from zero with lr=0.7 ({kind} X and y)")
         assert_close(b, b_ref, what=f"b after two steps from zero with lr=0.7 ({kind} X and y)")
         assert_close(np.asarray(history, dtype=float), expected,
-                     what=f"history (the loss after each of the two updates; {kind} X and y)")
+                     what=f"history (the loss before each of the two updates; {kind} X and y)")
         assert_close(submission.fetch(remote_X), X, what="X after fit_logistic (must not change)")
         assert_close(submission.fetch(remote_y), y, what="y after fit_logistic (must not change)")
 
