@@ -14,8 +14,8 @@ from commands.console import DISCOVERY, wide_console
 from commands.console import workspace as _workspace
 from course.errors import UserError
 
-__all__ = ["add_fleet_commands", "default_worker_name", "doctor_fleet", "node_name_taken",
-           "queue_state", "unattended", "worker_courses", "worker_gpu"]
+__all__ = ["add_fleet_commands", "cmd_sweep", "default_worker_name", "doctor_fleet",
+           "node_name_taken", "queue_state", "unattended", "worker_courses", "worker_gpu"]
 
 
 QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
@@ -170,6 +170,26 @@ def cmd_worker(args) -> int:
           f"{' and sweeping their deadlines' if args.beat else ''}", flush=True)
     app.worker_main(argv)
     return 0
+
+
+def cmd_sweep(args) -> int:
+    """One deadline sweep of every course the fleet serves (a cron job's or a CronJob's):
+    a line per course; exit 1 when any course's sweep failed, after sweeping the others."""
+    from commands.console import judged_at
+    from course.sweep import sweep_every_course
+
+    results = sweep_every_course(worker_courses(args.course), lambda course: judged_at(args,
+                                                                                       course))
+    for result in results:
+        if result.error:
+            print(f"{result.course}: sweep FAILED: {result.error}", flush=True)
+        elif result.started:
+            print(f"{result.course}: sent " + "; ".join(
+                f"{aid}: {', '.join(students)}" for aid, students in result.started.items()),
+                flush=True)
+        else:
+            print(f"{result.course}: nothing due", flush=True)
+    return 1 if any(result.error for result in results) else 0
 
 
 def queue_state(ws) -> dict:
@@ -353,6 +373,14 @@ def add_fleet_commands(add) -> None:
                         "submissions are graded when each student's deadline passes (one "
                         "worker per fleet)")
     p.add_argument("--loglevel", default="INFO")
+    p = add("sweep", cmd_sweep, "the deadline sweep, once, of every course the fleet serves: "
+            "collects and grades (sends) what each passed deadline closed; exit 1 when any "
+            "course's sweep failed (the others are swept all the same)", own_course=True)
+    p.add_argument("--course", metavar="FILE", action="append",
+                   help="a course file (or its folder) to sweep; repeat it for each course. "
+                   f"Default: ${WORKER_COURSES}, else {DISCOVERY}")
+    p.add_argument("--as-of", metavar="DATETIME", help="sweep as at this local time, in each "
+                   "course's zone (default: now)")
     p = add("queue", cmd_queue, "what is queued, running, done and failed, per assignment "
             "and worker")
     p.add_argument("--format", choices=["table", "json"], default="table")

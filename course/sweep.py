@@ -7,24 +7,31 @@ Celery beat runs it every minute on the worker started with ``course worker --be
 fleet; without it nothing is graded by itself; the worker command hands ``sweep_course`` to the
 fleet's app), one sweep per course the worker was given; a sweep names its course by id and
 runs only for the sweeping worker's own courses (``sweep_course``). ``now`` is always passed in.
+
+``course sweep`` (a cron job, a Kubernetes CronJob) runs it once for every course the fleet
+serves (``sweep_every_course``): a course whose sweep fails is reported and the others are
+swept all the same.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from .collect import counting_receipts
+from .coursefile import Course
 from .fleet.jobs import own_course
 from .gradebook import GradingRun
 from .gradebook.records import gather_facts
 from .policy import student_deadline
 from .release import folder_checksum
-from .workspace import Workspace
+from .workspace import Workspace, open_workspace
 
-__all__ = ["due_for_grading", "sweep", "sweep_course", "sweep_courses"]
+__all__ = ["CourseSweep", "due_for_grading", "sweep", "sweep_course", "sweep_courses",
+           "sweep_every_course"]
 
 
 def due_for_grading(ws: Workspace, now: dt.datetime) -> dict[str, list[str]]:
@@ -72,3 +79,35 @@ def sweep_courses(courses: Mapping[str, str],
     """``sweep`` of each of a worker's own ``courses``, and of nothing else: course id -> what
     it started."""
     return {course_id: sweep_course(courses, course_id, now) for course_id in sorted(courses)}
+
+
+@dataclass(frozen=True)
+class CourseSweep:
+    """One course's part of ``sweep_every_course``: what it sent, or why it failed."""
+
+    course: str  # its id, or the file's path where the file could not be read
+    started: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def sweep_every_course(course_files: Iterable[str],
+                       now: Callable[[Course], dt.datetime]) -> list[CourseSweep]:
+    """``sweep`` of each course file in turn, at ``now(course)``. A course whose sweep fails (its
+    file unreadable, its gradebook or the broker down, a second file of one id) is reported in
+    its ``CourseSweep`` and the next course is swept all the same: one broken course must not
+    leave the others ungraded."""
+    results: list[CourseSweep] = []
+    seen: dict[str, str] = {}
+    for path in course_files:
+        label = str(path)
+        try:
+            ws = open_workspace(path)
+            label = ws.course.id
+            if label in seen and seen[label] != str(ws.course_file):
+                raise ValueError(f"{ws.course_file} declares id {label!r}, as {seen[label]} does")
+            seen[label] = str(ws.course_file)
+            results.append(CourseSweep(label, sweep(ws, now(ws.course))))
+        except Exception as exc:  # noqa: BLE001 - any failure is this course's alone
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            results.append(CourseSweep(label, error=f"{type(exc).__name__}: {'; '.join(lines)}"))
+    return results

@@ -43,8 +43,9 @@ fi
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 mkdir "$context/src"
+# (a tracked file deleted in the working tree is left out, and is no error)
 git ls-files --cached --others --exclude-standard -z \
-    | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \
+    | xargs -0 -r sh -c 'for f; do if [ -e "$f" ]; then printf "%s\n" "$f"; fi; done' sh \
     | tar -c -T - | tar -x -C "$context/src"
 # never a deployment's secrets in an image: `course env` files, wherever they were written
 secrets=$(grep -rlE --null '^# written by `course env`' "$context/src" | tr '\0' ' ' || true)

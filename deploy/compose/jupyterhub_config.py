@@ -6,25 +6,43 @@ from hub_config import apply
 
 c = get_config()  # noqa: F821
 env = os.environ
-c.CourseHub.course_file = env.get("COURSE_FILE", "/srv/course/course.yml")
+COURSES_ROOT = "/srv/course"  # COURSE_DIR, mounted
+# several courses (courses.yml): COURSES names their folders, /srv/course/<id>/course.yml
+courses = [name.strip() for name in env.get("COURSES", "").split(",") if name.strip()]
+if courses:
+    c.CourseHub.course_files = [f"{COURSES_ROOT}/{name}/course.yml" for name in courses]
+else:
+    c.CourseHub.course_file = env.get("COURSE_FILE") or "/srv/course/course.yml"
 c.CourseHub.spawner = "docker"
 c.CourseHub.authenticator = env.get("COURSE_HUB_AUTHENTICATOR", "")  # compose.yml requires it
 c.CourseHub.simple_password = env.get("COURSE_HUB_PASSWORD", "")
-# the exchange runs beside the hub in this container; users' servers reach it through the proxy
+# one course: the exchange runs beside the hub in this container (several: in containers of its
+# own, below); users' servers reach it through the proxy
 c.CourseHub.exchange_ip = "0.0.0.0"
 c.CourseHub.exchange_url = "http://hub:8000/services/exchange/"
+if courses:  # the exchange's own containers (two or more), all behind the name `exchange`
+    c.CourseHub.exchange_managed = False
+    c.CourseHub.exchange_ip = "exchange"
+    c.CourseHub.exchange_api_token = env["COURSE_EXCHANGE_API_TOKEN"]
 c.CourseHub.home_root = "/home"
 # "0,1,2,3,4,5,6,7": this server's GPUs, one user each (users_per_gpu > 1 shares them)
 devices = [d for d in env.get("COURSE_GPU_DEVICES", "").split(",") if d.strip()]
 if devices:
     c.CourseHub.gpu_devices = {"local": [d.strip() for d in devices]}
     c.CourseHub.users_per_gpu = int(env.get("COURSE_USERS_PER_GPU", "1"))
-apply(c)
+hub = apply(c)
+for course, path in hub.courses():  # the exchange names each formgrader by its folder's name
+    if courses and path.parent.name != course.id:
+        raise ValueError(f"{path} is course {course.id!r}: its folder in COURSES must be named "
+                         f"{course.id} (deploy/README.md, several courses)")
 # the hub's own services (exchange, formgrader, dashboard) use the stack's gradebook; JupyterHub
-# passes a service only the environment named here. Users' servers never get it.
+# passes a service only the environment named here. Users' servers never get it. Several
+# courses: none of them (each course file names its own gradebook)
 for service in c.JupyterHub.services:
-    if "command" in service:
+    if "command" in service and env.get("COURSE_DB_URL"):
         service.setdefault("environment", {})["COURSE_DB_URL"] = env["COURSE_DB_URL"]
+    if "command" in service:  # a formgrader is a Jupyter server: on a busy server it may take
+        service.setdefault("timeout", 120)  # over JupyterHub's 30 s, which stops the hub
     if service["name"].startswith("formgrader-"):  # its Autograde sends jobs to the workers
         service["environment"]["COURSE_BROKER_URL"] = env["COURSE_BROKER_URL"]
 

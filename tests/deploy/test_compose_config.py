@@ -198,3 +198,138 @@ def test_the_cpu_workers_scale_and_the_sweep_stays_one(tmp_path):
     # one worker per GPU: each gpu service pins its one device, so it is not scaled
     assert all(len(services[f"worker-gpu{i}"]["deploy"]["resources"]["reservations"]
                    ["devices"][0]["device_ids"]) == 1 for i in range(8))
+
+
+COURSES_FILES = ("compose.yml", "courses.yml")
+
+
+def test_several_courses_each_with_its_own_gradebook_and_one_sweep(tmp_path):
+    """courses.yml: every course service is given the stack's courses ($COURSES, through
+    courses.sh) and no $COURSE_DB_URL (one database for every course); exactly one worker
+    sweeps; the gradebook one-shot makes each course's database as the superuser."""
+    refused = _config(tmp_path, *COURSES_FILES, expect_failure=True)
+    assert "set COURSES" in refused["error"]
+    services = _config(tmp_path, *COURSES_FILES, COURSES="dl,ml")["services"]
+    assert sorted(services) == ["exchange", "gradebook", "hub", "postgres", "rabbitmq",
+                                "worker-cpu", "worker-cpu-extra"]
+    launcher = ["sh", "/opt/course/deploy/compose/courses.sh"]
+    for name in ("gradebook", "exchange", "worker-cpu", "worker-cpu-extra"):
+        assert services[name]["command"][:2] == launcher, name
+        assert "--course" not in services[name]["command"], name  # courses.sh names them
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        assert not env.get("COURSE_DB_URL"), name  # empty counts as unset (course.workspace)
+        assert not env.get("COURSE_FILE"), name
+        if name not in ("postgres", "rabbitmq"):
+            assert env["COURSES"] == "dl,ml", name
+    assert services["gradebook"]["command"][2:] == ["python3", "/opt/course/deploy/gradebooks.py"]
+    assert services["gradebook"]["environment"]["COURSE_HUB_DB_URL"].startswith(
+        "postgresql+psycopg://course:")  # the superuser, in the one-shot only
+    assert [n for n, s in services.items()
+            if "COURSE_HUB_DB_URL" in (s.get("environment") or {})] == ["gradebook", "hub"]
+    sweeping = [name for name, s in services.items() if "--beat" in (s.get("command") or [])]
+    assert sweeping == ["worker-cpu"]
+
+
+def test_two_exchanges_behind_the_hub_s_one_address(tmp_path):
+    services = _config(tmp_path, *COURSES_FILES, COURSES="dl,ml")["services"]
+    exchange = services["exchange"]
+    assert exchange["deploy"]["replicas"] == 2
+    for field in ("container_name", "ports", "hostname"):  # --scale exchange=N works
+        assert field not in exchange, field
+    assert list(exchange["networks"]) == ["internal"]  # the hub's proxy reaches it; no one else
+    assert exchange["command"][2:] == ["course", "exchange", "serve", "--ip", "0.0.0.0",
+                                       "--port", "8765"]
+    env = exchange["environment"]
+    assert env["JUPYTERHUB_API_URL"] == "http://hub:8081/hub/api"
+    assert env["JUPYTERHUB_SERVICE_PREFIX"] == "/services/exchange/"
+    assert env["JUPYTERHUB_API_TOKEN"] == services["hub"]["environment"][
+        "COURSE_EXCHANGE_API_TOKEN"]  # the token the hub registers the service with
+    assert "COURSE_BROKER_URL" not in env  # it sends no grading jobs
+    assert exchange["depends_on"]["gradebook"]["condition"] == "service_completed_successfully"
+    assert "/services/exchange/health" in " ".join(exchange["healthcheck"]["test"])
+    published = [name for name, s in services.items() if s.get("ports")]
+    assert published == ["hub"]
+
+
+def test_the_gpu_workers_of_several_courses(tmp_path):
+    services = _config(tmp_path, "compose.yml", "gpu.yml", "courses.yml", "courses-gpu.yml",
+                       COURSES="dl,ml")["services"]
+    for i in range(8):
+        worker = services[f"worker-gpu{i}"]
+        assert worker["command"] == ["sh", "/opt/course/deploy/compose/courses.sh", "course",
+                                     "worker", "--queue", "gpu", "--gpu", str(i)]
+        assert worker["environment"]["COURSE_DB_URL"] == ""
+        assert worker["environment"]["COURSES"] == "dl,ml"
+        assert worker["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] == [
+            str(i)]
+    for name, service in services.items():
+        assert not (service.get("environment") or {}).get("COURSE_DB_URL"), name
+
+
+def test_courses_sh_names_each_course_and_its_formgrader():
+    script = COMPOSE / "courses.sh"
+    env = {"PATH": "/usr/bin:/bin", "COURSES": "dl, ml-2"}
+    done = subprocess.run(["sh", str(script), "python3", "-c", (
+        "import os, sys; print(sys.argv[1:]); print(os.environ['COURSE_EXCHANGE_STAFF_SERVICES'])"
+    )], env=env, capture_output=True, text=True, timeout=30, check=True)
+    args, staff = done.stdout.splitlines()
+    assert args == str(["--course", "/srv/course/dl/course.yml",
+                        "--course", "/srv/course/ml-2/course.yml"])
+    assert staff == "formgrader-dl=dl,formgrader-ml-2=ml-2"
+    for bad in ("", "../etc", "a/b", "-x", "dl,$(id)"):
+        refused = subprocess.run(["sh", str(script), "true"], env={**env, "COURSES": bad},
+                                 capture_output=True, text=True, timeout=30, check=False)
+        assert refused.returncode != 0 and refused.stderr, bad
+
+
+def _courses_hub(tmp_path, monkeypatch, folders: dict[str, str]):
+    """deploy/compose/jupyterhub_config.py with COURSES, its course folders under tmp_path."""
+    from small_courses import course_text
+    from traitlets.config import Config
+
+    for folder, course_id in folders.items():
+        (tmp_path / folder).mkdir()
+        url = f"postgresql+psycopg://gradebook_{folder}@postgres/gradebook_{folder}?passfile=/x"
+        (tmp_path / folder / "course.yml").write_text(course_text(course_id).replace(
+            "assignments:", f"gradebook: {{url: '{url}'}}\nassignments:"))
+    for name, value in {"COURSES": ",".join(folders), "COURSE_DB_URL": "", "COURSE_FILE": "",
+                        "COURSE_HUB_DB_URL": "postgresql+psycopg://course:x@postgres/jupyterhub",
+                        "JUPYTERHUB_COOKIE_SECRET": "ab" * 32, "CONFIGPROXY_AUTH_TOKEN": "t",
+                        "COURSE_SINGLEUSER_IMAGE": "course-singleuser:abc",
+                        "COURSE_NETWORK": "course_users", "COURSE_GPU_DEVICES": "",
+                        "COURSE_HUB_AUTHENTICATOR": "simple",
+                        "COURSE_HUB_PASSWORD": "a-long-password",
+                        "COURSE_EXCHANGE_API_TOKEN": "exchange-token",
+                        "COURSE_BROKER_URL": "amqp://course:x@rabbitmq:5672//"}.items():
+        monkeypatch.setenv(name, value)
+    text = (COMPOSE / "jupyterhub_config.py").read_text()
+    assert 'COURSES_ROOT = "/srv/course"' in text
+    config = tmp_path / "jupyterhub_config.py"
+    config.write_text(text.replace('COURSES_ROOT = "/srv/course"', f'COURSES_ROOT = "{tmp_path}"'))
+    c = Config()
+    runpy.run_path(str(config), init_globals={"get_config": lambda: c})
+    return c
+
+
+def test_the_hub_of_several_courses_routes_to_the_exchange_containers(tmp_path, monkeypatch):
+    c = _courses_hub(tmp_path, monkeypatch, {"dl": "dl", "ml": "ml"})
+    assert c.CourseHub.course_files == [f"{tmp_path}/dl/course.yml", f"{tmp_path}/ml/course.yml"]
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    exchange = services["exchange"]
+    assert exchange["url"] == "http://exchange:8765" and "command" not in exchange
+    assert exchange["api_token"] == "exchange-token"
+    assert {"formgrader-dl", "formgrader-ml", "dashboard-dl", "dashboard-ml"} <= set(services)
+    for name, service in services.items():  # each reads its own course file's gradebook
+        assert "COURSE_DB_URL" not in service.get("environment", {}), name
+    assert services["formgrader-ml"]["environment"]["COURSE_FILE"] == f"{tmp_path}/ml/course.yml"
+    assert c.Spawner.environment["COURSE_EXCHANGE_URL"] == "http://hub:8000/services/exchange/"
+
+
+def test_a_course_folder_must_be_named_by_its_course_id(tmp_path, monkeypatch):
+    """courses.sh names formgrader-<folder> as the exchange's staff service for <folder>: a
+    folder named otherwise would leave its formgrader refused, so the hub does not start."""
+    import pytest
+
+    with pytest.raises(ValueError, match="must be named ml"):
+        _courses_hub(tmp_path, monkeypatch, {"dl": "dl", "ml2": "ml"})

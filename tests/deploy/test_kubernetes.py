@@ -92,6 +92,10 @@ def test_course_manifests_validate_strictly(tmp_path):
     assert sweeper["metadata"]["name"] == "grading-sweep"  # keda.yaml never scales it
     assert sweeper["spec"]["replicas"] == 1  # one deadline sweep, never two
     assert sweeper["spec"]["strategy"] == {"type": "Recreate"}  # not two during a rollout
+    exchange = next(d for d in documents if d["kind"] == "Deployment"
+                    and d["metadata"]["name"] == "exchange")
+    assert exchange["spec"]["replicas"] == 2  # two behind the Service's one address
+    assert exchange["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
 @pytest.fixture

@@ -1,0 +1,245 @@
+"""Each course's own gradebook on the stack's one PostgreSQL server: a database and a role of
+its own, made (or checked) before anything opens them, then ``course upgrade`` of each course.
+
+    python3 deploy/gradebooks.py --course /srv/course/dl/course.yml --course ...
+
+Each course file names its gradebook without a secret:
+
+    gradebook: {url: "postgresql+psycopg://gradebook_dl@postgres:5432/gradebook_dl?passfile=/srv/course/dl/.gradebook.pgpass"}
+
+The password lives in that libpq password file, in the course's own folder, mode 0600 and owned
+by the folder's owner (the course's formgrader runs as that user and reads it; staff of another
+course cannot): written here with a fresh password the first time, and the role's password set
+from it every time (a restored folder keeps working). The role owns its database and nothing
+else; every database of the server is closed to PUBLIC, so a course's role connects to its own
+database only. A URL with the password in it works too (the role gets that password).
+
+The server's superuser comes from ``$COURSE_HUB_DB_URL`` (``course env``), or ``--admin-url``.
+Runs under a PostgreSQL advisory lock: two starting at once (two exchange pods' init containers)
+take turns, and the second finds everything made. Exits 1 when any course failed (after trying
+every course), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# the server's own roles and databases: no course may take them
+RESERVED = {"course", "postgres", "gradebook", "jupyterhub", "template0", "template1",
+            "public", "pg_database_owner"}
+LOCK = 0x636F75727365  # "course": the advisory lock's key
+ADMIN_URL_ENV = "COURSE_HUB_DB_URL"  # course env's URL of the superuser (database jupyterhub)
+
+
+class Refused(ValueError):
+    """A course file whose gradebook this script will not make (the message says why)."""
+
+
+@dataclass(frozen=True)
+class CourseDatabase:
+    course_id: str
+    course_file: Path
+    role: str
+    database: str
+    passfile: Path | None  # None: the password is in the URL
+    url_password: str | None
+
+
+def course_database(course_file: str) -> CourseDatabase | None:
+    """What ``course_file``'s gradebook.url asks for; None for a SQLite gradebook (nothing to
+    make on the server). Refused: a URL that is not one database and role of its own."""
+    from course.coursefile import load_course
+    from course.errors import UserError
+
+    try:
+        course, path = load_course(course_file)
+    except (UserError, OSError) as exc:
+        raise Refused(f"{course_file}: {exc}") from None
+    if not course.gradebook.url:
+        raise Refused(f"{path}: no gradebook.url: on this stack each course names its own "
+                      "PostgreSQL database (deploy/README.md, several courses)")
+    url = make_url(course.gradebook.url)
+    if url.get_backend_name() == "sqlite":
+        return None
+    if url.get_backend_name() != "postgresql":
+        raise Refused(f"{path}: gradebook.url is {url.get_backend_name()}, not PostgreSQL")
+    role, database = url.username or "", url.database or ""
+    for what, name in (("role", role), ("database", database)):
+        if not NAME.fullmatch(name):
+            raise Refused(f"{path}: gradebook.url's {what} {name!r} is not a plain lower-case "
+                          "name (letters, digits, _)")
+        if name in RESERVED:
+            raise Refused(f"{path}: gradebook.url's {what} {name!r} is the server's own: give "
+                          f"the course one of its own (e.g. gradebook_{course.id.replace('-', '_')})")
+    passfile = url.query.get("passfile")
+    if isinstance(passfile, tuple):
+        raise Refused(f"{path}: gradebook.url names passfile twice")
+    if passfile is None and not url.password:
+        raise Refused(f"{path}: gradebook.url has neither ?passfile=FILE nor a password")
+    if passfile is not None and not Path(passfile).is_absolute():
+        raise Refused(f"{path}: gradebook.url's passfile must be an absolute path")
+    return CourseDatabase(course.id, path, role, database,
+                          Path(passfile) if passfile else None,
+                          None if passfile else url.password)
+
+
+def check_distinct(wanted: list[CourseDatabase]) -> None:
+    """No two courses share a role or a database: one course's role would open the other's."""
+    for attribute in ("role", "database"):
+        seen: dict[str, str] = {}
+        for db in wanted:
+            name = getattr(db, attribute)
+            if name in seen:
+                raise Refused(f"courses {seen[name]} and {db.course_id} both name the {attribute} "
+                              f"{name!r}: each course needs its own")
+            seen[name] = db.course_id
+
+
+def password_of(db: CourseDatabase) -> str:
+    """The role's password: the URL's, else the password file's (written now, 0600 and owned by
+    the course folder's owner, when there is none)."""
+    if db.passfile is None:
+        return db.url_password or ""
+    if db.passfile.exists():
+        if db.passfile.stat().st_mode & 0o077:
+            raise Refused(f"{db.passfile}: readable by others (libpq ignores it): chmod 0600")
+        for line in db.passfile.read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) == 5 and fields[2] in ("*", db.database) and fields[3] == db.role:
+                return fields[4]
+        raise Refused(f"{db.passfile} holds no password for {db.role} on {db.database}")
+    password = secrets.token_hex(24)
+    owner = db.course_file.parent.stat()
+    fd = os.open(db.passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"*:*:{db.database}:{db.role}:{password}\n")
+    os.chown(db.passfile, owner.st_uid, owner.st_gid)
+    return password
+
+
+def make_database(admin: psycopg.Connection, db: CourseDatabase, password: str) -> str:
+    """The role (login, nothing more) and its database, closed to every other role."""
+    role, database = sql.Identifier(db.role), sql.Identifier(db.database)
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db.role,)).fetchone()
+    if not exists:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    # every time: no privilege the role may have been given by hand, the password of the file
+    admin.execute(sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                          "NOREPLICATION NOBYPASSRLS PASSWORD {}").format(
+        role, sql.Literal(password)))
+    made = admin.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                         (db.database,)).fetchone()
+    if made is None:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))
+    elif made[0] != db.role:
+        raise Refused(f"database {db.database} belongs to {made[0]}, not {db.role}: another "
+                      "course's, or made by hand")
+    admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+    return "created" if made is None else "checked"
+
+
+def close_to_public(admin: psycopg.Connection) -> None:
+    """No role connects to a database it was not given (PostgreSQL lets PUBLIC connect to any
+    database by default): the server's own ones and every course's."""
+    names = admin.execute("SELECT datname FROM pg_database WHERE NOT datistemplate").fetchall()
+    for (name,) in names:
+        admin.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+            sql.Identifier(name)))
+
+
+def connect_admin(url: str, wait_s: float) -> psycopg.Connection:
+    parsed = make_url(url).set(drivername="postgresql", database="postgres")
+    conninfo = parsed.render_as_string(hide_password=False)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise
+            print(f"waiting for PostgreSQL: {str(exc).strip()}", flush=True)
+            time.sleep(1)
+
+
+def upgrade(course_file: Path) -> subprocess.CompletedProcess:
+    """``course upgrade`` of one course, with its own gradebook.url: never $COURSE_DB_URL (one
+    database for every course) nor the superuser's URL."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("COURSE_DB_URL", ADMIN_URL_ENV, "POSTGRES_PASSWORD")}
+    return subprocess.run([sys.executable, "-m", "commands.main", "upgrade", "--course",
+                           str(course_file)], env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
+
+
+def provision(admin_url: str, course_files: list[str], *, wait_s: float = 90) -> bool:
+    """Make and migrate every course's gradebook; True when all of them are done."""
+    wanted: list[CourseDatabase] = []
+    sqlite: list[Path] = []
+    for file in course_files:
+        db = course_database(file)
+        if db is None:
+            sqlite.append(Path(file))
+        else:
+            wanted.append(db)
+    check_distinct(wanted)
+    ok = True
+    with connect_admin(admin_url, wait_s) as admin:
+        admin.execute("SELECT pg_advisory_lock(%s)", (LOCK,))  # released when it disconnects
+        close_to_public(admin)
+        for db in wanted:
+            try:
+                done = make_database(admin, db, password_of(db))
+                print(f"{db.course_id}: database {db.database}, role {db.role} ({done})",
+                      flush=True)
+            except (Refused, OSError, psycopg.Error) as exc:
+                print(f"{db.course_id}: FAILED: {exc}", flush=True)
+                ok = False
+                continue
+            ok = _upgraded(db.course_id, db.course_file) and ok
+        for file in sqlite:
+            ok = _upgraded(str(file), Path(file)) and ok
+    return ok
+
+
+def _upgraded(label: str, course_file: Path) -> bool:
+    done = upgrade(course_file)
+    for line in (done.stdout + done.stderr).strip().splitlines():
+        print(f"{label}: {line}", flush=True)
+    if done.returncode != 0:
+        print(f"{label}: FAILED: course upgrade exited {done.returncode}", flush=True)
+    return done.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--course", action="append", required=True, metavar="FILE",
+                        help="a course file; repeat it for each course of the stack")
+    parser.add_argument("--admin-url", help=f"the superuser's URL (default: ${ADMIN_URL_ENV})")
+    args = parser.parse_args(argv)
+    admin_url = args.admin_url or os.environ.get(ADMIN_URL_ENV)
+    if not admin_url:
+        print(f"error: no superuser URL: set ${ADMIN_URL_ENV} (course env) or --admin-url",
+              file=sys.stderr)
+        return 2
+    try:
+        return 0 if provision(admin_url, args.course) else 1
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
