@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -63,7 +62,7 @@ class AssignmentCheck:
     release_score: float
     mutants: list[MutantCheck]
     deterministic: bool
-    seconds: float  # wall time per graded submission
+    seconds: float  # wall time of one submission graded as in grading (the reference's)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     alternatives: list[AlternativeCheck] = field(default_factory=list)
@@ -151,21 +150,18 @@ def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) ->
               "data_dir": data if data.is_dir() else None, "options": options}
     max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in source.cells
                     if c.metadata.get("nbgrader", {}).get("grade"))
-    started, graded = time.monotonic(), 0
 
     with_tests = {**kwargs, "options": dataclasses.replace(options, run_test_cells=True)}
 
     def grade(nb, visible_tests=True):
         """Grade ``nb``; with ``visible_tests`` its visible test cells run too, in order."""
-        nonlocal graded
-        graded += 1
         result = grade_notebook(nb, **(with_tests if visible_tests else kwargs))
         return _cell_scores(nb, result), result
 
     ref_cells, ref_result = grade(reference)
     # graded again as in real grading (test cells skipped): the same scores also show that
     # running the visible tests first changes nothing the graders see
-    again_cells, _ = grade(reference, visible_tests=False)
+    again_cells, again_result = grade(reference, visible_tests=False)
     release_cells, _ = grade(released, visible_tests=False)
     warnings, problems = split_problems(ref_result)
     if ref_result.notebook_error:
@@ -200,7 +196,7 @@ def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) ->
         alternatives.append(AlternativeCheck(path.stem, sum(cells.values()), not lost, lost))
     return AssignmentCheck(
         folder.name, sum(ref_cells.values()), max_score, sum(release_cells.values()), mutants,
-        ref_cells == again_cells, (time.monotonic() - started) / graded, problems, warnings,
+        ref_cells == again_cells, again_result.seconds, problems, warnings,
         alternatives)
 
 
