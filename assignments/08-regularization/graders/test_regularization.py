@@ -4,11 +4,15 @@ Dropout is random, so its forward pass is graded on properties that any correct 
 (fraction dropped, scale of the kept units, the seed makes it reproducible, identity at test
 time) with large arrays and tolerances of several standard deviations; the backward passes
 are gradient-checked through the proxy; batch norm and early stopping are compared with the
-reference below.
+reference below. The training loop of (f) is replayed step by step with the notebook's network
+and Adam, and must make a network that overfits better on validation data.
 """
+
+import itertools
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from autograder.checks import assert_close, gradient_check
 
@@ -48,7 +52,7 @@ def forward_out(result, name):
 
 
 @pytest.mark.cell("test_dropout_forward")
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_dropout_drops_a_fraction_p_and_scales(submission):
     rng = np.random.default_rng(101)
     x = rng.uniform(0.5, 2.0, size=(250, 400))  # no zeros: a zero in out means dropped
@@ -78,7 +82,7 @@ def test_dropout_drops_a_fraction_p_and_scales(submission):
 
 
 @pytest.mark.cell("test_dropout_forward")
-@pytest.mark.points(0.5)
+@pytest.mark.points(0.25)
 def test_dropout_seed_gives_reproducible_masks(submission):
     x = np.random.default_rng(102).uniform(0.5, 2.0, size=(40, 50))
     first = forward_out(submission.dropout_forward(x, 0.5, True, 21), "dropout_forward")
@@ -93,7 +97,7 @@ def test_dropout_seed_gives_reproducible_masks(submission):
 
 
 @pytest.mark.cell("test_dropout_forward")
-@pytest.mark.points(0.5)
+@pytest.mark.points(0.25)
 def test_dropout_is_identity_at_test_time(submission):
     x = np.random.default_rng(103).normal(size=(30, 20))
     # the points come with a training mode that drops: the identity everywhere is no dropout
@@ -154,7 +158,7 @@ def bn_forward(submission, *args, **kwargs):
 
 
 @pytest.mark.cell("test_batchnorm_forward")
-@pytest.mark.points(1)
+@pytest.mark.points(0.75)
 def test_batchnorm_train_output(submission):
     rng = np.random.default_rng(201)
     for n, d in [(16, 5), (3, 2), (40, 1)]:
@@ -176,7 +180,7 @@ def test_batchnorm_train_output(submission):
 
 
 @pytest.mark.cell("test_batchnorm_forward")
-@pytest.mark.points(0.75)
+@pytest.mark.points(0.5)
 def test_batchnorm_running_averages(submission):
     rng = np.random.default_rng(202)
     d = 4
@@ -195,7 +199,7 @@ def test_batchnorm_running_averages(submission):
 
 
 @pytest.mark.cell("test_batchnorm_forward")
-@pytest.mark.points(0.75)
+@pytest.mark.points(0.5)
 def test_batchnorm_test_mode_uses_running_averages(submission):
     rng = np.random.default_rng(203)
     d = 3
@@ -213,7 +217,7 @@ def test_batchnorm_test_mode_uses_running_averages(submission):
 
 
 @pytest.mark.cell("test_batchnorm_forward")
-@pytest.mark.points(0.5)
+@pytest.mark.points(0.25)
 def test_batchnorm_leaves_the_callers_arrays_unchanged(submission):
     # "Return the running averages instead of changing the arrays in place": the arrays given
     # are the caller's own, in the notebook's process, and are read back after the call
@@ -335,3 +339,218 @@ def test_early_stopping_edge_cases(submission):
     check_early_stopping(submission, [1.0, 2.0, 3.0, 4.0], patience=10)  # patience too long
     check_early_stopping(submission, [1.0, 2.0, 3.0, 4.0, 5.0], patience=4)
     check_early_stopping(submission, [4.0, 3.0, 3.5, 2.0, 2.5, 2.6, 1.0], patience=3)
+
+
+# --- (f) training with dropout and early stopping ------------------------------------------------
+# The loop is replayed here with the notebook's network and Adam written out again (the given cell
+# is fixed), so fit is graded on its loop alone; with dropout, the training losses and gradients
+# come from the notebook's mlp_loss, which runs the student's dropout with the seed of each step.
+
+PARAM_KEYS = ["W1", "W2", "b1", "b2"]
+INDEX_MEANS = {"W1": "(input, hidden unit)", "b1": "(hidden unit)", "W2": "(hidden unit, class)",
+               "b2": "(class)"}
+
+
+def load_digits():
+    """scikit-learn's bundled digits, read from its data file (importing scikit-learn costs a
+    second of CPU per graded submission), pixels scaled to [0, 1] as in the notebook."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if path.exists():
+        data = np.loadtxt(path, delimiter=",")
+        return data[:, :-1] / 16.0, data[:, -1].astype(int)
+    from sklearn.datasets import load_digits as sklearn_digits  # the file moved: the slow way
+
+    digits = sklearn_digits()
+    return digits.data / 16.0, digits.target
+
+
+def digit_split(seed, n_train=100, n_val=300):
+    """Another split than the notebook's: few training examples, so the network overfits."""
+    X, y = load_digits()
+    order = np.random.default_rng(seed).permutation(len(y))
+    train, val = order[:n_train], order[n_train:n_train + n_val]
+    return X[train], y[train], X[val], y[val]
+
+
+def ref_init_mlp(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    params = {}
+    for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
+        params[f"W{layer}"] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+        params[f"b{layer}"] = np.zeros(fan_out)
+    return params
+
+
+def ref_mlp_loss(params, X, y):
+    """The notebook's mlp_loss without dropout: (loss, grads)."""
+    n = len(X)
+    Z1 = X @ params["W1"] + params["b1"]
+    H = np.maximum(Z1, 0.0)
+    logits = H @ params["W2"] + params["b2"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    dlogits = np.exp(log_probs)
+    dlogits[np.arange(n), y] -= 1.0
+    dlogits /= n
+    dZ1 = (dlogits @ params["W2"].T) * (Z1 > 0)
+    return float(-np.mean(log_probs[np.arange(n), y])), {
+        "W1": X.T @ dZ1, "b1": dZ1.sum(axis=0), "W2": H.T @ dlogits, "b2": dlogits.sum(axis=0)}
+
+
+def ref_adam(w, dw, config):
+    config = dict(config)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    t = config.get("t", 0) + 1
+    m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * dw
+    v = b2 * config.get("v", np.zeros_like(w)) + (1 - b2) * dw ** 2
+    config.update(m=m, v=v, t=t)
+    return w - config["learning_rate"] * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps), \
+        config
+
+
+def ref_fit(X_train, y_train, X_val, y_val, hidden, steps, lr, patience, seed, train_loss=None):
+    """The loop of the notebook; train_loss(params, i) gives (loss, grads) of step i (default:
+    no dropout). Returns (returned params, train losses, val losses, best step)."""
+    # small matrices: several BLAS threads are slower than one, by far on a busy machine
+    with threadpool_limits(1):
+        return _ref_fit(X_train, y_train, X_val, y_val, hidden, steps, lr, patience, seed,
+                        train_loss)
+
+
+def _ref_fit(X_train, y_train, X_val, y_val, hidden, steps, lr, patience, seed, train_loss):
+    train_loss = train_loss or (lambda params, _i: ref_mlp_loss(params, X_train, y_train))
+    params = ref_init_mlp([X_train.shape[1], hidden, 10], seed)
+    configs = {key: {"learning_rate": lr} for key in params}
+    losses, val_losses, best, best_params, best_step, wait = [], [], np.inf, params, 0, 0
+    for i in range(steps):
+        loss, grads = train_loss(params, i)
+        val_loss = ref_mlp_loss(params, X_val, y_val)[0]
+        losses.append(loss)
+        val_losses.append(val_loss)
+        if patience is not None:
+            if val_loss < best:
+                best, best_params, best_step, wait = val_loss, dict(params), i, 0
+            else:
+                wait += 1
+                if wait >= patience:
+                    break
+        for key in params:
+            params[key], configs[key] = ref_adam(params[key], grads[key], configs[key])
+    return (best_params if patience is not None else params), losses, val_losses, best_step
+
+
+def student_fit(submission, *args, **kwargs):
+    result = submission.fit(*args, **kwargs)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, \
+        "fit must return a pair (params, history)"
+    params, history = result
+    assert isinstance(history, dict) and {"train", "val"} <= set(history), \
+        'fit must return a history dict with the lists "train" and "val"'
+    assert isinstance(params, dict) and sorted(params) == PARAM_KEYS, \
+        f"fit must return the parameters as a dict with the keys {PARAM_KEYS}"
+    train, val = (np.asarray(history[key], dtype=float).ravel() for key in ("train", "val"))
+    assert len(train) == len(val), (f'history["train"] has {len(train)} losses, history["val"] '
+                                    f"{len(val)}: one of each per step")
+    return {key: np.asarray(value, dtype=float) for key, value in params.items()}, train, val
+
+
+def compare_fit(submission, case, expected, what):
+    params, train, val = student_fit(submission, *case["data"], **case["kwargs"])
+    exp_params, exp_train, exp_val, _best = expected
+    assert len(val) == len(exp_val), (
+        f"{what}: {len(val)} losses recorded, expected {len(exp_val)} (one per step, measured "
+        "before its update; with early stopping, up to the step after which training stops)")
+    assert_close(train, exp_train, rtol=1e-6, atol=1e-9,
+                 what=f'{what}: history["train"] (index: the step; the loss before its update)')
+    assert_close(val, exp_val, rtol=1e-6, atol=1e-9,
+                 what=f'{what}: history["val"] (index: the step; the loss before its update)')
+    for key in PARAM_KEYS:
+        assert_close(params[key], exp_params[key], rtol=1e-5, atol=1e-8,
+                     what=f"{what}: the returned {key} {INDEX_MEANS[key]}")
+
+
+def small_case(seed, **kwargs):
+    rng = np.random.default_rng(seed)
+    X, X_val = rng.normal(size=(24, 7)), rng.normal(size=(15, 7))
+    data = (X, rng.integers(0, 10, size=24), X_val, rng.integers(0, 10, size=15))
+    return {"data": data, "kwargs": {"hidden": 6, "steps": 7, "lr": 0.05, "seed": seed, **kwargs}}
+
+
+def expected_of(case, train_loss=None):
+    kw = case["kwargs"]
+    return ref_fit(*case["data"], kw["hidden"], kw["steps"], kw["lr"], kw.get("patience"),
+                   kw["seed"], train_loss)
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(0.5)
+def test_fit_records_the_losses_before_each_update(submission):
+    for seed, lr in [(501, 0.05), (502, 0.0)]:
+        case = small_case(seed, lr=lr)
+        compare_fit(submission, case, expected_of(case),
+                    f"fit without dropout or early stopping (7 steps, lr {lr}, seed {seed})")
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(0.25)
+def test_fit_dropout_masks_follow_the_seed(submission):
+    # the training losses and gradients of the notebook's mlp_loss with the student's dropout,
+    # step i with the mask of seed + i
+    case = small_case(511, drop_p=0.4)
+    X, y = case["data"][:2]
+
+    def train_loss(params, i):
+        loss, grads = submission.mlp_loss(params, X, y, 0.4, True, 511 + i)
+        return float(loss), {key: np.asarray(value, dtype=float) for key, value in grads.items()}
+
+    compare_fit(submission, case, expected_of(case, train_loss),
+                "fit with drop_p 0.4, seed 511 (step i uses the dropout mask of seed + i; the "
+                "validation loss is measured without dropout)")
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(0.75)
+def test_fit_early_stopping_restores_the_best_step(submission):
+    data = digit_split(521)
+    for patience, seed in [(3, 2), (8, 5)]:
+        case = {"data": data, "kwargs": {"hidden": 32, "steps": 150, "lr": 0.02, "seed": seed,
+                                         "patience": patience}}
+        expected = expected_of(case)
+        assert len(expected[2]) < 150, "grader: the case must stop early"
+        compare_fit(submission, case, expected,
+                    f"fit with early stopping (patience {patience}, seed {seed}; the lowest "
+                    f"validation loss is at step {expected[3]})")
+    # with dropout: the stop and the restored step follow the rule of (e) on the recorded losses
+    params, _train, val = student_fit(submission, *data, hidden=32, steps=150, lr=0.02,
+                                      drop_p=0.5, patience=6, seed=7)
+    stop, best = ref_early_stopping(list(val), 6)
+    assert stop == len(val) - 1 and len(val) < 150, (
+        f"fit with drop_p 0.5 and patience 6: the lowest validation loss is at step {best}, so "
+        f"training stops after step {best + 6}; {len(val)} losses were recorded")
+    restored = ref_mlp_loss(params, data[2], data[3])[0]
+    assert_close(restored, val[best], rtol=1e-6,
+                 what=f"fit with drop_p 0.5 and patience 6: validation loss of the returned "
+                      f"parameters (those of step {best}, the best)")
+
+
+@pytest.mark.cell("test_fit")
+@pytest.mark.points(0.5)
+def test_fit_regularization_helps_a_network_that_overfits(submission):
+    X_train, y_train, X_val, y_val = digit_split(531)
+    losses = {}
+    for name, kwargs in [("without regularization", {}),
+                         ("with dropout 0.5 and early stopping (patience 10)",
+                          {"drop_p": 0.5, "patience": 10})]:
+        params, _train, _val = student_fit(submission, X_train, y_train, X_val, y_val, seed=3,
+                                           **kwargs)
+        losses[name] = ref_mlp_loss(params, X_val, y_val)[0]
+    (plain, plain_loss), (regularized, reg_loss) = losses.items()
+    # the reference: 0.41 without, 0.32 with (a network of 128 units on 100 digits overfits)
+    assert reg_loss < plain_loss - 0.02, (
+        f"fit (default hyperparameters, seed 3) on another split of the digits, 100 to train on: "
+        f"validation loss {plain_loss:.3f} {plain}, {reg_loss:.3f} {regularized}; "
+        "regularization should help a network that overfits")
