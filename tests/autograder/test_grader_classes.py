@@ -13,6 +13,8 @@ spec's details do not matter (lr 0, one full batch): now also reproduced exactly
 Class 5: leakage through a channel the leakage test left alone (a district only the test rows
 have). Class 6: a bias under an error threshold, made to dominate (a series with a strong
 trend). Class 8: a random procedure whose generator the spec fixes, replayed draw by draw.
+Class 3: the extremes of a function's derivative or other half (saturated LSTM gates, very
+negative logits), not only of the function.
 ``course check-graders`` runs every mutant against the reference (tests/autograder/test_check_graders.py).
 """
 
@@ -82,7 +84,6 @@ MUTANTS = {
     ("10-cnn", "conv_forward_out_like_x"): (1, ["test_conv_forward_matches_definition"], "integer"),
     ("10-cnn", "conv_backward_grads_like_inputs"):
         (1, ["test_conv_backward_dx", "test_conv_backward_dw"], "int64"),
-    ("10-cnn", "pool_backward_dx_like_x"): (1, ["test_pool_backward_ties"], "int64"),
     ("10-cnn", "prepare_divides_by_batch_max"):
         (2, ["test_prepare_images_and_architecture"], "not by the batch's maximum"),
     ("10-cnn", "prepare_min_max_of_batch"):
@@ -98,8 +99,17 @@ MUTANTS = {
     ("11-lstm-timeseries", "forecast_same_as_last_month"):
         (9, ["test_forecast_uses_only_the_past_and_training_statistics", "test_forecast_accuracy"],
          "ppm"),
-    ("12-char-lstm", "temperature_clips_probs_in_place"):
+    ("11-lstm-timeseries", "forward_h_like_x"): (1, ["test_sequence_forward"], "integer x"),
+    ("11-lstm-timeseries", "backward_sigmoid_derivative_from_exp"):
+        (3, ["test_step_backward_saturated_gates"], "saturated gates"),
+    ("12-char-lstm", "temperature_divides_logits_in_place"):
         (7, ["test_apply_temperature"], "must not change"),
+    ("12-char-lstm", "temperature_keeps_int_dtype"):
+        (1, ["test_apply_temperature"], "integer logits"),
+    ("12-char-lstm", "temperature_shifts_only_positive_logits"):
+        (3, ["test_apply_temperature"], "very negative logits"),
+    ("12-char-lstm", "train_batch_32"):
+        (4, ["test_train_char_model_uses_its_arguments"], "batches of 64"),
     ("12-char-lstm", "sample_global_numpy_rng"):
         (8, ["test_sample_text_shape_and_seed"], "rng.choice(len(vocab)"),
     ("12-char-lstm", "sample_multinomial"):
@@ -140,7 +150,7 @@ def test_each_class_has_a_mutant_in_each_assignment_it_applies_to():
         assert spec["description"] and spec["cells"] and spec["must_fail"], name
         assert tests
         classes.setdefault(cls, set()).add(assignment)
-    assert classes[1] == set(NUMPY_ASSIGNMENTS) | {"09-keras-tabular", "10-cnn"}
+    assert classes[1] == set(NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS)
     assert classes[7] == set(NUMPY_ASSIGNMENTS + KERAS_ASSIGNMENTS) - {"01-numpy"}
     assert {"09-keras-tabular"} <= classes[5] and {"11-lstm-timeseries"} <= classes[6]
     assert {"12-char-lstm"} <= classes[8]

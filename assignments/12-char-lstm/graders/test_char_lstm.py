@@ -18,6 +18,16 @@ TRAIN_TIMEOUT = 150  # s for one training run through the proxy (CPU, other jobs
 SEED_TEXT = "the keeper climbed the steps and lit the lamp"
 
 
+def log_softmax(logits):
+    logits = np.asarray(logits, dtype=float)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits):
+    return np.exp(log_softmax(logits))
+
+
 def windows(ids, seq_len, step):
     starts = np.arange(0, len(ids) - seq_len, step)
     index = starts[:, None] + np.arange(seq_len)[None, :]
@@ -91,10 +101,22 @@ def test_char_model_outputs(submission):
     submission.seed(0)
     model = submission.build_char_model(V, E, H)
     assert model.compiled, "build_char_model must compile the model (model.compile(...))"
-    probs = model.predict_on_batch(np.random.default_rng(0).integers(0, V, size=(3, 7)))
-    assert_array(probs, shape=(3, 7, V), what=f"output for a batch (3, 7) with vocab_size {V}")
-    assert_close(probs.sum(axis=-1), np.ones((3, 7)), atol=1e-4,
-                 what="sum of the output probabilities over the vocabulary")
+    X = np.random.default_rng(0).integers(0, V, size=(3, 7))
+    logits = model.predict_on_batch(X)
+    assert_array(logits, shape=(3, 7, V), what=f"output for a batch (3, 7) with vocab_size {V}")
+    logits = np.asarray(logits, dtype=float)
+    sums = logits.sum(axis=-1)
+    assert not (np.all(logits >= 0) and np.allclose(sums, 1.0, atol=1e-3)), (
+        "build_char_model outputs probabilities (they sum to 1 at every position): the model "
+        "must output logits, a Dense layer without activation")
+    # the compiled loss is the cross-entropy of softmax(logits) (from_logits=True)
+    Y = np.random.default_rng(1).integers(0, V, size=(3, 7))
+    expected_loss = float(-np.mean(np.take_along_axis(log_softmax(logits), Y[..., None], -1)))
+    compiled_loss = float(np.ravel(model.evaluate(X, Y, verbose=0))[0])
+    assert abs(compiled_loss - expected_loss) <= 1e-3 * expected_loss, (
+        f"the compiled loss of build_char_model({V}, {E}, {H}) is {compiled_loss:.4f} where the "
+        f"cross-entropy of softmax(logits) is {expected_loss:.4f}: compile with "
+        "keras.losses.SparseCategoricalCrossentropy(from_logits=True)")
     expected = V * E + 4 * (H * (E + H) + H) + (H * V + V)
     params = model.count_params()
     assert params == expected, (
@@ -134,12 +156,12 @@ def test_char_model_learns(submission):
         submission.seed(seed)
         model = submission.train_char_model(train_ids, len(VOCAB), seq_len=SEQ_LEN, step=8,
                                             epochs=8, timeout=TRAIN_TIMEOUT)
-        probs = model.predict_on_batch(X_val.astype(np.int32))
-        assert_array(probs, shape=(*X_val.shape, len(VOCAB)),
+        logits = model.predict_on_batch(X_val.astype(np.int32))
+        assert_array(logits, shape=(*X_val.shape, len(VOCAB)),
                      what="the trained model's output for the validation windows")
-        p_true = np.take_along_axis(np.asarray(probs, dtype=float), Y_val[..., None], -1)
-        loss = float(-np.mean(np.log(p_true + 1e-12)))
-        accuracy = float(np.mean(np.argmax(probs, axis=-1) == Y_val))
+        log_p = log_softmax(logits)
+        loss = float(-np.mean(np.take_along_axis(log_p, Y_val[..., None], -1)))
+        accuracy = float(np.mean(np.argmax(log_p, axis=-1) == Y_val))
         results.append(f"loss {loss:.3f}, accuracy {accuracy:.3f}")
         return loss < MAX_VAL_LOSS and accuracy > MIN_VAL_ACCURACY
 
@@ -157,21 +179,28 @@ def test_char_model_learns(submission):
 def test_apply_temperature(submission):
     rng = np.random.default_rng(1400)
     for V, T in [(5, 1.0), (10, 0.5), (34, 2.0), (34, 0.3)]:
-        p = rng.dirichlet(np.ones(V))
-        p[0] = 0.0  # a character the model rules out: clipped before the log
-        p /= p.sum()
-        expected = p ** (1 / T) / np.sum(p ** (1 / T))
-        remote_p = submission.remote(p)  # the caller's array, read back below
-        assert_close(submission.apply_temperature(remote_p, T), expected, rtol=1e-6, atol=1e-12,
-                     what=f"apply_temperature(probs of {V} characters, {T})")
-        assert_close(submission.fetch(remote_p), p, rtol=0, atol=0,
-                     what="probs after apply_temperature (must not change: clip a copy)")
-    # tiny temperature: probs ** (1 / T) underflows; a log-space softmax does not
-    assert_close(submission.apply_temperature(np.full(50, 0.02), 0.002), np.full(50, 0.02),
-                 what="apply_temperature(uniform over 50, 0.002) (compute it in log space)")
-    p = np.array([0.1, 0.45, 0.05, 0.4])
-    assert_close(submission.apply_temperature(p, 0.001), [0.0, 1.0, 0.0, 0.0], atol=1e-12,
-                 what="apply_temperature(probs, 0.001) (the most probable character)")
+        z = rng.normal(scale=3.0, size=V)
+        remote_z = submission.remote(z)  # the caller's array, read back below
+        assert_close(submission.apply_temperature(remote_z, T), softmax(z / T), rtol=1e-6,
+                     atol=1e-12, what=f"apply_temperature(logits of {V} characters, {T})")
+        assert_close(submission.fetch(remote_z), z, rtol=0, atol=0,
+                     what="logits after apply_temperature (must not change: divide a copy)")
+    # class 1: integer logits (the spec allows them)
+    z = np.array([3, -1, 0, 2, 5])
+    assert_close(submission.apply_temperature(z, 2.0), softmax(z / 2.0), rtol=1e-6, atol=1e-12,
+                 what="apply_temperature(integer logits [3, -1, 0, 2, 5], 2.0)")
+    # class 3, both ends: np.exp overflows for large logits / T and underflows for very
+    # negative ones; a stable softmax (the maximum subtracted) is right at both
+    assert_close(submission.apply_temperature(np.full(50, 2.5), 0.002), np.full(50, 0.02),
+                 what="apply_temperature(50 equal logits of 2.5, 0.002) (subtract the maximum "
+                      "before np.exp)")
+    z = np.array([0.3, 2.0, -0.5, 1.9])
+    assert_close(submission.apply_temperature(z, 0.001), [0.0, 1.0, 0.0, 0.0], atol=1e-12,
+                 what="apply_temperature(logits, 0.001) (the largest logit)")
+    z = -800.0 + np.array([0.0, -1.0, 1.5, 0.5])
+    assert_close(submission.apply_temperature(z, 0.8), softmax(z / 0.8), rtol=1e-6, atol=1e-12,
+                 what="apply_temperature(logits near -800, 0.8) (very negative logits: subtract "
+                      "the maximum before np.exp, whatever its sign)")
 
 
 def sampling_model(submission, seed):
@@ -182,15 +211,15 @@ def sampling_model(submission, seed):
     model = keras.Sequential([keras.Input(shape=(None,), dtype="int32"),
                               keras.layers.Embedding(len(VOCAB), 16),
                               keras.layers.LSTM(64, return_sequences=True),
-                              keras.layers.Dense(len(VOCAB), activation="softmax")])
+                              keras.layers.Dense(len(VOCAB))])  # logits
     rng = np.random.default_rng(seed)
     model.set_weights([rng.normal(scale=1.0, size=np.shape(w)).astype(np.float32)
                        for w in model.get_weights()])
     return model
 
 
-def next_probs(model, ids, start, length, window):
-    """The model's next-character distributions for generated characters start..start+length-1
+def next_logits(model, ids, start, length, window):
+    """The model's next-character logits for generated characters start..start+length-1
     of the id array ``ids``: each from the (at most) ``window`` ids before it."""
     # (few context lengths: each new input length costs the model a retrace)
     contexts = [ids[max(0, start + k - window):start + k] for k in range(length)]
@@ -206,16 +235,15 @@ def check_exact_draws(submission, model, seed_text, text, window, temperature, s
     rng.choice(len(vocab), p=p_T) per character, so the text is known exactly given the model.
     Each step is reproduced from the student's own text before it (one mismatch is named)."""
     ids = np.array([VOCAB.index(ch) for ch in seed_text + text])
-    probs = next_probs(model, ids, len(seed_text), len(text), window)
+    logits = next_logits(model, ids, len(seed_text), len(text), window)
     rng = np.random.default_rng(seed)
-    for k, p in enumerate(probs):
-        weights = np.exp((np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(p.max(), 1e-300)))
-                         / temperature)
-        expected = VOCAB[int(rng.choice(len(VOCAB), p=weights / weights.sum()))]
+    for k, z in enumerate(logits):
+        p = softmax(z)
+        expected = VOCAB[int(rng.choice(len(VOCAB), p=softmax(z / temperature)))]
         assert text[k] == expected, (
             f"sample_text(..., temperature={temperature}, window={window}, seed={seed}): "
             f"generated character {k} is {text[k]!r}, but rng = np.random.default_rng({seed}) "
-            f"drawing with rng.choice(len(vocab), p=apply_temperature(probs, {temperature})) at "
+            f"drawing with rng.choice(len(vocab), p=apply_temperature(logits, {temperature})) at "
             f"each step gives {expected!r} (probability {p[VOCAB.index(text[k])]:.3f} of "
             f"{text[k]!r} before the temperature): one draw per character, from the "
             "distribution at the last position, re-weighted by the temperature")
@@ -259,7 +287,7 @@ def test_sample_text_low_temperature_is_greedy(submission):
             f"sample_text(..., length={length}) must return {length} characters"
         ids = np.array([VOCAB.index(ch) for ch in seed_text + text])
         start = len(seed_text)
-        probs = next_probs(model, ids, start, length, window)
+        probs = softmax(next_logits(model, ids, start, length, window))
         chosen = probs[np.arange(length), ids[start:]]
         worst = int(np.argmin(chosen / probs.max(axis=1)))
         assert np.all(chosen >= 0.9 * probs.max(axis=1)), (
