@@ -1,15 +1,22 @@
 """A deadline spike against the running exchange: 300 submissions from 100 students in 60 s.
 
     .venv/bin/python benchmarks/exchange_spike.py [--submissions 300] [--students 100]
-                                                   [--window 60] [--workers 32]
+                                                   [--window 60] [--workers 32] [--baseline]
 
 Starts a real JupyterHub on 127.0.0.1 (local spawner, the exchange as its managed service) with
 a course of N students, gives each a JupyterHub token, then sends the submissions on a schedule
 that thickens towards the deadline (arrival density grows linearly over the window), each as
 its own HTTP request with the student's token, as a user server would. Prints p50/p95/p99/max
-latency (upload to receipt), throughput, and checks that every acknowledged submission is in
-the gradebook with its SHA-256 and stored files. Not a timed test: tests/course/
-test_exchange_hub.py runs a shorter window with the same driver.
+latency (upload to receipt), throughput, the exchange process's own CPU seconds (from
+/proc/<pid>/stat: every thread, not the client's) per acknowledged submission, the load average
+around the run, and checks that every acknowledged submission is in the gradebook with its
+SHA-256 and stored files. Not a timed test: tests/exchange/test_exchange_hub.py runs a shorter
+window with the same driver.
+
+``--baseline``: in the same run, the same uploads (same students and tokens, same arrival
+schedule, same client) also go to a minimal tornado handler in a process of its own (no auth,
+no gradebook: it decodes the files, writes them and fsyncs once per hand-in), and
+``cost_ratio`` is the exchange's CPU seconds per acknowledged hand-in over the handler's.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -135,13 +144,152 @@ def check_stored(course_root: Path, receipts: list[dict]) -> list[str]:
     return problems
 
 
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far, all its threads (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime
+
+
+def server_latencies(log: Path, path_prefix: str, since: int = 0) -> dict:
+    """p50/p95/p99 of the 201 hand-ins in a tornado access log (request start to reply, as the
+    server saw it: without the client's own queueing on these shared cores), from byte
+    ``since`` on."""
+    import re
+
+    pattern = re.compile(rf"201 POST {re.escape(path_prefix)}\S*/submissions/\S+ \(.*?\) "
+                         r"([\d.]+)ms")
+    with open(log, "rb") as handle:
+        handle.seek(since)
+        times = sorted(float(m.group(1)) for m in pattern.finditer(handle.read().decode(
+            errors="replace")))
+    if not times:
+        return {"server_replies": 0}
+    def at(q):
+        return round(times[min(len(times) - 1, max(0, round(q / 100 * len(times)) - 1))], 1)
+    return {"server_replies": len(times), "server_p50_ms": at(50), "server_p95_ms": at(95),
+            "server_p99_ms": at(99)}
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def measured(pid: int, send) -> tuple[Spike, dict]:
+    """``send()`` (a spike) with the CPU seconds process ``pid`` spent meanwhile and the load
+    average before and after."""
+    load_before, (user_before, system_before) = load_average(), process_cpu_seconds(pid)
+    spike = send()
+    user, system = process_cpu_seconds(pid)
+    user, system = user - user_before, system - system_before
+    cpu, acked = user + system, len(spike.receipts)
+    return spike, {"cpu_s": round(cpu, 2), "cpu_user_s": round(user, 2),
+                   "cpu_system_s": round(system, 2),
+                   "cpu_ms_per_ack": round(1000 * cpu / acked, 3) if acked else None,
+                   "load_before": load_before, "load_after": load_average()}
+
+
+# -- the baseline: the least a hand-in can cost (decode, write, one fsync), nothing checked ----
+def serve_baseline(folder: Path, port: int) -> None:
+    """A minimal tornado app for the spike's uploads: no auth, no gradebook, no checks; each
+    hand-in's files are decoded, written into a folder of their own and fsynced once."""
+    import asyncio
+    import hashlib
+    import itertools
+    import logging
+
+    from tornado import web
+
+    logging.basicConfig(filename=folder.parent / "baseline.log", level=logging.INFO)
+
+    counter = itertools.count()
+
+    class Upload(web.RequestHandler):
+        def post(self, course_id, assignment_id):
+            files = {name: base64.b64decode(text)
+                     for name, text in json.loads(self.request.body)["files"].items()}
+            target = folder / f"{next(counter):06d}"
+            target.mkdir()
+            for name, content in files.items():
+                fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                try:
+                    os.write(fd, content)
+                    if name == max(files):  # one fsync per hand-in
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+            self.set_status(201)
+            self.finish({"folder": target.name, "sha256": hashlib.sha256(
+                b"".join(files[n] for n in sorted(files))).hexdigest()})
+
+    class Health(web.RequestHandler):
+        def get(self):
+            self.finish({"status": "ok"})
+
+    async def run():
+        app = web.Application([(r"/base/api/courses/([^/]+)/submissions/([^/]+)", Upload),
+                               (r"/base/health", Health)])
+        app.listen(port, "127.0.0.1", max_body_size=100 * 1024 * 1024)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def check_baseline(folder: Path, receipts: list[dict]) -> list[str]:
+    problems = []
+    for ack in receipts:
+        target = folder / ack["folder"]
+        stored = {p.name: p.read_bytes() for p in target.iterdir()} if target.is_dir() else {}
+        if stored != ack["sent"]:
+            problems.append(f"baseline {ack['folder']}: stored files differ from what was sent")
+    return problems
+
+
+def start_baseline(folder: Path) -> tuple[subprocess.Popen, str]:
+    from devhub.localhub import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-baseline",
+                             str(folder), "--port", str(port)], cwd=REPO)
+    url = f"http://127.0.0.1:{port}/base/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "health", timeout=2).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the baseline handler did not start")
+
+
+def exchange_pid(hub) -> int:
+    """The hub-managed exchange service's process."""
+    import psutil
+
+    for child in psutil.Process(hub.proc.pid).children(recursive=True):
+        cmdline = child.cmdline()
+        if "exchange" in cmdline and "serve" in cmdline:
+            return child.pid
+    raise RuntimeError("no exchange process under the hub")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--submissions", type=int, default=300)
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--baseline", action="store_true",
+                        help="also send the same uploads to a minimal handler: cost_ratio")
+    parser.add_argument("--serve-baseline", metavar="FOLDER", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_baseline:
+        serve_baseline(Path(args.serve_baseline), args.port)
+        return 0
+    if min(args.submissions, args.students, args.workers) < 1 or args.window <= 0:
+        parser.error("--submissions, --students and --workers must be at least 1, --window > 0")
     import secrets
 
     from devhub.hubcourse import build_hub_course
@@ -151,28 +299,60 @@ def main(argv: list[str] | None = None) -> int:
 
     students = [(f"s{i:03d}", "Student", str(i)) for i in range(1, args.students + 1)]
     admin = secrets.token_hex(16)
+    out: dict = {"submissions": args.submissions, "students": args.students,
+                 "window_s": args.window, "workers": args.workers, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="spike-") as tmp:
         course_file = build_hub_course(Path(tmp) / "course", students=students, release="copy")
         hub = LocalHub(course_file, Path(tmp) / "hub", password="spike-password",
                        admin_token=admin)
-        hub.start()
+        hub.start(timeout=300)  # a loaded machine
         try:
             hub.wait_for(hub.exchange_url + "health")
-            tokens = {sid: hub.token_for(sid) for sid, _first, _last in students}
+            with ThreadPoolExecutor(8) as pool:  # 1,000 tokens one by one: minutes
+                ids = [sid for sid, _first, _last in students]
+                tokens = dict(zip(ids, pool.map(hub.token_for, ids), strict=True))
             (notebook,) = sorted((course_file.parent / "assignments" / "01-numpy")
                                  .glob("*.ipynb"))
-            spike = run_spike(hub.exchange_url, "dl-hub", "01-numpy", tokens, notebook.name,
-                              notebook.read_bytes(), submissions=args.submissions,
-                              window=args.window, workers=args.workers)
+
+            def spike_to(url):
+                return lambda: run_spike(url, "dl-hub", "01-numpy", tokens, notebook.name,
+                                         notebook.read_bytes(), submissions=args.submissions,
+                                         window=args.window, workers=args.workers)
+
+            if args.baseline:  # first, while the exchange idles: the same clients and schedule
+                folder = Path(tmp) / "baseline"
+                folder.mkdir()
+                proc, url = start_baseline(folder)
+                try:
+                    base, base_cpu = measured(proc.pid, spike_to(url))
+                finally:
+                    proc.terminate()
+                    proc.wait(30)
+                out["baseline"] = {**base.summary(), **base_cpu,
+                                   **server_latencies(Path(tmp) / "baseline.log", "/base/api/"),
+                                   "stored_problems": check_baseline(folder, base.receipts)}
+            pid = exchange_pid(hub)
+            log_start = hub.log_path.stat().st_size
+            spike, cpu = measured(pid, spike_to(hub.exchange_url))
+            cpu.update(server_latencies(hub.log_path, "/services/exchange/api/", log_start))
             problems = check_stored(course_file.parent, spike.receipts)
         finally:
             hub.stop()
-    print(json.dumps({**spike.summary(), "stored_problems": problems, "window_s": args.window,
-                      "students": args.students}, indent=2))
+    out["exchange"] = {**spike.summary(), **cpu, "stored_problems": problems}
+    failed = bool(problems or spike.errors)
+    if args.baseline:
+        base = out["baseline"]
+        out["cost_ratio"] = (round(cpu["cpu_ms_per_ack"] / base["cpu_ms_per_ack"], 2)
+                             if cpu["cpu_ms_per_ack"] and base["cpu_ms_per_ack"] else None)
+        failed = failed or bool(base["stored_problems"]) or base["errors"] > 0
+    print(json.dumps(out, indent=2))
     print(f"deadline spike: {args.submissions} submissions from {args.students} students in "
           f"{args.window:g} s: p50 {spike.percentile(50) * 1000:.0f} ms, "
-          f"p99 {spike.percentile(99) * 1000:.0f} ms; {len(problems)} storage problems")
-    return 0 if not problems and not spike.errors else 1
+          f"p99 {spike.percentile(99) * 1000:.0f} ms, {cpu['cpu_ms_per_ack']} CPU-ms each"
+          + (f", cost_ratio {out['cost_ratio']}" if args.baseline else "")
+          + f"; {len(problems)} storage problems; load {cpu['load_before']} -> "
+          f"{cpu['load_after']}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

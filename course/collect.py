@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .calendar import iso_utc
+from .folders import swap_in
 from .gradebook import Receipt
 from .gradebook.records import gather_facts, receipts_for
+from .inbox import read_submission_folder, sync_file_system
 from .policy import pick_receipt, student_deadline
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE, format_timestamp, read_receipt_id
 from .workspace import Workspace
@@ -26,6 +29,7 @@ __all__ = [
     "Collected",
     "Collection",
     "collect",
+    "collected_files",
     "collected_receipt_id",
     "counting_receipts",
 ]
@@ -57,6 +61,7 @@ class Collection:
 
     collected: list[Collected] = field(default_factory=list)
     failed: list[CollectFailure] = field(default_factory=list)
+    unchanged: list[Collected] = field(default_factory=list)  # only_stale: already there
 
     def __iter__(self):
         return iter(self.collected)
@@ -85,24 +90,36 @@ def collected_receipt_id(folder: Path) -> int | None:
     return read_receipt_id(folder)
 
 
+def _receipt_files(receipt: Receipt) -> dict[str, bytes]:
+    """The two files collect writes beside a submission: nbgrader's timestamp and the receipt."""
+    return {TIMESTAMP_FILE: format_timestamp(receipt.received_at).encode(),
+            RECEIPT_FILE: json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
+                                      "received_utc": iso_utc(receipt.received_at)}).encode()}
+
+
+def collected_files(ws: Workspace, receipt: Receipt) -> dict[str, bytes]:
+    """What collecting ``receipt`` writes into ``submitted/`` (hidden names left out), read
+    from its stored submission, which never changes once stored."""
+    return {**read_submission_folder(ws.root / receipt.storage_path), **_receipt_files(receipt)}
+
+
 def _copy(ws: Workspace, assignment_id: str, receipt: Receipt) -> None:
+    """Copy the stored submission under a staging name of its own (two exchange processes may
+    collect one course at once), flush it, and swap it into place (``folders.swap_in``)."""
     target = ws.root / "submitted" / receipt.student_id / assignment_id
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{assignment_id}.collecting")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{assignment_id}.", suffix=".collecting",
+                                    dir=target.parent))
     try:
-        shutil.copytree(ws.root / receipt.storage_path, staging)
-        (staging / TIMESTAMP_FILE).write_text(format_timestamp(receipt.received_at))
-        (staging / RECEIPT_FILE).write_text(
-            json.dumps({"receipt_id": receipt.id, "sha256": receipt.sha256,
-                        "received_utc": iso_utc(receipt.received_at)})
-        )
+        shutil.copytree(ws.root / receipt.storage_path, staging, dirs_exist_ok=True)
+        for name, content in _receipt_files(receipt).items():
+            (staging / name).write_bytes(content)
+        staging.chmod(0o755)
+        sync_file_system(staging)
+        swap_in(staging, target, linger=True)  # a grader may be reading the one it replaces
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
 
 
 def collect(ws: Workspace, assignment_id: str, *,
@@ -120,6 +137,8 @@ def collect(ws: Workspace, assignment_id: str, *,
             continue
         folder = ws.root / "submitted" / student_id / assignment_id
         if only_stale and collected_receipt_id(folder) == receipt.id:
+            result.unchanged.append(Collected(student_id, receipt.id,
+                                              iso_utc(receipt.received_at)))
             continue
         try:
             _copy(ws, assignment_id, receipt)

@@ -42,6 +42,10 @@ VARIABLES: tuple[Variable, ...] = (
              "the exchange service's JupyterHub API token",
              ("hub_config/settings.py", "devhub/localhub.py", "deploy/kubernetes/course.yaml",
               "deploy/kubernetes/values.yaml")),
+    Variable("COURSE_EXCHANGE_REUSE_PORT",
+             "1: this exchange process shares its port with others on the host (SO_REUSEPORT; "
+             "set by course exchange serve --processes N); several need a PostgreSQL gradebook",
+             ("exchange/service.py",)),
     Variable("COURSE_EXCHANGE_STAFF_SERVICES",
              "the exchange's staff services, name=course-id pairs comma-separated (set by the "
              "hub's settings)",

@@ -12,10 +12,12 @@ import ctypes
 import datetime as dt
 import hashlib
 import os
+import re
 import secrets
+import shutil
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
@@ -41,11 +43,12 @@ from .policy import (
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
-__all__ = ["MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES", "MAX_SUBMISSION_BYTES",
-           "BadFileName", "NotReleased", "QuotaExceeded", "TooManyFiles", "TooManySubmissions",
-           "check_names", "check_notebooks", "check_released", "check_submission_count",
-           "expected_notebooks", "notebook_problem", "read_submission_folder", "receipt_notice",
-           "receive", "released_to_students", "stored_bytes"]
+__all__ = ["IDEMPOTENCY_HEADER", "MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES",
+           "MAX_SUBMISSION_BYTES", "BadFileName", "KeyReused", "NotReleased", "QuotaExceeded",
+           "TooManyFiles", "TooManySubmissions", "check_key", "check_names", "check_notebooks",
+           "check_released", "check_submission_count", "expected_notebooks", "hold_student",
+           "notebook_problem", "read_submission_folder", "receipt_notice",
+           "receive", "released_to_students", "stored_bytes", "sync_file_system"]
 
 # the platform defaults for uploads; the exchange service's ``max_submission_bytes`` and
 # ``max_stored_bytes`` (``course exchange serve --max-mb / --quota-mb``) set them for uploads
@@ -58,6 +61,10 @@ MAX_FILES = 200
 MAX_DEPTH = 6  # folders above a file: data/a/b/c/d/e/x.png
 MAX_NAME_CHARS = 255  # of the whole relative name; one part is at most 255 bytes on disk
 CLIENT_TIMESTAMP_FILE = TIMESTAMP_FILE  # the client's claim: kept, never trusted
+# a hand-in's idempotency key (the client's, one per hand-in, the same on every retry): a retry
+# of a hand-in that was stored returns its receipt instead of storing it twice
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class BadFileName(UserError):
@@ -74,6 +81,10 @@ class NotReleased(UserError):
 
 class QuotaExceeded(UserError):
     """The student's stored submissions would pass the per-student quota (HTTP 413)."""
+
+
+class KeyReused(UserError):
+    """An idempotency key of this student's that already names a different hand-in."""
 
 
 class TooManySubmissions(UserError):
@@ -231,7 +242,7 @@ def digest(files: dict[str, bytes]) -> str:
 _LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
 
 
-def _sync_file_system(folder: Path) -> None:
+def sync_file_system(folder: Path) -> None:
     """One flush of the file system holding ``folder`` (Linux ``syncfs``; ``sync`` elsewhere):
     one wait for the disk per submission, however many files it holds."""
     fd = os.open(folder, os.O_RDONLY)
@@ -251,15 +262,93 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def stage(parent: Path, received_at: dt.datetime, files: dict[str, bytes], *,
+          tag: str | None = None) -> Path:
+    """Write ``files`` into a new hidden folder under ``parent``, flushed once; ``publish``
+    renames it into place. ``tag`` (``key_tag``) ends its final name in place of a random one."""
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{tag or secrets.token_hex(4)}"
+    staged = write_folder(parent / f".{name}.{secrets.token_hex(4)}.staged", files)
+    sync_file_system(staged)
+    return staged
+
+
+def publish(staged: Path) -> Path:
+    """A ``stage``d folder, visible under its final name (and the rename on disk)."""
+    final = staged.rename(staged.with_name(staged.name[1:].rsplit(".", 2)[0]))
+    _fsync_dir(staged.parent)
+    return final
+
+
 def store(parent: Path, received_at: dt.datetime, files: dict[str, bytes]) -> Path:
     """Write ``files`` into a new folder under ``parent``, on disk and visible only once
     complete: written under a hidden name, flushed once, then renamed into place."""
-    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
-    staged = write_folder(parent / f".{name}.staged", files)
-    _sync_file_system(staged)
-    final = staged.rename(parent / name)
-    _fsync_dir(parent)  # the rename itself
-    return final
+    return publish(stage(parent, received_at, files))
+
+
+def check_key(key: str | None) -> str | None:
+    """A client's idempotency key as sent (16 to 64 of ``A-Za-z0-9_-``), or None for none."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise UserError(f"the {IDEMPOTENCY_HEADER} header is 16 to 64 letters, digits, '-' or "
+                        "'_' (a new random one per hand-in, the same on each retry)")
+    return key
+
+
+def key_tag(student_id: str, assignment_id: str, key: str) -> str:
+    """What a keyed hand-in's stored folder name ends with: the key of this student and this
+    assignment, hashed (24 hex digits; an unkeyed folder ends with 8). Another student's key
+    names nothing of this student's."""
+    return hashlib.sha256(f"{student_id}\0{assignment_id}\0{key}".encode()).hexdigest()[:24]
+
+
+def hold_student(gb: Gradebook, student_id: str) -> None:
+    """Until this transaction ends, no other exchange process receives from ``student_id``:
+    the submission count, the quota and the idempotency key are checked and the receipt added
+    as one step (PostgreSQL's advisory lock, released at commit or rollback, and by the server
+    when a process dies). SQLite: one exchange process, whose store thread already serializes."""
+    if gb.session.get_bind().dialect.name != "postgresql":
+        return
+    number = int.from_bytes(hashlib.sha256(f"receive\0{student_id}".encode()).digest()[:8],
+                            "big", signed=True)
+    gb.session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+
+
+def _keyed_receipt(gb: Gradebook, student_id: str, assignment_id: str, tag: str) -> Receipt | None:
+    return gb.session.scalars(select(Receipt).where(
+        Receipt.student_id == student_id, Receipt.assignment_id == assignment_id,
+        Receipt.storage_path.endswith(f"-{tag}"))).first()
+
+
+def _remove_unrecorded(parent: Path, tag: str) -> None:
+    """Visible folders of a keyed hand-in that no receipt names: an attempt that died between
+    publishing and committing (under ``hold_student`` no live one can be there). Its retry
+    stores it again, so the hand-in is on disk once. Hidden staged ones nothing reads."""
+    for folder in parent.glob(f"*-{tag}"):
+        if not folder.name.startswith("."):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _replayed(earlier: Receipt, sha256: str, assignment_id: str) -> Receipt:
+    if earlier.sha256 != sha256:
+        raise KeyReused(f"this {IDEMPOTENCY_HEADER} already names another hand-in of "
+                        f"{assignment_id} (receipt {earlier.id}): send a new key per hand-in")
+    return earlier  # a retry of a hand-in that was stored: its receipt, once
+
+
+def _check_limits(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str, size: int,
+                  *, max_bytes: int, max_stored_bytes: int) -> None:
+    check_submission_count(ws, gb, student_id, assignment_id)
+    if size > max_bytes:
+        raise UserError(
+            f"submission of {size / 1e6:.1f} MB exceeds the limit of {max_bytes / 1e6:.0f} MB"
+        )
+    kept = stored_bytes(gb, student_id)
+    if kept + size > max_stored_bytes:
+        raise QuotaExceeded(
+            f"{student_id}'s kept submissions hold {kept / 1e6:.1f} MB; this one ({size / 1e6:.1f}"
+            f" MB) would pass the per-student quota of {max_stored_bytes / 1e6:.0f} MB: ask an "
+            "instructor to raise it (course exchange serve --quota-mb)")
 
 
 def stored_bytes(gb: Gradebook, student_id: str) -> int:
@@ -272,7 +361,7 @@ def stored_bytes(gb: Gradebook, student_id: str) -> int:
 def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             files: dict[str, bytes], *, received_at: dt.datetime | None = None,
             max_bytes: int = MAX_SUBMISSION_BYTES, max_stored_bytes: int = MAX_STORED_BYTES,
-            max_files: int = MAX_FILES) -> Receipt:
+            max_files: int = MAX_FILES, key: str | None = None) -> Receipt:
     """Store one submission and record its receipt; returns the committed Receipt.
 
     ``received_at`` defaults to this process's clock now. The exchange service passes its own clock
@@ -280,40 +369,58 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     late); the demo and tests pass recorded times. A client's claim never reaches it.
     ``max_bytes`` is the largest submission accepted, ``max_stored_bytes`` what one student's
     kept submissions may hold together, ``max_files`` the most files in one: the exchange passes
-    its own limits.
+    its own limits. ``key``: the client's idempotency key (``IDEMPOTENCY_HEADER``): a hand-in
+    this student already handed in under it (same assignment, same content) returns that
+    receipt and stores nothing; other content under it is refused (``KeyReused``). Safe with
+    several exchange processes on one PostgreSQL gradebook (``hold_student``).
     """
     received_at = received_at or utcnow()
     ws.course.student(student_id)
     ws.course.assignment(assignment_id)
-    check_submission_count(ws, gb, student_id, assignment_id)
+    key = check_key(key)
     files = dict(zip(check_names(files, max_files=max_files), files.values(), strict=True))
     client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
-    size = sum(len(content) for content in files.values())
-    if size > max_bytes:
-        raise UserError(
-            f"submission of {size / 1e6:.1f} MB exceeds the limit of {max_bytes / 1e6:.0f} MB"
+    size, sha256 = sum(len(content) for content in files.values()), digest(files)
+    parent = ws.root / "inbox" / assignment_id / student_id
+    tag = key_tag(student_id, assignment_id, key) if key else None
+    limits = {"max_bytes": max_bytes, "max_stored_bytes": max_stored_bytes}
+    staged = None
+    try:
+        earlier = _keyed_receipt(gb, student_id, assignment_id, tag) if tag else None
+        if earlier is not None:
+            gb.commit()  # ends the read
+            return _replayed(earlier, sha256, assignment_id)
+        _check_limits(ws, gb, student_id, assignment_id, size, **limits)  # before any write
+        check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
+        staged = stage(parent, received_at, files, tag=tag)  # the slow part, holding nothing
+        hold_student(gb, student_id)  # from here until commit: a few milliseconds
+        earlier = _keyed_receipt(gb, student_id, assignment_id, tag) if tag else None
+        if earlier is not None:  # the same hand-in, received meanwhile by another process
+            gb.commit()
+            return _replayed(earlier, sha256, assignment_id)
+        if tag:
+            _remove_unrecorded(parent, tag)
+        _check_limits(ws, gb, student_id, assignment_id, size, **limits)  # now for certain
+        final = publish(staged)
+        staged = None
+        receipt = add_receipt(
+            gb,
+            student_id=student_id,
+            assignment_id=assignment_id,
+            received_at=received_at,
+            sha256=sha256,
+            size_bytes=size,
+            storage_path=final.relative_to(ws.root).as_posix(),
+            client_timestamp=client_timestamp,
         )
-    check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
-    kept = stored_bytes(gb, student_id)
-    if kept + size > max_stored_bytes:
-        raise QuotaExceeded(
-            f"{student_id}'s kept submissions hold {kept / 1e6:.1f} MB; this one ({size / 1e6:.1f}"
-            f" MB) would pass the per-student quota of {max_stored_bytes / 1e6:.0f} MB: ask an "
-            "instructor to raise it (course exchange serve --quota-mb)")
-
-    final = store(ws.root / "inbox" / assignment_id / student_id, received_at, files)
-    receipt = add_receipt(
-        gb,
-        student_id=student_id,
-        assignment_id=assignment_id,
-        received_at=received_at,
-        sha256=digest(files),
-        size_bytes=size,
-        storage_path=final.relative_to(ws.root).as_posix(),
-        client_timestamp=client_timestamp,
-    )
-    gb.commit()
-    return receipt
+        gb.commit()
+        return receipt
+    except BaseException:
+        gb.session.rollback()  # ends the transaction, and with it the hold on the student
+        raise
+    finally:
+        if staged is not None:  # not kept: a replay, a refusal, an error
+            shutil.rmtree(staged, ignore_errors=True)
 
 
 def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:

@@ -21,8 +21,9 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .calendar import local_seconds, readable_local, span_text, utcnow
-from .collect import collect
+from .collect import collect, collected_files
 from .errors import UserError
+from .folders import swap_in
 from .fresh_course import course_file_stamp
 from .gradebook import Receipt
 from .gradebook.records import (
@@ -36,6 +37,7 @@ from .inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
     MAX_SUBMISSION_BYTES,
+    KeyReused,
     check_names,
     read_submission_folder,
     receipt_notice,
@@ -189,13 +191,12 @@ class CourseExchange:
             raise Conflict(f"{assignment_id} is already released; release again with --force")
         staged = store(self._staging(), utcnow(), files)
         self._outbound.mkdir(parents=True, exist_ok=True)
-        old = None
-        if target.exists():
-            old = self._staging() / f"{assignment_id}.old-{secrets.token_hex(4)}"
-            target.rename(old)
-        staged.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:  # another exchange process may release it at the same moment
+            swap_in(staged, target, replace=force, aside=self._staging(), linger=True)
+        except FileExistsError:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise Conflict(f"{assignment_id} is already released; release again with --force"
+                           ) from None
         row = record_release(self.gb, assignment_id, folder_checksum(target), now=utcnow(), by=by)
         self.gb.commit()
         return {"assignment_id": assignment_id, "checksum": row.checksum,
@@ -211,14 +212,20 @@ class CourseExchange:
 
     # -- submissions ------------------------------------------------------------------------
     def submit(self, student_id: str, assignment_id: str, files: dict[str, bytes],
-               received_at: dt.datetime) -> Receipt:
+               received_at: dt.datetime, *, key: str | None = None) -> Receipt:
+        """``key``: the client's idempotency key (``course.inbox.receive``): a retry of a
+        stored hand-in returns its receipt; the key of another hand-in is a ``Conflict``."""
         self.ws.course.assignment(assignment_id)
         if not self._visible(assignment_id, Role("student"), received_at):
             raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
         _check_size(files, self.max_submission_bytes, "submission")  # TooLarge: HTTP 413
-        return receive(self.ws, self.gb, student_id, assignment_id, files, received_at=received_at,
-                       max_bytes=self.max_submission_bytes, max_stored_bytes=self.max_stored_bytes,
-                       max_files=self.max_files)
+        try:
+            return receive(self.ws, self.gb, student_id, assignment_id, files,
+                           received_at=received_at, max_bytes=self.max_submission_bytes,
+                           max_stored_bytes=self.max_stored_bytes, max_files=self.max_files,
+                           key=key)
+        except KeyReused as exc:
+            raise Conflict(str(exc)) from None
 
     def receipts(self, *, student_id: str | None = None,
                  assignment_id: str | None = None) -> list[Receipt]:
@@ -289,13 +296,14 @@ class CourseExchange:
         """course.collect (the submission that counts, into submitted/): what it wrote, and the
         students it could not collect, by name and why."""
         collected = []
-        result = collect(self.ws, assignment_id)
-        for item in result:
-            folder = self.ws.root / "submitted" / item.student_id / assignment_id
-            receipt = self.receipt(item.receipt_id)
+        # a folder holding the receipt that counts is left as it is: two exchange processes
+        # collecting at once, or a grader reading it, never see it rewritten under them
+        result = collect(self.ws, assignment_id, only_stale=True)
+        for item in sorted([*result, *result.unchanged], key=lambda c: c.student_id):
+            receipt = self.receipt(item.receipt_id)  # the files from the (immutable) inbox
             collected.append({"student_id": item.student_id, "receipt_id": item.receipt_id,
                               "timestamp": format_timestamp(receipt.received_at),
-                              "files": read_submission_folder(folder)})
+                              "files": collected_files(self.ws, receipt)})
         failed = [{"student_id": f.student_id, "receipt_id": f.receipt_id, "error": f.reason}
                   for f in result.failed]
         return collected, failed

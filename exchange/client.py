@@ -22,15 +22,18 @@ import fnmatch
 import glob
 import json
 import os
+import secrets
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 import requests
 from nbgrader.exchange import abc
 from nbgrader.utils import ignore_patterns
-from traitlets import Bool, Float, Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 
 from course.folders import write_folder
+from course.inbox import IDEMPOTENCY_HEADER
 from course.receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 
 from . import wire
@@ -49,6 +52,9 @@ __all__ = [
 ]
 
 URL_ENV = "COURSE_EXCHANGE_URL"
+# no answer from the exchange process the request reached (it died, or the proxy found none):
+# a hand-in is sent again, under the same idempotency key, to whichever process answers
+RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 def configure(c, *, course_id: str | None = None, url: str | None = None,
@@ -94,6 +100,10 @@ class Exchange(abc.Exchange):
     timeout = Float(120.0, help="seconds to wait for the exchange to answer").tag(config=True)
     path_includes_course = Bool(False, help="fetch into ./<course>/<assignment> rather than "
                                 "./<assignment>, as nbgrader's own option").tag(config=True)
+    retries = Integer(6, help="times a hand-in (or a read) is sent again when it got no answer "
+                      "(connection refused or reset, HTTP 502/503/504)").tag(config=True)
+    retry_backoff = Float(0.5, help="seconds before the first retry; doubled each time (to 8 s)"
+                          ).tag(config=True)
 
     @default("service_url")
     def _default_url(self):
@@ -105,20 +115,37 @@ class Exchange(abc.Exchange):
 
     # -- HTTP ------------------------------------------------------------------------------
     def api(self, method: str, *parts: str, params: dict | None = None,
-            body: dict | None = None) -> dict:
+            body: dict | None = None, retry: bool | None = None) -> dict:
+        """One call to the exchange. ``retry`` (default: reads; hand-ins and collection ask
+        for it): sent again, with backoff, while it gets no answer. A retried POST carries one
+        idempotency key on every try: a hand-in that did land the first time is stored once
+        and answered with its receipt."""
         if not self.service_url:
             self.fail(f"no exchange URL: set ${URL_ENV} or c.Exchange.service_url")
         if not self.api_token:
             self.fail("no JupyterHub token: set $JUPYTERHUB_API_TOKEN or c.Exchange.api_token")
         url = "/".join([self.service_url.rstrip("/"), wire.API, *(quote(p, safe="") for p in parts)])
-        try:
-            reply = requests.request(method, url, params=params,
-                                     data=None if body is None else json.dumps(body),
-                                     headers={"Authorization": f"token {self.api_token}",
-                                              "Content-Type": "application/json"},
-                                     timeout=self.timeout)
-        except requests.RequestException as exc:
-            self.fail(f"cannot reach the exchange at {self.service_url}: {exc}")
+        headers = {"Authorization": f"token {self.api_token}", "Content-Type": "application/json"}
+        retry = method == "GET" if retry is None else retry
+        if retry and method == "POST":  # one key per hand-in, the same on each of its retries
+            headers[IDEMPOTENCY_HEADER] = secrets.token_urlsafe(24)
+        data = None if body is None else json.dumps(body)
+        for attempt in range(self.retries + 1 if retry else 1):
+            last = attempt == (self.retries if retry else 0)
+            try:
+                reply = requests.request(method, url, params=params, data=data, headers=headers,
+                                         timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if last:
+                    self.fail(f"cannot reach the exchange at {self.service_url}: {exc}")
+                self.log.warning("no answer from the exchange (%s); trying again", exc)
+            except requests.RequestException as exc:
+                self.fail(f"cannot reach the exchange at {self.service_url}: {exc}")
+            else:
+                if reply.status_code not in RETRY_STATUSES or last:
+                    break
+                self.log.warning("the exchange answered HTTP %d; trying again", reply.status_code)
+            time.sleep(min(self.retry_backoff * 2 ** attempt, 8.0))
         if reply.status_code >= 400:
             try:
                 message = reply.json().get("error") or reply.reason
@@ -222,7 +249,7 @@ class ExchangeSubmit(Exchange, abc.ExchangeSubmit):
                 self.fail(f"Assignment {aid} not submitted. {message}")
             self.log.warning("Possible missing notebooks and/or extra notebooks: %s", message)
         receipt = self.api("POST", *self.course_path("submissions", aid),
-                           body={"files": wire.encode_files(files)})
+                           body={"files": wire.encode_files(files)}, retry=True)
         self.receipt = receipt
         self.log.info("Submitted as: %s %s %s", self.coursedir.course_id, aid,
                       receipt_text(receipt))
@@ -370,7 +397,7 @@ class ExchangeCollect(Exchange, abc.ExchangeCollect):
     def copy_files(self):
         aid = self.coursedir.assignment_id
         held = self.receipts_held(aid)  # before the service writes: on one machine, it writes here
-        reply = self.api("POST", *self.course_path("collect", aid))
+        reply = self.api("POST", *self.course_path("collect", aid), retry=True)  # repeatable
         collected, wanted = reply["collected"], self.coordinated_students()
         for item in reply.get("failed", []):  # the service collected everyone else
             self.log.error("Could not collect %s %s: %s", item["student_id"], aid, item["error"])

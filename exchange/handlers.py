@@ -21,12 +21,13 @@ from tornado import web
 
 from course.calendar import utcnow
 from course.errors import UnknownId, UserError
-from course.inbox import QuotaExceeded, check_names
+from course.inbox import IDEMPOTENCY_HEADER, QuotaExceeded, check_names
 from course.roles import role_in
 from course.store import Conflict, Forbidden, NotFound, TooLarge, row_id
 
 from . import wire
 from .courses import ServedCourse
+from .group_commit import GroupCommit, HandIn
 
 __all__ = [
     "READS",
@@ -181,17 +182,31 @@ class ApiHandler(web.RequestHandler):
         """``func(exchange)`` on the course's store thread. A user's role is checked there again,
         against the course file the action itself sees: a roster edit that lands while the
         request waits for the thread still counts."""
+        check = self.roster_check()
+
+        def checked(ex):
+            check(ex)
+            return func(ex)
+
+        return await self.mapped(self.service.call(self.served, checked))
+
+    def roster_check(self):
+        """``check(exchange)``, run on the store thread: Forbidden if the user's role in the
+        course file the store sees now is no longer the one this request was authorized as."""
         user, role, served = self.user, self.role, self.served
         is_user = self.model.get("kind", "user") != "service"
 
-        def checked(ex):
+        def check(ex):
             if is_user and role_in(ex.ws.course, user) != role:
                 raise Forbidden(f"{user} is no longer a {role.name} in the roster of "
                                 f"{served.course_id}")
-            return func(ex)
 
+        return check
+
+    async def mapped(self, work):
+        """The result of ``work`` (awaitable) with the store's errors as HTTP codes."""
         try:
-            return await self.service.call(served, checked)
+            return await work
         except Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
         except Conflict as exc:
@@ -312,17 +327,35 @@ class AssignmentHandler(UploadHandler):
         self.finish({"assignment_id": assignment_id, "released": False})
 
 
+def receipt_reply(ex, receipt) -> dict:
+    """A hand-in's reply: the receipt, judged (its time in the course's zone, in time or late)."""
+    return {**ex.describe(receipt, feedback=False), "notice": ex.notice(receipt)}
+
+
 class SubmitHandler(UploadHandler):
+    """A hand-in: by group commit (``exchange/group_commit.py``: one flush of the disk and one
+    gradebook transaction for the hand-ins that arrive together, each answered once durable),
+    or alone when it carries an idempotency key (``course.inbox.receive`` looks it up)."""
+
+    def group_commit(self, commits: dict) -> GroupCommit:
+        if self.course_id not in commits:  # the first hand-in of the course
+            service, served = self.service, self.served
+            commits[self.course_id] = GroupCommit(lambda func: service.call(served, func),
+                                                  receipt_reply)
+        return commits[self.course_id]
+
     async def post(self, course_id, assignment_id):
         received_at = self.arrived()  # first: nothing below can delay it
         self.require_student("submit")
         files, student = await self.files(await self.upload({"files"})), self.user
-
-        def submit(ex):  # the receipt, judged: its time in the course's zone, in time or late
-            receipt = ex.submit(student, assignment_id, files, received_at)
-            return {**ex.describe(receipt, feedback=False), "notice": ex.notice(receipt)}
-
-        receipt = await self.run(submit)
+        key = self.request.headers.get(IDEMPOTENCY_HEADER)  # a retry's: its first receipt
+        commits = getattr(self.service, "hand_ins", None)
+        if key is None and commits is not None:  # with the hand-ins that arrive meanwhile
+            receipt = await self.mapped(self.group_commit(commits).submit(
+                HandIn(student, assignment_id, files, received_at, self.roster_check())))
+        else:
+            receipt = await self.run(lambda ex: receipt_reply(
+                ex, ex.submit(student, assignment_id, files, received_at, key=key)))
         log.info("received %s from %s at %s", assignment_id, student, receipt["timestamp"])
         self.set_status(201)
         self.finish(receipt)

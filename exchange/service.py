@@ -43,6 +43,15 @@ Errors are JSON ``{"status": code, "error": message}``: 400 malformed, 401 no or
 quota. An id in a path that no row can have (not a number, negative, past the gradebook's INTEGER) is a 404 like any unknown
 one; it never reaches the database.
 
+Several processes, one course: any number of exchange processes may serve the same courses on
+one PostgreSQL gradebook and one shared course folder (a receipt is added under a per-student
+lock in the gradebook, every folder is written under a unique hidden name, flushed and renamed
+into place; ``course.inbox.receive``, ``course.folders``). On one host they share one port
+(``reuse_port``, ``$COURSE_EXCHANGE_REUSE_PORT=1``: the kernel spreads connections among them;
+``course exchange serve --processes N`` starts N such copies and restarts one that dies); in
+containers each runs one process behind the Service's address. A retried hand-in
+(``Idempotency-Key``) is stored once whichever process it reaches.
+
 Who is asking is ``exchange/auth.py``, the served courses (stores and rosters)
 ``exchange/courses.py``, each route's handler ``exchange/handlers.py``; this module holds the
 application (the routes above) and ``main()``. What is done with the files and the gradebook is
@@ -52,17 +61,20 @@ application (the routes above) and ``main()``. What is done with the files and t
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import importlib
 import logging
 import os
 import signal
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyterhub.services.auth import HubAuth
 from jupyterhub.utils import url_path_join
-from tornado import httpserver, web
-from traitlets import Dict, Integer, List, Unicode, default
+from tornado import httpserver, netutil, web
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from course.inbox import MAX_FILES, MAX_STORED_BYTES, MAX_SUBMISSION_BYTES
@@ -85,10 +97,14 @@ from .handlers import (
     SubmitHandler,
     SummaryHandler,
 )
+from .token_cache import WRITE_CACHE_SECONDS, TokenCache
 
-__all__ = ["ExchangeService", "ServedCourse", "main", "parse_staff_services"]
+__all__ = ["REUSE_PORT_ENV", "ExchangeService", "ServedCourse", "main", "parse_staff_services",
+           "supervise"]
 
 log = logging.getLogger("exchange")
+
+REUSE_PORT_ENV = "COURSE_EXCHANGE_REUSE_PORT"  # "1": share the port with other exchange processes
 
 
 class ExchangeService(LoggingConfigurable):
@@ -116,6 +132,16 @@ class ExchangeService(LoggingConfigurable):
                           ).tag(config=True)
     cache_max_age = Integer(10, help="seconds the hub's answer about a token is reused for reads "
                             "(state-changing requests always ask the hub)").tag(config=True)
+    write_token_cache = Float(0.0, help="seconds (at most 1) a state-changing request may reuse "
+                              "the hub's answer about its token (exchange/token_cache.py); 0: "
+                              "each asks the hub").tag(config=True)
+    reuse_port = Bool(help="listen with SO_REUSEPORT, so that several exchange processes on this "
+                      "host share the port (default: $COURSE_EXCHANGE_REUSE_PORT=1)"
+                      ).tag(config=True)
+
+    @default("reuse_port")
+    def _reuse_port(self):
+        return os.environ.get(REUSE_PORT_ENV, "").strip().lower() in ("1", "true", "yes")
 
     @default("base_url")
     def _base_url(self):
@@ -162,6 +188,11 @@ class ExchangeService(LoggingConfigurable):
                                  "(gradebook.url in its course file; $COURSE_DB_URL names one "
                                  "database for every course)")
             urls[url] = served.course_id
+        local = sorted(c for c, s in self.served.items() if s.exchange.ws.db_url.startswith("sqlite"))
+        if self.reuse_port and local:  # a per-student lock in the gradebook keeps receipts once
+            self.close()
+            raise ValueError(f"several exchange processes need a PostgreSQL gradebook; "
+                             f"{', '.join(local)} keeps its gradebook in SQLite")
         if len(self.served) > 1 and EVERY_COURSE in self.staff_services.values():
             self.close()
             raise ValueError("this exchange serves several courses: name each staff service's "
@@ -174,6 +205,10 @@ class ExchangeService(LoggingConfigurable):
         next(iter(self.served.values())).pool.submit(importlib.import_module,
                                                       "autograder.notebooks")
         self.hub_auth = HubAuth(cache_max_age=self.cache_max_age, allow_token_in_url=False)
+        # course id -> GroupCommit (exchange/group_commit.py), made by the course's first hand-in
+        self.hand_ins: dict = {}
+        self.write_tokens = (TokenCache(min(self.write_token_cache, WRITE_CACHE_SECONDS))
+                             if self.write_token_cache > 0 else None)
         self.in_flight = 0
 
     async def call(self, served: ServedCourse, func):
@@ -203,7 +238,7 @@ class ExchangeService(LoggingConfigurable):
     async def authenticate(self, handler: web.RequestHandler, *, cached: bool = False) -> dict:
         """The hub's model of the request's token. ``cached``: a read may reuse the hub's answer
         for ``cache_max_age`` seconds; anything else asks the hub now."""
-        return await hub_model(self.hub_auth, handler, cached=cached)
+        return await hub_model(self.hub_auth, handler, cached=cached, writes=self.write_tokens)
 
     def make_app(self) -> web.Application:
         api = url_path_join(self.base_url, wire.API)
@@ -233,9 +268,9 @@ class ExchangeService(LoggingConfigurable):
         # each route lowers the body cap once the request is authorized (ApiHandler.prepare)
         server = httpserver.HTTPServer(self.make_app(), max_body_size=self.max_body_bytes,
                                        idle_connection_timeout=60)
-        server.listen(self.port, self.ip)
-        log.info("exchange for %s on http://%s:%d%s", ", ".join(self.served), self.ip,
-                 self.port, self.base_url)
+        server.add_sockets(netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port))
+        log.info("exchange for %s on http://%s:%d%s%s (pid %d)", ", ".join(self.served), self.ip,
+                 self.port, self.base_url, ", port shared" if self.reuse_port else "", os.getpid())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -262,9 +297,11 @@ class ExchangeService(LoggingConfigurable):
 
 def main(courses: list[str | Path], *, ip: str = "127.0.0.1", port: int | None = None,
          base_url: str | None = None, max_submission_bytes: int | None = None,
-         max_stored_bytes: int | None = None) -> int:
+         max_stored_bytes: int | None = None, reuse_port: bool | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[exchange %(asctime)s] %(message)s")
     kwargs = {"courses": [str(course) for course in courses], "ip": ip}
+    if reuse_port is not None:
+        kwargs["reuse_port"] = reuse_port
     if port:
         kwargs["port"] = port
     if base_url:
@@ -277,3 +314,59 @@ def main(courses: list[str | Path], *, ip: str = "127.0.0.1", port: int | None =
     asyncio.run(service.run_forever(ready=lambda: print(
         f"exchange ready on http://{ip}:{service.port}{service.base_url}", flush=True)))
     return 0
+
+
+FAILED_START_S = 10.0  # a copy that dies sooner after its start may be a broken set-up:
+FAILED_STARTS = 3  # so many such deaths in a row stop them all (restarting won't fix it)
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # a supervisor SIGKILLed (by the hub) takes its copies along
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def supervise(command: list[str], processes: int, *, restart_delay: float = 1.0) -> int:
+    """Run ``processes`` copies of ``command`` (``course exchange serve`` without
+    ``--processes``), all on one port (``REUSE_PORT_ENV``); restart a copy that dies; SIGTERM
+    or SIGINT stops them all (each finishes its requests). ``FAILED_STARTS`` deaths in a row of
+    one copy, each within ``FAILED_START_S`` of its start, stop everything: the set-up is
+    wrong. Returns the exit status."""
+    env = {**os.environ, REUSE_PORT_ENV: "1"}
+    stopping = False
+
+    def start() -> tuple[subprocess.Popen, float]:
+        # the supervisor runs no threads, so preexec_fn is safe here
+        child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        return child, time.monotonic()
+
+    def stop(signum=None, frame=None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child, _started in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    children = [start() for _ in range(processes)]
+    quick_deaths = [0] * processes
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    while not stopping or any(child.poll() is None for child, _started in children):
+        time.sleep(0.2)
+        for number, (child, started) in enumerate(children):
+            code = child.poll()
+            if code is None or stopping:
+                continue
+            quick = time.monotonic() - started < FAILED_START_S
+            quick_deaths[number] = quick_deaths[number] + 1 if quick else 0
+            if quick_deaths[number] >= FAILED_STARTS:
+                log.error("exchange process %d exited at its start (%d), %d times in a row: "
+                          "stopping", child.pid, code, FAILED_STARTS)
+                status = code or 1
+                stop()
+                break
+            log.warning("exchange process %d died (%d); starting another", child.pid, code)
+            time.sleep(restart_delay)
+            children[number] = start()
+    return status

@@ -1,0 +1,216 @@
+"""Group commit of hand-ins: the hand-ins that arrive together share one flush of the disk and
+one gradebook transaction, and each is acknowledged only once it is durable.
+
+A hand-in on its own costs two waits for the disk (its files, its folder's rename) and a
+third for the gradebook's commit, all on the course's store thread: at a deadline these waits,
+not the CPU, bound how many hand-ins a second one exchange takes. ``GroupCommit`` queues the
+hand-ins of one course; whenever the store thread is free it takes all that are waiting (at
+most ``MAX_BATCH``) and runs them as one job (``commit_batch``):
+
+1. each is checked as ``course.inbox.receive`` checks it (roster, release, names, size,
+   notebooks, submission count, quota; a failure refuses that hand-in alone), its files written
+   under a hidden ``.staged`` name and its receipt row added (flushed, not committed: the
+   count and quota checks of the next one see it);
+2. one ``syncfs`` (the files of all of them), the renames into place, one more ``syncfs`` (the
+   renames), one commit of the gradebook;
+3. then, and only then, each gets its receipt. If the process dies anywhere before the commit,
+   nobody was acknowledged: what is on disk is staged folders or complete folders no receipt
+   names, which nothing reads (as with a single hand-in). If step 2 fails, the transaction is
+   rolled back, the batch's folders removed and every hand-in in it refused (the client retries).
+
+The work stays on the store thread (one gradebook session, as before), so the receipt time,
+taken when the upload's last byte arrived, is unchanged by the wait. A hand-in with an
+``Idempotency-Key`` is received alone (``course.inbox.receive``, which looks its key up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course.errors import UserError
+from course.folders import write_folder
+from course.gradebook.records import add_receipt
+from course.inbox import (
+    CLIENT_TIMESTAMP_FILE,
+    QuotaExceeded,
+    check_names,
+    check_notebooks,
+    check_submission_count,
+    digest,
+    expected_notebooks,
+    hold_student,
+    released_to_students,
+    stored_bytes,
+    sync_file_system,
+)
+from course.store import CourseExchange, Forbidden, NotFound, TooLarge
+
+__all__ = ["MAX_BATCH", "GroupCommit", "HandIn", "commit_batch"]
+
+MAX_BATCH = 64  # bounds one job's time on the store thread (and a batch's loss to an I/O error)
+
+
+@dataclass
+class HandIn:
+    """One upload waiting for its receipt. ``check(ex)`` raises if the user may no longer hand
+    in (the roster as the store sees it now)."""
+
+    student_id: str
+    assignment_id: str
+    files: dict[str, bytes]
+    received_at: dt.datetime
+    check: Callable[[CourseExchange], None] = lambda ex: None
+    future: asyncio.Future | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Staged:
+    index: int
+    staged: Path
+    final: Path
+    receipt: object  # the flushed Receipt row
+
+
+def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object]:
+    """``item`` checked, its files written under a hidden name (not yet flushed to disk) and its
+    receipt row added to the open transaction. Raises what ``CourseExchange.submit`` raises."""
+    ws, gb = ex.ws, ex.gb
+    student, assignment, received_at = item.student_id, item.assignment_id, item.received_at
+    ws.course.assignment(assignment)
+    if not released_to_students(ws, assignment, received_at):
+        raise NotFound(f"assignment {assignment!r} is not released in {ex.course_id}")
+    size = sum(len(content) for content in item.files.values())
+    if size > ex.max_submission_bytes:
+        raise TooLarge(f"submission of {size / 1e6:.1f} MB exceeds the limit of "
+                       f"{ex.max_submission_bytes / 1e6:.0f} MB")
+    ws.course.student(student)
+    check_submission_count(ws, gb, student, assignment)  # sees this batch's rows: flushed
+    files = dict(zip(check_names(item.files, max_files=ex.max_files), item.files.values(),
+                     strict=True))
+    client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
+    size = sum(len(content) for content in files.values())
+    check_notebooks(files, assignment, expected_notebooks(ws, assignment))
+    kept = stored_bytes(gb, student)
+    if kept + size > ex.max_stored_bytes:
+        raise QuotaExceeded(
+            f"{student}'s kept submissions hold {kept / 1e6:.1f} MB; this one ({size / 1e6:.1f}"
+            f" MB) would pass the per-student quota of {ex.max_stored_bytes / 1e6:.0f} MB: ask an "
+            "instructor to raise it (course exchange serve --quota-mb)")
+    parent = ws.root / "inbox" / assignment / student
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+    staged = write_folder(parent / f".{name}.staged", files)
+    try:
+        receipt = add_receipt(gb, student_id=student, assignment_id=assignment,
+                              received_at=received_at, sha256=digest(files), size_bytes=size,
+                              storage_path=(parent / name).relative_to(ws.root).as_posix(),
+                              client_timestamp=client_timestamp)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return staged, parent / name, receipt
+
+
+def _make_durable(ex: CourseExchange, staged: list[_Staged]) -> None:
+    inbox = ex.ws.root / "inbox"
+    sync_file_system(inbox)  # every staged file of the batch: one wait for the disk
+    for item in staged:
+        item.staged.rename(item.final)
+    sync_file_system(inbox)  # the renames (syncfs writes the directories too)
+    ex.gb.commit()  # one transaction: every receipt of the batch, or none
+
+
+def commit_batch(ex: CourseExchange, batch: list[HandIn],
+                 reply: Callable[[CourseExchange, object], dict]) -> list[object]:
+    """Receive ``batch`` with one flush and one commit (on the course's store thread); returns,
+    in order, each hand-in's ``reply(ex, receipt)`` or the exception that refused it."""
+    outcomes: list[object] = [None] * len(batch)
+    staged: list[_Staged] = []
+    try:  # no other exchange process receives from these students until this batch ends
+        for student in sorted({item.student_id for item in batch}):  # sorted: no deadlock
+            hold_student(ex.gb, student)
+    except Exception as exc:  # noqa: BLE001 - the session may be broken: all are refused
+        return _abort(ex, staged, outcomes, exc)
+    for index, item in enumerate(batch):
+        try:
+            item.check(ex)
+            staged.append(_Staged(index, *_stage(ex, item)))
+        except (UserError, LookupError, Forbidden, TooLarge, ValueError, OSError) as exc:
+            outcomes[index] = exc  # this hand-in alone (its staged folder is gone)
+        except Exception as exc:  # noqa: BLE001 - the session may be broken: all are refused
+            return _abort(ex, staged, outcomes, exc)
+    if not staged:
+        ex.gb.session.rollback()  # ends the transaction, and with it the holds
+        return outcomes
+    try:
+        _make_durable(ex, staged)
+    except Exception as exc:  # noqa: BLE001 - nothing committed: every hand-in is refused
+        return _abort(ex, staged, outcomes, exc)
+    for item in staged:
+        try:
+            outcomes[item.index] = reply(ex, item.receipt)
+        except Exception as exc:  # noqa: BLE001 - committed all the same; it is listed
+            outcomes[item.index] = exc
+    return outcomes
+
+
+def _abort(ex: CourseExchange, staged: list[_Staged], outcomes: list[object],
+           exc: Exception) -> list[object]:
+    """Roll the batch back: no receipt, no folder; every hand-in not refused already is refused
+    with ``exc`` (the client retries)."""
+    ex.gb.session.rollback()
+    for item in staged:
+        shutil.rmtree(item.staged, ignore_errors=True)
+        shutil.rmtree(item.final, ignore_errors=True)
+        outcomes[item.index] = None
+    return [exc if outcome is None else outcome for outcome in outcomes]
+
+
+class GroupCommit:
+    """One course's queue of hand-ins. ``run(func)`` runs ``func(exchange)`` on the course's
+    store thread (``ExchangeService.call``); ``reply(ex, receipt)`` is what a receipt is
+    answered with."""
+
+    def __init__(self, run: Callable[[Callable], Awaitable],
+                 reply: Callable[[CourseExchange, object], dict], *,
+                 max_batch: int = MAX_BATCH):
+        self.run, self.reply, self.max_batch = run, reply, max_batch
+        self._waiting: list[HandIn] = []
+        self._draining = False
+        self.batches: list[int] = []  # the size of each batch committed (for the benchmark)
+
+    async def submit(self, item: HandIn) -> dict:
+        """``item``'s reply once its receipt is committed and its files on disk; raises what
+        refused it."""
+        loop = asyncio.get_running_loop()
+        item.future = loop.create_future()
+        self._waiting.append(item)
+        if not self._draining:
+            self._draining = True
+            loop.create_task(self._drain())
+        return await item.future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:self.max_batch]
+                del self._waiting[:self.max_batch]
+                try:
+                    outcomes = await self.run(lambda ex, b=batch: commit_batch(ex, b, self.reply))
+                except Exception as exc:  # noqa: BLE001 - each waiting request gets it
+                    outcomes = [exc] * len(batch)
+                self.batches.append(len(batch))
+                for item, outcome in zip(batch, outcomes, strict=True):
+                    if item.future.done():  # the request went away meanwhile
+                        continue
+                    if isinstance(outcome, BaseException):
+                        item.future.set_exception(outcome)
+                    else:
+                        item.future.set_result(outcome)
+        finally:
+            self._draining = False

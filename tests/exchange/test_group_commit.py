@@ -1,0 +1,247 @@
+"""Group commit of hand-ins (``exchange/group_commit.py``), attacked: hand-ins that arrive
+together share one flush of the disk and one gradebook transaction, and a receipt still means
+"on disk and in the gradebook".
+
+- N hand-ins: two flushes (files, renames) and one commit; each stored as sent, each receipt
+  in the gradebook;
+- a refused hand-in (unknown student, damaged notebook, over the quota counted with the
+  hand-ins ahead of it in the same batch) refuses itself alone and leaves nothing behind;
+- a flush that fails acknowledges nothing and leaves no receipt and no folder;
+- a real exchange process SIGKILLed between writing a batch and committing it: every hand-in
+  it acknowledged is in the gradebook and on disk; none of the killed batch was acknowledged
+  and none has a receipt.
+
+Times are passed in (``NOW``); no test reads the clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+from exchange_requests import publish
+from small_courses import BASE_COURSE, REPO, utc
+
+from course.gradebook import Receipt
+from course.inbox import QuotaExceeded, digest, read_submission_folder
+from course.store import CourseExchange
+from course.workspace import open_workspace
+from exchange import group_commit
+from exchange.group_commit import HandIn, commit_batch
+from exchange.handlers import receipt_reply
+
+NOW = utc(2026, 10, 24, 10)
+AID = "01-numpy"
+
+
+@pytest.fixture
+def course_file(make_course, db_url) -> Path:
+    root = make_course(BASE_COURSE, assignments=(AID,), db_url=db_url)
+    return publish(root, AID)
+
+
+def notebook(course_file: Path, note: str) -> tuple[str, bytes]:
+    (source,) = (course_file.parent / "assignments" / AID).glob("*.ipynb")
+    document = nbformat.read(source, as_version=4)
+    document.metadata["note"] = note  # distinct content per hand-in
+    return source.name, nbformat.writes(document).encode()
+
+
+def hand_in(course_file: Path, student: str, note: str) -> HandIn:
+    name, content = notebook(course_file, note)
+    return HandIn(student, AID, {name: content}, NOW)
+
+
+def receipts(course_file: Path) -> list[Receipt]:
+    ws = open_workspace(course_file)
+    with ws.gradebook() as gb:
+        rows = list(gb.session.query(Receipt).order_by(Receipt.id))
+        gb.session.expunge_all()
+    return rows
+
+
+def inbox_folders(course_file: Path) -> list[Path]:
+    inbox = course_file.parent / "inbox" / AID
+    return sorted(p for p in inbox.glob("*/*")) if inbox.is_dir() else []
+
+
+def counting(monkeypatch, ex: CourseExchange) -> dict[str, int]:
+    counts = {"sync": 0, "commit": 0}
+    real_sync, real_commit = group_commit.sync_file_system, ex.gb.commit
+
+    def sync(folder):
+        counts["sync"] += 1
+        real_sync(folder)
+
+    def commit():
+        counts["commit"] += 1
+        real_commit()
+
+    monkeypatch.setattr(group_commit, "sync_file_system", sync)
+    monkeypatch.setattr(ex.gb, "commit", commit)
+    return counts
+
+
+def test_hand_ins_that_arrive_together_share_one_flush_and_one_commit(course_file, monkeypatch):
+    ex = CourseExchange(course_file)
+    try:
+        counts = counting(monkeypatch, ex)
+        batch = [hand_in(course_file, s, f"{s} {i}")
+                 for i, s in enumerate(["ada", "ben", "cleo", "ada", "ben"])]
+        outcomes = commit_batch(ex, batch, receipt_reply)
+    finally:
+        ex.close()
+    assert counts == {"sync": 2, "commit": 1}
+    assert all(isinstance(o, dict) for o in outcomes), outcomes
+    rows = {row.id: row for row in receipts(course_file)}
+    assert len(rows) == 5
+    for item, reply in zip(batch, outcomes, strict=True):
+        row = rows[reply["receipt_id"]]
+        assert (row.student_id, reply["student_id"]) == (item.student_id, item.student_id)
+        assert row.sha256 == reply["sha256"] == digest(item.files)
+        assert read_submission_folder(course_file.parent / row.storage_path) == item.files
+        assert "on time" in reply["notice"]
+    assert not [p for p in inbox_folders(course_file) if p.name.startswith(".")]
+
+
+def test_a_refused_hand_in_refuses_itself_alone_and_leaves_nothing(course_file):
+    good_a, good_c = hand_in(course_file, "ada", "a"), hand_in(course_file, "cleo", "c")
+    stranger = hand_in(course_file, "zed", "z")  # in no roster
+    damaged = HandIn("ben", AID, {next(iter(good_a.files)): b"{not a notebook"}, NOW)
+    ex = CourseExchange(course_file)
+    try:
+        outcomes = commit_batch(ex, [good_a, stranger, damaged, good_c], receipt_reply)
+    finally:
+        ex.close()
+    assert isinstance(outcomes[0], dict) and isinstance(outcomes[3], dict)
+    assert isinstance(outcomes[1], LookupError), outcomes[1]
+    assert isinstance(outcomes[2], Exception) and "notebook" in str(outcomes[2]).lower()
+    assert sorted(r.student_id for r in receipts(course_file)) == ["ada", "cleo"]
+    students = {p.parent.name for p in inbox_folders(course_file)}
+    assert students == {"ada", "cleo"}  # nothing of ben's or zed's, not even staged
+
+
+def test_the_quota_counts_the_hand_ins_ahead_in_the_same_batch(course_file):
+    first = hand_in(course_file, "ada", "1")
+    size = sum(len(c) for c in first.files.values())
+    ex = CourseExchange(course_file, max_stored_bytes=size * 3 // 2)  # one fits, two do not
+    try:
+        outcomes = commit_batch(ex, [first, hand_in(course_file, "ada", "2"),
+                                     hand_in(course_file, "ben", "1")], receipt_reply)
+    finally:
+        ex.close()
+    assert isinstance(outcomes[0], dict) and isinstance(outcomes[2], dict)
+    assert isinstance(outcomes[1], QuotaExceeded)
+    assert sorted(r.student_id for r in receipts(course_file)) == ["ada", "ben"]
+
+
+def test_a_failed_flush_acknowledges_nothing_and_leaves_nothing(course_file, monkeypatch):
+    real_sync, calls = group_commit.sync_file_system, []
+
+    def failing(folder):  # the flush after the renames fails (a full or failing disk)
+        calls.append(folder)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real_sync(folder)
+
+    monkeypatch.setattr(group_commit, "sync_file_system", failing)
+    ex = CourseExchange(course_file)
+    try:
+        outcomes = commit_batch(ex, [hand_in(course_file, s, s) for s in ("ada", "ben")],
+                                receipt_reply)
+        assert all(isinstance(o, OSError) for o in outcomes), outcomes
+        # the session goes on: the next batch is received
+        monkeypatch.setattr(group_commit, "sync_file_system", real_sync)
+        (after,) = commit_batch(ex, [hand_in(course_file, "cleo", "c")], receipt_reply)
+    finally:
+        ex.close()
+    assert isinstance(after, dict)
+    assert [r.student_id for r in receipts(course_file)] == ["cleo"]
+    assert [p.parent.name for p in inbox_folders(course_file)] == ["cleo"]
+
+
+# -- a real exchange process killed between writing a batch and committing it ---------------
+CHILD = textwrap.dedent("""
+    import os, signal, sys, asyncio
+    from exchange import group_commit
+    from exchange.service import ExchangeService
+
+    class TokenIsTheName(ExchangeService):
+        async def authenticate(self, handler, *, cached=False):
+            return {"name": self.hub_auth.get_token(handler, in_cookie=False), "kind": "user"}
+
+    real, batches = group_commit._make_durable, []
+
+    def dying(ex, staged):  # the second batch: written, flushed, renamed; killed before commit
+        batches.append(len(staged))
+        if len(batches) >= 2:
+            ex.gb.commit = lambda: os.kill(os.getpid(), signal.SIGKILL)
+        real(ex, staged)
+
+    group_commit._make_durable = dying
+    service = TokenIsTheName(courses=[sys.argv[1]], port=int(sys.argv[2]))
+    asyncio.run(service.run_forever(ready=lambda: print("ready", flush=True)))
+""")
+
+
+def test_a_crash_between_write_and_commit_acknowledges_nothing_undurable(course_file):
+    from devhub.localhub import free_port
+
+    port = free_port()
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(course_file), str(port)],
+                             cwd=REPO, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "JUPYTERHUB_SERVICE_PREFIX": "/x/"})
+    url = f"http://127.0.0.1:{port}/x/api/courses/dl-test/submissions/{AID}"
+    sent: dict[str, dict] = {}
+    acked, failed, lock = [], [], threading.Lock()
+
+    def submit(student: str, note: str) -> None:
+        name, content = notebook(course_file, note)
+        sent[note] = {name: content}
+        try:
+            reply = requests.post(url, timeout=60, headers={"Authorization": f"token {student}"},
+                                  data=json.dumps({"files": {name: base64.b64encode(content).decode()}}))
+        except requests.RequestException:
+            with lock:
+                failed.append(note)
+            return
+        with lock:
+            (acked if reply.status_code == 201 else failed).append(
+                (note, reply.json()) if reply.status_code == 201 else note)
+
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        submit("ada", "first")  # a batch of its own, committed
+        assert [note for note, _ in acked] == ["first"], failed
+        threads = [threading.Thread(target=submit, args=(s, f"{s}-{i}"))
+                   for i in range(3) for s in ("ada", "ben", "cleo")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert child.wait(60) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    assert len(failed) >= 1 and len(acked) + len(failed) == 10
+    rows = {row.id: row for row in receipts(course_file)}
+    for note, reply in acked:  # every acknowledged hand-in: in the gradebook and on disk
+        row = rows[reply["receipt_id"]]
+        assert row.sha256 == digest(sent[note])
+        assert read_submission_folder(course_file.parent / row.storage_path) == sent[note]
+    assert len(rows) == len(acked)  # the killed batch has no receipt
+    named = {row.storage_path for row in rows.values()}
+    unnamed = [p for p in inbox_folders(course_file)
+               if p.relative_to(course_file.parent).as_posix() not in named]
+    assert unnamed, "the kill should have come after the killed batch was written"
