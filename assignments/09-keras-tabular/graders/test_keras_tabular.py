@@ -92,6 +92,10 @@ def test_fit_preprocessing_on_other_data(submission):
     before = frame_contents(frame)
     stats = submission.fit_preprocessing(frame)
     check_stats(stats, reference_stats(other), "on another table (no 'harbour' apartments)")
+    # the other half of transform's int64 case: a table without holes has int64 columns
+    integers = integer_apartments()
+    check_stats(submission.fit_preprocessing(remote_frame(submission, integers)),
+                reference_stats(integers), "on a table whose numeric columns are int64")
     after = frame_contents(frame)
     assert after[1] == before[1] and np.array_equal(after[0], before[0], equal_nan=True), (
         "fit_preprocessing(df) changed the DataFrame it was given (filled its missing values "

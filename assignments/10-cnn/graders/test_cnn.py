@@ -18,6 +18,7 @@ CONV_CASES = [((2, 3, 5, 5), (4, 3, 3), 1, 0),
               ((3, 1, 9, 8), (2, 3, 3), 3, 1)]
 POOL_CASES = [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 3, 1), ((2, 1, 7, 7), 3, 2),
               ((1, 2, 5, 6), 2, 1)]
+# (the pooling backward is given in the notebook: no grader)
 
 
 def conv_reference(x, w, b, stride, pad):
@@ -143,53 +144,14 @@ def test_pool_forward_matches_definition(submission):
         x = rng.normal(size=shape)
         assert_close(submission.maxpool_forward(x, size, stride), pool_reference(x, size, stride),
                      what=f"maxpool_forward for x {shape}, size {size}, stride {stride}")
-
-
-def check_pool_backward(submission, x, size, stride, dout):
-    overlapping = " (overlapping windows: add up the gradients)" if stride < size else ""
-    gradient_check(lambda v: np.sum(pool_reference(v, size, stride) * dout),
-                   lambda v: submission.maxpool_backward(dout, v, size, stride), x, tol=1e-6,
-                   what=f"maxpool_backward for x {x.shape}, size {size}, stride {stride}"
-                   + overlapping)
-
-
-def pool_backward_reference(dout, x, size, stride):
-    """Each output's gradient to the first maximum of its window in row-major order."""
-    dx = np.zeros(x.shape)
-    for n, c, i, j in np.ndindex(dout.shape):
-        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
-        p, q = np.unravel_index(np.argmax(window), window.shape)
-        dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
-    return dx
-
-
-@pytest.mark.cell("test_pool_backward")
-@pytest.mark.points(0.5)
-def test_pool_backward_ties(submission):
-    # ties, where finite differences say nothing: few distinct values, and whole windows of
-    # zeros as after a ReLU; the notebook fixes the rule (the first maximum, added up); x holds
-    # integers (the notebook allows them), dout does not
-    rng = np.random.default_rng(901)
+    # the extremes the backward used to be tested on: integers, ties, whole windows of zeros (as
+    # after a ReLU) and windows of negative values only
     for shape, size, stride in POOL_CASES:
-        x = rng.integers(0, 3, size=shape)  # int64: dx must still be float
+        x = rng.integers(-3, 3, size=shape)
         x[:, :, :size, :] = 0
-        dout = rng.normal(size=pool_reference(x, size, stride).shape)
-        assert_close(submission.maxpool_backward(dout, x, size, stride),
-                     pool_backward_reference(dout, x, size, stride),
-                     what=f"maxpool_backward for x {shape}, size {size}, stride {stride}, with "
-                          "ties (the gradient goes to the first maximum of the window in "
-                          "row-major order, only to it; x holds integers, dx is float)")
-
-
-@pytest.mark.cell("test_pool_backward")
-@pytest.mark.points(0.5)
-def test_pool_backward(submission):
-    rng = np.random.default_rng(900)
-    for shape, size, stride in POOL_CASES:
-        # distinct values at least 0.009 apart: finite differences never cross a tie
-        x = rng.permutation(np.prod(shape)).reshape(shape) * 0.01 + rng.uniform(0, 1e-3, shape)
-        dout = rng.normal(size=pool_reference(x, size, stride).shape)
-        check_pool_backward(submission, x, size, stride, dout)
+        assert_close(submission.maxpool_forward(x, size, stride), pool_reference(x, size, stride),
+                     what=f"maxpool_forward for integer x {shape} (values -3..2, ties, windows of "
+                          f"zeros or of negative values only), size {size}, stride {stride}")
 
 
 # --- the Keras part ----------------------------------------------------------------------------
@@ -229,19 +191,28 @@ def test_prepare_images_and_architecture(submission):
     layers = [layer["class_name"] for layer in model.get_config()["layers"]]
     for needed in ["Conv2D", "MaxPooling2D"]:
         assert needed in layers, f"build_cnn: the model has no {needed} layer (layers: {layers})"
-    probabilities = np.asarray(model.predict(prepared(images), verbose=0))
-    assert_shape(probabilities, (50, 10), "build_cnn().predict for 50 images")
-    assert_close(probabilities.sum(axis=1), np.ones(50), atol=1e-4, rtol=0,
-                 what="row sums of the predicted probabilities (end with a softmax)")
+    logits = np.asarray(model.predict(prepared(images), verbose=0), dtype=np.float64)
+    assert_shape(logits, (50, 10), "build_cnn().predict for 50 images")
+    # logits in, logits to the loss: the model's loss is the cross-entropy of softmax(outputs)
+    labels = LABELS_TEST[:50]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected = -float(np.mean(log_p[np.arange(50), labels]))
+    loss = float(model.evaluate(prepared(images), labels, verbose=0, return_dict=True)["loss"])
+    assert abs(loss - expected) <= 1e-4 * max(1.0, abs(expected)), (
+        f"build_cnn: the compiled loss on 50 images is {loss:.5f}, but the cross-entropy of "
+        f"softmax(model outputs) is {expected:.5f}: the model must return logits (Dense(10) "
+        "without activation) and the loss take them (SparseCategoricalCrossentropy("
+        "from_logits=True))")
 
 
 def held_out_accuracy(submission, seed: int) -> float:
     """Train with this seed on the graders' training split; accuracy on their test split."""
     submission.seed(seed)
     model = submission.train_cnn(prepared(IMAGES_TRAIN), LABELS_TRAIN)
-    probabilities = np.asarray(model.predict(prepared(IMAGES_TEST), verbose=0))
-    assert_shape(probabilities, (len(IMAGES_TEST), 10), "the trained model's predictions")
-    return float(np.mean(probabilities.argmax(axis=1) == LABELS_TEST))
+    logits = np.asarray(model.predict(prepared(IMAGES_TEST), verbose=0))
+    assert_shape(logits, (len(IMAGES_TEST), 10), "the trained model's predictions")
+    return float(np.mean(logits.argmax(axis=1) == LABELS_TEST))
 
 
 @pytest.mark.cell("test_train_cnn")
@@ -259,3 +230,44 @@ def test_cnn_test_accuracy(submission):
     except AssertionError as exc:
         shown = ", ".join(f"{r:.3f}" for r in results)
         raise AssertionError(f"{exc} (test accuracy per seed: {shown})") from None
+
+
+# --- where convolutions pay off ------------------------------------------------------------------
+
+def shift_reference(images, dy, dx):
+    out = np.zeros(images.shape)
+    H, W = images.shape[1:3]
+    for i, j in np.ndindex(H, W):
+        if 0 <= i - dy < H and 0 <= j - dx < W:
+            out[:, i, j] = images[:, i - dy, j - dx]
+    return out
+
+
+@pytest.mark.cell("test_shift_images")
+@pytest.mark.points(0.5)
+def test_shift_images(submission):
+    rng = np.random.default_rng(1000)
+    images = rng.integers(1, 17, size=(3, 5, 7))  # no zero pixel: every wrapped value shows
+    remote_images = submission.remote(images)
+    for dy, dx in [(2, 0), (0, 3), (-1, 2), (1, -2), (-2, -3), (0, 0), (5, 0), (0, -7)]:
+        assert_close(np.asarray(submission.shift_images(remote_images, dy, dx), dtype=float),
+                     shift_reference(images, dy, dx),
+                     what=f"shift_images of 3 images 5x7 (rows x columns) by dy={dy} (down), "
+                          f"dx={dx} (right); pixels moved in are 0, nothing wraps around")
+    assert_close(submission.fetch(remote_images), images,
+                 what="the images after shift_images (must not change: fill a new array)")
+
+
+@pytest.mark.cell("test_shift_images")
+@pytest.mark.points(0.5)
+def test_parameter_counts(submission):
+    for C, F, KH, KW in [(1, 32, 3, 3), (3, 4, 5, 2), (16, 8, 1, 1), (2, 1, 3, 4)]:
+        got = submission.conv2d_parameters(C, F, KH, KW)
+        assert got == F * C * KH * KW + F, (
+            f"conv2d_parameters(C={C}, F={F}, KH={KH}, KW={KW}) is {got}, expected "
+            f"{F * C * KH * KW + F} (each filter spans all C channels, plus one bias per filter)")
+    for n_in, n_out in [(64, 2048), (10, 1), (1, 7), (300, 40)]:
+        got = submission.dense_parameters(n_in, n_out)
+        assert got == n_in * n_out + n_out, (
+            f"dense_parameters({n_in}, {n_out}) is {got}, expected {n_in * n_out + n_out} "
+            "(one weight per input and unit, plus one bias per unit)")
