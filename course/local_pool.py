@@ -30,8 +30,24 @@ from .grade_one import (
     record_result,
 )
 from .gradebook.records import start_run
+from .nbgrader_engines import shared_engines
 
 __all__ = ["LocalBackend", "local_gpus", "worker_pool"]
+
+
+def _prepare_worker(environ: dict[str, str]) -> None:
+    """A pool worker's start: ``prepare_worker``, and nbgrader's metadata check made to check
+    its schema once (``autograder.nbgrader_schema``)."""
+    from autograder.nbgrader_schema import install
+
+    prepare_worker(environ)
+    install()
+
+
+def _autograde(*args) -> tuple[str, str, list]:
+    """``autograde_one``, nbgrader's gradebooks of the job sharing one engine."""
+    with shared_engines():
+        return autograde_one(*args)
 
 
 def local_gpus(environ: dict[str, str] | None = None, dev: Path = Path("/dev")) -> tuple[str, ...]:
@@ -55,7 +71,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     # grade_one first: it keeps nbformat's import cheap (autograder.import_costs); the list is
     # not read again once the server runs
     context.set_forkserver_preload(["course.grade_one", *WORKER_MODULES])
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=prepare_worker,
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare_worker,
                                initargs=(dict(os.environ),))
     # The workers start at the first job, which waits for the fork server's imports: sent from
     # a thread, so this process collects and prepares the gradebook meanwhile. Jobs sent later
@@ -112,12 +128,15 @@ class LocalBackend(GradingBackend):
 
             args = (str(ws.course_file), assignment_id)
             if self.pool is None:
+                from autograder.nbgrader_schema import install
+
+                install()  # as a pool worker does (_prepare_worker)
                 for student_id in batch.students:
                     started[student_id] = time.perf_counter()
-                    finish(student_id, *autograde_one(*args, student_id, batch.expected,
-                                                      devices))
+                    finish(student_id, *_autograde(*args, student_id, batch.expected,
+                                                   devices))
             else:
-                futures = {self.pool.submit(autograde_one, *args, s, batch.expected, devices): s
+                futures = {self.pool.submit(_autograde, *args, s, batch.expected, devices): s
                            for s in batch.students}
                 for future in as_completed(futures):
                     student_id = futures[future]

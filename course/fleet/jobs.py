@@ -20,10 +20,13 @@ from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from autograder.nbgrader_schema import install as install_schema_cache
+
 from ..calendar import utcnow
 from ..errors import UserError
 from ..grade_one import autograde_one, record_result
 from ..gradebook import GradingRun
+from ..nbgrader_engines import shared_engines
 from ..workspace import open_workspace
 
 __all__ = ["FINISHED", "Courses", "Job", "Refused", "RetryLater", "course_file_for",
@@ -209,10 +212,12 @@ def run_job(job: Job, worker: str, courses: Courses) -> str:
             run.outcome, run.message, run.started_at, run.finished_at = (
                 "running", f"on {worker}", utcnow(), None)
             gb.session.commit()
-        kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
-                                                job.student_id, list(job.expected),
-                                                gpu_devices=_gpu_devices(),
-                                                gpu_nodes=_gpu_nodes())
+        install_schema_cache()  # once per worker process; nbgrader's check of its own schema
+        with shared_engines():  # nbgrader's gradebooks of this job: one engine
+            kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
+                                                    job.student_id, list(job.expected),
+                                                    gpu_devices=_gpu_devices(),
+                                                    gpu_nodes=_gpu_nodes())
         if kind == "error" and lost_database(problem):
             raise RetryLater(problem)  # nbgrader lost the database mid-grading
         with ws.gradebook() as gb:
