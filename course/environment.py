@@ -42,6 +42,11 @@ VARIABLES: tuple[Variable, ...] = (
              "the exchange service's JupyterHub API token",
              ("hub_config/settings.py", "devhub/localhub.py", "deploy/kubernetes/course.yaml",
               "deploy/kubernetes/values.yaml")),
+    Variable("COURSE_EXCHANGE_REPLICATED",
+             "1: other exchange processes (replicas) serve the same courses; the exchange then "
+             "refuses a SQLite gradebook at start",
+             ("exchange/service.py", "deploy/compose/courses.yml",
+              "deploy/kubernetes/courses.yaml", "deploy/kubernetes/course.yaml")),
     Variable("COURSE_EXCHANGE_REUSE_PORT",
              "1: this exchange process shares its port with others on the host (SO_REUSEPORT; "
              "set by course exchange serve --processes N); several need a PostgreSQL gradebook",

@@ -46,7 +46,8 @@ from .workspace import Workspace
 __all__ = ["IDEMPOTENCY_HEADER", "MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES",
            "MAX_SUBMISSION_BYTES", "BadFileName", "KeyReused", "NotReleased", "QuotaExceeded",
            "TooManyFiles", "TooManySubmissions", "check_key", "check_names", "check_notebooks",
-           "check_released", "check_submission_count", "expected_notebooks", "hold_student",
+           "check_released", "check_submission_count", "client_timestamp", "expected_notebooks",
+           "hold_student",
            "notebook_problem", "read_submission_folder", "receipt_notice",
            "receive", "released_to_students", "stored_bytes", "sync_file_system"]
 
@@ -61,10 +62,18 @@ MAX_FILES = 200
 MAX_DEPTH = 6  # folders above a file: data/a/b/c/d/e/x.png
 MAX_NAME_CHARS = 255  # of the whole relative name; one part is at most 255 bytes on disk
 CLIENT_TIMESTAMP_FILE = TIMESTAMP_FILE  # the client's claim: kept, never trusted
+# control characters (NUL among them, which PostgreSQL refuses in text) are dropped from it
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # a hand-in's idempotency key (the client's, one per hand-in, the same on every retry): a retry
 # of a hand-in that was stored returns its receipt instead of storing it twice
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def client_timestamp(content: bytes) -> str | None:
+    """The client's ``timestamp.txt`` as kept on the receipt: text, no control characters (a
+    NUL would make the gradebook refuse the row), at most 64 characters; None if empty."""
+    return _CONTROL.sub("", content.decode(errors="replace")).strip()[:64] or None
 
 
 class BadFileName(UserError):
@@ -379,7 +388,7 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     ws.course.assignment(assignment_id)
     key = check_key(key)
     files = dict(zip(check_names(files, max_files=max_files), files.values(), strict=True))
-    client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
+    stamp = client_timestamp(files.pop(CLIENT_TIMESTAMP_FILE, b""))
     size, sha256 = sum(len(content) for content in files.values()), digest(files)
     parent = ws.root / "inbox" / assignment_id / student_id
     tag = key_tag(student_id, assignment_id, key) if key else None
@@ -411,7 +420,7 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             sha256=sha256,
             size_bytes=size,
             storage_path=final.relative_to(ws.root).as_posix(),
-            client_timestamp=client_timestamp,
+            client_timestamp=stamp,
         )
         gb.commit()
         return receipt

@@ -10,13 +10,17 @@ most ``MAX_BATCH``) and runs them as one job (``commit_batch``):
 1. each is checked as ``course.inbox.receive`` checks it (roster, release, names, size,
    notebooks, submission count, quota; a failure refuses that hand-in alone), its files written
    under a hidden ``.staged`` name and its receipt row added (flushed, not committed: the
-   count and quota checks of the next one see it);
+   count and quota checks of the next one see it). On PostgreSQL each hand-in's rows are
+   added under a savepoint, so a row the database refuses (``DataError``, ``IntegrityError``)
+   refuses that hand-in alone, not the batch;
 2. one ``syncfs`` (the files of all of them), the renames into place, one more ``syncfs`` (the
    renames), one commit of the gradebook;
 3. then, and only then, each gets its receipt. If the process dies anywhere before the commit,
    nobody was acknowledged: what is on disk is staged folders or complete folders no receipt
    names, which nothing reads (as with a single hand-in). If step 2 fails, the transaction is
-   rolled back, the batch's folders removed and every hand-in in it refused (the client retries).
+   rolled back and every hand-in in it refused (the client retries); the batch's folders are
+   removed unless the commit was already sent (it may have reached the server: a folder no
+   receipt names is harmless, a receipt naming no folder is not).
 
 The work stays on the store thread (one gradebook session, as before), so the receipt time,
 taken when the upload's last byte arrived, is unchanged by the wait. A hand-in with an
@@ -30,8 +34,11 @@ import datetime as dt
 import secrets
 import shutil
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.exc import DataError, IntegrityError
 
 from course.errors import UserError
 from course.folders import write_folder
@@ -42,6 +49,7 @@ from course.inbox import (
     check_names,
     check_notebooks,
     check_submission_count,
+    client_timestamp,
     digest,
     expected_notebooks,
     hold_student,
@@ -54,6 +62,9 @@ from course.store import CourseExchange, Forbidden, NotFound, TooLarge
 __all__ = ["MAX_BATCH", "GroupCommit", "HandIn", "commit_batch"]
 
 MAX_BATCH = 64  # bounds one job's time on the store thread (and a batch's loss to an I/O error)
+# what refuses one hand-in alone; anything else may have broken the session: the batch is refused
+_ITEM_ERRORS = (UserError, LookupError, Forbidden, TooLarge, ValueError, OSError, DataError,
+                IntegrityError)
 
 
 @dataclass
@@ -93,7 +104,7 @@ def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object]:
     check_submission_count(ws, gb, student, assignment)  # sees this batch's rows: flushed
     files = dict(zip(check_names(item.files, max_files=ex.max_files), item.files.values(),
                      strict=True))
-    client_timestamp = files.pop(CLIENT_TIMESTAMP_FILE, b"").decode(errors="replace")[:64] or None
+    stamp = client_timestamp(files.pop(CLIENT_TIMESTAMP_FILE, b""))
     size = sum(len(content) for content in files.values())
     check_notebooks(files, assignment, expected_notebooks(ws, assignment))
     kept = stored_bytes(gb, student)
@@ -109,11 +120,20 @@ def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object]:
         receipt = add_receipt(gb, student_id=student, assignment_id=assignment,
                               received_at=received_at, sha256=digest(files), size_bytes=size,
                               storage_path=(parent / name).relative_to(ws.root).as_posix(),
-                              client_timestamp=client_timestamp)
+                              client_timestamp=stamp)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return staged, parent / name, receipt
+
+
+def _savepoint(ex: CourseExchange) -> AbstractContextManager:
+    """One hand-in's database work, undone alone if the database refuses it. PostgreSQL only:
+    pysqlite opens no transaction before the first write, so there the first SAVEPOINT would be
+    the outermost and its release would commit that receipt before its folder is in place."""
+    session = ex.gb.session
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return session.begin_nested() if postgres else nullcontext()
 
 
 def _make_durable(ex: CourseExchange, staged: list[_Staged]) -> None:
@@ -122,7 +142,6 @@ def _make_durable(ex: CourseExchange, staged: list[_Staged]) -> None:
     for item in staged:
         item.staged.rename(item.final)
     sync_file_system(inbox)  # the renames (syncfs writes the directories too)
-    ex.gb.commit()  # one transaction: every receipt of the batch, or none
 
 
 def commit_batch(ex: CourseExchange, batch: list[HandIn],
@@ -139,8 +158,9 @@ def commit_batch(ex: CourseExchange, batch: list[HandIn],
     for index, item in enumerate(batch):
         try:
             item.check(ex)
-            staged.append(_Staged(index, *_stage(ex, item)))
-        except (UserError, LookupError, Forbidden, TooLarge, ValueError, OSError) as exc:
+            with _savepoint(ex):  # a row the database refuses: rolled back to here
+                staged.append(_Staged(index, *_stage(ex, item)))
+        except _ITEM_ERRORS as exc:
             outcomes[index] = exc  # this hand-in alone (its staged folder is gone)
         except Exception as exc:  # noqa: BLE001 - the session may be broken: all are refused
             return _abort(ex, staged, outcomes, exc)
@@ -151,6 +171,10 @@ def commit_batch(ex: CourseExchange, batch: list[HandIn],
         _make_durable(ex, staged)
     except Exception as exc:  # noqa: BLE001 - nothing committed: every hand-in is refused
         return _abort(ex, staged, outcomes, exc)
+    try:
+        ex.gb.commit()  # one transaction: every receipt of the batch, or none
+    except Exception as exc:  # noqa: BLE001 - not known committed: every hand-in is refused
+        return _abort(ex, staged, outcomes, exc, keep_folders=True)  # it may have reached it
     for item in staged:
         try:
             outcomes[item.index] = reply(ex, item.receipt)
@@ -160,13 +184,15 @@ def commit_batch(ex: CourseExchange, batch: list[HandIn],
 
 
 def _abort(ex: CourseExchange, staged: list[_Staged], outcomes: list[object],
-           exc: Exception) -> list[object]:
+           exc: Exception, *, keep_folders: bool = False) -> list[object]:
     """Roll the batch back: no receipt, no folder; every hand-in not refused already is refused
-    with ``exc`` (the client retries)."""
+    with ``exc`` (the client retries). ``keep_folders``: the commit was sent and may have
+    reached the server, so the placed folders stay (a receipt may name them)."""
     ex.gb.session.rollback()
     for item in staged:
         shutil.rmtree(item.staged, ignore_errors=True)
-        shutil.rmtree(item.final, ignore_errors=True)
+        if not keep_folders:
+            shutil.rmtree(item.final, ignore_errors=True)
         outcomes[item.index] = None
     return [exc if outcome is None else outcome for outcome in outcomes]
 

@@ -49,8 +49,10 @@ lock in the gradebook, every folder is written under a unique hidden name, flush
 into place; ``course.inbox.receive``, ``course.folders``). On one host they share one port
 (``reuse_port``, ``$COURSE_EXCHANGE_REUSE_PORT=1``: the kernel spreads connections among them;
 ``course exchange serve --processes N`` starts N such copies and restarts one that dies); in
-containers each runs one process behind the Service's address. A retried hand-in
-(``Idempotency-Key``) is stored once whichever process it reaches.
+containers each runs one process behind the Service's address (``$COURSE_EXCHANGE_REPLICATED=1``
+says so: like a shared port, it refuses a SQLite gradebook at start). A retried hand-in
+(``Idempotency-Key``) is stored once whichever process it reaches. A course whose gradebook
+records another course (nbgrader's course table) is refused at start.
 
 Who is asking is ``exchange/auth.py``, the served courses (stores and rosters)
 ``exchange/courses.py``, each route's handler ``exchange/handlers.py``; this module holds the
@@ -73,6 +75,7 @@ from pathlib import Path
 
 from jupyterhub.services.auth import HubAuth
 from jupyterhub.utils import url_path_join
+from sqlalchemy import inspect, text
 from tornado import httpserver, netutil, web
 from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
@@ -99,12 +102,34 @@ from .handlers import (
 )
 from .token_cache import WRITE_CACHE_SECONDS, TokenCache
 
-__all__ = ["REUSE_PORT_ENV", "ExchangeService", "ServedCourse", "main", "parse_staff_services",
-           "supervise"]
+__all__ = ["REPLICATED_ENV", "REUSE_PORT_ENV", "ExchangeService", "ServedCourse", "main",
+           "parse_staff_services", "supervise"]
 
 log = logging.getLogger("exchange")
 
 REUSE_PORT_ENV = "COURSE_EXCHANGE_REUSE_PORT"  # "1": share the port with other exchange processes
+# "1": other exchange processes serve these courses too, on their own ports (replicas of a
+# compose service or a Kubernetes Deployment): as with a shared port, SQLite is refused
+REPLICATED_ENV = "COURSE_EXCHANGE_REPLICATED"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def _other_courses(exchange) -> list[str]:
+    """The course ids other than ``exchange``'s that its gradebook records (nbgrader's course
+    table, filled when nbgrader first opens it for a course): a course file pointing at another
+    course's gradebook. A gradebook nbgrader never opened records none."""
+    session = exchange.gb.session
+    try:
+        if not inspect(session.connection()).has_table("course"):
+            return []
+        ids = session.execute(text("SELECT id FROM course")).scalars().all()
+    finally:
+        session.rollback()  # ends the read
+    # nbgrader's placeholder row (a Gradebook opened without a course id) names no course
+    return sorted(i for i in ids if i not in (exchange.course_id, "default_course"))
 
 
 class ExchangeService(LoggingConfigurable):
@@ -141,7 +166,7 @@ class ExchangeService(LoggingConfigurable):
 
     @default("reuse_port")
     def _reuse_port(self):
-        return os.environ.get(REUSE_PORT_ENV, "").strip().lower() in ("1", "true", "yes")
+        return _env_flag(REUSE_PORT_ENV)
 
     @default("base_url")
     def _base_url(self):
@@ -188,10 +213,18 @@ class ExchangeService(LoggingConfigurable):
                                  "(gradebook.url in its course file; $COURSE_DB_URL names one "
                                  "database for every course)")
             urls[url] = served.course_id
+            others = served.pool.submit(_other_courses, served.exchange).result()
+            if others:  # its receipts would land in, and its rosters mix with, another course's
+                self.close()
+                raise ValueError(f"the gradebook of {served.course_id} ({url.split('@')[-1]}) is "
+                                 f"the gradebook of {', '.join(map(repr, others))}: give each "
+                                 "course its own (gradebook.url in its course file)")
         local = sorted(c for c, s in self.served.items() if s.exchange.ws.db_url.startswith("sqlite"))
-        if self.reuse_port and local:  # a per-student lock in the gradebook keeps receipts once
+        several = self.reuse_port or _env_flag(REPLICATED_ENV)
+        if several and local:  # a per-student lock in the gradebook keeps receipts once
             self.close()
-            raise ValueError(f"several exchange processes need a PostgreSQL gradebook; "
+            why = "a shared port" if self.reuse_port else f"${REPLICATED_ENV}=1"
+            raise ValueError(f"several exchange processes ({why}) need a PostgreSQL gradebook; "
                              f"{', '.join(local)} keeps its gradebook in SQLite")
         if len(self.served) > 1 and EVERY_COURSE in self.staff_services.values():
             self.close()
@@ -368,5 +401,7 @@ def supervise(command: list[str], processes: int, *, restart_delay: float = 1.0)
                 break
             log.warning("exchange process %d died (%d); starting another", child.pid, code)
             time.sleep(restart_delay)
+            if stopping:  # SIGTERM during the delay: a copy started now would never be stopped
+                break
             children[number] = start()
     return status
