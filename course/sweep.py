@@ -95,19 +95,42 @@ def sweep_every_course(course_files: Iterable[str],
     """``sweep`` of each course file in turn, at ``now(course)``. A course whose sweep fails (its
     file unreadable, its gradebook or the broker down, a second file of one id) is reported in
     its ``CourseSweep`` and the next course is swept all the same: one broken course must not
-    leave the others ungraded."""
+    leave the others ungraded.
+
+    Where courses live one folder per course id (several files, and any of them in the folder
+    of its id: the stack's /srv/course/<id>), a file whose id is not its folder's name is
+    refused before anything is swept: staff of dl writing ``id: ml`` in dl's file neither sweep
+    dl's folder as ml nor keep ml's own file from being swept."""
+    opened: list[Workspace | CourseSweep] = []
+    for path in course_files:
+        try:
+            opened.append(open_workspace(path))
+        except Exception as exc:  # noqa: BLE001 - any failure is this course's alone
+            opened.append(CourseSweep(str(path), error=_described(exc)))
+    workspaces = [ws for ws in opened if isinstance(ws, Workspace)]
+    by_folder = len(opened) > 1 and any(ws.root.name == ws.course.id for ws in workspaces)
     results: list[CourseSweep] = []
     seen: dict[str, str] = {}
-    for path in course_files:
-        label = str(path)
+    for ws in opened:
+        if isinstance(ws, CourseSweep):
+            results.append(ws)
+            continue
+        if by_folder and ws.root.name != ws.course.id:
+            results.append(CourseSweep(str(ws.course_file), error=(
+                f"Refused: id {ws.course.id!r} is not its folder's name {ws.root.name!r} (one "
+                "folder per course id: a file may not take another course's id)")))
+            continue
+        label = ws.course.id
         try:
-            ws = open_workspace(path)
-            label = ws.course.id
             if label in seen and seen[label] != str(ws.course_file):
                 raise ValueError(f"{ws.course_file} declares id {label!r}, as {seen[label]} does")
             seen[label] = str(ws.course_file)
             results.append(CourseSweep(label, sweep(ws, now(ws.course))))
         except Exception as exc:  # noqa: BLE001 - any failure is this course's alone
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            results.append(CourseSweep(label, error=f"{type(exc).__name__}: {'; '.join(lines)}"))
+            results.append(CourseSweep(label, error=_described(exc)))
     return results
+
+
+def _described(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {'; '.join(lines)}"

@@ -80,8 +80,8 @@ def test_a_failing_course_is_reported_and_the_others_are_swept(tmp_path, sent, c
     make_course(tmp_path / "cv", "cv", ("cleo",), ("cleo",))
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "course.yml").write_text("id: [not, an, id]\n")
-    twin = tmp_path / "twin"
-    shutil.copytree(tmp_path / "cv", twin)  # a second file of course cv
+    twin = tmp_path / "copy" / "cv"
+    shutil.copytree(tmp_path / "cv", twin)  # a second file of course cv, in a folder cv
     files = [tmp_path / "dl", tmp_path / "ml", tmp_path / "bad", tmp_path / "cv", twin]
     code = main(["sweep", *(a for f in files for a in ("--course", str(f))),
                  "--as-of", "2027-01-11 09:00"])
@@ -94,6 +94,33 @@ def test_a_failing_course_is_reported_and_the_others_are_swept(tmp_path, sent, c
     assert lines[4].startswith("cv: sweep FAILED: ") and "declares id 'cv'" in lines[4], lines[4]
     assert len(lines) == 5
     assert sent == [("dl", AID, ["ada"]), ("cv", AID, ["cleo"])]  # nothing of ml, bad, twin
+
+
+def test_a_file_may_not_take_the_id_of_another_course_s_folder(tmp_path, sent, capsys):
+    """One folder per course id (the stack's /srv/course/<id>): staff of dl write `id: ml` in
+    dl's file. That file is refused, alone, before anything of it is swept, and ml (listed after
+    it) is swept all the same, from its own gradebook."""
+    make_course(tmp_path / "dl", "dl", ("ada",), ("ada",))
+    make_course(tmp_path / "ml", "ml", ("cleo",), ("cleo",))
+    text = (tmp_path / "dl" / "course.yml").read_text()
+    (tmp_path / "dl" / "course.yml").write_text(text.replace("id: dl", "id: ml", 1))
+    code = main(["sweep", "--course", str(tmp_path / "dl"), "--course", str(tmp_path / "ml"),
+                 "--as-of", "2027-01-11 09:00"])
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'dl' / 'course.yml'}: sweep FAILED: "), lines
+    assert "id 'ml'" in lines[0] and "folder's name 'dl'" in lines[0], lines[0]
+    assert lines[1:] == [f"ml: sent {AID}: cleo"]
+    assert sent == [("ml", AID, ["cleo"])]  # ml's own student, nothing of dl's folder
+
+
+def test_folders_not_named_by_id_are_swept_as_before(tmp_path, sent, capsys):
+    """No course in a folder of its id: not the stack's layout, and each file is swept."""
+    make_course(tmp_path / "course-a", "dl", ("ada",), ("ada",))
+    make_course(tmp_path / "course-b", "ml", ("cleo",), ("cleo",))
+    assert main(["sweep", "--course", str(tmp_path / "course-a"), "--course",
+                 str(tmp_path / "course-b"), "--as-of", "2027-01-11 09:00"]) == 0
+    assert sent == [("dl", AID, ["ada"]), ("ml", AID, ["cleo"])]
 
 
 def test_no_course_at_all_is_an_error(tmp_path, sent, monkeypatch, capsys):
