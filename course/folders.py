@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["swap_in", "write_folder"]
+__all__ = ["fsync_dir", "swap_in", "write_folder"]
 
 _SWAP_TRIES = 20  # each lost race means another writer put a complete folder there
 # a replaced folder that others may be reading (collected submissions, released assignments) is
@@ -41,7 +41,7 @@ def write_folder(dest: Path, files: dict[str, bytes], *, replace: bool = False,
                     os.fsync(handle.fileno())
         staging.chmod(0o755)
         if durable:
-            _fsync_dir(staging)
+            fsync_dir(staging)
         swap_in(staging, dest, replace=replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -49,7 +49,8 @@ def write_folder(dest: Path, files: dict[str, bytes], *, replace: bool = False,
     return dest
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (files created, renamed into it) durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 
 from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
-from .folders import write_folder
+from .folders import fsync_dir, write_folder
 from .gradebook import Gradebook, Receipt
 from .gradebook.records import (
     add_receipt,
@@ -263,14 +263,6 @@ def sync_file_system(folder: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def stage(parent: Path, received_at: dt.datetime, files: dict[str, bytes], *,
           tag: str | None = None) -> Path:
     """Write ``files`` into a new hidden folder under ``parent``, flushed once; ``publish``
@@ -284,7 +276,7 @@ def stage(parent: Path, received_at: dt.datetime, files: dict[str, bytes], *,
 def publish(staged: Path) -> Path:
     """A ``stage``d folder, visible under its final name (and the rename on disk)."""
     final = staged.rename(staged.with_name(staged.name[1:].rsplit(".", 2)[0]))
-    _fsync_dir(staged.parent)
+    fsync_dir(staged.parent)
     return final
 
 
