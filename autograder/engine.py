@@ -25,6 +25,7 @@ from .sandbox import IsolationUnavailable, SandboxLimits, require_isolation
 from .settings import GradingSettings, cpu_limit, run_limit
 
 __all__ = [
+    "NOT_GRADED_TAG",
     "CellResult",
     "GradingOptions",
     "GradingResult",
@@ -34,6 +35,10 @@ __all__ = [
     "start_warm_server",
 ]
 
+
+# a cell for the student's eyes only (a plot, an experiment): grading does not run it, so a
+# student function it calls cannot sink the whole notebook, and it costs no grading time
+NOT_GRADED_TAG = "not-graded"
 
 INTERRUPT_GRACE = 30.0  # s for an interrupted pytest run to clean up and write its results
 
@@ -118,7 +123,8 @@ def notebook_cells(nb) -> list[dict]:
         meta = cell.metadata.get("nbgrader", {})
         source = "".join(cell.source) if isinstance(cell.source, list) else str(cell.source)
         cells.append({"index": index, "source": source, "grade_id": meta.get("grade_id"),
-                      "grade": bool(meta.get("grade")), "points": meta.get("points", 0)})
+                      "grade": bool(meta.get("grade")), "points": meta.get("points", 0),
+                      "not_graded": NOT_GRADED_TAG in cell.metadata.get("tags", [])})
     return cells
 
 

@@ -85,11 +85,13 @@ class GradingSession:
 
     # --- the student's process ------------------------------------------------------------
     def _cells(self) -> list[dict]:
-        # cells the graders stand for are not run: they may hold the instructor's test code
-        # (``course check-graders`` runs them on its own notebooks: GradingOptions)
+        # cells the graders stand for are not run: they may hold the instructor's test code;
+        # nor are the student's-eyes-only cells (autograder.engine.NOT_GRADED_TAG). ``course
+        # check-graders`` runs both on its own notebooks (GradingOptions.run_test_cells)
         every = bool(self.job.get("run_test_cells"))
         return [{"index": c["index"], "source": c["source"]} for c in self.job["cells"]
-                if every or c.get("grade_id") not in self.tied or not c.get("grade")]
+                if every or not (c.get("not_graded")
+                                 or (c.get("grade") and c.get("grade_id") in self.tied))]
 
     def _start(self) -> StudentProcess:
         data = self.job.get("data_dir")

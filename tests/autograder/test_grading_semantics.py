@@ -66,3 +66,25 @@ def test_in_place_and_loops_are_graded_in_the_sandbox(tmp_path):
     assert outcomes["test_vectorized[norms]"] == ("passed", "")
     assert outcomes["test_vectorized[norms_map]"] == (
         "failed", "AssertionError: norms_map runs Python code for each element ")
+
+
+def test_a_cell_tagged_not_graded_is_not_run_in_grading_but_in_check_graders(tmp_path):
+    # a plot cell that calls a student's function which hangs (or raises): in grading it must not
+    # sink the whole notebook; the function's own test fails, the other passes
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("def good():\n    return 1\n\n\ndef bad():\n"
+                                          "    raise RuntimeError('broken')"),
+                nbformat.v4.new_code_cell("print('plotting'); bad()",
+                                          metadata={"tags": ["not-graded"]})]
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    (graders / "test_tagged.py").write_text(
+        "def test_good(submission):\n    assert submission.good() == 1\n")
+    options = GradingOptions(timeouts=Timeouts(notebook=60, call=20), total_seconds=120)
+    graded = grade_notebook(nb, graders=graders, options=options)
+    assert [(t.name, t.outcome) for t in graded.tests] == [("test_good", "passed")]
+    assert 1 not in graded.cells  # not run: no output, no error
+    checked = grade_notebook(nb, graders=graders, options=GradingOptions(
+        timeouts=options.timeouts, total_seconds=120, run_test_cells=True))
+    assert checked.cells[1].error["ename"] == "RuntimeError"  # check-graders sees it raise
+    assert checked.cells[1].stdout.startswith("plotting\n")
