@@ -64,3 +64,20 @@ def publish(root: Path, assignment_id: str, course_id: str = "dl-test") -> Path:
     for notebook in (root / "assignments" / assignment_id).glob("*.ipynb"):
         shutil.copy(notebook, outbound / notebook.name)
     return root / "course.yml"
+
+
+def stored_receipts(course_file: Path) -> list:
+    """Every receipt in the course's gradebook, in the order written (detached from it)."""
+    from course.gradebook import Receipt
+    from course.workspace import open_workspace
+
+    with open_workspace(course_file).gradebook() as gb:
+        rows = list(gb.session.query(Receipt).order_by(Receipt.id))
+        gb.session.expunge_all()
+    return rows
+
+
+def inbox_folders(course_file: Path, assignment_id: str) -> list[Path]:
+    """The hand-in folders on disk for one assignment (``inbox/<aid>/<student>/<stamp>``)."""
+    inbox = course_file.parent / "inbox" / assignment_id
+    return sorted(inbox.glob("*/*")) if inbox.is_dir() else []

@@ -29,13 +29,11 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from exchange_requests import publish
+from exchange_requests import inbox_folders, publish, stored_receipts
 from small_courses import BASE_COURSE, REPO, utc
 
-from course.gradebook import Receipt
 from course.inbox import QuotaExceeded, digest, read_submission_folder
 from course.store import CourseExchange
-from course.workspace import open_workspace
 from exchange import group_commit
 from exchange.group_commit import HandIn, commit_batch
 from exchange.handlers import receipt_reply
@@ -61,18 +59,6 @@ def hand_in(course_file: Path, student: str, note: str) -> HandIn:
     name, content = notebook(course_file, note)
     return HandIn(student, AID, {name: content}, NOW)
 
-
-def receipts(course_file: Path) -> list[Receipt]:
-    ws = open_workspace(course_file)
-    with ws.gradebook() as gb:
-        rows = list(gb.session.query(Receipt).order_by(Receipt.id))
-        gb.session.expunge_all()
-    return rows
-
-
-def inbox_folders(course_file: Path) -> list[Path]:
-    inbox = course_file.parent / "inbox" / AID
-    return sorted(p for p in inbox.glob("*/*")) if inbox.is_dir() else []
 
 
 def counting(monkeypatch, ex: CourseExchange) -> dict[str, int]:
@@ -103,7 +89,7 @@ def test_hand_ins_that_arrive_together_share_one_flush_and_one_commit(course_fil
         ex.close()
     assert counts == {"sync": 2, "commit": 1}
     assert all(isinstance(o, dict) for o in outcomes), outcomes
-    rows = {row.id: row for row in receipts(course_file)}
+    rows = {row.id: row for row in stored_receipts(course_file)}
     assert len(rows) == 5
     for item, reply in zip(batch, outcomes, strict=True):
         row = rows[reply["receipt_id"]]
@@ -111,7 +97,7 @@ def test_hand_ins_that_arrive_together_share_one_flush_and_one_commit(course_fil
         assert row.sha256 == reply["sha256"] == digest(item.files)
         assert read_submission_folder(course_file.parent / row.storage_path) == item.files
         assert "on time" in reply["notice"]
-    assert not [p for p in inbox_folders(course_file) if p.name.startswith(".")]
+    assert not [p for p in inbox_folders(course_file, AID) if p.name.startswith(".")]
 
 
 def test_a_refused_hand_in_refuses_itself_alone_and_leaves_nothing(course_file):
@@ -126,8 +112,8 @@ def test_a_refused_hand_in_refuses_itself_alone_and_leaves_nothing(course_file):
     assert isinstance(outcomes[0], dict) and isinstance(outcomes[3], dict)
     assert isinstance(outcomes[1], LookupError), outcomes[1]
     assert isinstance(outcomes[2], Exception) and "notebook" in str(outcomes[2]).lower()
-    assert sorted(r.student_id for r in receipts(course_file)) == ["ada", "cleo"]
-    students = {p.parent.name for p in inbox_folders(course_file)}
+    assert sorted(r.student_id for r in stored_receipts(course_file)) == ["ada", "cleo"]
+    students = {p.parent.name for p in inbox_folders(course_file, AID)}
     assert students == {"ada", "cleo"}  # nothing of ben's or zed's, not even staged
 
 
@@ -142,7 +128,7 @@ def test_the_quota_counts_the_hand_ins_ahead_in_the_same_batch(course_file):
         ex.close()
     assert isinstance(outcomes[0], dict) and isinstance(outcomes[2], dict)
     assert isinstance(outcomes[1], QuotaExceeded)
-    assert sorted(r.student_id for r in receipts(course_file)) == ["ada", "ben"]
+    assert sorted(r.student_id for r in stored_receipts(course_file)) == ["ada", "ben"]
 
 
 def test_a_failed_flush_acknowledges_nothing_and_leaves_nothing(course_file, monkeypatch):
@@ -166,8 +152,8 @@ def test_a_failed_flush_acknowledges_nothing_and_leaves_nothing(course_file, mon
     finally:
         ex.close()
     assert isinstance(after, dict)
-    assert [r.student_id for r in receipts(course_file)] == ["cleo"]
-    assert [p.parent.name for p in inbox_folders(course_file)] == ["cleo"]
+    assert [r.student_id for r in stored_receipts(course_file)] == ["cleo"]
+    assert [p.parent.name for p in inbox_folders(course_file, AID)] == ["cleo"]
 
 
 # -- a real exchange process killed between writing a batch and committing it ---------------
@@ -235,13 +221,13 @@ def test_a_crash_between_write_and_commit_acknowledges_nothing_undurable(course_
             child.kill()
         child.wait()
     assert len(failed) >= 1 and len(acked) + len(failed) == 10
-    rows = {row.id: row for row in receipts(course_file)}
+    rows = {row.id: row for row in stored_receipts(course_file)}
     for note, reply in acked:  # every acknowledged hand-in: in the gradebook and on disk
         row = rows[reply["receipt_id"]]
         assert row.sha256 == digest(sent[note])
         assert read_submission_folder(course_file.parent / row.storage_path) == sent[note]
     assert len(rows) == len(acked)  # the killed batch has no receipt
     named = {row.storage_path for row in rows.values()}
-    unnamed = [p for p in inbox_folders(course_file)
+    unnamed = [p for p in inbox_folders(course_file, AID)
                if p.relative_to(course_file.parent).as_posix() not in named]
     assert unnamed, "the kill should have come after the killed batch was written"

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exchange_requests import publish
+from exchange_requests import inbox_folders, publish, stored_receipts
 from small_courses import BASE_COURSE, REPO, utc
 from sqlalchemy.exc import DataError
 
-from course.gradebook import Receipt
 from course.inbox import CLIENT_TIMESTAMP_FILE, client_timestamp, receive
 from course.store import CourseExchange
 from course.workspace import open_workspace
@@ -63,18 +62,6 @@ def hand_in(course_file: Path, student: str, note: str, stamp: bytes | None = No
     return HandIn(student, AID, files, NOW)
 
 
-def receipts(course_file: Path) -> list[Receipt]:
-    ws = open_workspace(course_file)
-    with ws.gradebook() as gb:
-        rows = list(gb.session.query(Receipt).order_by(Receipt.id))
-        gb.session.expunge_all()
-    return rows
-
-
-def folders(course_file: Path) -> list[Path]:
-    inbox = course_file.parent / "inbox" / AID
-    return sorted(inbox.glob("*/*")) if inbox.is_dir() else []
-
 
 # -- M3: one student's timestamp sinks nobody else ------------------------------------------
 
@@ -94,7 +81,7 @@ def test_a_nul_in_one_client_timestamp_refuses_no_hand_in_of_the_batch(course_fi
     finally:
         ex.close()
     assert all(isinstance(o, dict) for o in outcomes), outcomes
-    stamps = {r.student_id: r.client_timestamp for r in receipts(course_file)}
+    stamps = {r.student_id: r.client_timestamp for r in stored_receipts(course_file)}
     assert stamps == {"ada": "2026-10-24 09:58:00", "ben": "2026-10-24 09:59:00[31m",
                       "cleo": None}
 
@@ -105,7 +92,7 @@ def test_a_nul_in_the_client_timestamp_of_a_single_hand_in_is_received(course_fi
     with ws.gradebook() as gb:
         receipt = receive(ws, gb, "ben", AID, batch_item.files, received_at=NOW)
         assert receipt.client_timestamp == "2026-10-24 09:59:00[31m"
-    assert [r.student_id for r in receipts(course_file)] == ["ben"]
+    assert [r.student_id for r in stored_receipts(course_file)] == ["ben"]
 
 
 @pytest.mark.postgres
@@ -130,8 +117,8 @@ def test_a_row_the_database_refuses_refuses_that_hand_in_alone(postgres_course_f
         ex.close()
     assert isinstance(outcomes[1], DataError), outcomes[1]
     assert all(isinstance(outcomes[i], dict) for i in (0, 2, 3)), outcomes
-    assert sorted(r.student_id for r in receipts(course_file)) == ["ada", "ada", "cleo"]
-    assert sorted(p.parent.name for p in folders(course_file)) == ["ada", "ada", "cleo"]
+    assert sorted(r.student_id for r in stored_receipts(course_file)) == ["ada", "ada", "cleo"]
+    assert sorted(p.parent.name for p in inbox_folders(course_file, AID)) == ["ada", "ada", "cleo"]
 
 
 # -- L1: a commit that raised may have reached the server -----------------------------------
@@ -152,7 +139,7 @@ def test_a_commit_that_raised_after_reaching_the_server_keeps_its_folders(course
     finally:
         ex.close()
     assert all(isinstance(o, OSError) for o in outcomes), outcomes  # nobody acknowledged
-    rows = receipts(course_file)
+    rows = stored_receipts(course_file)
     assert sorted(r.student_id for r in rows) == ["ada", "ben"]
     for row in rows:  # every receipt in the gradebook names a folder that is there
         assert (course_file.parent / row.storage_path).is_dir(), row.storage_path
