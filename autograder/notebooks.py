@@ -13,8 +13,11 @@ MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 def notebook_problem(name: str, content: bytes) -> str | None:
     """Why ``content`` is not a readable notebook, in one line naming ``name``, or None."""
-    try:
-        nbformat.validate(nbformat.reads(content.decode("utf-8"), as_version=4))
+    invalid: dict = {}
+    try:  # parsed once, validated once (``reads`` validates; it reports, not raises, a failure)
+        nbformat.reads(content.decode("utf-8"), as_version=4, capture_validation_error=invalid)
+        if invalid:
+            raise invalid["ValidationError"]
     except (UnicodeDecodeError, NotJSONError):
         return f"{name} is not valid JSON (a damaged or non-notebook file)"
     except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as exc:

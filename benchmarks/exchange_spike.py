@@ -6,7 +6,7 @@
 Starts a real JupyterHub on 127.0.0.1 (local spawner, the exchange as its managed service) with
 a course of N students, gives each a JupyterHub token, then sends the submissions on a schedule
 that thickens towards the deadline (arrival density grows linearly over the window), each as
-its own HTTP request with the student's token, as a user server would. Prints p50/p95/p99/max
+its own HTTP request with the student's token and a fresh idempotency key, as a user server would. Prints p50/p95/p99/max
 latency (upload to receipt), throughput, the exchange process's own CPU seconds (from
 /proc/<pid>/stat: every thread, not the client's) per acknowledged submission, the load average
 around the run, and checks that every acknowledged submission is in the gradebook with its
@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -100,7 +101,9 @@ def run_spike(exchange_url: str, course_id: str, assignment_id: str, tokens: dic
         try:
             reply = requests.post(url, data=body, timeout=60,
                                   headers={"Authorization": f"token {tokens[student]}",
-                                           "Content-Type": "application/json"})
+                                           "Content-Type": "application/json",
+                                           # as the platform's client sends every hand-in
+                                           "Idempotency-Key": secrets.token_urlsafe(16)})
         except requests.RequestException as exc:
             with lock:
                 result.errors.append(f"{student}#{number}: {exc}")

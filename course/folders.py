@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["fsync_dir", "swap_in", "write_folder"]
+__all__ = ["fsync_dir", "swap_in", "write_folder", "write_hidden_folder"]
 
 _SWAP_TRIES = 20  # each lost race means another writer put a complete folder there
 # a replaced folder that others may be reading (collected submissions, released assignments) is
@@ -45,6 +45,31 @@ def write_folder(dest: Path, files: dict[str, bytes], *, replace: bool = False,
         swap_in(staging, dest, replace=replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dest
+
+
+def write_hidden_folder(dest: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` into ``dest``, a new folder under a hidden name that no reader opens (a
+    hand-in's staged folder, renamed into place once flushed: ``exchange.group_commit``), not
+    flushed. Its names must have passed ``course.inbox.check_names`` (relative, no ``..``): in
+    a folder made here no link can lead out, so, unlike ``write_folder``, nothing is resolved
+    and nothing renamed (a third of the CPU of ``write_folder`` per hand-in). Removed whole if
+    any file fails."""
+    if not dest.name.startswith("."):
+        raise ValueError(f"{dest.name!r}: a hidden folder's name starts with '.'")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.mkdir()
+    try:
+        dest.chmod(0o755)
+        for name, content in files.items():
+            path = dest / name
+            if path.parent != dest:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "xb") as handle:
+                handle.write(content)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
         raise
     return dest
 

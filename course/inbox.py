@@ -15,27 +15,26 @@ import os
 import re
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
 from .folders import fsync_dir, write_folder
 from .gradebook import Gradebook, Receipt
 from .gradebook.records import (
+    PairDeadline,
     add_receipt,
-    current_excuse,
-    current_extension,
-    deadline_with_late_days,
-    receipts_where,
+    pair_deadline,
+    receipt_times,
 )
 from .late_rules import LateDecision, late_rule
 from .policy import (
     DAY,
     AssignmentResult,
     by_deadline,
-    effective_deadline,
     judge_student,
     late_days_text,
     pick_receipt,
@@ -43,13 +42,39 @@ from .policy import (
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
-__all__ = ["IDEMPOTENCY_HEADER", "MAX_DEPTH", "MAX_FILES", "MAX_NAME_CHARS", "MAX_STORED_BYTES",
-           "MAX_SUBMISSION_BYTES", "BadFileName", "KeyReused", "NotReleased", "QuotaExceeded",
-           "TooManyFiles", "TooManySubmissions", "check_key", "check_names", "check_notebooks",
-           "check_released", "check_submission_count", "client_timestamp", "expected_notebooks",
-           "hold_student",
-           "notebook_problem", "read_submission_folder", "receipt_notice",
-           "receive", "released_to_students", "stored_bytes", "sync_file_system"]
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "MAX_DEPTH",
+    "MAX_FILES",
+    "MAX_NAME_CHARS",
+    "MAX_STORED_BYTES",
+    "MAX_SUBMISSION_BYTES",
+    "BadFileName",
+    "KeptSubmissions",
+    "KeyReused",
+    "NotReleased",
+    "QuotaExceeded",
+    "TooManyFiles",
+    "TooManySubmissions",
+    "check_key",
+    "check_names",
+    "check_notebooks",
+    "check_quota",
+    "check_released",
+    "check_submission_count",
+    "client_timestamp",
+    "expected_notebooks",
+    "hold_student",
+    "kept_submissions",
+    "key_tag",
+    "notebook_problem",
+    "read_submission_folder",
+    "receipt_notice",
+    "receive",
+    "released_to_students",
+    "replay_under_hold",
+    "sync_file_system",
+]
 
 # the platform defaults for uploads; the exchange service's ``max_submission_bytes`` and
 # ``max_stored_bytes`` (``course exchange serve --max-mb / --quota-mb``) set them for uploads
@@ -100,16 +125,41 @@ class TooManySubmissions(UserError):
     """The student has handed in an assignment as often as ``policy.max_submissions`` allows."""
 
 
+@dataclass(frozen=True)
+class KeptSubmissions:
+    """A student's kept submissions as a hand-in's checks need them (the count per assignment,
+    the bytes held, the idempotency keys used), read in one query (``kept_submissions``)."""
+
+    rows: list  # (id, assignment_id, storage_path, size_bytes), every assignment
+
+    def count(self, assignment_id: str) -> int:
+        return sum(1 for row in self.rows if row.assignment_id == assignment_id)
+
+    def stored_bytes(self) -> int:
+        return sum(row.size_bytes for row in self.rows)
+
+    def keyed(self, assignment_id: str, tag: str) -> int | None:
+        """The receipt id of the hand-in ``tag`` (``key_tag``) names, if it was stored."""
+        return next((row.id for row in self.rows if row.assignment_id == assignment_id
+                     and row.storage_path.endswith(f"-{tag}")), None)
+
+
+def kept_submissions(gb: Gradebook, student_id: str) -> KeptSubmissions:
+    """``student_id``'s kept submissions, this transaction's rows included (flushed)."""
+    return KeptSubmissions(list(gb.session.execute(
+        select(Receipt.id, Receipt.assignment_id, Receipt.storage_path, Receipt.size_bytes)
+        .where(Receipt.student_id == student_id))))
+
+
 def check_submission_count(ws: Workspace, gb: Gradebook, student_id: str,
-                           assignment_id: str) -> None:
+                           assignment_id: str, kept: KeptSubmissions | None = None) -> None:
     """Refuse a hand-in past the assignment's ``max_submissions``, else the course's
     ``policy.max_submissions`` (``TooManySubmissions``): every kept submission of the
-    assignment counts, in time or not."""
+    assignment counts, in time or not. ``kept``: the student's, when read already."""
     limit, key = ws.course.submission_limit(assignment_id)
     if limit is None:
         return
-    count = gb.session.scalar(select(func.count(Receipt.id)).where(
-        Receipt.student_id == student_id, Receipt.assignment_id == assignment_id)) or 0
+    count = (kept or kept_submissions(gb, student_id)).count(assignment_id)
     if count >= limit:
         raise TooManySubmissions(
             f"{student_id} has handed in {assignment_id} {count} time{'s' if count != 1 else ''}"
@@ -315,19 +365,17 @@ def hold_student(gb: Gradebook, student_id: str) -> None:
     gb.session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
 
 
-def _keyed_receipt(gb: Gradebook, student_id: str, assignment_id: str, tag: str) -> Receipt | None:
-    return gb.session.scalars(select(Receipt).where(
-        Receipt.student_id == student_id, Receipt.assignment_id == assignment_id,
-        Receipt.storage_path.endswith(f"-{tag}"))).first()
-
-
 def _remove_unrecorded(parent: Path, tag: str) -> None:
     """Visible folders of a keyed hand-in that no receipt names: an attempt that died between
     publishing and committing (under ``hold_student`` no live one can be there). Its retry
     stores it again, so the hand-in is on disk once. Hidden staged ones nothing reads."""
-    for folder in parent.glob(f"*-{tag}"):
-        if not folder.name.startswith("."):
-            shutil.rmtree(folder, ignore_errors=True)
+    try:
+        entries = list(os.scandir(parent))
+    except FileNotFoundError:  # the student's first hand-in of the assignment
+        return
+    for entry in entries:
+        if entry.name.endswith(f"-{tag}") and not entry.name.startswith("."):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _replayed(earlier: Receipt, sha256: str, assignment_id: str) -> Receipt:
@@ -337,26 +385,39 @@ def _replayed(earlier: Receipt, sha256: str, assignment_id: str) -> Receipt:
     return earlier  # a retry of a hand-in that was stored: its receipt, once
 
 
+def replay_under_hold(gb: Gradebook, kept: KeptSubmissions, parent: Path, assignment_id: str,
+                      tag: str, sha256: str) -> Receipt | None:
+    """Under ``hold_student``: the receipt of the keyed hand-in ``tag`` names if it was
+    stored already (a retry: nothing more to store; ``KeyReused`` for other content under the
+    key), else None, and no visible folder of an attempt that died before its commit is left.
+    ``kept``: the student's kept submissions, read under the hold."""
+    earlier = kept.keyed(assignment_id, tag)
+    if earlier is not None:
+        return _replayed(gb.session.get(Receipt, earlier), sha256, assignment_id)
+    _remove_unrecorded(parent, tag)
+    return None
+
+
 def _check_limits(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str, size: int,
-                  *, max_bytes: int, max_stored_bytes: int) -> None:
-    check_submission_count(ws, gb, student_id, assignment_id)
+                  *, max_bytes: int, max_stored_bytes: int,
+                  kept: KeptSubmissions | None = None) -> None:
+    kept = kept or kept_submissions(gb, student_id)
+    check_submission_count(ws, gb, student_id, assignment_id, kept)
     if size > max_bytes:
         raise UserError(
             f"submission of {size / 1e6:.1f} MB exceeds the limit of {max_bytes / 1e6:.0f} MB"
         )
-    kept = stored_bytes(gb, student_id)
+    check_quota(student_id, kept.stored_bytes(), size, max_stored_bytes)
+
+
+def check_quota(student_id: str, kept: int, size: int, max_stored_bytes: int) -> None:
+    """Refuse a hand-in of ``size`` bytes that would take the student's kept ``kept`` bytes
+    past ``max_stored_bytes`` (``QuotaExceeded``)."""
     if kept + size > max_stored_bytes:
         raise QuotaExceeded(
             f"{student_id}'s kept submissions hold {kept / 1e6:.1f} MB; this one ({size / 1e6:.1f}"
             f" MB) would pass the per-student quota of {max_stored_bytes / 1e6:.0f} MB: ask an "
             "instructor to raise it (course exchange serve --quota-mb)")
-
-
-def stored_bytes(gb: Gradebook, student_id: str) -> int:
-    """What a student's kept submissions hold, in bytes of file content (all assignments)."""
-    total = gb.session.scalar(select(func.sum(Receipt.size_bytes))
-                              .where(Receipt.student_id == student_id))
-    return int(total or 0)
 
 
 def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
@@ -387,21 +448,23 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
     limits = {"max_bytes": max_bytes, "max_stored_bytes": max_stored_bytes}
     staged = None
     try:
-        earlier = _keyed_receipt(gb, student_id, assignment_id, tag) if tag else None
+        kept = kept_submissions(gb, student_id)
+        earlier = kept.keyed(assignment_id, tag) if tag else None
         if earlier is not None:
+            earlier = _replayed(gb.session.get(Receipt, earlier), sha256, assignment_id)
             gb.commit()  # ends the read
-            return _replayed(earlier, sha256, assignment_id)
-        _check_limits(ws, gb, student_id, assignment_id, size, **limits)  # before any write
+            return earlier
+        _check_limits(ws, gb, student_id, assignment_id, size, **limits, kept=kept)  # first
         check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
         staged = stage(parent, received_at, files, tag=tag)  # the slow part, holding nothing
         hold_student(gb, student_id)  # from here until commit: a few milliseconds
-        earlier = _keyed_receipt(gb, student_id, assignment_id, tag) if tag else None
+        kept = kept_submissions(gb, student_id)
+        earlier = replay_under_hold(gb, kept, parent, assignment_id, tag, sha256) \
+            if tag else None
         if earlier is not None:  # the same hand-in, received meanwhile by another process
             gb.commit()
-            return _replayed(earlier, sha256, assignment_id)
-        if tag:
-            _remove_unrecorded(parent, tag)
-        _check_limits(ws, gb, student_id, assignment_id, size, **limits)  # now for certain
+            return earlier
+        _check_limits(ws, gb, student_id, assignment_id, size, **limits, kept=kept)  # for certain
         final = publish(staged)
         staged = None
         receipt = add_receipt(
@@ -424,19 +487,18 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             shutil.rmtree(staged, ignore_errors=True)
 
 
-def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
+def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt,
+                   pair: PairDeadline | None = None) -> str:
     """What a hand-in means under the course's policy, in one line for the student: in time or
     how late (judged to the whole second, ``policy.by_deadline``), and which of their
-    submissions counts (``policy.pick_receipt``: the latest in time, else the latest)."""
+    submissions counts (``policy.pick_receipt``: the latest in time, else the latest).
+    ``pair``: the student's deadlines for it, when the caller read them already."""
     course, zone = ws.course, ws.course.zone
     student_id, assignment_id = receipt.student_id, receipt.assignment_id
-    due = course.due(assignment_id)
-    extension = current_extension(gb, student_id, assignment_id)
-    deadline = effective_deadline(due, extension.until if extension is not None else None)
-    until = deadline_with_late_days(gb, course, student_id, assignment_id)  # picks what counts
-    others = [r.received_at for r in receipts_where(gb, student_id=student_id,
-                                                    assignment_id=assignment_id)
-              if r.id != receipt.id]
+    pair = pair or pair_deadline(gb, course, student_id, assignment_id)
+    due, deadline, until = pair.due, pair.extended, pair.deadline  # until: picks what counts
+    others = [at for number, at in receipt_times(gb, student_id, assignment_id).items()
+              if number != receipt.id]
     counts = pick_receipt([*others, receipt.received_at], until)  # ties: the newest, this one
     this_counts = counts == receipt.received_at
     if by_deadline(receipt.received_at, due):
@@ -466,7 +528,7 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
             covered = until if course.policy.late_days_on_request \
                 else result.effective_due + result.late_days * DAY
             if result.late_days and by_deadline(receipt.received_at, covered):
-                return text + _covered(course, result, left, until) + _excused(gb, receipt)
+                return text + _covered(course, result, left, until) + _excused(receipt, pair)
         missed = decision.miss
         text += rule.notice_for(decision)
         if judged is not None:
@@ -477,14 +539,13 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt) -> str:
             text += ", and no submission of yours is in time"
         else:
             text += ": this submission counts, marked late"
-    return text + _excused(gb, receipt)
+    return text + _excused(receipt, pair)
 
 
-def _excused(gb: Gradebook, receipt: Receipt) -> str:
-    excuse = current_excuse(gb, receipt.student_id, receipt.assignment_id)
-    if excuse is None:
+def _excused(receipt: Receipt, pair: PairDeadline) -> str:
+    if pair.excuse is None:
         return ""
-    return f"; {receipt.assignment_id} is excused for you ({excuse.reason}): never a miss"
+    return f"; {receipt.assignment_id} is excused for you ({pair.excuse.reason}): never a miss"
 
 
 def _judged_with_late_days(ws: Workspace, gb: Gradebook, receipt: Receipt

@@ -27,9 +27,9 @@ from .folders import swap_in
 from .fresh_course import course_file_stamp
 from .gradebook import Receipt
 from .gradebook.records import (
-    current_extension,
-    deadline_with_late_days,
+    PairDeadline,
     get_receipt,
+    pair_deadline,
     receipts_where,
     record_release,
 )
@@ -45,7 +45,7 @@ from .inbox import (
     released_to_students,
     store,
 )
-from .policy import by_deadline, effective_deadline
+from .policy import by_deadline
 from .receipt_files import feedback_md5, format_timestamp
 from .release import folder_checksum
 from .roles import Role, role_in
@@ -239,8 +239,10 @@ class CourseExchange:
             raise NotFound(f"no submission {receipt_id}")
         return row
 
-    def describe(self, receipt: Receipt, *, feedback: bool = True) -> dict:
-        """A submission as the client lists it: receipt, notebooks, returned feedback's MD5s."""
+    def describe(self, receipt: Receipt, *, feedback: bool = True,
+                 pair: PairDeadline | None = None) -> dict:
+        """A submission as the client lists it: receipt, notebooks, returned feedback's MD5s.
+        ``pair``: its student's deadlines, when the caller read them already (``reply``)."""
         folder = self.ws.root / receipt.storage_path
         info = {"course_id": self.course_id, "student_id": receipt.student_id,
                 "assignment_id": receipt.assignment_id, "receipt_id": receipt.id,
@@ -248,32 +250,36 @@ class CourseExchange:
                 "received_utc": receipt.received_at.isoformat(), "sha256": receipt.sha256,
                 "size_bytes": receipt.size_bytes, "client_timestamp": receipt.client_timestamp,
                 "notebooks": _top_notebooks(folder)}
-        info.update(self.judged(receipt))
+        info.update(self.judged(receipt, pair))
         if feedback:
             files = self.feedback_files(receipt)
             info["feedback"] = {name: feedback_md5(content) for name, content in files.items()}
         return info
 
-    def judged(self, receipt: Receipt) -> dict:
+    def reply(self, receipt: Receipt) -> dict:
+        """A hand-in's reply: the receipt judged (its time in the course's zone, in time or
+        late) and its notice, from one reading of the student's deadlines."""
+        pair = pair_deadline(self.gb, self.ws.course, receipt.student_id, receipt.assignment_id)
+        return {**self.describe(receipt, feedback=False, pair=pair),
+                "notice": receipt_notice(self.ws, self.gb, receipt, pair)}
+
+    def judged(self, receipt: Receipt, pair: PairDeadline | None = None) -> dict:
         """A receipt as its student reads it: the time in the course's zone to the second
         (``received_local``), the deadline they work to (their extension's end when later, moved
         by the late days they asked for) and ``verdict``: "on time", "on time (extension)",
         "on time (late days)" or "late by 2 h 5 min", judged to the second as the policy judges
         it. Nothing for an assignment no longer in the course."""
         course, zone = self.ws.course, self.ws.course.zone
-        try:
-            due = course.due(receipt.assignment_id)
-        except (UserError, LookupError):
-            return {"timezone": zone.key,
-                    "received_local": local_seconds(receipt.received_at, zone)}
-        extension = current_extension(self.gb, receipt.student_id, receipt.assignment_id)
-        extended = effective_deadline(due, extension.until if extension is not None else None)
-        deadline = deadline_with_late_days(self.gb, course, receipt.student_id,
-                                           receipt.assignment_id)
-        received = receipt.received_at
-        if by_deadline(received, due):
+        if pair is None:
+            try:
+                pair = pair_deadline(self.gb, course, receipt.student_id, receipt.assignment_id)
+            except (UserError, LookupError):
+                return {"timezone": zone.key,
+                        "received_local": local_seconds(receipt.received_at, zone)}
+        received, deadline = receipt.received_at, pair.deadline
+        if by_deadline(received, pair.due):
             verdict = "on time"
-        elif by_deadline(received, extended):
+        elif by_deadline(received, pair.extended):
             verdict = "on time (extension)"
         elif by_deadline(received, deadline):
             verdict = "on time (late days)"

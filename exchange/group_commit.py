@@ -24,7 +24,9 @@ most ``MAX_BATCH``) and runs them as one job (``commit_batch``):
 
 The work stays on the store thread (one gradebook session, as before), so the receipt time,
 taken when the upload's last byte arrived, is unchanged by the wait. A hand-in with an
-``Idempotency-Key`` is received alone (``course.inbox.receive``, which looks its key up).
+``Idempotency-Key`` (the platform's client sends one with every hand-in) is looked up under the
+batch's hold on its student: a retry of one stored already, or the same hand-in twice in one
+batch, gets the first one's receipt once that is durable, and nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -41,30 +43,35 @@ from pathlib import Path
 from sqlalchemy.exc import DataError, IntegrityError
 
 from course.errors import UserError
-from course.folders import write_folder
+from course.folders import write_hidden_folder
+from course.gradebook import Receipt
 from course.gradebook.records import add_receipt
 from course.inbox import (
     CLIENT_TIMESTAMP_FILE,
-    QuotaExceeded,
+    KeyReused,
+    check_key,
     check_names,
     check_notebooks,
+    check_quota,
     check_submission_count,
     client_timestamp,
     digest,
     expected_notebooks,
     hold_student,
+    kept_submissions,
+    key_tag,
     released_to_students,
-    stored_bytes,
+    replay_under_hold,
     sync_file_system,
 )
-from course.store import CourseExchange, Forbidden, NotFound, TooLarge
+from course.store import Conflict, CourseExchange, Forbidden, NotFound, TooLarge
 
 __all__ = ["MAX_BATCH", "GroupCommit", "HandIn", "commit_batch"]
 
 MAX_BATCH = 64  # bounds one job's time on the store thread (and a batch's loss to an I/O error)
 # what refuses one hand-in alone; anything else may have broken the session: the batch is refused
-_ITEM_ERRORS = (UserError, LookupError, Forbidden, TooLarge, ValueError, OSError, DataError,
-                IntegrityError)
+_ITEM_ERRORS = (UserError, LookupError, Forbidden, Conflict, TooLarge, ValueError, OSError,
+                DataError, IntegrityError)
 
 
 @dataclass
@@ -77,6 +84,7 @@ class HandIn:
     files: dict[str, bytes]
     received_at: dt.datetime
     check: Callable[[CourseExchange], None] = lambda ex: None
+    key: str | None = None  # the client's idempotency key: a retry gets its first receipt
     future: asyncio.Future | None = field(default=None, repr=False)
 
 
@@ -88,9 +96,10 @@ class _Staged:
     receipt: object  # the flushed Receipt row
 
 
-def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object]:
+def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object] | Receipt:
     """``item`` checked, its files written under a hidden name (not yet flushed to disk) and its
-    receipt row added to the open transaction. Raises what ``CourseExchange.submit`` raises."""
+    receipt row added to the open transaction; or, for a retry of a keyed hand-in stored
+    already, that receipt (nothing written). Raises what ``CourseExchange.submit`` raises."""
     ws, gb = ex.ws, ex.gb
     student, assignment, received_at = item.student_id, item.assignment_id, item.received_at
     ws.course.assignment(assignment)
@@ -101,24 +110,29 @@ def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object]:
         raise TooLarge(f"submission of {size / 1e6:.1f} MB exceeds the limit of "
                        f"{ex.max_submission_bytes / 1e6:.0f} MB")
     ws.course.student(student)
-    check_submission_count(ws, gb, student, assignment)  # sees this batch's rows: flushed
+    key = check_key(item.key)
     files = dict(zip(check_names(item.files, max_files=ex.max_files), item.files.values(),
                      strict=True))
     stamp = client_timestamp(files.pop(CLIENT_TIMESTAMP_FILE, b""))
-    size = sum(len(content) for content in files.values())
-    check_notebooks(files, assignment, expected_notebooks(ws, assignment))
-    kept = stored_bytes(gb, student)
-    if kept + size > ex.max_stored_bytes:
-        raise QuotaExceeded(
-            f"{student}'s kept submissions hold {kept / 1e6:.1f} MB; this one ({size / 1e6:.1f}"
-            f" MB) would pass the per-student quota of {ex.max_stored_bytes / 1e6:.0f} MB: ask an "
-            "instructor to raise it (course exchange serve --quota-mb)")
+    size, sha256 = sum(len(content) for content in files.values()), digest(files)
     parent = ws.root / "inbox" / assignment / student
-    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
-    staged = write_folder(parent / f".{name}.staged", files)
+    tag = key_tag(student, assignment, key) if key else None
+    kept = kept_submissions(gb, student)  # this batch's rows too (flushed), under its hold
+    if tag:
+        try:
+            earlier = replay_under_hold(gb, kept, parent, assignment, tag, sha256)
+        except KeyReused as exc:
+            raise Conflict(str(exc)) from None
+        if earlier is not None:  # a retry (or the same hand-in twice in this batch)
+            return earlier
+    check_submission_count(ws, gb, student, assignment, kept)
+    check_notebooks(files, assignment, expected_notebooks(ws, assignment))
+    check_quota(student, kept.stored_bytes(), size, ex.max_stored_bytes)
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{tag or secrets.token_hex(4)}"
+    staged = write_hidden_folder(parent / f".{name}.staged", files)
     try:
         receipt = add_receipt(gb, student_id=student, assignment_id=assignment,
-                              received_at=received_at, sha256=digest(files), size_bytes=size,
+                              received_at=received_at, sha256=sha256, size_bytes=size,
                               storage_path=(parent / name).relative_to(ws.root).as_posix(),
                               client_timestamp=stamp)
     except BaseException:
@@ -144,10 +158,9 @@ def _make_durable(ex: CourseExchange, staged: list[_Staged]) -> None:
     sync_file_system(inbox)  # the renames (syncfs writes the directories too)
 
 
-def commit_batch(ex: CourseExchange, batch: list[HandIn],
-                 reply: Callable[[CourseExchange, object], dict]) -> list[object]:
+def commit_batch(ex: CourseExchange, batch: list[HandIn]) -> list[object]:
     """Receive ``batch`` with one flush and one commit (on the course's store thread); returns,
-    in order, each hand-in's ``reply(ex, receipt)`` or the exception that refused it."""
+    in order, each hand-in's reply (``CourseExchange.reply``) or the exception that refused it."""
     outcomes: list[object] = [None] * len(batch)
     staged: list[_Staged] = []
     try:  # no other exchange process receives from these students until this batch ends
@@ -155,18 +168,23 @@ def commit_batch(ex: CourseExchange, batch: list[HandIn],
             hold_student(ex.gb, student)
     except Exception as exc:  # noqa: BLE001 - the session may be broken: all are refused
         return _abort(ex, staged, outcomes, exc)
+    replays: list[tuple[int, Receipt]] = []  # keyed retries: their first receipt, once durable
     for index, item in enumerate(batch):
         try:
             item.check(ex)
             with _savepoint(ex):  # a row the database refuses: rolled back to here
-                staged.append(_Staged(index, *_stage(ex, item)))
+                result = _stage(ex, item)
+            if isinstance(result, Receipt):
+                replays.append((index, result))
+            else:
+                staged.append(_Staged(index, *result))
         except _ITEM_ERRORS as exc:
             outcomes[index] = exc  # this hand-in alone (its staged folder is gone)
         except Exception as exc:  # noqa: BLE001 - the session may be broken: all are refused
             return _abort(ex, staged, outcomes, exc)
     if not staged:
         ex.gb.session.rollback()  # ends the transaction, and with it the holds
-        return outcomes
+        return _replied(ex, replays, outcomes)
     try:
         _make_durable(ex, staged)
     except Exception as exc:  # noqa: BLE001 - nothing committed: every hand-in is refused
@@ -175,11 +193,17 @@ def commit_batch(ex: CourseExchange, batch: list[HandIn],
         ex.gb.commit()  # one transaction: every receipt of the batch, or none
     except Exception as exc:  # noqa: BLE001 - not known committed: every hand-in is refused
         return _abort(ex, staged, outcomes, exc, keep_folders=True)  # it may have reached it
-    for item in staged:
+    return _replied(ex, [*((item.index, item.receipt) for item in staged), *replays], outcomes)
+
+
+def _replied(ex: CourseExchange, receipts: list[tuple[int, Receipt]],
+             outcomes: list[object]) -> list[object]:
+    """``outcomes`` with each committed receipt's reply in its place."""
+    for index, receipt in receipts:
         try:
-            outcomes[item.index] = reply(ex, item.receipt)
+            outcomes[index] = ex.reply(receipt)
         except Exception as exc:  # noqa: BLE001 - committed all the same; it is listed
-            outcomes[item.index] = exc
+            outcomes[index] = exc
     return outcomes
 
 
@@ -199,13 +223,10 @@ def _abort(ex: CourseExchange, staged: list[_Staged], outcomes: list[object],
 
 class GroupCommit:
     """One course's queue of hand-ins. ``run(func)`` runs ``func(exchange)`` on the course's
-    store thread (``ExchangeService.call``); ``reply(ex, receipt)`` is what a receipt is
-    answered with."""
+    store thread (``ExchangeService.call``)."""
 
-    def __init__(self, run: Callable[[Callable], Awaitable],
-                 reply: Callable[[CourseExchange, object], dict], *,
-                 max_batch: int = MAX_BATCH):
-        self.run, self.reply, self.max_batch = run, reply, max_batch
+    def __init__(self, run: Callable[[Callable], Awaitable], *, max_batch: int = MAX_BATCH):
+        self.run, self.max_batch = run, max_batch
         self._waiting: list[HandIn] = []
         self._draining = False
         self.batches: list[int] = []  # the size of each batch committed (for the benchmark)
@@ -227,7 +248,7 @@ class GroupCommit:
                 batch = self._waiting[:self.max_batch]
                 del self._waiting[:self.max_batch]
                 try:
-                    outcomes = await self.run(lambda ex, b=batch: commit_batch(ex, b, self.reply))
+                    outcomes = await self.run(lambda ex, b=batch: commit_batch(ex, b))
                 except Exception as exc:  # noqa: BLE001 - each waiting request gets it
                     outcomes = [exc] * len(batch)
                 self.batches.append(len(batch))

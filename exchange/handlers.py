@@ -244,7 +244,8 @@ class UploadHandler(ApiHandler):
 
     async def upload(self, allowed: set[str], required: set[str] = frozenset({"files"})) -> dict:
         body, self._body = bytes(self._body), bytearray()
-        self._document = await self.service.parse(lambda: _json_object(body))
+        self._size = len(body)
+        self._document = await self.service.parse(lambda: _json_object(body), self._size)
         forged = TIME_FIELDS & (set(self.request.query_arguments) | set(self._document))
         if forged:
             raise web.HTTPError(400, f"refusing {sorted(forged)}: the exchange stamps the receipt "
@@ -270,7 +271,7 @@ class UploadHandler(ApiHandler):
             return wire.decode_files(listing)
 
         try:
-            return await self.service.parse(decode)
+            return await self.service.parse(decode, self._size)
         except (wire.WireError, UserError) as exc:
             raise web.HTTPError(400, str(exc)) from None
 
@@ -327,21 +328,15 @@ class AssignmentHandler(UploadHandler):
         self.finish({"assignment_id": assignment_id, "released": False})
 
 
-def receipt_reply(ex, receipt) -> dict:
-    """A hand-in's reply: the receipt, judged (its time in the course's zone, in time or late)."""
-    return {**ex.describe(receipt, feedback=False), "notice": ex.notice(receipt)}
-
-
 class SubmitHandler(UploadHandler):
     """A hand-in: by group commit (``exchange/group_commit.py``: one flush of the disk and one
-    gradebook transaction for the hand-ins that arrive together, each answered once durable),
-    or alone when it carries an idempotency key (``course.inbox.receive`` looks it up)."""
+    gradebook transaction for the hand-ins that arrive together, each answered once durable;
+    a retry under the same idempotency key gets its first receipt)."""
 
     def group_commit(self, commits: dict) -> GroupCommit:
         if self.course_id not in commits:  # the first hand-in of the course
             service, served = self.service, self.served
-            commits[self.course_id] = GroupCommit(lambda func: service.call(served, func),
-                                                  receipt_reply)
+            commits[self.course_id] = GroupCommit(lambda func: service.call(served, func))
         return commits[self.course_id]
 
     async def post(self, course_id, assignment_id):
@@ -349,13 +344,8 @@ class SubmitHandler(UploadHandler):
         self.require_student("submit")
         files, student = await self.files(await self.upload({"files"})), self.user
         key = self.request.headers.get(IDEMPOTENCY_HEADER)  # a retry's: its first receipt
-        commits = getattr(self.service, "hand_ins", None)
-        if key is None and commits is not None:  # with the hand-ins that arrive meanwhile
-            receipt = await self.mapped(self.group_commit(commits).submit(
-                HandIn(student, assignment_id, files, received_at, self.roster_check())))
-        else:
-            receipt = await self.run(lambda ex: receipt_reply(
-                ex, ex.submit(student, assignment_id, files, received_at, key=key)))
+        receipt = await self.mapped(self.group_commit(self.service.hand_ins).submit(
+            HandIn(student, assignment_id, files, received_at, self.roster_check(), key)))
         log.info("received %s from %s at %s", assignment_id, student, receipt["timestamp"])
         self.set_status(201)
         self.finish(receipt)

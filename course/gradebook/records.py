@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..calendar import utcnow
 from ..coursefile import Course
 from ..errors import UserError
-from ..policy import Facts, student_deadline
+from ..policy import Facts, effective_deadline, student_deadline
 from . import reading
 from .database import Gradebook
 from .models import (
@@ -29,6 +30,7 @@ from .models import (
 )
 
 __all__ = [
+    "PairDeadline",
     "active_override",
     "add_receipt",
     "clear_override",
@@ -43,6 +45,8 @@ __all__ = [
     "grant_extension",
     "nbgrader_scores",
     "nbgrader_sync_digest",
+    "pair_deadline",
+    "receipt_times",
     "receipts_for",
     "receipts_where",
     "record_nbgrader_sync",
@@ -99,6 +103,12 @@ def receipts_where(gb: Gradebook, *, student_id: str | None = None,
     return list(gb.session.scalars(query))
 
 
+def receipt_times(gb: Gradebook, student_id: str, assignment_id: str) -> dict[int, dt.datetime]:
+    """When each receipt of one pair arrived, by receipt id (two columns, no rows built)."""
+    return dict(gb.session.execute(select(Receipt.id, Receipt.received_at).where(
+        Receipt.student_id == student_id, Receipt.assignment_id == assignment_id)).all())
+
+
 def get_receipt(gb: Gradebook, receipt_id: int) -> Receipt | None:
     return gb.session.get(Receipt, receipt_id)
 
@@ -136,10 +146,22 @@ def current_excuse(gb: Gradebook, student_id: str, assignment_id: str) -> Excuse
     return _current(gb, Excuse, student_id, assignment_id)
 
 
-def deadline_with_late_days(gb: Gradebook, course: Course, student_id: str,
-                            assignment_id: str) -> dt.datetime:
-    """``policy.student_deadline`` of one pair, read for its student alone: their extension in
-    force and their late days asked for (all of theirs: the budget is honoured in order)."""
+@dataclass(frozen=True)
+class PairDeadline:
+    """One student's deadlines for one assignment, read once for everything a receipt's reply
+    says: ``due`` (the course's), ``extended`` (their extension's end when later),
+    ``deadline`` (``extended`` moved by the late days they asked for: ``policy.student_deadline``)
+    and the excuse in force, if any."""
+
+    due: dt.datetime
+    extended: dt.datetime
+    deadline: dt.datetime
+    excuse: Excuse | None
+
+
+def _deadline_facts(gb: Gradebook, course: Course, student_id: str, assignment_id: str) -> Facts:
+    """What moves one pair's deadline, read for its student alone: their extension in force and
+    their late days asked for (all of theirs: the budget is honoured in order)."""
     facts = Facts()
     extension = current_extension(gb, student_id, assignment_id)
     if extension is not None:
@@ -149,7 +171,24 @@ def deadline_with_late_days(gb: Gradebook, course: Course, student_id: str,
     if course.policy.late_days_on_request:  # else none count: nothing to read
         for row in gb.session.scalars(asked.order_by(LateDayRequest.id)):  # latest per pair
             facts.late_day_requests[(student_id, row.assignment_id)] = row.days
-    return student_deadline(course, facts, student_id, assignment_id)
+    return facts
+
+
+def pair_deadline(gb: Gradebook, course: Course, student_id: str,
+                  assignment_id: str) -> PairDeadline:
+    """``PairDeadline`` of one pair (three look-ups at most, for the whole reply)."""
+    facts, due = _deadline_facts(gb, course, student_id, assignment_id), course.due(assignment_id)
+    return PairDeadline(due, effective_deadline(due, facts.extensions.get((student_id,
+                                                                           assignment_id))),
+                        student_deadline(course, facts, student_id, assignment_id),
+                        current_excuse(gb, student_id, assignment_id))
+
+
+def deadline_with_late_days(gb: Gradebook, course: Course, student_id: str,
+                            assignment_id: str) -> dt.datetime:
+    """``policy.student_deadline`` of one pair, read for its student alone."""
+    return student_deadline(course, _deadline_facts(gb, course, student_id, assignment_id),
+                            student_id, assignment_id)
 
 
 def _revoke(gb: Gradebook, model, what: str, student_id: str, assignment_id: str, reason: str,

@@ -33,10 +33,9 @@ from exchange_requests import inbox_folders, publish, stored_receipts
 from small_courses import BASE_COURSE, REPO, utc
 
 from course.inbox import QuotaExceeded, digest, read_submission_folder
-from course.store import CourseExchange
+from course.store import Conflict, CourseExchange
 from exchange import group_commit
 from exchange.group_commit import HandIn, commit_batch
-from exchange.handlers import receipt_reply
 
 NOW = utc(2026, 10, 24, 10)
 AID = "01-numpy"
@@ -84,7 +83,7 @@ def test_hand_ins_that_arrive_together_share_one_flush_and_one_commit(course_fil
         counts = counting(monkeypatch, ex)
         batch = [hand_in(course_file, s, f"{s} {i}")
                  for i, s in enumerate(["ada", "ben", "cleo", "ada", "ben"])]
-        outcomes = commit_batch(ex, batch, receipt_reply)
+        outcomes = commit_batch(ex, batch)
     finally:
         ex.close()
     assert counts == {"sync": 2, "commit": 1}
@@ -106,7 +105,7 @@ def test_a_refused_hand_in_refuses_itself_alone_and_leaves_nothing(course_file):
     damaged = HandIn("ben", AID, {next(iter(good_a.files)): b"{not a notebook"}, NOW)
     ex = CourseExchange(course_file)
     try:
-        outcomes = commit_batch(ex, [good_a, stranger, damaged, good_c], receipt_reply)
+        outcomes = commit_batch(ex, [good_a, stranger, damaged, good_c])
     finally:
         ex.close()
     assert isinstance(outcomes[0], dict) and isinstance(outcomes[3], dict)
@@ -117,13 +116,44 @@ def test_a_refused_hand_in_refuses_itself_alone_and_leaves_nothing(course_file):
     assert students == {"ada", "cleo"}  # nothing of ben's or zed's, not even staged
 
 
+def keyed(item: HandIn, key: str) -> HandIn:
+    return HandIn(item.student_id, item.assignment_id, item.files, item.received_at, key=key)
+
+
+def test_a_keyed_hand_in_is_stored_once_however_often_it_is_sent(course_file, monkeypatch):
+    """The platform's client sends an idempotency key with every hand-in; its retries (in the
+    same batch, or a later one) get the first receipt, other content under the key is refused
+    alone (409), and another student's use of the same key is their own hand-in."""
+    key = "k" * 20
+    first = keyed(hand_in(course_file, "ada", "1"), key)
+    ex = CourseExchange(course_file)
+    try:
+        counts = counting(monkeypatch, ex)
+        together = commit_batch(ex, [first, hand_in(course_file, "ben", "b"), first])
+        later = commit_batch(ex, [first, keyed(hand_in(course_file, "ada", "other"), key),
+                                  keyed(hand_in(course_file, "cleo", "c"), key)])
+    finally:
+        ex.close()
+    assert all(isinstance(o, dict) for o in together), together
+    assert together[0]["receipt_id"] == together[2]["receipt_id"] == later[0]["receipt_id"]
+    assert isinstance(later[1], Conflict) and "another hand-in" in str(later[1])
+    assert isinstance(later[2], dict) and later[2]["student_id"] == "cleo"
+    assert counts["commit"] == 2
+    rows = stored_receipts(course_file)
+    assert sorted(r.student_id for r in rows) == ["ada", "ben", "cleo"]
+    (ada,) = [r for r in rows if r.student_id == "ada"]
+    assert read_submission_folder(course_file.parent / ada.storage_path) == first.files
+    folders = [p for p in inbox_folders(course_file, AID) if p.parent.name == "ada"]
+    assert [p.name for p in folders] == [Path(ada.storage_path).name]  # once, nothing staged
+
+
 def test_the_quota_counts_the_hand_ins_ahead_in_the_same_batch(course_file):
     first = hand_in(course_file, "ada", "1")
     size = sum(len(c) for c in first.files.values())
     ex = CourseExchange(course_file, max_stored_bytes=size * 3 // 2)  # one fits, two do not
     try:
         outcomes = commit_batch(ex, [first, hand_in(course_file, "ada", "2"),
-                                     hand_in(course_file, "ben", "1")], receipt_reply)
+                                     hand_in(course_file, "ben", "1")])
     finally:
         ex.close()
     assert isinstance(outcomes[0], dict) and isinstance(outcomes[2], dict)
@@ -143,12 +173,11 @@ def test_a_failed_flush_acknowledges_nothing_and_leaves_nothing(course_file, mon
     monkeypatch.setattr(group_commit, "sync_file_system", failing)
     ex = CourseExchange(course_file)
     try:
-        outcomes = commit_batch(ex, [hand_in(course_file, s, s) for s in ("ada", "ben")],
-                                receipt_reply)
+        outcomes = commit_batch(ex, [hand_in(course_file, s, s) for s in ("ada", "ben")])
         assert all(isinstance(o, OSError) for o in outcomes), outcomes
         # the session goes on: the next batch is received
         monkeypatch.setattr(group_commit, "sync_file_system", real_sync)
-        (after,) = commit_batch(ex, [hand_in(course_file, "cleo", "c")], receipt_reply)
+        (after,) = commit_batch(ex, [hand_in(course_file, "cleo", "c")])
     finally:
         ex.close()
     assert isinstance(after, dict)

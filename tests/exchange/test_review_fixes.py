@@ -33,7 +33,6 @@ from course.store import CourseExchange
 from course.workspace import open_workspace
 from exchange import group_commit
 from exchange.group_commit import HandIn, commit_batch
-from exchange.handlers import receipt_reply
 
 NOW = utc(2026, 10, 24, 10)
 AID = "01-numpy"
@@ -77,7 +76,7 @@ def test_a_nul_in_one_client_timestamp_refuses_no_hand_in_of_the_batch(course_fi
              hand_in(course_file, "cleo", "c")]
     ex = CourseExchange(course_file)
     try:
-        outcomes = commit_batch(ex, batch, receipt_reply)
+        outcomes = commit_batch(ex, batch)
     finally:
         ex.close()
     assert all(isinstance(o, dict) for o in outcomes), outcomes
@@ -112,7 +111,7 @@ def test_a_row_the_database_refuses_refuses_that_hand_in_alone(postgres_course_f
              for i, s in enumerate(("ada", "ben", "cleo", "ada"))]
     ex = CourseExchange(course_file)
     try:
-        outcomes = commit_batch(ex, batch, receipt_reply)
+        outcomes = commit_batch(ex, batch)
     finally:
         ex.close()
     assert isinstance(outcomes[1], DataError), outcomes[1]
@@ -134,8 +133,7 @@ def test_a_commit_that_raised_after_reaching_the_server_keeps_its_folders(course
 
     monkeypatch.setattr(ex.gb, "commit", lost_reply)
     try:
-        outcomes = commit_batch(ex, [hand_in(course_file, s, s) for s in ("ada", "ben")],
-                                receipt_reply)
+        outcomes = commit_batch(ex, [hand_in(course_file, s, s) for s in ("ada", "ben")])
     finally:
         ex.close()
     assert all(isinstance(o, OSError) for o in outcomes), outcomes  # nobody acknowledged
