@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
@@ -144,11 +144,13 @@ class KeptSubmissions:
                      and row.storage_path.endswith(f"-{tag}")), None)
 
 
+_KEPT = select(Receipt.id, Receipt.assignment_id, Receipt.storage_path, Receipt.size_bytes).where(
+    Receipt.student_id == bindparam("student"))  # built once: every hand-in asks
+
+
 def kept_submissions(gb: Gradebook, student_id: str) -> KeptSubmissions:
     """``student_id``'s kept submissions, this transaction's rows included (flushed)."""
-    return KeptSubmissions(list(gb.session.execute(
-        select(Receipt.id, Receipt.assignment_id, Receipt.storage_path, Receipt.size_bytes)
-        .where(Receipt.student_id == student_id))))
+    return KeptSubmissions(list(gb.session.execute(_KEPT, {"student": student_id})))
 
 
 def check_submission_count(ws: Workspace, gb: Gradebook, student_id: str,

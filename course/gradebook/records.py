@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import os
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,10 +104,14 @@ def receipts_where(gb: Gradebook, *, student_id: str | None = None,
     return list(gb.session.scalars(query))
 
 
+_RECEIPT_TIMES = select(Receipt.id, Receipt.received_at).where(
+    Receipt.student_id == bindparam("student"), Receipt.assignment_id == bindparam("assignment"))
+
+
 def receipt_times(gb: Gradebook, student_id: str, assignment_id: str) -> dict[int, dt.datetime]:
     """When each receipt of one pair arrived, by receipt id (two columns, no rows built)."""
-    return dict(gb.session.execute(select(Receipt.id, Receipt.received_at).where(
-        Receipt.student_id == student_id, Receipt.assignment_id == assignment_id)).all())
+    return dict(gb.session.execute(_RECEIPT_TIMES, {"student": student_id,
+                                                    "assignment": assignment_id}).all())
 
 
 def get_receipt(gb: Gradebook, receipt_id: int) -> Receipt | None:
@@ -129,13 +134,20 @@ def grant_excuse(gb: Gradebook, student_id: str, assignment_id: str, reason: str
     return row
 
 
+@functools.cache
+def _current_query(model):
+    # built once: an expression's construction costs more than its (cached) compilation, and
+    # a receipt's reply asks for two grants
+    return (select(model)
+            .where(model.student_id == bindparam("student"),
+                   model.assignment_id == bindparam("assignment"), model.revoked_at.is_(None))
+            .order_by(model.id.desc()).limit(1))
+
+
 def _current(gb: Gradebook, model, student_id: str, assignment_id: str):
     """The grant in force for a pair: the latest one not revoked, or None."""
-    query = (select(model)
-             .where(model.student_id == student_id, model.assignment_id == assignment_id,
-                    model.revoked_at.is_(None))
-             .order_by(model.id.desc()))
-    return gb.session.scalars(query).first()
+    return gb.session.scalars(_current_query(model),
+                              {"student": student_id, "assignment": assignment_id}).first()
 
 
 def current_extension(gb: Gradebook, student_id: str, assignment_id: str) -> Extension | None:
@@ -166,9 +178,9 @@ def _deadline_facts(gb: Gradebook, course: Course, student_id: str, assignment_i
     extension = current_extension(gb, student_id, assignment_id)
     if extension is not None:
         facts.extensions[(student_id, assignment_id)] = extension.until
-    asked = select(LateDayRequest).where(LateDayRequest.student_id == student_id,
-                                         LateDayRequest.withdrawn_at.is_(None))
     if course.policy.late_days_on_request:  # else none count: nothing to read
+        asked = select(LateDayRequest).where(LateDayRequest.student_id == student_id,
+                                             LateDayRequest.withdrawn_at.is_(None))
         for row in gb.session.scalars(asked.order_by(LateDayRequest.id)):  # latest per pair
             facts.late_day_requests[(student_id, row.assignment_id)] = row.days
     return facts

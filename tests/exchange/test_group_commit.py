@@ -116,6 +116,22 @@ def test_a_refused_hand_in_refuses_itself_alone_and_leaves_nothing(course_file):
     assert students == {"ada", "cleo"}  # nothing of ben's or zed's, not even staged
 
 
+def test_a_crafted_old_format_notebook_refuses_itself_not_the_batch(course_file):
+    """nbformat's converter of format 1 raises UnboundLocalError on an unknown cell type: an
+    error the batch does not expect would refuse every hand-in in it."""
+    good = hand_in(course_file, "ada", "a")
+    crafted = HandIn("ben", AID, {next(iter(good.files)): json.dumps(
+        {"nbformat": 1, "metadata": {}, "cells": [{"cell_type": "bogus"}]}).encode()}, NOW)
+    ex = CourseExchange(course_file)
+    try:
+        outcomes = commit_batch(ex, [crafted, good])
+    finally:
+        ex.close()
+    assert "not a valid notebook" in str(outcomes[0])
+    assert isinstance(outcomes[1], dict)
+    assert [r.student_id for r in stored_receipts(course_file)] == ["ada"]
+
+
 def keyed(item: HandIn, key: str) -> HandIn:
     return HandIn(item.student_id, item.assignment_id, item.files, item.received_at, key=key)
 
