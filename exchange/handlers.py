@@ -346,7 +346,6 @@ class SubmitHandler(UploadHandler):
         key = self.request.headers.get(IDEMPOTENCY_HEADER)  # a retry's: its first receipt
         receipt = await self.mapped(self.group_commit(self.service.hand_ins).submit(
             HandIn(student, assignment_id, files, received_at, self.roster_check(), key)))
-        log.info("received %s from %s at %s", assignment_id, student, receipt["timestamp"])
         self.set_status(201)
         self.finish(receipt)
 
