@@ -199,30 +199,37 @@ def run_job(job: Job, worker: str, courses: Courses) -> str:
     gradebook row. Returns the row's outcome; raises ``Refused`` for a job of another course
     (nothing graded, nothing written)."""
     ws = own_course(courses, course_id_for(job, courses), f"job {job.id!r}")
+    install_schema_cache()  # once per worker process; nbgrader's check of its own schema
     try:
-        with ws.gradebook() as gb:
-            run = gb.session.get(GradingRun, job.run_id)
-            if run is None:
-                return "gone"  # the row was removed (the course was reset): nothing to grade
-            mismatch = _other_gradebook(gb, ws, run, job)
-            if mismatch:  # writing here would overwrite another course's row
-                raise Refused(mismatch)
-            if run.outcome in FINISHED:  # sending sets it queued; only a worker finishes it
-                return run.outcome  # delivered again after it was done: done once is enough
-            run.outcome, run.message, run.started_at, run.finished_at = (
-                "running", f"on {worker}", utcnow(), None)
-            gb.session.commit()
-        install_schema_cache()  # once per worker process; nbgrader's check of its own schema
-        with shared_engines():  # nbgrader's gradebooks of this job: one engine
-            kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
-                                                    job.student_id, list(job.expected),
-                                                    gpu_devices=_gpu_devices(),
-                                                    gpu_nodes=_gpu_nodes())
-        if kind == "error" and lost_database(problem):
-            raise RetryLater(problem)  # nbgrader lost the database mid-grading
-        with ws.gradebook() as gb:
-            run = gb.session.get(GradingRun, job.run_id)
-            record_result(gb, run, job.assignment_id, job.student_id, kind, problem, warnings)
-            return kind
+        # every gradebook this job opens (ours and nbgrader's): one engine per URL, kept for
+        # this process's next job; on PostgreSQL no connection (server process) per opening
+        with shared_engines():
+            return _grade(job, worker, ws)
     except (OperationalError, InterfaceError) as exc:  # the database is down or restarting
         raise RetryLater(str(exc).splitlines()[0]) from None
+
+
+def _grade(job: Job, worker: str, ws) -> str:
+    """``run_job`` once the course is the worker's own: mark the row running, grade, close it."""
+    with ws.gradebook() as gb:
+        run = gb.session.get(GradingRun, job.run_id)
+        if run is None:
+            return "gone"  # the row was removed (the course was reset): nothing to grade
+        mismatch = _other_gradebook(gb, ws, run, job)
+        if mismatch:  # writing here would overwrite another course's row
+            raise Refused(mismatch)
+        if run.outcome in FINISHED:  # sending sets it queued; only a worker finishes it
+            return run.outcome  # delivered again after it was done: done once is enough
+        run.outcome, run.message, run.started_at, run.finished_at = (
+            "running", f"on {worker}", utcnow(), None)
+        gb.session.commit()
+    kind, problem, warnings = autograde_one(str(ws.course_file), job.assignment_id,
+                                            job.student_id, list(job.expected),
+                                            gpu_devices=_gpu_devices(),
+                                            gpu_nodes=_gpu_nodes())
+    if kind == "error" and lost_database(problem):
+        raise RetryLater(problem)  # nbgrader lost the database mid-grading
+    with ws.gradebook() as gb:
+        run = gb.session.get(GradingRun, job.run_id)
+        record_result(gb, run, job.assignment_id, job.student_id, kind, problem, warnings)
+        return kind
