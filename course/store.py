@@ -4,7 +4,8 @@ The course folder is the service's own (no user server sees it):
 
     exchange/<course>/outbound/<assignment>/       released student versions (also what
                                                     ``course release`` writes through nbgrader)
-    inbox/<assignment>/<student>/<received>/       every submission (course.inbox.receive)
+    inbox/<assignment>/<student>/<received>/       every submission (``exchange.group_commit``;
+                                                    ``course.inbox.receive`` for the CLI)
     exchange/<course>/feedback/<assignment>/<student>/<receipt id>/<released>/
                                                     returned feedback, every version kept
     exchange/<course>/.staging/                     folders being written; renamed into place
@@ -37,11 +38,9 @@ from .inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
     MAX_SUBMISSION_BYTES,
-    KeyReused,
     check_names,
     read_submission_folder,
     receipt_notice,
-    receive,
     released_to_students,
     store,
 )
@@ -211,22 +210,6 @@ class CourseExchange:
         shutil.rmtree(gone, ignore_errors=True)
 
     # -- submissions ------------------------------------------------------------------------
-    def submit(self, student_id: str, assignment_id: str, files: dict[str, bytes],
-               received_at: dt.datetime, *, key: str | None = None) -> Receipt:
-        """``key``: the client's idempotency key (``course.inbox.receive``): a retry of a
-        stored hand-in returns its receipt; the key of another hand-in is a ``Conflict``."""
-        self.ws.course.assignment(assignment_id)
-        if not self._visible(assignment_id, Role("student"), received_at):
-            raise NotFound(f"assignment {assignment_id!r} is not released in {self.course_id}")
-        _check_size(files, self.max_submission_bytes, "submission")  # TooLarge: HTTP 413
-        try:
-            return receive(self.ws, self.gb, student_id, assignment_id, files,
-                           received_at=received_at, max_bytes=self.max_submission_bytes,
-                           max_stored_bytes=self.max_stored_bytes, max_files=self.max_files,
-                           key=key)
-        except KeyReused as exc:
-            raise Conflict(str(exc)) from None
-
     def receipts(self, *, student_id: str | None = None,
                  assignment_id: str | None = None) -> list[Receipt]:
         return receipts_where(self.gb, student_id=student_id, assignment_id=assignment_id)

@@ -99,7 +99,8 @@ class _Staged:
 def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object] | Receipt:
     """``item`` checked, its files written under a hidden name (not yet flushed to disk) and its
     receipt row added to the open transaction; or, for a retry of a keyed hand-in stored
-    already, that receipt (nothing written). Raises what ``CourseExchange.submit`` raises."""
+    already, that receipt (nothing written). Raises what refuses it (``NotFound``: not released;
+    ``TooLarge``; ``Conflict``: a key reused; ``UserError``, ``LookupError``: the checks)."""
     ws, gb = ex.ws, ex.gb
     student, assignment, received_at = item.student_id, item.assignment_id, item.received_at
     ws.course.assignment(assignment)

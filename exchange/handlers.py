@@ -333,18 +333,20 @@ class SubmitHandler(UploadHandler):
     gradebook transaction for the hand-ins that arrive together, each answered once durable;
     a retry under the same idempotency key gets its first receipt)."""
 
-    def group_commit(self, commits: dict) -> GroupCommit:
-        if self.course_id not in commits:  # the first hand-in of the course
-            service, served = self.service, self.served
-            commits[self.course_id] = GroupCommit(lambda func: service.call(served, func))
-        return commits[self.course_id]
+    def group_commit(self) -> GroupCommit:
+        """The course's queue of hand-ins, made by its first hand-in."""
+        service, served = self.service, self.served
+        if served.course_id not in service.hand_ins:
+            service.hand_ins[served.course_id] = GroupCommit(
+                lambda func: service.call(served, func))
+        return service.hand_ins[served.course_id]
 
     async def post(self, course_id, assignment_id):
         received_at = self.arrived()  # first: nothing below can delay it
         self.require_student("submit")
         files, student = await self.files(await self.upload({"files"})), self.user
         key = self.request.headers.get(IDEMPOTENCY_HEADER)  # a retry's: its first receipt
-        receipt = await self.mapped(self.group_commit(self.service.hand_ins).submit(
+        receipt = await self.mapped(self.group_commit().submit(
             HandIn(student, assignment_id, files, received_at, self.roster_check(), key)))
         self.set_status(201)
         self.finish(receipt)

@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import gc
 import importlib
 import logging
 import os
@@ -327,7 +326,6 @@ class ExchangeService(LoggingConfigurable):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        gc.freeze()  # what start-up built lives as long as the process: no collection walks it
         if ready is not None:
             ready()
         await stop.wait()

@@ -81,3 +81,15 @@ def inbox_folders(course_file: Path, assignment_id: str) -> list[Path]:
     """The hand-in folders on disk for one assignment (``inbox/<aid>/<student>/<stamp>``)."""
     inbox = course_file.parent / "inbox" / assignment_id
     return sorted(inbox.glob("*/*")) if inbox.is_dir() else []
+
+
+def hand_in(ex, student: str, assignment_id: str, files: dict[str, bytes], received_at) -> dict:
+    """One hand-in to ``ex`` (a ``CourseExchange``) as the exchange receives it, by group commit
+    (``exchange.group_commit.commit_batch``, a batch of one): its reply, or what refused it,
+    raised."""
+    from exchange.group_commit import HandIn, commit_batch
+
+    (outcome,) = commit_batch(ex, [HandIn(student, assignment_id, files, received_at)])
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome

@@ -7,6 +7,7 @@ import datetime as dt
 import nbformat
 import pytest
 import sqlalchemy as sa
+from exchange_requests import hand_in
 from small_courses import BASE_COURSE
 
 import course.calendar
@@ -176,13 +177,13 @@ def test_submit_refuses_before_the_release_time_as_the_exchange_does(make_course
     exchange = CourseExchange(ws.course_file)
     try:
         with pytest.raises(NotFound, match="not released"):
-            exchange.submit("ada", AID, {name: content}, received_at=opens - SECOND)
+            hand_in(exchange, "ada", AID, {name: content}, opens - SECOND)
         assert receipts(ws) == []
         assert entry(ws, opens - SECOND)["state"] == "not_released"
 
         clock(opens)  # from the release time on, both accept
         assert submit(ws, tmp_path) == 0
-        exchange.submit("ben", AID, {name: content}, received_at=opens)
+        hand_in(exchange, "ben", AID, {name: content}, opens)
     finally:
         exchange.close()
     assert [r.student_id for r in receipts(ws)] == ["ada", "ben"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exchange_requests import publish, request
+from exchange_requests import hand_in, publish, request
 from small_courses import BASE_COURSE
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
@@ -50,15 +50,14 @@ def test_receipts_read_in_the_course_zone_to_the_second_with_the_verdict(course_
         due = ex.ws.course.due(AID)  # Sunday 2026-10-25 18:00 in Berlin (CET, after DST ends)
         assert due.astimezone(ex.ws.course.zone).strftime("%H:%M") == "18:00"
         files = solved(course_file)
-        in_time = ex.describe(ex.submit("ada", AID, files, due - dt.timedelta(
-            hours=2, microseconds=-172662)), feedback=False)
-        late = ex.describe(ex.submit("ben", AID, files, due + dt.timedelta(
-            minutes=3, seconds=5, microseconds=999)), feedback=False)
+        in_time = hand_in(ex, "ada", AID, files, due - dt.timedelta(
+            hours=2, microseconds=-172662))
+        late = hand_in(ex, "ben", AID, files, due + dt.timedelta(
+            minutes=3, seconds=5, microseconds=999))
         grant_extension(ex.gb, "cleo", AID, due + dt.timedelta(days=2), reason="ill", by="ina")
         ex.gb.commit()
-        extended = ex.submit("cleo", AID, files, due + dt.timedelta(days=1))
-        extended_view = ex.describe(extended, feedback=False)
-        notice = ex.notice(extended)
+        extended_view = hand_in(ex, "cleo", AID, files, due + dt.timedelta(days=1))
+        notice = extended_view["notice"]
     finally:
         ex.close()
 

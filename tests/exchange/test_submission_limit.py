@@ -1,6 +1,6 @@
 """The largest submission is a setting, not a constant: ``receive`` takes it (``max_bytes``,
-default the platform's), and the exchange receives under its own ``max_submission_bytes``,
-refusing an upload over it as too large (HTTP 413) before ``receive`` is called. So are the
+default the platform's), and the exchange receives (by group commit) under its own
+``max_submission_bytes``, refusing an upload over it as too large (HTTP 413), nothing kept. So are the
 per-student quota (``max_stored_bytes``) and the most files (``max_files``); the names the
 platform writes itself are refused whichever way a submission comes in."""
 
@@ -8,9 +8,10 @@ import datetime as dt
 
 import nbformat
 import pytest
-from exchange_requests import publish
+from exchange_requests import hand_in, publish
 
 from course.errors import UserError
+from course.gradebook.records import receipts_where
 from course.inbox import MAX_SUBMISSION_BYTES, BadFileName, QuotaExceeded, TooManyFiles, receive
 from course.store import CourseExchange, TooLarge
 from course.workspace import open_workspace
@@ -48,30 +49,22 @@ def exchange_root(make_course):
     return root
 
 
-def test_the_exchange_receives_under_its_own_limit(exchange_root, monkeypatch):
-    from course import store
-
-    limits = []
-
-    def spy(*args, **kwargs):
-        limits.append(kwargs.get("max_bytes"))
-        return receive(*args, **kwargs)
-
-    monkeypatch.setattr(store, "receive", spy)
+def test_the_exchange_receives_under_its_own_limit(exchange_root):
     generous = CourseExchange(exchange_root / "course.yml", max_submission_bytes=4 * MB)
     try:
-        receipt = generous.submit("ada", AID, files_of(exchange_root, 3 * MB), RECEIVED)
-        assert receipt.size_bytes == 3 * MB and limits == [4 * MB]
+        reply = hand_in(generous, "ada", AID, files_of(exchange_root, 3 * MB), RECEIVED)
+        assert reply["size_bytes"] == 3 * MB
     finally:
         generous.close()
     strict = CourseExchange(exchange_root / "course.yml", max_submission_bytes=2 * MB)
     try:
         with pytest.raises(TooLarge, match="exceeds the limit of 2 MB"):
-            strict.submit("ben", AID, files_of(exchange_root, 3 * MB), RECEIVED)
-        assert limits == [4 * MB]  # refused before receive was called
+            hand_in(strict, "ben", AID, files_of(exchange_root, 3 * MB), RECEIVED)
     finally:
         strict.close()
-
+    ws = open_workspace(exchange_root / "course.yml")
+    with ws.gradebook() as gb:
+        assert [r.student_id for r in receipts_where(gb)] == ["ada"]  # ben's: nothing kept
 
 def test_receive_keeps_each_student_within_the_quota(make_course):
     root = make_course(assignments=(AID,))
