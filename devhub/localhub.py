@@ -5,7 +5,8 @@ for several (``course_file`` a list: one exchange for all, a formgrader and dash
 process spawner, the simple authenticator, the exchange as a managed service unless told
 otherwise), picks free loopback ports, starts ``jupyterhub`` with the configurable-http-proxy
 that ``make hub`` installs from ``deploy/node/package-lock.json``, waits until it answers and,
-on ``stop()``, ends it and every process it started. ``extra_config`` is appended to the
+on ``stop()``, ends it and every process it started (the services stop on JupyterHub's SIGINT
+at once, even when the caller runs with SIGINT ignored). ``extra_config`` is appended to the
 generated file; a subclass adds settings by overriding ``config_lines``.
 """
 
@@ -111,7 +112,13 @@ class LocalHub:
                     "exchange_managed": self.exchange_managed,
                     "exchange_api_token": self.exchange_api_token, **self.settings}
         lines = [f"# written by {type(self).__module__}.{type(self).__name__}",
-                 "from hub_config import apply", "", "c = get_config()  # noqa: F821"]
+                 "import signal", "", "from hub_config import apply", "",
+                 "c = get_config()  # noqa: F821",
+                 # JupyterHub stops each service with SIGINT (SIGTERM 30 s later) and starts
+                 # them before it handles SIGINT itself: a hub started with SIGINT ignored (a
+                 # script's background job, as CI runs) would pass that on to every service
+                 "if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:",
+                 "    signal.signal(signal.SIGINT, signal.default_int_handler)"]
         lines += [f"c.CourseHub.{key} = {value!r}" for key, value in settings.items()]
         return [*lines, "apply(c)",
                 f"c.JupyterHub.bind_url = {self.url + '/'!r}",

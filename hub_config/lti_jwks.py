@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -103,9 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     async def serve():
         app = jwks_app(folders, prefix)
         app.listen(port, address=args.ip)
+        # the hub stops a service with SIGINT, which it may have passed on ignored (a hub started
+        # in the background by a script): stop on it and on SIGTERM ourselves
+        stop, loop = asyncio.Event(), asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         print(f"lti-jwks ready on http://{args.ip}:{port}{prefix}<course id>/jwks.json",
               flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
 
     asyncio.run(serve())
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,17 @@ def _add(session: requests.Session, url: str, user: str) -> bool:
     return True
 
 
+def _exit(signum, frame) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # the hub stops a service with SIGINT and sends SIGTERM only 30 s later: exit on either
+    # at once, and without a traceback. Python's own SIGINT handling is not enough: a hub started
+    # with SIGINT ignored (a background job of a script) starts its services before it sets its
+    # own handler, so they inherit the ignored SIGINT (CI's hub teardowns waited 30 s for this)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit)
     parser = argparse.ArgumentParser(prog="roster-sync", description=__doc__.split("\n")[0])
     parser.add_argument("--course", action="append", required=True, type=Path)
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between checks")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def main() -> None:
     root = Path(os.environ["COURSE_FILE"]).resolve().parent
     if os.geteuid() == 0:
         drop_to_owner(root)
+    # the hub stops its services with SIGINT, and a hub started with SIGINT ignored (a background
+    # job of a script) passes that on: Jupyter would then run on until the hub's SIGTERM, 30 s
+    # later. Default kept across exec: Jupyter's own handling (stop on ^C) applies again
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execv(sys.executable, [sys.executable, "-m", "jupyterhub.singleuser", *sys.argv[1:]])
 
 
