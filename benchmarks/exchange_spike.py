@@ -149,9 +149,36 @@ def check_stored(course_root: Path, receipts: list[dict]) -> list[str]:
 
 def process_cpu_seconds(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of process ``pid`` so far, all its threads (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return process_cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def process_cpu_seconds_of(stat: Path) -> tuple[float, float]:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, tuple[float, float]]:
+    """``process_cpu_seconds`` of each of process ``pid``'s threads, by thread id."""
+    threads = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            threads[int(task.name)] = process_cpu_seconds_of(task / "stat")
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended meanwhile
+    return threads
+
+
+def thread_name_of(pid: int) -> dict[int, str]:
+    """Process ``pid``'s threads' names ("main": the event loop; the exchange names its pools'
+    threads in the operating system, ``exchange/threads.py``), by thread id."""
+    names = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            names[int(task.name)] = (task / "comm").read_text().strip()
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return {**names, pid: "main"}
 
 
 def server_latencies(log: Path, path_prefix: str, since: int = 0) -> dict:
@@ -182,13 +209,25 @@ def measured(pid: int, send) -> tuple[Spike, dict]:
     """``send()`` (a spike) with the CPU seconds process ``pid`` spent meanwhile and the load
     average before and after."""
     load_before, (user_before, system_before) = load_average(), process_cpu_seconds(pid)
+    threads_before = thread_cpu_seconds(pid)
     spike = send()
     user, system = process_cpu_seconds(pid)
+    threads = thread_cpu_seconds(pid)
+    thread_names = thread_name_of(pid)
     user, system = user - user_before, system - system_before
     cpu, acked = user + system, len(spike.receipts)
+    by_thread = {}  # user + system ms per acknowledged hand-in; "main": the event loop
+    for tid, (thread_user, thread_system) in threads.items():
+        was_user, was_system = threads_before.get(tid, (0.0, 0.0))
+        used = thread_user - was_user, thread_system - was_system
+        if acked and sum(used) > 0:
+            name = thread_names.get(tid, "thread")
+            by_thread[name if name not in by_thread else f"{name} {tid}"] = [
+                round(1000 * used[0] / acked, 3), round(1000 * used[1] / acked, 3)]
     return spike, {"cpu_s": round(cpu, 2), "cpu_user_s": round(user, 2),
                    "cpu_system_s": round(system, 2),
                    "cpu_ms_per_ack": round(1000 * cpu / acked, 3) if acked else None,
+                   "cpu_ms_per_ack_by_thread": by_thread,  # [user, system]
                    "load_before": load_before, "load_after": load_average()}
 
 

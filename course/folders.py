@@ -61,7 +61,7 @@ def write_hidden_folder(dest: Path, files: dict[str, bytes]) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.mkdir()
     try:
-        dest.chmod(0o755)
+        dest.chmod(0o755)  # whatever the umask: collection and grading read it as others
         for name, content in files.items():
             path = dest / name
             if path.parent != dest:

@@ -2,8 +2,9 @@
 
 Every submission is kept (history, not overwrite) under ``inbox/<assignment>/<student>/`` and
 recorded in the gradebook with the receiving side's clock, its content hash and size. Whatever a
-client says about time is stored for information only. A submission becomes visible in one
-``rename``: a crash leaves at most a ``.partial`` folder that nothing reads.
+client says about time is stored for information only. A submission is a folder its committed
+receipt names, and a receipt is committed only once its folder is on disk: a crash leaves at
+most folders no receipt names, which nothing reads (``stage_hand_in``, ``make_durable``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import bindparam, select, text
 
 from .calendar import local_seconds, readable_local, span_text, utcnow
 from .errors import UserError
-from .folders import fsync_dir, write_folder
+from .folders import fsync_dir, write_folder, write_hidden_folder
 from .gradebook import Gradebook, Receipt
 from .gradebook.records import (
     PairDeadline,
@@ -50,10 +51,13 @@ __all__ = [
     "MAX_STORED_BYTES",
     "MAX_SUBMISSION_BYTES",
     "BadFileName",
+    "HandInLimits",
     "KeptSubmissions",
     "KeyReused",
     "NotReleased",
     "QuotaExceeded",
+    "StagedHandIn",
+    "SubmissionTooLarge",
     "TooManyFiles",
     "TooManySubmissions",
     "check_key",
@@ -63,16 +67,19 @@ __all__ = [
     "check_released",
     "check_submission_count",
     "client_timestamp",
+    "discard",
     "expected_notebooks",
     "hold_student",
     "kept_submissions",
     "key_tag",
+    "make_durable",
     "notebook_problem",
     "read_submission_folder",
     "receipt_notice",
     "receive",
     "released_to_students",
     "replay_under_hold",
+    "stage_hand_in",
     "sync_file_system",
 ]
 
@@ -117,6 +124,10 @@ class QuotaExceeded(UserError):
     """The student's stored submissions would pass the per-student quota (HTTP 413)."""
 
 
+class SubmissionTooLarge(UserError):
+    """A hand-in over the size limit (HTTP 413 from the exchange)."""
+
+
 class KeyReused(UserError):
     """An idempotency key of this student's that already names a different hand-in."""
 
@@ -130,10 +141,14 @@ class KeptSubmissions:
     """A student's kept submissions as a hand-in's checks need them (the count per assignment,
     the bytes held, the idempotency keys used), read in one query (``kept_submissions``)."""
 
-    rows: list  # (id, assignment_id, storage_path, size_bytes), every assignment
+    rows: list  # (id, assignment_id, storage_path, size_bytes, received_at), every assignment
 
     def count(self, assignment_id: str) -> int:
         return sum(1 for row in self.rows if row.assignment_id == assignment_id)
+
+    def times(self, assignment_id: str) -> tuple[dt.datetime, ...]:
+        """When each kept submission of ``assignment_id`` arrived."""
+        return tuple(row.received_at for row in self.rows if row.assignment_id == assignment_id)
 
     def stored_bytes(self) -> int:
         return sum(row.size_bytes for row in self.rows)
@@ -144,13 +159,15 @@ class KeptSubmissions:
                      and row.storage_path.endswith(f"-{tag}")), None)
 
 
-_KEPT = select(Receipt.id, Receipt.assignment_id, Receipt.storage_path, Receipt.size_bytes).where(
+_KEPT = select(Receipt.id, Receipt.assignment_id, Receipt.storage_path, Receipt.size_bytes,
+               Receipt.received_at).where(
     Receipt.student_id == bindparam("student"))  # built once: every hand-in asks
 
 
 def kept_submissions(gb: Gradebook, student_id: str) -> KeptSubmissions:
     """``student_id``'s kept submissions, this transaction's rows included (flushed)."""
-    return KeptSubmissions(list(gb.session.execute(_KEPT, {"student": student_id})))
+    # on the session's connection (Core): the ORM's result handling cost more than the query
+    return KeptSubmissions(list(gb.session.connection().execute(_KEPT, {"student": student_id})))
 
 
 def check_submission_count(ws: Workspace, gb: Gradebook, student_id: str,
@@ -315,27 +332,16 @@ def sync_file_system(folder: Path) -> None:
         os.close(fd)
 
 
-def stage(parent: Path, received_at: dt.datetime, files: dict[str, bytes], *,
-          tag: str | None = None) -> Path:
-    """Write ``files`` into a new hidden folder under ``parent``, flushed once; ``publish``
-    renames it into place. ``tag`` (``key_tag``) ends its final name in place of a random one."""
-    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{tag or secrets.token_hex(4)}"
-    staged = write_folder(parent / f".{name}.{secrets.token_hex(4)}.staged", files)
-    sync_file_system(staged)
-    return staged
-
-
-def publish(staged: Path) -> Path:
-    """A ``stage``d folder, visible under its final name (and the rename on disk)."""
-    final = staged.rename(staged.with_name(staged.name[1:].rsplit(".", 2)[0]))
-    fsync_dir(staged.parent)
-    return final
-
-
 def store(parent: Path, received_at: dt.datetime, files: dict[str, bytes]) -> Path:
     """Write ``files`` into a new folder under ``parent``, on disk and visible only once
-    complete: written under a hidden name, flushed once, then renamed into place."""
-    return publish(stage(parent, received_at, files))
+    complete: written under a hidden name, flushed once, then renamed into place (summaries,
+    released and feedback folders: nothing names them but their place)."""
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+    staged = write_folder(parent / f".{name}.staged", files)
+    sync_file_system(staged)
+    final = staged.rename(parent / name)
+    fsync_dir(parent)
+    return final
 
 
 def check_key(key: str | None) -> str | None:
@@ -400,18 +406,6 @@ def replay_under_hold(gb: Gradebook, kept: KeptSubmissions, parent: Path, assign
     return None
 
 
-def _check_limits(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str, size: int,
-                  *, max_bytes: int, max_stored_bytes: int,
-                  kept: KeptSubmissions | None = None) -> None:
-    kept = kept or kept_submissions(gb, student_id)
-    check_submission_count(ws, gb, student_id, assignment_id, kept)
-    if size > max_bytes:
-        raise UserError(
-            f"submission of {size / 1e6:.1f} MB exceeds the limit of {max_bytes / 1e6:.0f} MB"
-        )
-    check_quota(student_id, kept.stored_bytes(), size, max_stored_bytes)
-
-
 def check_quota(student_id: str, kept: int, size: int, max_stored_bytes: int) -> None:
     """Refuse a hand-in of ``size`` bytes that would take the student's kept ``kept`` bytes
     past ``max_stored_bytes`` (``QuotaExceeded``)."""
@@ -422,85 +416,153 @@ def check_quota(student_id: str, kept: int, size: int, max_stored_bytes: int) ->
             "instructor to raise it (course exchange serve --quota-mb)")
 
 
+@dataclass(frozen=True)
+class HandInLimits:
+    """What one hand-in may be: at most ``max_bytes`` and ``max_files``, and the student's kept
+    submissions at most ``max_stored_bytes`` with it. The exchange passes its own
+    (``course exchange serve --max-mb / --quota-mb``); the defaults are the platform's."""
+
+    max_bytes: int = MAX_SUBMISSION_BYTES
+    max_stored_bytes: int = MAX_STORED_BYTES
+    max_files: int = MAX_FILES
+
+
+@dataclass(frozen=True)
+class StagedHandIn:
+    """A hand-in checked, its files written under a hidden name (not yet flushed) and its
+    receipt row added to the open transaction (not committed): ``make_durable`` then the
+    commit make it a submission. ``notebooks`` and ``earlier`` (when the student's other
+    submissions of the assignment arrived) are what its reply says, known already."""
+
+    staged: Path
+    final: Path
+    receipt: Receipt
+    notebooks: list[str]
+    earlier: tuple[dt.datetime, ...]
+
+
+def stage_hand_in(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
+                  files: dict[str, bytes], *, received_at: dt.datetime, key: str | None = None,
+                  limits: HandInLimits = HandInLimits()) -> StagedHandIn | Receipt:
+    """Every check of a hand-in, in one place (the exchange's group commit and ``receive``
+    both call it), under ``hold_student``: roster, assignment, idempotency key, names and
+    sizes, submission count, notebooks, quota; then its files written under a hidden name and
+    its receipt row added. A retry of a keyed hand-in stored already returns that receipt
+    instead (nothing written). Raises what refuses it (``UserError``s, ``LookupError``); its
+    own folder is gone then. Whether students may hand it in yet (``check_released``) is the
+    caller's rule: the exchange's and ``course submit``'s, not a recorded week's."""
+    ws.course.student(student_id)
+    ws.course.assignment(assignment_id)
+    key = check_key(key)
+    files = dict(zip(check_names(files, max_files=limits.max_files), files.values(),
+                     strict=True))
+    stamp = client_timestamp(files.pop(CLIENT_TIMESTAMP_FILE, b""))
+    size = sum(len(content) for content in files.values())
+    if size > limits.max_bytes:
+        raise SubmissionTooLarge(f"submission of {size / 1e6:.1f} MB exceeds the limit of "
+                                 f"{limits.max_bytes / 1e6:.0f} MB")
+    sha256 = digest(files)
+    parent = ws.root / "inbox" / assignment_id / student_id
+    tag = key_tag(student_id, assignment_id, key) if key else None
+    kept = kept_submissions(gb, student_id)  # this transaction's rows too, under the hold
+    if tag:
+        earlier = replay_under_hold(gb, kept, parent, assignment_id, tag, sha256)
+        if earlier is not None:  # a retry, or the same hand-in twice in one batch
+            return earlier
+    check_submission_count(ws, gb, student_id, assignment_id, kept)
+    check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
+    check_quota(student_id, kept.stored_bytes(), size, limits.max_stored_bytes)
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{tag or secrets.token_hex(4)}"
+    staged = write_hidden_folder(parent / f".{name}.staged", files)
+    try:
+        receipt = add_receipt(gb, student_id=student_id, assignment_id=assignment_id,
+                                 received_at=received_at, sha256=sha256, size_bytes=size,
+                                 storage_path=(parent / name).relative_to(ws.root).as_posix(),
+                                 client_timestamp=stamp)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    notebooks = sorted(name[:-len(".ipynb")] for name in files
+                       if name.endswith(".ipynb") and "/" not in name)
+    return StagedHandIn(staged, parent / name, receipt, notebooks,
+                        kept.times(assignment_id))
+
+
+def make_durable(ws: Workspace, staged: list[StagedHandIn]) -> None:
+    """``staged`` hand-ins renamed into place and on disk, files and names, with one flush of
+    the file system (one wait for the disk however many hand-ins and files): their receipts
+    may then be committed. A folder is visible before the flush, but only a committed receipt
+    makes it a submission (collection, grading and the dashboard read the folders receipts
+    name), so a crash before the commit leaves folders nothing reads: a keyed retry removes
+    its own (``replay_under_hold``)."""
+    for item in staged:
+        item.staged.rename(item.final)
+    sync_file_system(ws.root / "inbox")
+
+
+def discard(staged: list[StagedHandIn], *, keep_placed: bool = False) -> None:
+    """Remove the folders of hand-ins whose receipts were not committed. ``keep_placed``: the
+    commit was sent and may have reached the server, so the renamed folders stay (a receipt
+    may name them; a folder no receipt names is harmless, a receipt naming none is not)."""
+    for item in staged:
+        shutil.rmtree(item.staged, ignore_errors=True)
+        if not keep_placed:
+            shutil.rmtree(item.final, ignore_errors=True)
+
+
 def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
             files: dict[str, bytes], *, received_at: dt.datetime | None = None,
             max_bytes: int = MAX_SUBMISSION_BYTES, max_stored_bytes: int = MAX_STORED_BYTES,
             max_files: int = MAX_FILES, key: str | None = None) -> Receipt:
-    """Store one submission and record its receipt; returns the committed Receipt.
+    """Store one submission and record its receipt; returns the committed Receipt: the
+    exchange's group commit for a batch of one (``stage_hand_in``, ``make_durable``, commit).
 
     ``received_at`` defaults to this process's clock now. The exchange service passes its own clock
     reading from when the upload finished (so a queue at the deadline cannot make an on-time upload
     late); the demo and tests pass recorded times. A client's claim never reaches it.
     ``max_bytes`` is the largest submission accepted, ``max_stored_bytes`` what one student's
-    kept submissions may hold together, ``max_files`` the most files in one: the exchange passes
-    its own limits. ``key``: the client's idempotency key (``IDEMPOTENCY_HEADER``): a hand-in
-    this student already handed in under it (same assignment, same content) returns that
-    receipt and stores nothing; other content under it is refused (``KeyReused``). Safe with
-    several exchange processes on one PostgreSQL gradebook (``hold_student``).
+    kept submissions may hold together, ``max_files`` the most files in one. ``key``: the
+    client's idempotency key (``IDEMPOTENCY_HEADER``): a hand-in this student already handed
+    in under it (same assignment, same content) returns that receipt and stores nothing; other
+    content under it is refused (``KeyReused``). Safe with several exchange processes on one
+    PostgreSQL gradebook (``hold_student``).
     """
-    received_at = received_at or utcnow()
-    ws.course.student(student_id)
-    ws.course.assignment(assignment_id)
-    key = check_key(key)
-    files = dict(zip(check_names(files, max_files=max_files), files.values(), strict=True))
-    stamp = client_timestamp(files.pop(CLIENT_TIMESTAMP_FILE, b""))
-    size, sha256 = sum(len(content) for content in files.values()), digest(files)
-    parent = ws.root / "inbox" / assignment_id / student_id
-    tag = key_tag(student_id, assignment_id, key) if key else None
-    limits = {"max_bytes": max_bytes, "max_stored_bytes": max_stored_bytes}
-    staged = None
+    limits = HandInLimits(max_bytes, max_stored_bytes, max_files)
+    staged, committing = [], False
     try:
-        kept = kept_submissions(gb, student_id)
-        earlier = kept.keyed(assignment_id, tag) if tag else None
-        if earlier is not None:
-            earlier = _replayed(gb.session.get(Receipt, earlier), sha256, assignment_id)
-            gb.commit()  # ends the read
-            return earlier
-        _check_limits(ws, gb, student_id, assignment_id, size, **limits, kept=kept)  # first
-        check_notebooks(files, assignment_id, expected_notebooks(ws, assignment_id))
-        staged = stage(parent, received_at, files, tag=tag)  # the slow part, holding nothing
-        hold_student(gb, student_id)  # from here until commit: a few milliseconds
-        kept = kept_submissions(gb, student_id)
-        earlier = replay_under_hold(gb, kept, parent, assignment_id, tag, sha256) \
-            if tag else None
-        if earlier is not None:  # the same hand-in, received meanwhile by another process
-            gb.commit()
-            return earlier
-        _check_limits(ws, gb, student_id, assignment_id, size, **limits, kept=kept)  # for certain
-        final = publish(staged)
-        staged = None
-        receipt = add_receipt(
-            gb,
-            student_id=student_id,
-            assignment_id=assignment_id,
-            received_at=received_at,
-            sha256=sha256,
-            size_bytes=size,
-            storage_path=final.relative_to(ws.root).as_posix(),
-            client_timestamp=stamp,
-        )
+        hold_student(gb, student_id)  # until the commit: a few milliseconds
+        result = stage_hand_in(ws, gb, student_id, assignment_id, files, key=key,
+                               received_at=received_at or utcnow(), limits=limits)
+        if isinstance(result, Receipt):  # a retry: nothing more to store
+            gb.commit()  # ends the read, and the hold
+            return result
+        staged.append(result)
+        make_durable(ws, staged)
+        committing = True
         gb.commit()
-        return receipt
+        return result.receipt
     except BaseException:
         gb.session.rollback()  # ends the transaction, and with it the hold on the student
+        discard(staged, keep_placed=committing)
         raise
-    finally:
-        if staged is not None:  # not kept: a replay, a refusal, an error
-            shutil.rmtree(staged, ignore_errors=True)
 
 
 def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt,
-                   pair: PairDeadline | None = None) -> str:
+                   pair: PairDeadline | None = None,
+                   earlier: tuple[dt.datetime, ...] | None = None) -> str:
     """What a hand-in means under the course's policy, in one line for the student: in time or
     how late (judged to the whole second, ``policy.by_deadline``), and which of their
     submissions counts (``policy.pick_receipt``: the latest in time, else the latest).
-    ``pair``: the student's deadlines for it, when the caller read them already."""
+    ``pair``: the student's deadlines for it, when the caller read them already; ``earlier``:
+    when their submissions before it arrived (``StagedHandIn.earlier``), else all the others
+    are read."""
     course, zone = ws.course, ws.course.zone
     student_id, assignment_id = receipt.student_id, receipt.assignment_id
     pair = pair or pair_deadline(gb, course, student_id, assignment_id)
     due, deadline, until = pair.due, pair.extended, pair.deadline  # until: picks what counts
-    others = [at for number, at in receipt_times(gb, student_id, assignment_id).items()
-              if number != receipt.id]
+    others = list(earlier) if earlier is not None else [
+        at for number, at in receipt_times(gb, student_id, assignment_id).items()
+        if number != receipt.id]
     counts = pick_receipt([*others, receipt.received_at], until)  # ties: the newest, this one
     this_counts = counts == receipt.received_at
     if by_deadline(receipt.received_at, due):
@@ -545,9 +607,9 @@ def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt,
 
 
 def _excused(receipt: Receipt, pair: PairDeadline) -> str:
-    if pair.excuse is None:
+    if pair.excuse_reason is None:
         return ""
-    return f"; {receipt.assignment_id} is excused for you ({pair.excuse.reason}): never a miss"
+    return f"; {receipt.assignment_id} is excused for you ({pair.excuse_reason}): never a miss"
 
 
 def _judged_with_late_days(ws: Workspace, gb: Gradebook, receipt: Receipt

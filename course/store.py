@@ -38,6 +38,7 @@ from .inbox import (
     MAX_FILES,
     MAX_STORED_BYTES,
     MAX_SUBMISSION_BYTES,
+    StagedHandIn,
     check_names,
     read_submission_folder,
     receipt_notice,
@@ -223,28 +224,33 @@ class CourseExchange:
         return row
 
     def describe(self, receipt: Receipt, *, feedback: bool = True,
-                 pair: PairDeadline | None = None) -> dict:
+                 pair: PairDeadline | None = None, notebooks: list[str] | None = None) -> dict:
         """A submission as the client lists it: receipt, notebooks, returned feedback's MD5s.
-        ``pair``: its student's deadlines, when the caller read them already (``reply``)."""
-        folder = self.ws.root / receipt.storage_path
+        ``pair``: its student's deadlines, ``notebooks``: its notebooks' names, when the caller
+        knows them already (``reply``)."""
+        if notebooks is None:
+            notebooks = _top_notebooks(self.ws.root / receipt.storage_path)
         info = {"course_id": self.course_id, "student_id": receipt.student_id,
                 "assignment_id": receipt.assignment_id, "receipt_id": receipt.id,
                 "timestamp": format_timestamp(receipt.received_at),
                 "received_utc": receipt.received_at.isoformat(), "sha256": receipt.sha256,
                 "size_bytes": receipt.size_bytes, "client_timestamp": receipt.client_timestamp,
-                "notebooks": _top_notebooks(folder)}
+                "notebooks": notebooks}
         info.update(self.judged(receipt, pair))
         if feedback:
             files = self.feedback_files(receipt)
             info["feedback"] = {name: feedback_md5(content) for name, content in files.items()}
         return info
 
-    def reply(self, receipt: Receipt) -> dict:
+    def reply(self, receipt: Receipt, staged: StagedHandIn | None = None) -> dict:
         """A hand-in's reply: the receipt judged (its time in the course's zone, in time or
-        late) and its notice, from one reading of the student's deadlines."""
+        late) and its notice, from one reading of the student's deadlines. ``staged``: the
+        hand-in as it was received just now (its notebooks and earlier submissions known);
+        None for a receipt stored before (a retry's)."""
         pair = pair_deadline(self.gb, self.ws.course, receipt.student_id, receipt.assignment_id)
-        return {**self.describe(receipt, feedback=False, pair=pair),
-                "notice": receipt_notice(self.ws, self.gb, receipt, pair)}
+        notebooks, earlier = (staged.notebooks, staged.earlier) if staged else (None, None)
+        return {**self.describe(receipt, feedback=False, pair=pair, notebooks=notebooks),
+                "notice": receipt_notice(self.ws, self.gb, receipt, pair, earlier)}
 
     def judged(self, receipt: Receipt, pair: PairDeadline | None = None) -> dict:
         """A receipt as its student reads it: the time in the course's zone to the second

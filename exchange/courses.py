@@ -4,13 +4,14 @@ thread of its own, and its roster as last read, from which a user's role is look
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from course.fresh_course import course_file_stamp
 from course.roles import Role, role_in
 from course.store import CourseExchange
 from course.workspace import open_workspace
+
+from .threads import named_pool
 
 __all__ = ["ServedCourse"]
 
@@ -21,7 +22,7 @@ class ServedCourse:
     was read at (read again before each role check if the file changed)."""
 
     def __init__(self, course_file: Path, **limits):
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-store")
+        self.pool = named_pool(1, "exch-store")
         self.exchange = self.pool.submit(CourseExchange, course_file, **limits).result()
         self.course_id = self.exchange.course_id
         self.roster = (self.exchange._stamp, self.exchange.ws.course)

@@ -1,26 +1,27 @@
 """Group commit of hand-ins: the hand-ins that arrive together share one flush of the disk and
 one gradebook transaction, and each is acknowledged only once it is durable.
 
-A hand-in on its own costs two waits for the disk (its files, its folder's rename) and a
-third for the gradebook's commit, all on the course's store thread: at a deadline these waits,
-not the CPU, bound how many hand-ins a second one exchange takes. ``GroupCommit`` queues the
+A hand-in on its own costs a wait for the disk (its files and its folder's name) and another
+for the gradebook's commit, all on the course's store thread: at a deadline these waits, not
+the CPU, bound how many hand-ins a second one exchange takes. ``GroupCommit`` queues the
 hand-ins of one course; whenever the store thread is free it takes all that are waiting (at
-most ``MAX_BATCH``) and runs them as one job (``commit_batch``):
+most ``MAX_BATCH``) and runs them as one job (``commit_batch``), ``course.inbox.receive``'s
+steps for many at once:
 
-1. each is checked as ``course.inbox.receive`` checks it (roster, release, names, size,
+1. each is checked and staged (``course.inbox.stage_hand_in``: release, roster, names, size,
    notebooks, submission count, quota; a failure refuses that hand-in alone), its files written
-   under a hidden ``.staged`` name and its receipt row added (flushed, not committed: the
-   count and quota checks of the next one see it). On PostgreSQL each hand-in's rows are
-   added under a savepoint, so a row the database refuses (``DataError``, ``IntegrityError``)
-   refuses that hand-in alone, not the batch;
-2. one ``syncfs`` (the files of all of them), the renames into place, one more ``syncfs`` (the
-   renames), one commit of the gradebook;
+   under a hidden ``.staged`` name and its receipt row added (not committed: the count and
+   quota checks of the next one see it). On PostgreSQL each hand-in's rows are added under a
+   savepoint, so a row the database refuses (``DataError``, ``IntegrityError``) refuses that
+   hand-in alone, not the batch;
+2. the renames into place and one ``syncfs`` for all of them (``course.inbox.make_durable``),
+   then one commit of the gradebook;
 3. then, and only then, each gets its receipt. If the process dies anywhere before the commit,
-   nobody was acknowledged: what is on disk is staged folders or complete folders no receipt
-   names, which nothing reads (as with a single hand-in). If step 2 fails, the transaction is
-   rolled back and every hand-in in it refused (the client retries); the batch's folders are
-   removed unless the commit was already sent (it may have reached the server: a folder no
-   receipt names is harmless, a receipt naming no folder is not).
+   nobody was acknowledged: what is on disk is folders no receipt names, which nothing reads.
+   If step 2 fails, the transaction is rolled back and every hand-in in it refused (the client
+   retries); the batch's folders are removed unless the commit was already sent (it may have
+   reached the server: a folder no receipt names is harmless, a receipt naming no folder is
+   not).
 
 The work stays on the store thread (one gradebook session, as before), so the receipt time,
 taken when the upload's last byte arrived, is unchanged by the wait. A hand-in with an
@@ -33,45 +34,31 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import secrets
-import shutil
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy.exc import DataError, IntegrityError
 
 from course.errors import UserError
-from course.folders import write_hidden_folder
 from course.gradebook import Receipt
-from course.gradebook.records import add_receipt
 from course.inbox import (
-    CLIENT_TIMESTAMP_FILE,
-    KeyReused,
-    check_key,
-    check_names,
-    check_notebooks,
-    check_quota,
-    check_submission_count,
-    client_timestamp,
-    digest,
-    expected_notebooks,
+    HandInLimits,
+    StagedHandIn,
+    check_released,
+    discard,
     hold_student,
-    kept_submissions,
-    key_tag,
-    released_to_students,
-    replay_under_hold,
-    sync_file_system,
+    make_durable,
+    stage_hand_in,
 )
-from course.store import Conflict, CourseExchange, Forbidden, NotFound, TooLarge
+from course.store import CourseExchange, Forbidden
 
 __all__ = ["MAX_BATCH", "GroupCommit", "HandIn", "commit_batch"]
 
 MAX_BATCH = 64  # bounds one job's time on the store thread (and a batch's loss to an I/O error)
 # what refuses one hand-in alone; anything else may have broken the session: the batch is refused
-_ITEM_ERRORS = (UserError, LookupError, Forbidden, Conflict, TooLarge, ValueError, OSError,
-                DataError, IntegrityError)
+_ITEM_ERRORS = (UserError, LookupError, Forbidden, ValueError, OSError, DataError,
+                IntegrityError)
 
 
 @dataclass
@@ -88,58 +75,13 @@ class HandIn:
     future: asyncio.Future | None = field(default=None, repr=False)
 
 
-@dataclass
-class _Staged:
-    index: int
-    staged: Path
-    final: Path
-    receipt: object  # the flushed Receipt row
-
-
-def _stage(ex: CourseExchange, item: HandIn) -> tuple[Path, Path, object] | Receipt:
-    """``item`` checked, its files written under a hidden name (not yet flushed to disk) and its
-    receipt row added to the open transaction; or, for a retry of a keyed hand-in stored
-    already, that receipt (nothing written). Raises what refuses it (``NotFound``: not released;
-    ``TooLarge``; ``Conflict``: a key reused; ``UserError``, ``LookupError``: the checks)."""
-    ws, gb = ex.ws, ex.gb
-    student, assignment, received_at = item.student_id, item.assignment_id, item.received_at
-    ws.course.assignment(assignment)
-    if not released_to_students(ws, assignment, received_at):
-        raise NotFound(f"assignment {assignment!r} is not released in {ex.course_id}")
-    size = sum(len(content) for content in item.files.values())
-    if size > ex.max_submission_bytes:
-        raise TooLarge(f"submission of {size / 1e6:.1f} MB exceeds the limit of "
-                       f"{ex.max_submission_bytes / 1e6:.0f} MB")
-    ws.course.student(student)
-    key = check_key(item.key)
-    files = dict(zip(check_names(item.files, max_files=ex.max_files), item.files.values(),
-                     strict=True))
-    stamp = client_timestamp(files.pop(CLIENT_TIMESTAMP_FILE, b""))
-    size, sha256 = sum(len(content) for content in files.values()), digest(files)
-    parent = ws.root / "inbox" / assignment / student
-    tag = key_tag(student, assignment, key) if key else None
-    kept = kept_submissions(gb, student)  # this batch's rows too (flushed), under its hold
-    if tag:
-        try:
-            earlier = replay_under_hold(gb, kept, parent, assignment, tag, sha256)
-        except KeyReused as exc:
-            raise Conflict(str(exc)) from None
-        if earlier is not None:  # a retry (or the same hand-in twice in this batch)
-            return earlier
-    check_submission_count(ws, gb, student, assignment, kept)
-    check_notebooks(files, assignment, expected_notebooks(ws, assignment))
-    check_quota(student, kept.stored_bytes(), size, ex.max_stored_bytes)
-    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{tag or secrets.token_hex(4)}"
-    staged = write_hidden_folder(parent / f".{name}.staged", files)
-    try:
-        receipt = add_receipt(gb, student_id=student, assignment_id=assignment,
-                              received_at=received_at, sha256=sha256, size_bytes=size,
-                              storage_path=(parent / name).relative_to(ws.root).as_posix(),
-                              client_timestamp=stamp)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    return staged, parent / name, receipt
+def _stage(ex: CourseExchange, item: HandIn) -> StagedHandIn | Receipt:
+    """``course.inbox.stage_hand_in`` under the exchange's limits, for an assignment students
+    may hand in at the upload's receipt time (``NotReleased``, a 404, otherwise)."""
+    check_released(ex.ws, item.assignment_id, item.received_at)
+    limits = HandInLimits(ex.max_submission_bytes, ex.max_stored_bytes, ex.max_files)
+    return stage_hand_in(ex.ws, ex.gb, item.student_id, item.assignment_id, item.files,
+                         received_at=item.received_at, key=item.key, limits=limits)
 
 
 def _savepoint(ex: CourseExchange) -> AbstractContextManager:
@@ -151,19 +93,11 @@ def _savepoint(ex: CourseExchange) -> AbstractContextManager:
     return session.begin_nested() if postgres else nullcontext()
 
 
-def _make_durable(ex: CourseExchange, staged: list[_Staged]) -> None:
-    inbox = ex.ws.root / "inbox"
-    sync_file_system(inbox)  # every staged file of the batch: one wait for the disk
-    for item in staged:
-        item.staged.rename(item.final)
-    sync_file_system(inbox)  # the renames (syncfs writes the directories too)
-
-
 def commit_batch(ex: CourseExchange, batch: list[HandIn]) -> list[object]:
     """Receive ``batch`` with one flush and one commit (on the course's store thread); returns,
     in order, each hand-in's reply (``CourseExchange.reply``) or the exception that refused it."""
     outcomes: list[object] = [None] * len(batch)
-    staged: list[_Staged] = []
+    staged: list[tuple[int, StagedHandIn]] = []
     try:  # no other exchange process receives from these students until this batch ends
         for student in sorted({item.student_id for item in batch}):  # sorted: no deadlock
             hold_student(ex.gb, student)
@@ -178,47 +112,46 @@ def commit_batch(ex: CourseExchange, batch: list[HandIn]) -> list[object]:
             if isinstance(result, Receipt):
                 replays.append((index, result))
             else:
-                staged.append(_Staged(index, *result))
+                staged.append((index, result))
         except _ITEM_ERRORS as exc:
             outcomes[index] = exc  # this hand-in alone (its staged folder is gone)
         except Exception as exc:  # noqa: BLE001 - the session may be broken: all are refused
             return _abort(ex, staged, outcomes, exc)
     if not staged:
         ex.gb.session.rollback()  # ends the transaction, and with it the holds
-        return _replied(ex, replays, outcomes)
+        return _replied(ex, [(index, receipt, None) for index, receipt in replays], outcomes)
     try:
-        _make_durable(ex, staged)
+        make_durable(ex.ws, [item for _, item in staged])
     except Exception as exc:  # noqa: BLE001 - nothing committed: every hand-in is refused
         return _abort(ex, staged, outcomes, exc)
     try:
         ex.gb.commit()  # one transaction: every receipt of the batch, or none
     except Exception as exc:  # noqa: BLE001 - not known committed: every hand-in is refused
-        return _abort(ex, staged, outcomes, exc, keep_folders=True)  # it may have reached it
-    return _replied(ex, [*((item.index, item.receipt) for item in staged), *replays], outcomes)
+        return _abort(ex, staged, outcomes, exc, keep_placed=True)  # it may have reached it
+    return _replied(ex, [*((index, item.receipt, item) for index, item in staged),
+                         *((index, receipt, None) for index, receipt in replays)], outcomes)
 
 
-def _replied(ex: CourseExchange, receipts: list[tuple[int, Receipt]],
+def _replied(ex: CourseExchange, receipts: list[tuple[int, Receipt, StagedHandIn | None]],
              outcomes: list[object]) -> list[object]:
     """``outcomes`` with each committed receipt's reply in its place."""
-    for index, receipt in receipts:
+    for index, receipt, staged in receipts:
         try:
-            outcomes[index] = ex.reply(receipt)
+            outcomes[index] = ex.reply(receipt, staged)
         except Exception as exc:  # noqa: BLE001 - committed all the same; it is listed
             outcomes[index] = exc
     return outcomes
 
 
-def _abort(ex: CourseExchange, staged: list[_Staged], outcomes: list[object],
-           exc: Exception, *, keep_folders: bool = False) -> list[object]:
+def _abort(ex: CourseExchange, staged: list[tuple[int, StagedHandIn]], outcomes: list[object],
+           exc: Exception, *, keep_placed: bool = False) -> list[object]:
     """Roll the batch back: no receipt, no folder; every hand-in not refused already is refused
-    with ``exc`` (the client retries). ``keep_folders``: the commit was sent and may have
+    with ``exc`` (the client retries). ``keep_placed``: the commit was sent and may have
     reached the server, so the placed folders stay (a receipt may name them)."""
     ex.gb.session.rollback()
-    for item in staged:
-        shutil.rmtree(item.staged, ignore_errors=True)
-        if not keep_folders:
-            shutil.rmtree(item.final, ignore_errors=True)
-        outcomes[item.index] = None
+    discard([item for _, item in staged], keep_placed=keep_placed)
+    for index, _ in staged:
+        outcomes[index] = None
     return [exc if outcome is None else outcome for outcome in outcomes]
 
 

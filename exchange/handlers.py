@@ -21,7 +21,14 @@ from tornado import web
 
 from course.calendar import utcnow
 from course.errors import UnknownId, UserError
-from course.inbox import IDEMPOTENCY_HEADER, QuotaExceeded, check_names
+from course.inbox import (
+    IDEMPOTENCY_HEADER,
+    KeyReused,
+    NotReleased,
+    QuotaExceeded,
+    SubmissionTooLarge,
+    check_names,
+)
 from course.roles import role_in
 from course.store import Conflict, Forbidden, NotFound, TooLarge, row_id
 
@@ -209,11 +216,11 @@ class ApiHandler(web.RequestHandler):
             return await work
         except Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
-        except Conflict as exc:
+        except (Conflict, KeyReused) as exc:
             raise web.HTTPError(409, str(exc)) from None
-        except (TooLarge, QuotaExceeded) as exc:
+        except (TooLarge, SubmissionTooLarge, QuotaExceeded) as exc:
             raise web.HTTPError(413, str(exc)) from None
-        except (NotFound, UnknownId) as exc:  # before UserError: an unknown id is one too
+        except (NotFound, UnknownId, NotReleased) as exc:  # before UserError: these are too
             raise web.HTTPError(404, str(exc) or "not found") from None
         except (UserError, wire.WireError) as exc:
             raise web.HTTPError(400, str(exc)) from None

@@ -70,7 +70,6 @@ import os
 import signal
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from jupyterhub.services.auth import HubAuth
@@ -101,6 +100,7 @@ from .handlers import (
     SubmitHandler,
     SummaryHandler,
 )
+from .threads import named_pool
 from .token_cache import WRITE_CACHE_SECONDS, TokenCache
 
 __all__ = ["REPLICATED_ENV", "REUSE_PORT_ENV", "ExchangeService", "ServedCourse", "main",
@@ -245,8 +245,8 @@ class ExchangeService(LoggingConfigurable):
             raise ValueError("this exchange serves several courses: name each staff service's "
                              "course ('formgrader-a=a'), or one formgrader would grade them all")
         # role lookups and upload parsing never queue behind the stores' file and database work
-        self._roster_pool = ThreadPoolExecutor(1, thread_name_prefix="exchange-roster")
-        self._parse_pool = ThreadPoolExecutor(2, thread_name_prefix="exchange-parse")
+        self._roster_pool = named_pool(1, "exch-roster")
+        self._parse_pool = named_pool(2, "exch-parse")
         # the notebook checks import nbformat and jsonschema (seconds on a busy machine): on
         # a store's thread now, not in the first upload's reply
         next(iter(self.served.values())).pool.submit(importlib.import_module,

@@ -158,7 +158,8 @@ def test_submit_refuses_an_assignment_never_released(ws, tmp_path, clock, capsys
 
 def test_submit_refuses_before_the_release_time_as_the_exchange_does(make_course, db_url,
                                                                       tmp_path, clock, capsys):
-    from course.store import CourseExchange, NotFound
+    from course.inbox import NotReleased
+    from course.store import CourseExchange
 
     text = BASE_COURSE.replace("{id: 01-numpy, title: NumPy, for_session: 2}",
                                "{id: 01-numpy, title: NumPy, for_session: 2, "
@@ -172,12 +173,14 @@ def test_submit_refuses_before_the_release_time_as_the_exchange_does(make_course
     assert submit(ws, tmp_path) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0, err
-    assert (f"{AID} is not released yet: it cannot be handed in until Mon 2026-10-19 12:00 "
-            "+0200 (Europe/Berlin) (its release: time)") in err
+    said = (f"{AID} is not released yet: it cannot be handed in until Mon 2026-10-19 12:00 "
+            "+0200 (Europe/Berlin) (its release: time)")
+    assert said in err
     exchange = CourseExchange(ws.course_file)
-    try:
-        with pytest.raises(NotFound, match="not released"):
+    try:  # the same rule, the same words (the exchange answers 404 with them)
+        with pytest.raises(NotReleased) as refused:
             hand_in(exchange, "ada", AID, {name: content}, opens - SECOND)
+        assert str(refused.value) == said
         assert receipts(ws) == []
         assert entry(ws, opens - SECOND)["state"] == "not_released"
 

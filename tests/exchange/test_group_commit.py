@@ -32,9 +32,9 @@ import requests
 from exchange_requests import inbox_folders, publish, stored_receipts
 from small_courses import BASE_COURSE, REPO, utc
 
-from course.inbox import QuotaExceeded, digest, read_submission_folder
-from course.store import Conflict, CourseExchange
-from exchange import group_commit
+from course import inbox
+from course.inbox import KeyReused, QuotaExceeded, digest, read_submission_folder
+from course.store import CourseExchange
 from exchange.group_commit import HandIn, commit_batch
 
 NOW = utc(2026, 10, 24, 10)
@@ -62,7 +62,7 @@ def hand_in(course_file: Path, student: str, note: str) -> HandIn:
 
 def counting(monkeypatch, ex: CourseExchange) -> dict[str, int]:
     counts = {"sync": 0, "commit": 0}
-    real_sync, real_commit = group_commit.sync_file_system, ex.gb.commit
+    real_sync, real_commit = inbox.sync_file_system, ex.gb.commit
 
     def sync(folder):
         counts["sync"] += 1
@@ -72,7 +72,7 @@ def counting(monkeypatch, ex: CourseExchange) -> dict[str, int]:
         counts["commit"] += 1
         real_commit()
 
-    monkeypatch.setattr(group_commit, "sync_file_system", sync)
+    monkeypatch.setattr(inbox, "sync_file_system", sync)
     monkeypatch.setattr(ex.gb, "commit", commit)
     return counts
 
@@ -86,7 +86,7 @@ def test_hand_ins_that_arrive_together_share_one_flush_and_one_commit(course_fil
         outcomes = commit_batch(ex, batch)
     finally:
         ex.close()
-    assert counts == {"sync": 2, "commit": 1}
+    assert counts == {"sync": 1, "commit": 1}
     assert all(isinstance(o, dict) for o in outcomes), outcomes
     rows = {row.id: row for row in stored_receipts(course_file)}
     assert len(rows) == 5
@@ -152,7 +152,7 @@ def test_a_keyed_hand_in_is_stored_once_however_often_it_is_sent(course_file, mo
         ex.close()
     assert all(isinstance(o, dict) for o in together), together
     assert together[0]["receipt_id"] == together[2]["receipt_id"] == later[0]["receipt_id"]
-    assert isinstance(later[1], Conflict) and "another hand-in" in str(later[1])
+    assert isinstance(later[1], KeyReused) and "another hand-in" in str(later[1])
     assert isinstance(later[2], dict) and later[2]["student_id"] == "cleo"
     assert counts["commit"] == 2
     rows = stored_receipts(course_file)
@@ -178,21 +178,21 @@ def test_the_quota_counts_the_hand_ins_ahead_in_the_same_batch(course_file):
 
 
 def test_a_failed_flush_acknowledges_nothing_and_leaves_nothing(course_file, monkeypatch):
-    real_sync, calls = group_commit.sync_file_system, []
+    real_sync, calls = inbox.sync_file_system, []
 
     def failing(folder):  # the flush after the renames fails (a full or failing disk)
         calls.append(folder)
-        if len(calls) == 2:
+        if len(calls) == 1:
             raise OSError(5, "Input/output error")
         real_sync(folder)
 
-    monkeypatch.setattr(group_commit, "sync_file_system", failing)
+    monkeypatch.setattr(inbox, "sync_file_system", failing)
     ex = CourseExchange(course_file)
     try:
         outcomes = commit_batch(ex, [hand_in(course_file, s, s) for s in ("ada", "ben")])
         assert all(isinstance(o, OSError) for o in outcomes), outcomes
         # the session goes on: the next batch is received
-        monkeypatch.setattr(group_commit, "sync_file_system", real_sync)
+        monkeypatch.setattr(inbox, "sync_file_system", real_sync)
         (after,) = commit_batch(ex, [hand_in(course_file, "cleo", "c")])
     finally:
         ex.close()
@@ -211,15 +211,16 @@ CHILD = textwrap.dedent("""
         async def authenticate(self, handler, *, cached=False):
             return {"name": self.hub_auth.get_token(handler, in_cookie=False), "kind": "user"}
 
-    real, batches = group_commit._make_durable, []
+    real, batches = group_commit.make_durable, []
 
-    def dying(ex, staged):  # the second batch: written, flushed, renamed; killed before commit
+    def dying(ws, staged):  # the second batch: written, renamed, flushed; killed before commit
         batches.append(len(staged))
         if len(batches) >= 2:
-            ex.gb.commit = lambda: os.kill(os.getpid(), signal.SIGKILL)
-        real(ex, staged)
+            service.served["dl-test"].exchange.gb.commit = \
+                lambda: os.kill(os.getpid(), signal.SIGKILL)
+        real(ws, staged)
 
-    group_commit._make_durable = dying
+    group_commit.make_durable = dying
     service = TokenIsTheName(courses=[sys.argv[1]], port=int(sys.argv[2]))
     asyncio.run(service.run_forever(ready=lambda: print("ready", flush=True)))
 """)

@@ -28,10 +28,10 @@ from exchange_requests import inbox_folders, publish, stored_receipts
 from small_courses import BASE_COURSE, REPO, utc
 from sqlalchemy.exc import DataError
 
+from course import inbox
 from course.inbox import CLIENT_TIMESTAMP_FILE, client_timestamp, receive
 from course.store import CourseExchange
 from course.workspace import open_workspace
-from exchange import group_commit
 from exchange.group_commit import HandIn, commit_batch
 
 NOW = utc(2026, 10, 24, 10)
@@ -99,14 +99,14 @@ def test_a_row_the_database_refuses_refuses_that_hand_in_alone(postgres_course_f
                                                               monkeypatch):
     """Whatever else the database refuses in one hand-in's row (here a NUL let through on
     purpose): that hand-in is refused, its folder removed, the rest of the batch received."""
-    course_file, real = postgres_course_file, group_commit.add_receipt
+    course_file, real = postgres_course_file, inbox.add_receipt
 
     def unsanitized(gb, **fields):
         if fields["student_id"] == "ben":
             fields["client_timestamp"] = "09:59\x00"
         return real(gb, **fields)
 
-    monkeypatch.setattr(group_commit, "add_receipt", unsanitized)
+    monkeypatch.setattr(inbox, "add_receipt", unsanitized)
     batch = [hand_in(course_file, s, f"{s} {i}")
              for i, s in enumerate(("ada", "ben", "cleo", "ada"))]
     ex = CourseExchange(course_file)

@@ -12,8 +12,15 @@ from exchange_requests import hand_in, publish
 
 from course.errors import UserError
 from course.gradebook.records import receipts_where
-from course.inbox import MAX_SUBMISSION_BYTES, BadFileName, QuotaExceeded, TooManyFiles, receive
-from course.store import CourseExchange, TooLarge
+from course.inbox import (
+    MAX_SUBMISSION_BYTES,
+    BadFileName,
+    QuotaExceeded,
+    SubmissionTooLarge,
+    TooManyFiles,
+    receive,
+)
+from course.store import CourseExchange
 from course.workspace import open_workspace
 
 AID = "01-numpy"
@@ -58,7 +65,7 @@ def test_the_exchange_receives_under_its_own_limit(exchange_root):
         generous.close()
     strict = CourseExchange(exchange_root / "course.yml", max_submission_bytes=2 * MB)
     try:
-        with pytest.raises(TooLarge, match="exceeds the limit of 2 MB"):
+        with pytest.raises(SubmissionTooLarge, match="exceeds the limit of 2 MB"):
             hand_in(strict, "ben", AID, files_of(exchange_root, 3 * MB), RECEIVED)
     finally:
         strict.close()
