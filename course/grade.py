@@ -66,15 +66,18 @@ def grade(ws: Workspace, assignment_id: str, *, students: list[str] | None = Non
             if not (ws.root / "submitted" / student_id / assignment_id).is_dir():
                 raise UserError(f"{student_id} has handed in nothing for {assignment_id}")
         version = folder_checksum(ws.source / assignment_id)[:16]
-        with ws.gradebook() as gb:
-            registered = gb.nb.find_assignment(assignment_id).notebooks
-        if not registered:  # nbgrader grades against the cells generate_assignment recorded
+        expected = _registered_notebooks(ws, assignment_id)
+        if not expected:  # nbgrader grades against the cells generate_assignment recorded
             generate(ws, assignment_id)
-        with ws.gradebook() as gb:
-            expected = sorted(f"{nb.name}.ipynb"
-                              for nb in gb.nb.find_assignment(assignment_id).notebooks)
+            expected = _registered_notebooks(ws, assignment_id)
         return backend.grade(Batch(ws, assignment_id, todo, version, expected, queue, refreshed,
                                    on_result, wait))
+
+
+def _registered_notebooks(ws: Workspace, assignment_id: str) -> list[str]:
+    """The assignment's notebooks as nbgrader recorded them (``generate``), by file name."""
+    with ws.gradebook() as gb:
+        return sorted(f"{nb.name}.ipynb" for nb in gb.nb.find_assignment(assignment_id).notebooks)
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ one; it never reaches the database.
 
 Several processes, one course: any number of exchange processes may serve the same courses on
 one PostgreSQL gradebook and one shared course folder (a receipt is added under a per-student
-lock in the gradebook, every folder is written under a unique hidden name, flushed and renamed
-into place; ``course.inbox.receive``, ``course.folders``). On one host they share one port
+lock in the gradebook, every folder is written under a unique hidden name, renamed into place
+and flushed before its receipt is committed; ``course.inbox.stage_hand_in``). On one host they share one port
 (``reuse_port``, ``$COURSE_EXCHANGE_REUSE_PORT=1``: the kernel spreads connections among them;
 ``course exchange serve --processes N`` starts N such copies and restarts one that dies); in
 containers each runs one process behind the Service's address (``$COURSE_EXCHANGE_REPLICATED=1``

@@ -14,11 +14,13 @@ file found there (a student can hand one in) would be trusted as the course's se
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from autograder.nbgrader_schema import install as install_schema_cache
 
@@ -29,11 +31,14 @@ from ..gradebook import GradingRun
 from ..nbgrader_engines import shared_engines
 from ..workspace import open_workspace
 
-__all__ = ["FINISHED", "Courses", "Job", "Refused", "RetryLater", "course_file_for",
+__all__ = ["CLOSED", "FINISHED", "Courses", "Job", "Refused", "RetryLater", "course_file_for",
            "course_id_for", "lost_database", "own_course", "resolve_courses", "run_job"]
 
 FINISHED = ("success", "error", "unreadable")
 QUEUED = "queued"
+CLOSED = "course_grading_run_closed"  # PostgreSQL channel: a run was closed (course.fleet.dispatch)
+
+log = logging.getLogger("course.fleet")
 
 
 class RetryLater(Exception):
@@ -232,4 +237,23 @@ def _grade(job: Job, worker: str, ws) -> str:
     with ws.gradebook() as gb:
         run = gb.session.get(GradingRun, job.run_id)
         record_result(gb, run, job.assignment_id, job.student_id, kind, problem, warnings)
+        _announce_closed(gb, job.run_id)
         return kind
+
+
+def _announce_closed(gb, run_id: int) -> None:
+    """On PostgreSQL, wake the ``course grade`` that waits on this run (it LISTENs, and looks at
+    the gradebook when woken): a NOTIFY after the commit that closed the row. The row is written
+    already: a failure here only leaves the waiting side to look at its next timeout."""
+    from sqlalchemy import text
+
+    if gb.session.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        gb.session.execute(text("SELECT pg_notify(:channel, :run)"),
+                           {"channel": CLOSED, "run": str(run_id)})
+        gb.session.commit()
+    except SQLAlchemyError as exc:
+        with contextlib.suppress(SQLAlchemyError):
+            gb.session.rollback()
+        log.warning("run %s closed; telling those who wait failed: %s", run_id, exc)
