@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 
+from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from autograder.nbgrader_schema import install as install_schema_cache
@@ -245,8 +246,6 @@ def _announce_closed(gb, run_id: int) -> None:
     """On PostgreSQL, wake the ``course grade`` that waits on this run (it LISTENs, and looks at
     the gradebook when woken): a NOTIFY after the commit that closed the row. The row is written
     already: a failure here only leaves the waiting side to look at its next timeout."""
-    from sqlalchemy import text
-
     if gb.session.get_bind().dialect.name != "postgresql":
         return
     try:
