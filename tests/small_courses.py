@@ -11,10 +11,22 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-__all__ = ["BASE_COURSE", "configured", "course_text", "create_gradebook", "rewrite_in_place",
-           "utc"]
+__all__ = ["BASE_COURSE", "LTI_PLATFORM", "configured", "course_text", "create_gradebook",
+           "rewrite_in_place", "utc"]
 
 REPO = Path(__file__).resolve().parent.parent  # the repository
+
+# a course file's lines registering it with one LMS platform (the hub then runs lti-jwks)
+LTI_PLATFORM = """lti:
+  platforms:
+    - issuer: https://lms.example.org
+      client_id: tool-1
+      deployment_ids: ["1"]
+      auth_login_url: https://lms.example.org/auth
+      auth_token_url: https://lms.example.org/token
+      key_set_url: https://lms.example.org/jwks
+      contexts: ["42"]
+"""
 
 BASE_COURSE = """\
 id: dl-test

@@ -7,10 +7,9 @@ before."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pytest
-from small_courses import REPO, course_text, create_gradebook
+from fleet_rows import course_folder, queued
 from sqlalchemy import create_engine, text
 
 from course.fleet import dispatch
@@ -39,29 +38,6 @@ def no_sleep(monkeypatch):
     return slept
 
 
-def course_on(root, url: str, monkeypatch):
-    from course.workspace import open_workspace
-
-    monkeypatch.delenv("COURSE_DB_URL", raising=False)
-    monkeypatch.setenv("COURSE_USER", "ina")
-    root.mkdir(parents=True)
-    (root / "course.yml").write_text(course_text("dl-a") + f"gradebook: {{url: '{url}'}}\n")
-    shutil.copytree(REPO / "assignments" / "01-numpy", root / "assignments" / "01-numpy")
-    create_gradebook(root)
-    return open_workspace(root)
-
-
-def queued(ws, student: str) -> int:
-    from course.gradebook.records import start_run
-
-    with ws.gradebook() as gb:
-        gb.nb  # nbgrader's tables, with this course in its course table  # noqa: B018
-        run = start_run(gb, student, "01-numpy", None, "sandboxed-pytest", "abc")
-        run.outcome = "queued"
-        gb.commit()
-        return run.id
-
-
 def outcome(ws, run_id: int) -> str:
     from course.gradebook import GradingRun
 
@@ -77,7 +53,7 @@ def grade_job(ws, run_id: int, student: str) -> str:
 
 def test_a_closed_run_wakes_the_waiting_side_on_postgresql(tmp_path, monkeypatch, postgres_url,
                                                           stub_grading, no_sleep):
-    ws = course_on(tmp_path / "dl", postgres_url, monkeypatch)
+    ws = course_folder(tmp_path / "dl", "dl-a", monkeypatch, url=postgres_url)
     ada = queued(ws, "ada")
     monkeypatch.setattr(dispatch, "NOTIFY_WAIT_S", 0.05)  # a pause with no notification
     with dispatch._closed_runs(ws.db_url) as pause:
@@ -97,7 +73,7 @@ def test_the_follow_loop_returns_the_outcomes_woken_by_the_workers(
     outcome comes back long before the wait's own time out."""
     import threading
 
-    ws = course_on(tmp_path / "dl", postgres_url, monkeypatch)
+    ws = course_folder(tmp_path / "dl", "dl-a", monkeypatch, url=postgres_url)
     ada = queued(ws, "ada")
     job = Job("dl-a", "01-numpy", "ada", 1, "abc", ada, ("numpy-basics.ipynb",),
               "2026-12-06T17:00:00+00:00", "cpu")
@@ -120,7 +96,7 @@ def test_a_lost_listening_connection_falls_back_to_polling(tmp_path, monkeypatch
                                                            stub_grading, no_sleep):
     """The database restarted (here: the listening backend terminated): the pause sleeps
     ``POLL_S`` from then on, and the batch's rows are still looked at."""
-    ws = course_on(tmp_path / "dl", postgres_url, monkeypatch)
+    ws = course_folder(tmp_path / "dl", "dl-a", monkeypatch, url=postgres_url)
     monkeypatch.setattr(dispatch, "NOTIFY_WAIT_S", 30.0)
     with dispatch._closed_runs(ws.db_url) as pause:
         admin = create_engine(postgres_url)
@@ -137,7 +113,7 @@ def test_a_lost_listening_connection_falls_back_to_polling(tmp_path, monkeypatch
 
 
 def test_on_sqlite_the_pause_is_a_poll(tmp_path, monkeypatch, stub_grading, no_sleep):
-    ws = course_on(tmp_path / "dl", f"sqlite:///{tmp_path / 'gradebook.db'}", monkeypatch)
+    ws = course_folder(tmp_path / "dl", "dl-a", monkeypatch, url=f"sqlite:///{tmp_path / 'gradebook.db'}")
     ada = queued(ws, "ada")
     with dispatch._closed_runs(ws.db_url) as pause:
         assert grade_job(ws, ada, "ada") == "unreadable"  # no NOTIFY on SQLite: nothing raised

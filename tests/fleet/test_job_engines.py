@@ -7,10 +7,10 @@ back, all of a failed job are closed), and a job of another course is still refu
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pytest
-from small_courses import REPO, course_text, create_gradebook
+from fleet_rows import course_folder, queued
+from small_courses import create_gradebook
 from sqlalchemy import text
 
 from course.fleet.jobs import Job, Refused, resolve_courses, run_job
@@ -40,32 +40,6 @@ def graded(monkeypatch):
     monkeypatch.setattr(course.fleet.jobs, "utcnow", lambda: NOW)
     monkeypatch.setattr(course.gradebook.records, "utcnow", lambda: NOW, raising=False)
     return engines
-
-
-def course_folder(root, course_id, monkeypatch, url: str | None = None):
-    from course.workspace import open_workspace
-
-    monkeypatch.delenv("COURSE_DB_URL", raising=False)
-    monkeypatch.setenv("COURSE_USER", "ina")
-    root.mkdir(parents=True)
-    text = course_text(course_id)
-    if url:
-        text += f"gradebook: {{url: '{url}'}}\n"
-    (root / "course.yml").write_text(text)
-    shutil.copytree(REPO / "assignments" / "01-numpy", root / "assignments" / "01-numpy")
-    create_gradebook(root)
-    return open_workspace(root)
-
-
-def queued(ws, student: str) -> int:
-    from course.gradebook.records import start_run
-
-    with ws.gradebook() as gb:
-        gb.nb  # nbgrader's tables, with this course in its course table  # noqa: B018
-        run = start_run(gb, student, "01-numpy", None, "sandboxed-pytest", "abc")
-        run.outcome = "queued"
-        gb.commit()
-        return run.id
 
 
 def outcomes(ws) -> dict[int, str]:

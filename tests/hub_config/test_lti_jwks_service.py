@@ -2,18 +2,7 @@
 an LMS platform, and only then; it holds no hub token, role or secret but the key folder's
 path."""
 
-from small_courses import configured, course_text
-
-LTI = """lti:
-  platforms:
-    - issuer: https://lms.example.org
-      client_id: tool-1
-      deployment_ids: ["1"]
-      auth_login_url: https://lms.example.org/auth
-      auth_token_url: https://lms.example.org/token
-      key_set_url: https://lms.example.org/jwks
-      contexts: ["42"]
-"""
+from small_courses import LTI_PLATFORM, configured, course_text
 
 
 def test_a_course_with_a_platform_gets_the_jwks_service(tmp_path, monkeypatch):
@@ -21,7 +10,7 @@ def test_a_course_with_a_platform_gets_the_jwks_service(tmp_path, monkeypatch):
     plain.parent.mkdir()
     registered.parent.mkdir()
     plain.write_text(course_text("dl-a"))
-    registered.write_text(course_text("dl-b") + LTI)
+    registered.write_text(course_text("dl-b") + LTI_PLATFORM)
     monkeypatch.delenv("COURSE_LTI_KEY_DIR", raising=False)
     assert "lti-jwks" not in {s["name"] for s in configured(plain).JupyterHub.services}
     monkeypatch.setenv("COURSE_LTI_KEY_DIR", "/run/secrets/lti")

@@ -21,23 +21,13 @@ import time
 
 import pytest
 from hub_doubles import ScriptedHub
-from small_courses import REPO, course_text
+from small_courses import LTI_PLATFORM, REPO, course_text
 
 from devhub.hubcourse import COURSE_ID, build_hub_course
 from devhub.localhub import free_port, require_proxy
 
 STOPPED_WITHIN_S = 5  # JupyterHub's next step, SIGTERM, comes 30 s after its SIGINT
 
-LTI = """lti:
-  platforms:
-    - issuer: https://lms.example.org
-      client_id: tool-1
-      deployment_ids: ["1"]
-      auth_login_url: https://lms.example.org/auth
-      auth_token_url: https://lms.example.org/token
-      key_set_url: https://lms.example.org/jwks
-      contexts: ["42"]
-"""
 
 
 def start_with_sigint_ignored(command: list[str], env: dict) -> subprocess.Popen:
@@ -93,7 +83,7 @@ def test_roster_sync_stops_at_once_on_the_hubs_signal(tmp_path, sig):
 def test_lti_jwks_stops_at_once_on_the_hubs_signal(tmp_path, sig):
     course_file = tmp_path / "course" / "course.yml"
     course_file.parent.mkdir()
-    course_file.write_text(course_text() + LTI)
+    course_file.write_text(course_text() + LTI_PLATFORM)
     env = {**os.environ, "COURSE_LTI_KEY_DIR": str(tmp_path / "keys")}
     process = start_with_sigint_ignored(
         [sys.executable, "-m", "hub_config.lti_jwks", "--course", str(course_file),
@@ -110,7 +100,7 @@ def test_a_hub_started_with_sigint_ignored_stops_every_service_at_once(tmp_path,
     require_proxy()
     course_file = build_hub_course(tmp_path / "course", students=[("ada", "Ada", "L")],
                                    release="none")
-    course_file.write_text(course_file.read_text() + LTI)
+    course_file.write_text(course_file.read_text() + LTI_PLATFORM)
     monkeypatch.setenv("COURSE_LTI_KEY_DIR", str(tmp_path / "keys"))
     hub = ScriptedHub(course_file, tmp_path / "hub", password="test-password",
                       admin_token="a" * 32, formgrader=True, dashboard=True,
