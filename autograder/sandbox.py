@@ -59,6 +59,9 @@ class SandboxLimits:
     gpu_devices: tuple[str, ...] = ()  # e.g. ("GPU-8f3c...",)
     gpu_nodes: tuple[str, ...] = ()  # minors: ("3",) binds /dev/nvidia3
     isolation: str = DEFAULTS.isolation  # auto | bwrap | unshare | none
+    # numpy's BLAS threads (OpenBLAS): a grading job is one core's work beside the others a
+    # worker runs, and an idle OpenBLAS thread spins on a core before it sleeps
+    blas_threads: int = 1
 
 
 def _root() -> bool:
@@ -307,7 +310,9 @@ def _environment(limits: SandboxLimits) -> dict[str, str]:
            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": RUNTIME_MOUNT,
            "TF_CPP_MIN_LOG_LEVEL": "2", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
            "CUDA_VISIBLE_DEVICES": ",".join(limits.gpu_devices),
-           "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}  # an index, if one is given, in the nodes' order
+           "CUDA_DEVICE_ORDER": "PCI_BUS_ID",  # an index, if one is given, in the nodes' order
+           "OPENBLAS_NUM_THREADS": str(limits.blas_threads),
+           "MKL_NUM_THREADS": str(limits.blas_threads)}
     return env
 
 

@@ -290,3 +290,26 @@ def test_warm_grading_gives_each_submission_fresh_grader_state(tmp_path):
     third = grade_notebook(answered(), graders=graders)
     assert [t.outcome for t in third.tests] == ["passed"]
     assert engine._warm.process.pid != helper
+
+
+BLAS_THREADS = """import numpy as np
+from threadpoolctl import threadpool_info
+print('blas threads', sorted({pool['num_threads'] for pool in threadpool_info()
+                              if pool['internal_api'] == 'openblas'}))"""
+
+
+@pytest.mark.parametrize(("threads", "printed"), [(None, "blas threads [1]"),
+                                                  (2, "blas threads [2]")])
+def test_the_student_numpy_runs_on_the_blas_threads_it_is_given(threads, printed):
+    """A grading job is one core's work beside a worker's others: numpy's OpenBLAS gets one
+    thread unless the limits say more (an idle OpenBLAS thread spins on a core; a lone Celery
+    worker burned 1.15 cores with it, 0.94 without)."""
+    from autograder.engine import GradingOptions
+    from autograder.sandbox import SandboxLimits
+
+    limits = SandboxLimits() if threads is None else SandboxLimits(blas_threads=threads)
+    result = grade_notebook(answered({"imports": BLAS_THREADS}), graders=GRADERS,
+                            options=GradingOptions(limits=limits))
+    assert result.notebook_error is None, result.problems
+    assert [c.stdout.strip() for c in result.cells.values() if "blas threads" in c.stdout] \
+        == [printed]
