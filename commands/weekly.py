@@ -145,7 +145,8 @@ def _write_feedback(args) -> int:
 def cmd_submit(args) -> int:
     from course.blank_work import blank_notebooks, released_notebooks
     from course.gradebook.records import current_user
-    from course.inbox import check_released, read_submission_folder, receipt_notice, receive
+    from course.inbox import check_released, read_submission_folder, receive
+    from course.receipt_notice import receipt_notice
 
     ws = _workspace(args)
     now = calendar.utcnow()  # the receipt time: this machine's clock, read once

@@ -21,25 +21,11 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import bindparam, select, text
 
-from .calendar import local_seconds, readable_local, span_text, utcnow
+from .calendar import readable_local, utcnow
 from .errors import UserError
 from .folders import fsync_dir, write_folder, write_hidden_folder
 from .gradebook import Gradebook, Receipt
-from .gradebook.records import (
-    PairDeadline,
-    add_receipt,
-    pair_deadline,
-    receipt_times,
-)
-from .late_rules import LateDecision, late_rule
-from .policy import (
-    DAY,
-    AssignmentResult,
-    by_deadline,
-    judge_student,
-    late_days_text,
-    pick_receipt,
-)
+from .gradebook.records import add_receipt
 from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
@@ -52,7 +38,6 @@ __all__ = [
     "MAX_SUBMISSION_BYTES",
     "BadFileName",
     "HandInLimits",
-    "KeptSubmissions",
     "KeyReused",
     "NotReleased",
     "QuotaExceeded",
@@ -60,25 +45,19 @@ __all__ = [
     "SubmissionTooLarge",
     "TooManyFiles",
     "TooManySubmissions",
-    "check_key",
     "check_names",
     "check_notebooks",
-    "check_quota",
     "check_released",
     "check_submission_count",
     "client_timestamp",
     "discard",
     "expected_notebooks",
     "hold_student",
-    "kept_submissions",
-    "key_tag",
     "make_durable",
     "notebook_problem",
     "read_submission_folder",
-    "receipt_notice",
     "receive",
     "released_to_students",
-    "replay_under_hold",
     "stage_hand_in",
     "sync_file_system",
 ]
@@ -393,7 +372,7 @@ def _replayed(earlier: Receipt, sha256: str, assignment_id: str) -> Receipt:
     return earlier  # a retry of a hand-in that was stored: its receipt, once
 
 
-def replay_under_hold(gb: Gradebook, kept: KeptSubmissions, parent: Path, assignment_id: str,
+def _replay_under_hold(gb: Gradebook, kept: KeptSubmissions, parent: Path, assignment_id: str,
                       tag: str, sha256: str) -> Receipt | None:
     """Under ``hold_student``: the receipt of the keyed hand-in ``tag`` names if it was
     stored already (a retry: nothing more to store; ``KeyReused`` for other content under the
@@ -466,7 +445,7 @@ def stage_hand_in(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: 
     tag = key_tag(student_id, assignment_id, key) if key else None
     kept = kept_submissions(gb, student_id)  # this transaction's rows too, under the hold
     if tag:
-        earlier = replay_under_hold(gb, kept, parent, assignment_id, tag, sha256)
+        earlier = _replay_under_hold(gb, kept, parent, assignment_id, tag, sha256)
         if earlier is not None:  # a retry, or the same hand-in twice in one batch
             return earlier
     check_submission_count(ws, gb, student_id, assignment_id, kept)
@@ -494,7 +473,7 @@ def make_durable(ws: Workspace, staged: list[StagedHandIn]) -> None:
     may then be committed. A folder is visible before the flush, but only a committed receipt
     makes it a submission (collection, grading and the dashboard read the folders receipts
     name), so a crash before the commit leaves folders nothing reads: a keyed retry removes
-    its own (``replay_under_hold``)."""
+    its own (``_replay_under_hold``)."""
     for item in staged:
         item.staged.rename(item.final)
     sync_file_system(ws.root / "inbox")
@@ -545,104 +524,3 @@ def receive(ws: Workspace, gb: Gradebook, student_id: str, assignment_id: str,
         gb.session.rollback()  # ends the transaction, and with it the hold on the student
         discard(staged, keep_placed=committing)
         raise
-
-
-def receipt_notice(ws: Workspace, gb: Gradebook, receipt: Receipt,
-                   pair: PairDeadline | None = None,
-                   earlier: tuple[dt.datetime, ...] | None = None) -> str:
-    """What a hand-in means under the course's policy, in one line for the student: in time or
-    how late (judged to the whole second, ``policy.by_deadline``), and which of their
-    submissions counts (``policy.pick_receipt``: the latest in time, else the latest).
-    ``pair``: the student's deadlines for it, when the caller read them already; ``earlier``:
-    when their submissions before it arrived (``StagedHandIn.earlier``), else all the others
-    are read."""
-    course, zone = ws.course, ws.course.zone
-    student_id, assignment_id = receipt.student_id, receipt.assignment_id
-    pair = pair or pair_deadline(gb, course, student_id, assignment_id)
-    due, deadline, until = pair.due, pair.extended, pair.deadline  # until: picks what counts
-    others = list(earlier) if earlier is not None else [
-        at for number, at in receipt_times(gb, student_id, assignment_id).items()
-        if number != receipt.id]
-    counts = pick_receipt([*others, receipt.received_at], until)  # ties: the newest, this one
-    this_counts = counts == receipt.received_at
-    if by_deadline(receipt.received_at, due):
-        text = f"on time (deadline {readable_local(due, zone)}): this submission counts"
-        if others:
-            text += " (the latest one in time counts)"
-    elif by_deadline(receipt.received_at, deadline):
-        text = (f"{span_text(receipt.received_at.replace(microsecond=0) - due)} after the "
-                f"deadline, within your extension until {readable_local(deadline, zone)}: "
-                "this submission counts")
-    else:
-        which = "extended deadline" if deadline > due else "deadline"
-        late_by = span_text(receipt.received_at.replace(microsecond=0) - deadline)
-        text = f"late: {late_by} after the {which} {readable_local(deadline, zone)}; "
-        rule = late_rule(course.policy.late)
-        decision = rule.decide(receipt.received_at.replace(microsecond=0) - deadline)
-        judged = _judged_with_late_days(ws, gb, receipt)
-        if judged is not None:  # late days asked for move the deadline that picks it
-            counts = judged[0].received
-            this_counts = counts == receipt.received_at
-        if judged is not None and this_counts:  # the policy's answer, late days spent
-            result, left = judged
-            decision = LateDecision(result.counts_as_miss, result.penalty_percent,
-                                    result.penalty or "")
-            # asked for: they move the deadline (``until``); spent automatically: whole 24 h
-            # days, as ``policy.late_days_needed`` counts them
-            covered = until if course.policy.late_days_on_request \
-                else result.effective_due + result.late_days * DAY
-            if result.late_days and by_deadline(receipt.received_at, covered):
-                return text + _covered(course, result, left, until) + _excused(receipt, pair)
-        missed = decision.miss
-        text += rule.notice_for(decision)
-        if judged is not None:
-            text += _days_left(course, *judged)
-        if not this_counts:
-            text += f"; your on-time submission of {local_seconds(counts, zone)} still counts"
-        elif missed:
-            text += ", and no submission of yours is in time"
-        else:
-            text += ": this submission counts, marked late"
-    return text + _excused(receipt, pair)
-
-
-def _excused(receipt: Receipt, pair: PairDeadline) -> str:
-    if pair.excuse_reason is None:
-        return ""
-    return f"; {receipt.assignment_id} is excused for you ({pair.excuse_reason}): never a miss"
-
-
-def _judged_with_late_days(ws: Workspace, gb: Gradebook, receipt: Receipt
-                           ) -> tuple[AssignmentResult, int] | None:
-    """The policy's result for the receipt's pair judged at its arrival, and the student's
-    late days left then (that student alone is judged); None in a course without late days."""
-    course = ws.course
-    if not course.policy.late_day_budget:
-        return None
-    from .gradebook.records import gather_facts
-
-    standing = judge_student(course, gather_facts(gb, course), receipt.student_id,
-                             receipt.received_at)
-    return standing.results[receipt.assignment_id], standing.late_days_left or 0
-
-
-def _covered(course, result: AssignmentResult, left: int, until: dt.datetime) -> str:
-    budget = course.policy.late_day_budget
-    if course.policy.late_days_on_request:
-        return (f"within the {late_days_text(result.late_days)} you asked for (until "
-                f"{readable_local(until, course.zone)}; {left} of {budget} left): this "
-                "submission counts, not penalised")
-    return (f"{late_days_text(result.late_days)} of yours spent on it ({left} of {budget} left): this "
-            "submission counts, not penalised")
-
-
-def _days_left(course, result: AssignmentResult, left: int) -> str:
-    budget = course.policy.late_day_budget
-    if course.policy.late_days_on_request:
-        asked = f"; the {late_days_text(result.late_days)} you asked for do not reach it" \
-            if result.late_days else ""
-        return (f" ({left} of {budget} late days left{asked}: ask for more on your dashboard "
-                "page, and they move your deadline a whole day each)" if left else
-                f" (no late days left of {budget}{asked})")
-    spent = f"; {late_days_text(result.late_days)} spent on it" if result.late_days else ""
-    return f" ({left} of {budget} late days left{spent}, too few to cover it whole)"

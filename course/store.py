@@ -41,12 +41,12 @@ from .inbox import (
     StagedHandIn,
     check_names,
     read_submission_folder,
-    receipt_notice,
     released_to_students,
     store,
 )
 from .policy import by_deadline
 from .receipt_files import feedback_md5, format_timestamp
+from .receipt_notice import receipt_notice
 from .release import folder_checksum
 from .roles import Role, role_in
 from .summaries import receive_summary

@@ -19,10 +19,11 @@ from course.errors import UserError
 from course.gradebook.models import LateDayRequest
 from course.gradebook.records import add_receipt, finish_run, record_release, start_run
 from course.history import history_json, student_history
-from course.inbox import TooManySubmissions, check_submission_count, receipt_notice
+from course.inbox import TooManySubmissions, check_submission_count
 from course.late_days import account, spend, withdraw
 from course.late_rules import late_rule
 from course.policy import Facts, Graded, days_to_spend, honoured_requests, judge
+from course.receipt_notice import receipt_notice
 from course.reports import status_html
 from course.standing import standing_data
 from course.workspace import open_workspace

@@ -12,9 +12,9 @@ from small_courses import BASE_COURSE, utc
 
 from course.coursefile import CourseFileError, parse_course
 from course.gradebook.records import add_receipt
-from course.inbox import receipt_notice
 from course.late_rules import GROUP, LATE_RULES, LateRule, late_rule
 from course.policy import Facts, judge
+from course.receipt_notice import receipt_notice
 from course.workspace import open_workspace
 
 SECOND, HOUR = dt.timedelta(seconds=1), dt.timedelta(hours=1)
