@@ -158,27 +158,19 @@ def process_cpu_seconds_of(stat: Path) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime
 
 
-def thread_cpu_seconds(pid: int) -> dict[int, tuple[float, float]]:
-    """``process_cpu_seconds`` of each of process ``pid``'s threads, by thread id."""
+def thread_cpu_seconds(pid: int) -> dict[int, tuple[str, float, float]]:
+    """Each of process ``pid``'s threads, by thread id: its name ("main": the event loop; the
+    exchange names its pools' threads in the operating system, ``exchange/threads.py``) and
+    its user and system CPU seconds so far."""
     threads = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
+        tid = int(task.name)
         try:
-            threads[int(task.name)] = process_cpu_seconds_of(task / "stat")
+            name = "main" if tid == pid else (task / "comm").read_text().strip()
+            threads[tid] = (name, *process_cpu_seconds_of(task / "stat"))
         except (FileNotFoundError, ProcessLookupError):
             pass  # the thread ended meanwhile
     return threads
-
-
-def thread_name_of(pid: int) -> dict[int, str]:
-    """Process ``pid``'s threads' names ("main": the event loop; the exchange names its pools'
-    threads in the operating system, ``exchange/threads.py``), by thread id."""
-    names = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            names[int(task.name)] = (task / "comm").read_text().strip()
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return {**names, pid: "main"}
 
 
 def server_latencies(log: Path, path_prefix: str, since: int = 0) -> dict:
@@ -213,15 +205,13 @@ def measured(pid: int, send) -> tuple[Spike, dict]:
     spike = send()
     user, system = process_cpu_seconds(pid)
     threads = thread_cpu_seconds(pid)
-    thread_names = thread_name_of(pid)
     user, system = user - user_before, system - system_before
     cpu, acked = user + system, len(spike.receipts)
-    by_thread = {}  # user + system ms per acknowledged hand-in; "main": the event loop
-    for tid, (thread_user, thread_system) in threads.items():
-        was_user, was_system = threads_before.get(tid, (0.0, 0.0))
+    by_thread = {}  # [user, system] ms per acknowledged hand-in; "main": the event loop
+    for tid, (name, thread_user, thread_system) in threads.items():
+        _, was_user, was_system = threads_before.get(tid, (name, 0.0, 0.0))
         used = thread_user - was_user, thread_system - was_system
         if acked and sum(used) > 0:
-            name = thread_names.get(tid, "thread")
             by_thread[name if name not in by_thread else f"{name} {tid}"] = [
                 round(1000 * used[0] / acked, 3), round(1000 * used[1] / acked, 3)]
     return spike, {"cpu_s": round(cpu, 2), "cpu_user_s": round(user, 2),
