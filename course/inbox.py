@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import OperationalError
 
 from .calendar import readable_local, utcnow
 from .errors import UserError
@@ -30,6 +31,7 @@ from .receipt_files import RECEIPT_FILE, TIMESTAMP_FILE
 from .workspace import Workspace
 
 __all__ = [
+    "HOLD_TIMEOUT_S",
     "IDEMPOTENCY_HEADER",
     "MAX_DEPTH",
     "MAX_FILES",
@@ -42,6 +44,7 @@ __all__ = [
     "NotReleased",
     "QuotaExceeded",
     "StagedHandIn",
+    "StudentBusy",
     "SubmissionTooLarge",
     "TooManyFiles",
     "TooManySubmissions",
@@ -79,6 +82,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # of a hand-in that was stored returns its receipt instead of storing it twice
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# the longest a hand-in waits for another exchange process's hold on its student (a batch holds
+# it for milliseconds; a stalled disk, or a peer cut off without closing its connection, which
+# PostgreSQL notices only when TCP gives up, could hold it for minutes)
+HOLD_TIMEOUT_S = 10.0
 
 
 def client_timestamp(content: bytes) -> str | None:
@@ -109,6 +116,11 @@ class SubmissionTooLarge(UserError):
 
 class KeyReused(UserError):
     """An idempotency key of this student's that already names a different hand-in."""
+
+
+class StudentBusy(UserError):
+    """Another exchange process held the student's hand-ins past ``HOLD_TIMEOUT_S``: nothing
+    was stored, and sending it again is safe (HTTP 503 from the exchange: its client retries)."""
 
 
 class TooManySubmissions(UserError):
@@ -340,16 +352,28 @@ def key_tag(student_id: str, assignment_id: str, key: str) -> str:
     return hashlib.sha256(f"{student_id}\0{assignment_id}\0{key}".encode()).hexdigest()[:24]
 
 
-def hold_student(gb: Gradebook, student_id: str) -> None:
+def hold_student(gb: Gradebook, student_id: str, *, timeout_s: float | None = None) -> None:
     """Until this transaction ends, no other exchange process receives from ``student_id``:
     the submission count, the quota and the idempotency key are checked and the receipt added
     as one step (PostgreSQL's advisory lock, released at commit or rollback, and by the server
-    when a process dies). SQLite: one exchange process, whose store thread already serializes."""
+    when a process dies). SQLite: one exchange process, whose store thread already serializes.
+    Waits at most ``timeout_s`` (``HOLD_TIMEOUT_S``) for another process's hold
+    (``StudentBusy``; the transaction must then be rolled back), and so does every other lock of
+    this transaction."""
     if gb.session.get_bind().dialect.name != "postgresql":
         return
+    timeout_s = HOLD_TIMEOUT_S if timeout_s is None else timeout_s
     number = int.from_bytes(hashlib.sha256(f"receive\0{student_id}".encode()).digest()[:8],
                             "big", signed=True)
-    gb.session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+    gb.session.execute(text(f"SET LOCAL lock_timeout = {max(1, round(timeout_s * 1000))}"))
+    try:
+        gb.session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise StudentBusy(f"another exchange process has held {student_id}'s hand-ins for "
+                          f"{timeout_s:g} s (a stalled disk or process?): nothing was stored; "
+                          "submit again") from exc
 
 
 def _remove_unrecorded(parent: Path, tag: str) -> None:

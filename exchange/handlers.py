@@ -26,6 +26,7 @@ from course.inbox import (
     KeyReused,
     NotReleased,
     QuotaExceeded,
+    StudentBusy,
     SubmissionTooLarge,
     check_names,
 )
@@ -216,6 +217,8 @@ class ApiHandler(web.RequestHandler):
             return await work
         except Forbidden as exc:
             raise web.HTTPError(403, str(exc)) from None
+        except StudentBusy as exc:  # before UserError: nothing stored, the client retries
+            raise web.HTTPError(503, str(exc)) from None
         except (Conflict, KeyReused) as exc:
             raise web.HTTPError(409, str(exc)) from None
         except (TooLarge, SubmissionTooLarge, QuotaExceeded) as exc:

@@ -40,8 +40,10 @@ Routes, under the service prefix (``$JUPYTERHUB_SERVICE_PREFIX``, e.g. /services
 Errors are JSON ``{"status": code, "error": message}``: 400 malformed, 401 no or unknown token,
 403 not allowed for this role or user, 404 not found or not released (or no such course here),
 405 no such method on the route, 409 already released, 413 too large or over the per-student
-quota. An id in a path that no row can have (not a number, negative, past the gradebook's INTEGER) is a 404 like any unknown
-one; it never reaches the database.
+quota, 503 another exchange process held the student's hand-ins for longer than
+``course.inbox.HOLD_TIMEOUT_S`` (nothing stored; the platform's client sends it again). An id
+in a path that no row can have (not a number, negative, past the gradebook's INTEGER) is a 404
+like any unknown one; it never reaches the database.
 
 Several processes, one course: any number of exchange processes may serve the same courses on
 one PostgreSQL gradebook and one shared course folder (a receipt is added under a per-student

@@ -29,12 +29,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from exchange_requests import inbox_folders, publish, stored_receipts
+from exchange_requests import inbox_folders, publish, request, stored_receipts
 from small_courses import BASE_COURSE, REPO, utc
 
 from course import inbox
-from course.inbox import KeyReused, QuotaExceeded, digest, read_submission_folder
+from course.inbox import KeyReused, QuotaExceeded, StudentBusy, digest, read_submission_folder
 from course.store import CourseExchange
+from exchange import wire
 from exchange.group_commit import HandIn, commit_batch
 
 NOW = utc(2026, 10, 24, 10)
@@ -277,3 +278,44 @@ def test_a_crash_between_write_and_commit_acknowledges_nothing_undurable(course_
     unnamed = [p for p in inbox_folders(course_file, AID)
                if p.relative_to(course_file.parent).as_posix() not in named]
     assert unnamed, "the kill should have come after the killed batch was written"
+
+
+def finished_within(seconds: float, func):
+    """``func()``'s result, or a failure (not a hang) if it has not returned after ``seconds``."""
+    done = {}
+    worker = threading.Thread(target=lambda: done.setdefault("result", func()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still waiting after {seconds} s"
+    return done["result"]
+
+
+@pytest.mark.postgres
+def test_a_student_held_too_long_elsewhere_is_refused_busy_and_nothing_is_stored(
+        make_course, postgres_url, monkeypatch):
+    """Another exchange process holds ada's hand-ins (its disk stalled, or it was cut off without
+    closing its connection): her hand-in waits ``HOLD_TIMEOUT_S``, not for ever; the batch is
+    refused (StudentBusy; HTTP 503, which the platform's client retries) with nothing stored,
+    and goes through once the hold ends."""
+    monkeypatch.setattr(inbox, "HOLD_TIMEOUT_S", 0.3)
+    course_file = publish(make_course(BASE_COURSE, assignments=(AID,), db_url=postgres_url), AID)
+    batch = [hand_in(course_file, "ada", "a"), hand_in(course_file, "ben", "b")]
+    other, ex = CourseExchange(course_file), CourseExchange(course_file)
+    try:
+        inbox.hold_student(other.gb, "ada")  # the other process's batch, open
+        outcomes = finished_within(30, lambda: commit_batch(ex, batch))
+        assert all(isinstance(o, StudentBusy) for o in outcomes), outcomes
+        assert "ada" in str(outcomes[0]) and "submit again" in str(outcomes[0])
+        assert stored_receipts(course_file) == [] and inbox_folders(course_file, AID) == []
+        status, reply = finished_within(30, lambda: request(
+            course_file, "ada", "POST", f"submissions/{AID}",
+            {"files": wire.encode_files(batch[0].files)}))
+        assert status == 503 and "submit again" in reply["error"], (status, reply)
+        assert stored_receipts(course_file) == []
+        other.gb.session.rollback()  # the hold ends
+        outcomes = commit_batch(ex, batch)
+        assert all(isinstance(o, dict) for o in outcomes), outcomes
+        assert sorted(r.student_id for r in stored_receipts(course_file)) == ["ada", "ben"]
+    finally:
+        other.close()
+        ex.close()
