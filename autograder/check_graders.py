@@ -44,6 +44,10 @@ class MutantCheck:
     # a visible test cell raised: the student could see the mistake before handing in
     seen_by_visible_tests: bool = True
     hidden_only: str | None = None  # why only the hidden graders may see it (the mutant's file)
+    # what a student with this mistake reads: each grader test that did not pass, its message
+    failed: dict[str, str] = field(default_factory=dict)
+    passed: list[str] = field(default_factory=list)  # the grader tests it passes all the same
+    notebook_error: str | None = None  # the notebook did not run to its end
 
 
 @dataclass
@@ -83,7 +87,9 @@ class AssignmentCheck:
         data = asdict(self)
         data["mutants"] = [{"name": m.name, "score": m.score, "caught": m.caught,
                             "seen_by_visible_tests": m.seen_by_visible_tests,
-                            "hidden_only": m.hidden_only} for m in self.mutants]
+                            "hidden_only": m.hidden_only, "failed": m.failed,
+                            "passed": m.passed, "notebook_error": m.notebook_error}
+                           for m in self.mutants]
         data["visible_misses"] = self.visible_misses
         data["alternatives"] = [{"name": a.name, "score": a.score, "full_marks": a.full_marks,
                                  "lost": a.lost} for a in self.alternatives]
@@ -184,8 +190,10 @@ def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) ->
         total = sum(cells.values())
         seen = _visible_failure(mutant, result)
         hidden_only = spec.get("hidden_only")
-        mutants.append(MutantCheck(path.stem, total, not missed and total < max_score, missed,
-                                   seen, hidden_only))
+        mutants.append(MutantCheck(
+            path.stem, total, not missed and total < max_score, missed, seen, hidden_only,
+            {t.name: t.message for t in result.tests if t.outcome != "passed"},
+            [t.name for t in result.tests if t.outcome == "passed"], result.notebook_error))
         if not seen and not hidden_only:
             problems.append(f"mutant {path.stem} passes every visible test: add a visible check "
                             "or say in its file why only hidden graders see it (hidden_only)")

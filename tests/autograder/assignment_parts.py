@@ -40,3 +40,10 @@ class AssignmentParts:
         for name, spec in mutants.items():
             assert spec["description"] and spec["cells"] and spec["must_fail"], name
         assert len(self.alternatives) >= alternatives
+
+
+def shipped_mutant(check: dict, assignment: str, name: str) -> dict:
+    """One mutant's part of the session's check-graders report (``shipped_check`` in this
+    folder's conftest.py): ``failed`` maps each grader test it did not pass to its message."""
+    (found,) = [m for m in check["by_id"][assignment]["mutants"] if m["name"] == name]
+    return found

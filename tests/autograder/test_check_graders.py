@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -16,17 +14,9 @@ ASSIGNMENTS = sorted(p.name for p in (REPO / "assignments").iterdir() if (p / "g
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_check_graders_on_the_shipped_assignments(tmp_path):
-    course = tmp_path / "course"
-    shutil.copytree(REPO / "assignments", course / "assignments")
-    listed = "\n".join(f"  - {{id: {a}, due: 2030-01-06 18:00}}" for a in ASSIGNMENTS)
-    (course / "course.yml").write_text("id: c\ntitle: C\ntimezone: Europe/Berlin\n"
-                                       f"withdrawal_deadline: 2030-02-01\nassignments:\n{listed}\n")
-    done = subprocess.run([sys.executable, "-m", "commands.main", "check-graders", "--json",
-                           "--course", str(course)], capture_output=True, text=True,
-                          timeout=2400, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(done.stdout)["assignments"]
+def test_check_graders_on_the_shipped_assignments(shipped_check):
+    assert shipped_check["returncode"] == 0, shipped_check["output"]
+    report = shipped_check["report"]["assignments"]
     assert [a["id"] for a in report] == ASSIGNMENTS and len(ASSIGNMENTS) >= 2
     assert sum(len(a["alternatives"]) for a in report) >= 5  # 13's three, 14's two at least
     for a in report:
@@ -34,6 +24,8 @@ def test_check_graders_on_the_shipped_assignments(tmp_path):
         assert a["release_score"] == 0 and a["deterministic"]
         assert len(a["mutants"]) >= 3 and all(m["caught"] for m in a["mutants"])
         assert all(m["score"] < a["max_score"] for m in a["mutants"])
+        # the report says what a student with each mistake reads
+        assert all(m["failed"] and all(m["failed"].values()) for m in a["mutants"]), a["id"]
         assert all(alt["full_marks"] for alt in a["alternatives"]), a["alternatives"]
         assert a["seconds"] < 60
 
@@ -126,6 +118,10 @@ def test_a_mutant_a_visible_test_sees_counts_as_seen(tmp_path):
     (mutant,) = check.mutants
     assert mutant.caught and mutant.seen_by_visible_tests and check.visible_misses == []
     assert check.ok, check.problems
+    # what a student with this mistake reads: 3 * 3 is not 6; 3 * 0 is 0 all the same
+    assert list(mutant.failed) == ["test_three"] and mutant.failed["test_three"]
+    assert mutant.passed == ["test_zero"] and mutant.notebook_error is None
+    assert check.to_json()["mutants"][0]["failed"] == mutant.failed
 
 
 def test_graders_carrying_other_points_than_their_cell_fail_the_check(tmp_path):

@@ -15,7 +15,9 @@ have). Class 6: a bias under an error threshold, made to dominate (a series with
 trend). Class 8: a random procedure whose generator the spec fixes, replayed draw by draw.
 Class 3: the extremes of a function's derivative or other half (saturated LSTM gates, very
 negative logits), not only of the function.
-``course check-graders`` runs every mutant against the reference (tests/autograder/test_check_graders.py).
+``course check-graders`` grades every mutant against the reference once a session
+(``shipped_check``, tests/autograder/conftest.py); these tests read what its report says each
+mutant failed, and with which message.
 """
 
 import ast
@@ -23,11 +25,10 @@ import json
 
 import nbformat
 import pytest
+from assignment_parts import shipped_mutant
 from small_courses import REPO
 
-from autograder.check_graders import _versions
-from autograder.engine import grade_notebook
-from autograder.notebooks import solution_code, with_cells
+from autograder.notebooks import solution_code
 
 ASSIGNMENTS = REPO / "assignments"
 # (assignment, mutant) -> (issue class, the grader tests it must fail, words the feedback holds)
@@ -174,31 +175,22 @@ def test_do_nothing_replaces_every_solution_cell_keeping_its_names(assignment):
             assert len(body) == 1 and isinstance(body[0], ast.Return), (cell, node.name)
 
 
-def grade(assignment, name):
-    reference = _versions(source(assignment))[0]
-    data = folder(assignment) / "data"
-    result = grade_notebook(with_cells(reference, mutant(assignment, name)["cells"]),
-                            graders=folder(assignment) / "graders",
-                            data_dir=data if data.is_dir() else None)
-    assert result.notebook_error is None, result.notebook_error
-    return result
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("assignment", "name"), list(MUTANTS), ids=[n for _, n in MUTANTS])
-def test_the_graders_fail_each_class_mutant_where_it_goes_wrong(assignment, name):
+def test_the_graders_fail_each_class_mutant_where_it_goes_wrong(shipped_check, assignment, name):
     _cls, tests, words = MUTANTS[assignment, name]
-    result = grade(assignment, name)
-    failed = {t.name: t.message for t in result.tests if t.outcome != "passed"}
+    graded = shipped_mutant(shipped_check, assignment, name)  # graded once, by check-graders
+    assert graded["notebook_error"] is None, graded["notebook_error"]
+    failed = graded["failed"]
     assert set(tests) <= set(failed), (tests, failed)
     assert all(words in failed[test] for test in tests), failed
-    assert result.score < sum(t.max_points for t in result.tests)
+    assert graded["score"] < shipped_check["by_id"][assignment]["max_score"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", EVERY_ASSIGNMENT)
-def test_a_notebook_that_does_nothing_earns_nothing(assignment):
-    result = grade(assignment, "do_nothing")
-    assert result.tests and result.score == 0
-    assert all(t.outcome != "passed" for t in result.tests), [
-        t.name for t in result.tests if t.outcome == "passed"]
+def test_a_notebook_that_does_nothing_earns_nothing(shipped_check, assignment):
+    graded = shipped_mutant(shipped_check, assignment, "do_nothing")
+    assert graded["notebook_error"] is None, graded["notebook_error"]
+    assert graded["failed"] and graded["score"] == 0
+    assert graded["passed"] == [], graded["passed"]

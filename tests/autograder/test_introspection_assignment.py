@@ -1,13 +1,13 @@
 """Assignment 16-introspection: every mutant is drawn from a class, and the feedback names the
-formula, the position or the dtype to look at (a few of the mutants: each grading trains a small
-TensorFlow model). ``course check-graders`` grades the reference, every mutant and the correct
-alternatives (in ``alternatives/``, staff-only like the graders):
-tests/autograder/test_check_graders.py.
+formula, the position or the dtype to look at (a few of the mutants; each grading trains a small
+TensorFlow model, so they are read from the session's ``course check-graders`` report, which
+grades the reference, every mutant and the correct alternatives in ``alternatives/``:
+tests/autograder/test_check_graders.py).
 """
 
 
 import pytest
-from assignment_parts import AssignmentParts
+from assignment_parts import AssignmentParts, shipped_mutant
 from small_courses import REPO
 
 FOLDER = REPO / "assignments" / "16-introspection"
@@ -49,8 +49,7 @@ def test_every_class_has_mutants_and_each_names_the_cells_it_must_lose():
      "test_occlusion_of_integer_and_float32_images_leaves_them_alone",
      ["changed the caller's image in place", "np.asarray does not copy"]),
 ])
-def test_the_feedback_says_what_to_look_at(mutant, test, words):
-    result = PARTS.grade(PARTS.answer("mutants", mutant))
-    (failed,) = [t for t in result.tests if t.name == test]
-    assert failed.outcome != "passed"
-    assert all(word in failed.message for word in words), failed.message
+def test_the_feedback_says_what_to_look_at(shipped_check, mutant, test, words):
+    failed = shipped_mutant(shipped_check, FOLDER.name, mutant)["failed"]  # graded once
+    assert test in failed, f"{test} passed"
+    assert all(word in failed[test] for word in words), failed[test]

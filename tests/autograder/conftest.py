@@ -1,0 +1,36 @@
+"""The shipped assignments checked once a session by ``course check-graders --json`` (every
+mutant, alternative and reference graded once): its report is what the tests of the graders'
+classes of wrong answers read, rather than grading the same mutants again."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from small_courses import REPO
+
+SHIPPED = sorted(p.name for p in (REPO / "assignments").iterdir() if (p / "graders").is_dir())
+
+
+@pytest.fixture(scope="session")
+def shipped_check(tmp_path_factory) -> dict:
+    """``course check-graders --json`` on every shipped assignment, run once (about 16 minutes
+    on two cores: the Keras assignments' mutants): ``{"report": the whole JSON, "returncode",
+    "output": the end of its stdout and stderr, "by_id": {assignment: its part}}``."""
+    course = tmp_path_factory.mktemp("shipped") / "course"
+    shutil.copytree(REPO / "assignments", course / "assignments")
+    listed = "\n".join(f"  - {{id: {a}, due: 2030-01-06 18:00}}" for a in SHIPPED)
+    (course / "course.yml").write_text("id: c\ntitle: C\ntimezone: Europe/Berlin\n"
+                                       f"withdrawal_deadline: 2030-02-01\nassignments:\n{listed}\n")
+    done = subprocess.run([sys.executable, "-m", "commands.main", "check-graders", "--json",
+                           "--course", str(course)], capture_output=True, text=True,
+                          timeout=2400, check=False)
+    output = done.stdout[-3000:] + done.stderr[-3000:]
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"check-graders printed no JSON (exit {done.returncode}):\n{output}")
+    return {"report": report, "returncode": done.returncode, "output": output,
+            "by_id": {a["id"]: a for a in report["assignments"]}}
+
