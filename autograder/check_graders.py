@@ -84,15 +84,8 @@ class AssignmentCheck:
         return [m.name for m in self.mutants if not m.seen_by_visible_tests]
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["mutants"] = [{"name": m.name, "score": m.score, "caught": m.caught,
-                            "seen_by_visible_tests": m.seen_by_visible_tests,
-                            "hidden_only": m.hidden_only, "failed": m.failed,
-                            "passed": m.passed, "notebook_error": m.notebook_error}
-                           for m in self.mutants]
+        data = asdict(self)  # the mutants and alternatives with every field of theirs
         data["visible_misses"] = self.visible_misses
-        data["alternatives"] = [{"name": a.name, "score": a.score, "full_marks": a.full_marks,
-                                 "lost": a.lost} for a in self.alternatives]
         data.pop("problems")
         data.pop("warnings")
         return {**data, "ok": self.ok, "problems": self.problems, "warnings": self.warnings}

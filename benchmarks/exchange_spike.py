@@ -99,7 +99,7 @@ def run_spike(exchange_url: str, course_id: str, assignment_id: str, tokens: dic
     url = f"{exchange_url.rstrip('/')}/api/courses/{course_id}/submissions/{assignment_id}"
     target = urlsplit(url)
     result, lock = Spike(), threading.Lock()
-    uploads = []  # (content, body, headers) of each hand-in, in sending order
+    uploads = []  # (student, content, body, headers) of each hand-in, in sending order
     for number in range(submissions):
         student = students[number % len(students)]
         content = notebook_for(template, student, number)

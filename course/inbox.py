@@ -352,27 +352,25 @@ def key_tag(student_id: str, assignment_id: str, key: str) -> str:
     return hashlib.sha256(f"{student_id}\0{assignment_id}\0{key}".encode()).hexdigest()[:24]
 
 
-def hold_student(gb: Gradebook, student_id: str, *, timeout_s: float | None = None) -> None:
+def hold_student(gb: Gradebook, student_id: str) -> None:
     """Until this transaction ends, no other exchange process receives from ``student_id``:
     the submission count, the quota and the idempotency key are checked and the receipt added
     as one step (PostgreSQL's advisory lock, released at commit or rollback, and by the server
     when a process dies). SQLite: one exchange process, whose store thread already serializes.
-    Waits at most ``timeout_s`` (``HOLD_TIMEOUT_S``) for another process's hold
-    (``StudentBusy``; the transaction must then be rolled back), and so does every other lock of
-    this transaction."""
+    Waits at most ``HOLD_TIMEOUT_S`` for another process's hold (``StudentBusy``; the transaction
+    must then be rolled back), and so does every other lock of this transaction."""
     if gb.session.get_bind().dialect.name != "postgresql":
         return
-    timeout_s = HOLD_TIMEOUT_S if timeout_s is None else timeout_s
     number = int.from_bytes(hashlib.sha256(f"receive\0{student_id}".encode()).digest()[:8],
                             "big", signed=True)
-    gb.session.execute(text(f"SET LOCAL lock_timeout = {max(1, round(timeout_s * 1000))}"))
+    gb.session.execute(text(f"SET LOCAL lock_timeout = {max(1, round(HOLD_TIMEOUT_S * 1000))}"))
     try:
         gb.session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
             raise
         raise StudentBusy(f"another exchange process has held {student_id}'s hand-ins for "
-                          f"{timeout_s:g} s (a stalled disk or process?): nothing was stored; "
+                          f"{HOLD_TIMEOUT_S:g} s (a stalled disk or process?): nothing was stored; "
                           "submit again") from exc
 
 
