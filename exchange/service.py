@@ -12,8 +12,9 @@ or identity is used: the receipt time is this process's clock when the upload ha
 
 Shared fairly (README.md, "JupyterHub and the exchange", its limits and the quota;
 ARCHITECTURE.md, "The exchange"): every route authenticates and authorizes from the headers
-before a byte of the body is read, and caps its body (uploads at ``max_body_bytes``, others at
-``SMALL_BODY``); a state-changing request asks the hub about its token every time (a revoked or
+before a byte of the body is kept, and caps its body (uploads at ``max_body_bytes``, others at
+``SMALL_BODY``; a refused body within ``max_body_bytes`` is read and dropped before the answer, so
+the connection is not reset under the hub's proxy); a state-changing request asks the hub about its token every time (a revoked or
 expired token is refused at once), reads reuse the answer for ``cache_max_age`` seconds. The
 roster is read on its own thread, and an upload's receipt time is the moment its last byte
 arrived (less the time this service held the body back to check the token and role), so no

@@ -31,5 +31,19 @@ def shipped_check(tmp_path_factory) -> dict:
     except json.JSONDecodeError:
         pytest.fail(f"check-graders printed no JSON (exit {done.returncode}):\n{output}")
     return {"report": report, "returncode": done.returncode, "output": output,
-            "by_id": {a["id"]: a for a in report["assignments"]}}
+            "by_id": {a["id"]: a for a in report["assignments"]},
+            "not_ok": {a["id"]: _why_not_ok(a) for a in report["assignments"] if not a["ok"]}}
+
+
+def _why_not_ok(check: dict) -> dict:
+    """The parts of one assignment's report that made it fail (the whole report is ~100 kB:
+    a failure message that shows its end hides the assignment at fault)."""
+    return {"problems": check["problems"], "deterministic": check["deterministic"],
+            "reference_score": check["reference_score"], "max_score": check["max_score"],
+            "release_score": check["release_score"], "seconds": check["seconds"],
+            "mutants_not_caught": {m["name"]: {k: m[k] for k in (
+                "score", "missed", "failed", "notebook_error")}
+                for m in check["mutants"] if not m["caught"]},
+            "alternatives_losing_points": {a["name"]: a["lost"] for a in check["alternatives"]
+                                           if not a["full_marks"]}}
 

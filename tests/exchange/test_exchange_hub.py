@@ -489,6 +489,69 @@ def test_large_bodies_are_refused_from_the_headers_before_the_body_is_read(env):
     assert requests.get(env["hub"].exchange_url + "health", timeout=10).json()["status"] == "ok"
 
 
+def test_a_refused_upload_is_answered_on_a_connection_that_stays_open(env):
+    """A refused upload under the cap is read (and thrown away) before the answer: the socket
+    is not closed on unread bytes (a reset that loses the answer), and the next request on the
+    same connection is served. (Over the cap, the test above: answered at once, then closed.)"""
+    body = json.dumps(files_body({NOTEBOOK: secrets.token_bytes(900_000)})).encode()
+    path = f"/services/exchange/api/courses/{COURSE}/submissions/{AID}"
+    with socket.create_connection(("127.0.0.1", env["hub"].exchange_port), timeout=20) as sock:
+        stream = sock.makefile("rb")
+        for token, status in ((None, 401), ("not-a-token", 401), (env["tokens"]["ben"], 413)):
+            head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+                    f"Content-Length: {len(body) if status == 401 else 10**9}"]
+            if token:
+                head.append(f"Authorization: token {token}")
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+            if status == 401:
+                sock.sendall(body)
+            code, headers = _read_head(stream)
+            reply = json.loads(stream.read(int(headers["content-length"])))
+            assert (code, reply["status"]) == (status, status), reply
+        # the 413 (a billion bytes announced, none sent) is the one answer that closes
+        assert stream.read() == b""
+
+
+def _read_head(stream) -> tuple[int, dict]:
+    status = int(stream.readline().split()[1])
+    headers = {}
+    while (line := stream.readline().strip()):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def test_refused_uploads_through_the_hubs_proxy_keep_their_status(env):
+    """Through the hub's proxy, as students' servers send: a revoked token's or an outsider's
+    upload is told 401 and a roster-less user's 403, never the proxy's 503 (which the client
+    would retry as "busy"), and the good hand-in after them on the same session is stored."""
+    hub = env["hub"]
+    url = f"{hub.url}/services/exchange/api/courses/{COURSE}/submissions/{AID}"
+    body = json.dumps(files_body({NOTEBOOK: secrets.token_bytes(1_400_000)}))
+    outsider = hub.token_for("s099")  # a hub user; the roster edit below takes s099 out
+    course_file = env["root"] / "course.yml"
+    text = course_file.read_text()
+    statuses = []
+    with requests.Session() as session:
+        for _ in range(10):
+            reply = session.post(url, data=body, timeout=60,
+                                 headers={"Authorization": "token not-a-token"})
+            statuses.append(reply.status_code)
+        course_file.write_text("".join(line for line in text.splitlines(keepends=True)
+                                       if "id: s099," not in line))
+        try:
+            for _ in range(10):
+                reply = session.post(url, data=body, timeout=60,
+                                     headers={"Authorization": f"token {outsider}"})
+                statuses.append(reply.status_code)
+        finally:
+            course_file.write_text(text)
+        good = session.post(url, data=json.dumps(files_body({NOTEBOOK: released_notebook(env)})),
+                            headers={"Authorization": f"token {env['tokens']['s096']}"}, timeout=60)
+    assert statuses == [401] * 10 + [403] * 10, statuses
+    assert good.status_code == 201, good.text
+
+
 def test_a_hostile_upload_does_not_delay_an_honest_receipt(env):
     """15,000 files (refused: an assignment is a few files) and the widest upload accepted
     (200 files six folders deep, 1.8 MB) sent just before an honest submission: the honest
