@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .coursefile import Course, load_course
@@ -17,16 +19,39 @@ from .errors import UserError
 __all__ = ["FreshCourse", "course_file_stamp"]
 
 
-def course_file_stamp(path: Path | str) -> tuple:
+SETTLED_S = 2.0  # a file last changed longer ago than this (clock ticks, NFS skew) is settled
+_hashed: dict[str, tuple[tuple, tuple, float]] = {}  # path -> (stamp, its stat, when hashed)
+
+
+def course_file_stamp(path: Path | str, *, now: Callable[[], float] = time.time) -> tuple:
     """What the course file is now: its device, inode, size, modification time and the SHA-256
     of its bytes, all of one open file. Equal stamps mean the same roster; any edit changes the
     stamp, even one in place, of the same size, within one tick of the file system's clock
     (where the modification time alone stays the same). Reading a course file is cheap next to
-    parsing it: callers parse again only when the stamp changed."""
-    with open(path, "rb") as file:
+    parsing it: callers parse again only when the stamp changed.
+
+    The file is read and hashed again unless its ``stat`` is the one it had when last hashed
+    and it had been settled then (unchanged for ``SETTLED_S``): an edit after that hashing
+    gets a later tick, so its stat differs. Services ask on every request; a settled roster
+    of a thousand students then costs a ``stat``, not a read and a hash of 80 kB."""
+    key = os.fspath(path)
+    seen = _hashed.get(key)
+    if seen is not None:
+        stamp, stat_then, hashed_at = seen
+        if _stat(os.stat(key)) == stat_then and hashed_at - max(stat_then[-2:]) / 1e9 > SETTLED_S:
+            return stamp
+    hashed_at = now()  # before the read: whatever the read sees was written by then
+    with open(key, "rb") as file:
         info = os.fstat(file.fileno())
         digest = hashlib.sha256(file.read()).digest()
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
+    stamp = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
+    _hashed[key] = (stamp, _stat(info), hashed_at)
+    return stamp
+
+
+def _stat(info: os.stat_result) -> tuple:
+    """The fields any change of the file changes (ctime: also a ``touch`` back in time)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 class FreshCourse:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .coursefile import Course
 
-__all__ = ["Role", "role_in"]
+__all__ = ["Role", "role_in", "roles_by_user"]
 
 
 @dataclass(frozen=True)
@@ -26,3 +26,15 @@ def role_in(course: Course, user: str) -> Role | None:
         if any(person.id == user for person in people):
             return Role(name)
     return None
+
+
+def roles_by_user(course: Course) -> dict[str, Role]:
+    """Every user's role in the roster at once (``role_in`` for each, in one pass): for
+    services that look roles up per request in a roster of a thousand students."""
+    roles: dict[str, Role] = {}
+    roster = course.roster
+    for name, people in (("grader", roster.graders), ("instructor", roster.instructors),
+                         ("student", roster.students)):  # role_in's order wins: set last
+        role = Role(name)
+        roles.update((person.id, role) for person in people)
+    return roles

@@ -48,7 +48,7 @@ from .policy import by_deadline
 from .receipt_files import feedback_md5, format_timestamp
 from .receipt_notice import receipt_notice
 from .release import folder_checksum
-from .roles import Role, role_in
+from .roles import Role, roles_by_user
 from .summaries import receive_summary
 from .workspace import STAFF_ONLY_FOLDERS, Workspace, open_workspace
 
@@ -131,6 +131,7 @@ class CourseExchange:
         if self.gb is not None:
             self.gb.close()
         self.ws, self.gb, self._stamp = ws, gb, stamp
+        self._roles = roles_by_user(ws.course)
 
     def close(self) -> None:
         if self.gb is not None:
@@ -156,7 +157,8 @@ class CourseExchange:
 
     # -- who is who -------------------------------------------------------------------------
     def role(self, user: str) -> Role | None:
-        return role_in(self.ws.course, user)
+        """``user``'s role in the course file as last read (``refresh``)."""
+        return self._roles.get(user)
 
     # -- released assignments ---------------------------------------------------------------
     def _visible(self, assignment_id: str, role: Role, now: dt.datetime) -> bool:

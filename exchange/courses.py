@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from course.fresh_course import course_file_stamp
-from course.roles import Role, role_in
+from course.roles import Role, roles_by_user
 from course.store import CourseExchange
 from course.workspace import open_workspace
 
@@ -25,7 +25,8 @@ class ServedCourse:
         self.pool = named_pool(1, "exch-store")
         self.exchange = self.pool.submit(CourseExchange, course_file, **limits).result()
         self.course_id = self.exchange.course_id
-        self.roster = (self.exchange._stamp, self.exchange.ws.course)
+        course = self.exchange.ws.course  # (stamp, course, each user's role)
+        self.roster = (self.exchange._stamp, course, roles_by_user(course))
 
     def roster_file(self) -> Path:
         path = self.exchange.course_file
@@ -36,8 +37,9 @@ class ServedCourse:
         ``course_file_stamp`` changed). Blocking: the service runs it on its roster thread."""
         stamp = course_file_stamp(self.roster_file())
         if stamp != self.roster[0]:  # the stamp first: what is parsed is never older
-            self.roster = (stamp, open_workspace(self.roster_file()).course)
-        return role_in(self.roster[1], user)
+            course = open_workspace(self.roster_file()).course
+            self.roster = (stamp, course, roles_by_user(course))
+        return self.roster[2].get(user)
 
     def close(self) -> None:
         self.pool.submit(self.exchange.close).result()

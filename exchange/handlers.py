@@ -31,7 +31,6 @@ from course.inbox import (
     SubmissionTooLarge,
     check_names,
 )
-from course.roles import role_in
 from course.store import Conflict, Forbidden, NotFound, TooLarge, row_id
 
 from . import wire
@@ -239,7 +238,7 @@ class ApiHandler(web.RequestHandler):
         is_user = self.model.get("kind", "user") != "service"
 
         def check(ex):
-            if is_user and role_in(ex.ws.course, user) != role:
+            if is_user and ex.role(user) != role:
                 raise Forbidden(f"{user} is no longer a {role.name} in the roster of "
                                 f"{served.course_id}")
 
