@@ -20,7 +20,7 @@ __all__ = ["FreshCourse", "course_file_stamp"]
 
 
 SETTLED_S = 2.0  # a file last changed longer ago than this (clock ticks, NFS skew) is settled
-_hashed: dict[str, tuple[tuple, tuple, float]] = {}  # path -> (stamp, its stat, when hashed)
+_hashed: dict[str, tuple[tuple, tuple | None]] = {}  # path -> (stamp, its stat if it was settled)
 
 
 def course_file_stamp(path: Path | str, *, now: Callable[[], float] = time.time) -> tuple:
@@ -30,27 +30,26 @@ def course_file_stamp(path: Path | str, *, now: Callable[[], float] = time.time)
     (where the modification time alone stays the same). Reading a course file is cheap next to
     parsing it: callers parse again only when the stamp changed.
 
-    The file is read and hashed again unless its ``stat`` is the one it had when last hashed
-    and it had been settled then (unchanged for ``SETTLED_S``): an edit after that hashing
-    gets a later tick, so its stat differs. Services ask on every request; a settled roster
-    of a thousand students then costs a ``stat``, not a read and a hash of 80 kB."""
+    The file is read and hashed again unless it had been settled (unchanged for ``SETTLED_S``)
+    when it was last hashed and its ``stat`` is the same now: an edit after that hashing gets
+    a later tick, so its stat differs. Services ask on every request; a settled roster of a
+    thousand students then costs a ``stat``, not a read and a hash of 80 kB."""
     key = os.fspath(path)
-    seen = _hashed.get(key)
-    if seen is not None:
-        stamp, stat_then, hashed_at = seen
-        if _stat(os.stat(key)) == stat_then and hashed_at - max(stat_then[-2:]) / 1e9 > SETTLED_S:
-            return stamp
+    stamp, settled_stat = _hashed.get(key, (None, None))
+    if settled_stat is not None and _stat(os.stat(key)) == settled_stat:
+        return stamp
     hashed_at = now()  # before the read: whatever the read sees was written by then
     with open(key, "rb") as file:
         info = os.fstat(file.fileno())
         digest = hashlib.sha256(file.read()).digest()
     stamp = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
-    _hashed[key] = (stamp, _stat(info), hashed_at)
+    changed = max(info.st_mtime_ns, info.st_ctime_ns) / 1e9  # ctime: a touch back in time too
+    _hashed[key] = (stamp, _stat(info) if hashed_at - changed > SETTLED_S else None)
     return stamp
 
 
 def _stat(info: os.stat_result) -> tuple:
-    """The fields any change of the file changes (ctime: also a ``touch`` back in time)."""
+    """The fields any change of the file changes."""
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 

@@ -20,21 +20,18 @@ class Role:
 
 def role_in(course: Course, user: str) -> Role | None:
     """The user's role in the course file's roster; None: not in it."""
-    roster = course.roster
-    for name, people in (("student", roster.students), ("instructor", roster.instructors),
-                         ("grader", roster.graders)):
-        if any(person.id == user for person in people):
-            return Role(name)
-    return None
+    return roles_by_user(course).get(user)
 
 
 def roles_by_user(course: Course) -> dict[str, Role]:
-    """Every user's role in the roster at once (``role_in`` for each, in one pass): for
-    services that look roles up per request in a roster of a thousand students."""
+    """Every user's role in the roster: for services that look roles up on every request in
+    a roster of a thousand students (built once per parse, not a scan per request). Someone
+    listed twice keeps the first of student, instructor, grader."""
     roles: dict[str, Role] = {}
     roster = course.roster
-    for name, people in (("grader", roster.graders), ("instructor", roster.instructors),
-                         ("student", roster.students)):  # role_in's order wins: set last
+    for name, people in (("student", roster.students), ("instructor", roster.instructors),
+                         ("grader", roster.graders)):
         role = Role(name)
-        roles.update((person.id, role) for person in people)
+        for person in people:
+            roles.setdefault(person.id, role)
     return roles

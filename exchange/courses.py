@@ -5,7 +5,9 @@ thread of its own, and its roster as last read, from which a user's role is look
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
+from course.coursefile import Course
 from course.fresh_course import course_file_stamp
 from course.roles import Role, roles_by_user
 from course.store import CourseExchange
@@ -13,7 +15,19 @@ from course.workspace import open_workspace
 
 from .threads import named_pool
 
-__all__ = ["ServedCourse"]
+__all__ = ["Roster", "ServedCourse"]
+
+
+class Roster(NamedTuple):
+    """A course file as last parsed: its stamp, the course, each user's role in it."""
+
+    stamp: tuple
+    course: Course
+    roles: dict[str, Role]
+
+    @classmethod
+    def parsed(cls, stamp: tuple, course: Course) -> Roster:
+        return cls(stamp, course, roles_by_user(course))
 
 
 class ServedCourse:
@@ -25,8 +39,7 @@ class ServedCourse:
         self.pool = named_pool(1, "exch-store")
         self.exchange = self.pool.submit(CourseExchange, course_file, **limits).result()
         self.course_id = self.exchange.course_id
-        course = self.exchange.ws.course  # (stamp, course, each user's role)
-        self.roster = (self.exchange._stamp, course, roles_by_user(course))
+        self.roster = Roster.parsed(self.exchange._stamp, self.exchange.ws.course)
 
     def roster_file(self) -> Path:
         path = self.exchange.course_file
@@ -36,10 +49,9 @@ class ServedCourse:
         """``user``'s role in the course file as it is now (parsed again whenever its
         ``course_file_stamp`` changed). Blocking: the service runs it on its roster thread."""
         stamp = course_file_stamp(self.roster_file())
-        if stamp != self.roster[0]:  # the stamp first: what is parsed is never older
-            course = open_workspace(self.roster_file()).course
-            self.roster = (stamp, course, roles_by_user(course))
-        return self.roster[2].get(user)
+        if stamp != self.roster.stamp:  # the stamp first: what is parsed is never older
+            self.roster = Roster.parsed(stamp, open_workspace(self.roster_file()).course)
+        return self.roster.roles.get(user)
 
     def close(self) -> None:
         self.pool.submit(self.exchange.close).result()

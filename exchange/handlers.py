@@ -338,7 +338,7 @@ class CoursesHandler(ApiHandler):
         for served in self.service.served.values():
             role = await self.service.role(served, self.model)
             if role is not None:
-                courses.append({"course_id": served.course_id, "title": served.roster[1].title,
+                courses.append({"course_id": served.course_id, "title": served.roster.course.title,
                                 "role": role.name})
         if not courses:
             raise web.HTTPError(403, f"{self.user} is in the roster of no course here")
