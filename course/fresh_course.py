@@ -16,11 +16,15 @@ from pathlib import Path
 from .coursefile import Course, load_course
 from .errors import UserError
 
-__all__ = ["FreshCourse", "course_file_stamp"]
+__all__ = ["TRUST_STAT_S", "FreshCourse", "course_file_stamp"]
 
 
 SETTLED_S = 2.0  # a file last changed longer ago than this (clock ticks, NFS skew) is settled
-_hashed: dict[str, tuple[tuple, tuple | None]] = {}  # path -> (stamp, its stat if it was settled)
+# how long an unchanged stat is trusted before the bytes are read again: NFS may answer stat
+# from its attribute cache for up to a minute, while open revalidates (close-to-open)
+TRUST_STAT_S = 1.0
+# path -> (stamp, its stat if it was settled, when it was hashed)
+_hashed: dict[str, tuple[tuple, tuple | None, float]] = {}
 
 
 def course_file_stamp(path: Path | str, *, now: Callable[[], float] = time.time) -> tuple:
@@ -31,20 +35,23 @@ def course_file_stamp(path: Path | str, *, now: Callable[[], float] = time.time)
     parsing it: callers parse again only when the stamp changed.
 
     The file is read and hashed again unless it had been settled (unchanged for ``SETTLED_S``)
-    when it was last hashed and its ``stat`` is the same now: an edit after that hashing gets
-    a later tick, so its stat differs. Services ask on every request; a settled roster of a
-    thousand students then costs a ``stat``, not a read and a hash of 80 kB."""
+    when it was last hashed, less than ``TRUST_STAT_S`` ago, and its ``stat`` is the same now:
+    an edit after that hashing gets a later tick, so its stat differs; a stat that a network
+    file system served stale is trusted for that second at most. Services ask on every request;
+    a settled roster of a thousand students then costs a ``stat``, and a read and a hash of its
+    80 kB once a second."""
     key = os.fspath(path)
-    stamp, settled_stat = _hashed.get(key, (None, None))
-    if settled_stat is not None and _stat(os.stat(key)) == settled_stat:
-        return stamp
     hashed_at = now()  # before the read: whatever the read sees was written by then
+    stamp, settled_stat, last_hashed = _hashed.get(key, (None, None, 0.0))
+    if (settled_stat is not None and 0 <= hashed_at - last_hashed < TRUST_STAT_S
+            and _stat(os.stat(key)) == settled_stat):
+        return stamp
     with open(key, "rb") as file:
         info = os.fstat(file.fileno())
         digest = hashlib.sha256(file.read()).digest()
     stamp = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
     changed = max(info.st_mtime_ns, info.st_ctime_ns) / 1e9  # ctime: a touch back in time too
-    _hashed[key] = (stamp, _stat(info) if hashed_at - changed > SETTLED_S else None)
+    _hashed[key] = (stamp, _stat(info) if hashed_at - changed > SETTLED_S else None, hashed_at)
     return stamp
 
 

@@ -12,7 +12,7 @@ from small_courses import BASE_COURSE
 
 from course import fresh_course
 from course.coursefile import load_course
-from course.fresh_course import SETTLED_S, course_file_stamp
+from course.fresh_course import SETTLED_S, TRUST_STAT_S, course_file_stamp
 from course.roles import Role, role_in, roles_by_user
 
 
@@ -56,6 +56,22 @@ def test_a_settled_file_is_only_stat_ed_until_it_changes(tmp_path, reads):
     os.replace(_copy(path, tmp_path / "new.yml"), path)  # same bytes, another inode
     assert course_file_stamp(path, now=lambda: settled)[1] != edited[1]
     assert len(reads) == 3
+
+
+def test_an_unchanged_stat_is_trusted_for_a_second_at_most(tmp_path, reads):
+    """NFS may serve ``stat`` from its attribute cache for up to a minute after another machine
+    edited the file; reading the bytes again each ``TRUST_STAT_S`` bounds how long a student
+    taken off the roster there can still hand in."""
+    path = tmp_path / "course.yml"
+    path.write_text(BASE_COURSE)
+    settled = path.stat().st_ctime_ns / 1e9 + SETTLED_S + 1
+    stamp = course_file_stamp(path, now=lambda: settled)
+    assert course_file_stamp(path, now=lambda: settled + TRUST_STAT_S * 0.9) == stamp
+    assert reads == [str(path)]
+    assert course_file_stamp(path, now=lambda: settled + TRUST_STAT_S) == stamp
+    assert reads == [str(path)] * 2  # read again, and trusted again from then on
+    assert course_file_stamp(path, now=lambda: settled + TRUST_STAT_S * 1.5) == stamp
+    assert len(reads) == 2
 
 
 def _copy(path, to):

@@ -86,7 +86,23 @@ class Stack:
 
     def running(self) -> list[str]:
         out = docker(self.host, "ps", "-a", "--format", "{{.Names}}").stdout.split()
-        return [n for n in out if n.startswith((STACK, "course-user-"))]
+        return [n for n in out if n.startswith((self.env["COURSE_STACK"], "course-user-"))]
+
+    def clear(self) -> None:
+        """Remove this stack, its volumes and the users' servers and homes.
+
+        Run before ``up`` as well as after: a run killed mid-test leaves its stack in the
+        daemon that the next run reuses, and ``up`` would then recreate the containers on the
+        old PostgreSQL volume, whose password is not the one this run's ``course env`` made.
+        """
+        for name in self.running():  # users' servers are DockerSpawner's, not compose's
+            if name.startswith("course-user-"):
+                docker(self.host, "rm", "-f", name, check=False)
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "20", check=False,
+                     timeout=300)
+        for volume in docker(self.host, "volume", "ls", "-q").stdout.split():
+            if volume.startswith("course-home-"):  # DockerSpawner's home volumes
+                docker(self.host, "volume", "rm", volume, check=False)
 
 
 def login(stack: Stack, user: str, password: str) -> str:
@@ -148,19 +164,14 @@ def stack(docker_host, images, tmp_path_factory):
     stack = Stack(docker_host, images, root, env_file)
     stack.password = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
                           if "=" in line and not line.startswith("#"))["COURSE_HUB_PASSWORD"]
+    stack.clear()
     started = time.monotonic()
     try:
         stack.compose("up", "--wait", "--quiet-pull", timeout=600)
         stack.up_seconds = time.monotonic() - started
         yield stack
     finally:
-        for name in stack.running():  # users' servers are DockerSpawner's, not compose's
-            if name.startswith("course-user-"):
-                docker(docker_host, "rm", "-f", name, check=False)
-        stack.compose("down", "--volumes", "--timeout", "20", check=False, timeout=300)
-        for volume in docker(docker_host, "volume", "ls", "-q").stdout.split():
-            if volume.startswith("course-home-"):  # DockerSpawner's home volumes
-                docker(docker_host, "volume", "rm", volume, check=False)
+        stack.clear()
 
 
 def test_a_week_through_the_one_server_stack(stack):

@@ -85,18 +85,14 @@ def stack(docker_host, images, tmp_path_factory):
                       "COMPOSE_FILE": f"{COMPOSE / 'compose.yml'}:{COMPOSE / 'courses.yml'}"})
     stack.password = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
                           if "=" in line and not line.startswith("#"))["COURSE_HUB_PASSWORD"]
+    stack.clear()  # a killed run's stack, with its old passwords, would be recreated
     started = time.monotonic()
     try:
         stack.compose("up", "--wait", "--quiet-pull", timeout=600)
         stack.up_seconds = time.monotonic() - started
         yield stack
     finally:
-        for name in docker(docker_host, "ps", "-aq", "--filter", "name=^course-user-").stdout.split():
-            docker(docker_host, "rm", "-f", name, check=False)
-        stack.compose("down", "--volumes", "--timeout", "20", check=False, timeout=300)
-        for volume in docker(docker_host, "volume", "ls", "-q").stdout.split():
-            if volume.startswith("course-home-"):
-                docker(docker_host, "volume", "rm", volume, check=False)
+        stack.clear()
 
 
 def course(stack: Stack, course_id: str, *args: str, timeout: float = 300) -> str:
