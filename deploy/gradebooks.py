@@ -196,6 +196,18 @@ def close_to_public(admin: psycopg.Connection) -> None:
             sql.Identifier(name)))
 
 
+class WrongAdminPassword(RuntimeError):
+    """The server is up and refuses the superuser's password: waiting cannot help."""
+
+
+WRONG_PASSWORD_HELP = (
+    "PostgreSQL refused the superuser's password from course.env. Its data volume keeps the "
+    "password it was first started with, so a course.env made again (course env --force) "
+    "after that does not match it: put back the course.env the stack was first started "
+    "with (it is backed up with the database), or change the role's password inside the "
+    "postgres container to the new one (deploy/README.md, Secrets).")
+
+
 def connect_admin(url: str, wait_s: float) -> psycopg.Connection:
     parsed = make_url(url).set(drivername="postgresql", database="postgres")
     conninfo = parsed.render_as_string(hide_password=False)
@@ -204,6 +216,9 @@ def connect_admin(url: str, wait_s: float) -> psycopg.Connection:
         try:
             return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
+            # libpq's words for SQLSTATE 28P01, which a failed connection does not carry
+            if "password authentication failed" in str(exc):
+                raise WrongAdminPassword(WRONG_PASSWORD_HELP) from exc
             if time.monotonic() > deadline:
                 raise
             print(f"waiting for PostgreSQL: {str(exc).strip()}", flush=True)
@@ -276,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no superuser URL: set ${ADMIN_URL_ENV} (course env) or --admin-url",
               file=sys.stderr)
         return 2
-    return 0 if provision(admin_url, args.course) else 1
+    try:
+        return 0 if provision(admin_url, args.course) else 1
+    except WrongAdminPassword as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

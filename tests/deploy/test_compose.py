@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -259,6 +260,22 @@ def wait_healthy(stack: Stack, timeout: float = 240) -> dict[str, dict]:
 def started_at(stack: Stack, service: str) -> str:
     (cid,) = stack.compose("ps", "-q", service).stdout.split()
     return docker(stack.host, "inspect", "--format", "{{.State.StartedAt}}", cid).stdout.strip()
+
+
+def test_the_guides_password_change_runs_in_the_postgres_container(stack):
+    """deploy/README.md, Secrets: the command that gives PostgreSQL's superuser a new password
+    (here the same one, so the stack is unchanged), as the guide writes it."""
+    readme = (REPO / "deploy" / "README.md").read_text()
+    line = next(line for line in readme.splitlines() if "ALTER ROLE course PASSWORD" in line)
+    secrets = dict(line.split("=", 1) for line in stack.env_file.read_text().splitlines()
+                   if "=" in line and not line.startswith("#"))
+    args = shlex.split(line.replace("NEW", secrets["POSTGRES_PASSWORD"]))
+    assert args[0] == "deploy/compose.sh"
+    assert "ALTER ROLE" in stack.compose(*args[1:]).stdout
+    login_over_tcp = stack.compose(
+        "exec", "-T", "-e", f"PGPASSWORD={secrets['POSTGRES_PASSWORD']}", "postgres", "psql",
+        "--host=127.0.0.1", "-U", "course", "-d", "postgres", "-Atc", "SELECT 1")
+    assert login_over_tcp.stdout.strip() == "1"
 
 
 def test_restart_leaves_every_service_healthy(stack):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import runpy
 import shutil
+import time
 
 import psycopg
 import pytest
@@ -121,6 +122,19 @@ def test_each_course_gets_its_own_database_and_role_and_no_other(server, tmp_pat
 def run_gradebooks(server, *files) -> int:
     return GRADEBOOKS["main"](["--admin-url", admin_url(server),
                                *(a for f in files for a in ("--course", str(f)))])
+
+
+def test_a_wrong_superuser_password_fails_at_once_and_says_why(server, tmp_path, capsys):
+    """``course env --force`` after the first start: the volume keeps the old password, and
+    waiting 90 s for a server that is up cannot help."""
+    own = make_course(tmp_path / "pw", "pw", gradebook_url(server, tmp_path / "pw", "pw"))
+    url = admin_url(server).replace(ADMIN_PASSWORD, "made-again-by-course-env")
+    started = time.monotonic()
+    assert GRADEBOOKS["main"](["--admin-url", url, "--course", str(own)]) == 1
+    assert time.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert "refused the superuser's password" in err and "course env --force" in err
+    assert "Traceback" not in err and "gradebook_pw" not in databases(server)
 
 
 def databases(server) -> set[str]:
