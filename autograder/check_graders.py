@@ -5,8 +5,10 @@ must score nothing; every mutant (a plausible mistake in ``mutants/*.json``) mus
 the test cells it names; every correct alternative (an unusual but right answer in
 ``alternatives/*.json``, staff-only like the mutants) must keep full marks; grading the reference
 twice must give identical scores. Wall time per
-submission is reported, and assignments are checked in parallel processes, each under its own
-grading options (``course check-graders`` resolves them per assignment).
+submission is reported. Each assignment's check is planned as a list of independent gradings
+(``plan_check``), graded one submission at a time by a pool of processes whichever assignment
+it belongs to, each under its assignment's grading options (``course check-graders`` resolves
+them per assignment), and judged when all of them are in (``CheckPlan.judge``).
 
 Two checks keep the notebook honest with its students: every mutant must also fail one of the
 notebook's visible test cells (a student can see the mistake before the deadline), unless its file
@@ -18,8 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -30,7 +32,8 @@ from .engine import GradingOptions, GradingResult, grade_notebook
 from .notebooks import MARKER_LINES, solution_code, with_cells
 from .results import split_problems
 
-__all__ = ["MARKER_LINES", "AssignmentCheck", "check_assignment", "check_assignments"]
+__all__ = ["MARKER_LINES", "AssignmentCheck", "CheckPlan", "Grading", "check_assignment",
+           "check_assignments", "plan_check"]
 
 DEFAULT_OPTIONS = GradingOptions()  # the platform defaults (autograder.settings)
 
@@ -135,83 +138,150 @@ def _points_mismatches(nb, result: GradingResult) -> list[str]:
     return problems
 
 
-def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> AssignmentCheck:
+@dataclass
+class Grading:
+    """One submission of a check, graded on its own (so a pool can grade any of them)."""
+    notebook: nbformat.NotebookNode
+    graders: Path | None
+    data_dir: Path | None
+    options: GradingOptions
+    visible_tests: bool = True  # the notebook's visible test cells run too, in order
+
+
+def grade(job: Grading) -> GradingResult:
+    options = (dataclasses.replace(job.options, run_test_cells=True) if job.visible_tests
+               else job.options)
+    return grade_notebook(job.notebook, graders=job.graders, data_dir=job.data_dir,
+                          options=options)
+
+
+@dataclass
+class CheckPlan:
+    """What checking one assignment grades, in order: the reference with its visible tests,
+    the reference again as in real grading, the release, each mutant, each alternative;
+    ``judge`` turns their results into the assignment's check."""
+    folder: Path
+    reference: nbformat.NotebookNode
+    max_score: float
+    gradings: list[Grading]
+    mutants: list[tuple[str, dict]]  # (name, its file)
+    alternatives: list[str]
+    broken: AssignmentCheck | None = None  # refused before grading anything
+
+    def judge(self, results: Sequence[GradingResult]) -> AssignmentCheck:
+        if self.broken is not None:
+            return self.broken
+        ref_result, again_result, release_result, *rest = results
+        mutant_results, alternative_results = rest[:len(self.mutants)], rest[len(self.mutants):]
+        reference, max_score = self.reference, self.max_score
+        ref_cells = _cell_scores(reference, ref_result)
+        # graded again as in real grading (test cells skipped): the same scores also show
+        # that running the visible tests first changes nothing the graders see
+        again_cells = _cell_scores(reference, again_result)
+        release_cells = _cell_scores(self.gradings[2].notebook, release_result)
+        warnings, problems = split_problems(ref_result)
+        if ref_result.notebook_error:
+            problems.append(f"reference: {ref_result.notebook_error}")
+        failed = [t.name + (f": {t.message}" if t.message else "")
+                  for t in ref_result.tests if t.outcome != "passed"]
+        problems += [f"reference fails {name}" for name in failed]
+        problems += _points_mismatches(reference, ref_result)
+        raised = sorted(i for i, cell in ref_result.cells.items() if cell.error)
+        if raised:  # a visible test, a plot or any given cell: the reference must run clean
+            problems.append(f"reference: cell(s) {', '.join(map(str, raised))} raised when run "
+                            "with the visible tests")
+        mutants = []
+        mutant_jobs = self.gradings[3:3 + len(self.mutants)]
+        for (name, spec), job, result in zip(self.mutants, mutant_jobs, mutant_results,
+                                             strict=True):
+            cells = _cell_scores(job.notebook, result)
+            missed = [cell for cell in spec.get("must_fail", [])
+                      if cells.get(cell, 0) >= ref_cells.get(cell, 0)]
+            total = sum(cells.values())
+            seen = _visible_failure(job.notebook, result)
+            hidden_only = spec.get("hidden_only")
+            mutants.append(MutantCheck(
+                name, total, not missed and total < max_score, missed, seen, hidden_only,
+                {t.name: t.message for t in result.tests if t.outcome != "passed"},
+                [t.name for t in result.tests if t.outcome == "passed"], result.notebook_error))
+            if not seen and not hidden_only:
+                problems.append(f"mutant {name} passes every visible test: add a visible check "
+                                "or say in its file why only hidden graders see it (hidden_only)")
+        if not mutants:
+            problems.append("no mutants: nothing shows the graders tell right from wrong")
+        alternatives = []
+        jobs = self.gradings[3 + len(self.mutants):]
+        for name, job, result in zip(self.alternatives, jobs, alternative_results, strict=True):
+            cells = _cell_scores(job.notebook, result)
+            lost = sorted(cell for cell, points in ref_cells.items() if cells.get(cell, 0) < points)
+            alternatives.append(AlternativeCheck(name, sum(cells.values()), not lost, lost))
+        return AssignmentCheck(
+            self.folder.name, sum(ref_cells.values()), max_score, sum(release_cells.values()),
+            mutants, ref_cells == again_cells, again_result.seconds, problems, warnings,
+            alternatives)
+
+
+def plan_check(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> CheckPlan:
     folder = Path(folder)
     notebooks = sorted(folder.glob("*.ipynb"))
     if len(notebooks) != 1:
-        return AssignmentCheck(folder.name, 0, 0, 0, [], False, 0.0,
-                               [f"expected one notebook in {folder}, found {len(notebooks)}"])
+        broken = AssignmentCheck(folder.name, 0, 0, 0, [], False, 0.0,
+                                 [f"expected one notebook in {folder}, found {len(notebooks)}"])
+        return CheckPlan(folder, nbformat.v4.new_notebook(), 0, [], [], [], broken)
     source = nbformat.read(notebooks[0], as_version=4)
     reference, released = _versions(source)
-    graders = folder / "graders"
-    data = folder / "data"
-    kwargs = {"graders": graders if graders.is_dir() else None,
-              "data_dir": data if data.is_dir() else None, "options": options}
+    graders, data = folder / "graders", folder / "data"
+    given = (graders if graders.is_dir() else None, data if data.is_dir() else None, options)
     max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in source.cells
                     if c.metadata.get("nbgrader", {}).get("grade"))
+    mutants = [(path.stem, json.loads(path.read_text()))
+               for path in sorted((folder / "mutants").glob("*.json"))]
+    alternatives = sorted((folder / "alternatives").glob("*.json"))
+    gradings = [Grading(reference, *given), Grading(reference, *given, visible_tests=False),
+                Grading(released, *given, visible_tests=False),
+                *(Grading(with_cells(reference, spec["cells"]), *given) for _, spec in mutants),
+                *(Grading(with_cells(reference, json.loads(path.read_text())["cells"]), *given)
+                  for path in alternatives)]
+    return CheckPlan(folder, reference, max_score, gradings, mutants,
+                     [path.stem for path in alternatives])
 
-    with_tests = {**kwargs, "options": dataclasses.replace(options, run_test_cells=True)}
 
-    def grade(nb, visible_tests=True):
-        """Grade ``nb``; with ``visible_tests`` its visible test cells run too, in order."""
-        result = grade_notebook(nb, **(with_tests if visible_tests else kwargs))
-        return _cell_scores(nb, result), result
-
-    ref_cells, ref_result = grade(reference)
-    # graded again as in real grading (test cells skipped): the same scores also show that
-    # running the visible tests first changes nothing the graders see
-    again_cells, again_result = grade(reference, visible_tests=False)
-    release_cells, _ = grade(released, visible_tests=False)
-    warnings, problems = split_problems(ref_result)
-    if ref_result.notebook_error:
-        problems.append(f"reference: {ref_result.notebook_error}")
-    failed = [t.name + (f": {t.message}" if t.message else "")
-              for t in ref_result.tests if t.outcome != "passed"]
-    problems += [f"reference fails {name}" for name in failed]
-    problems += _points_mismatches(reference, ref_result)
-    raised = sorted(i for i, cell in ref_result.cells.items() if cell.error)
-    if raised:  # a visible test, a plot or any given cell: the reference must run clean
-        problems.append(f"reference: cell(s) {', '.join(map(str, raised))} raised when run "
-                        "with the visible tests")
-    mutants = []
-    for path in sorted((folder / "mutants").glob("*.json")):
-        spec = json.loads(path.read_text())
-        mutant = with_cells(reference, spec["cells"])
-        cells, result = grade(mutant)
-        missed = [cell for cell in spec.get("must_fail", [])
-                  if cells.get(cell, 0) >= ref_cells.get(cell, 0)]
-        total = sum(cells.values())
-        seen = _visible_failure(mutant, result)
-        hidden_only = spec.get("hidden_only")
-        mutants.append(MutantCheck(
-            path.stem, total, not missed and total < max_score, missed, seen, hidden_only,
-            {t.name: t.message for t in result.tests if t.outcome != "passed"},
-            [t.name for t in result.tests if t.outcome == "passed"], result.notebook_error))
-        if not seen and not hidden_only:
-            problems.append(f"mutant {path.stem} passes every visible test: add a visible check "
-                            "or say in its file why only hidden graders see it (hidden_only)")
-    if not mutants:
-        problems.append("no mutants: nothing shows the graders tell right from wrong")
-    alternatives = []
-    for path in sorted((folder / "alternatives").glob("*.json")):
-        cells, _ = grade(with_cells(reference, json.loads(path.read_text())["cells"]))
-        lost = sorted(cell for cell, points in ref_cells.items() if cells.get(cell, 0) < points)
-        alternatives.append(AlternativeCheck(path.stem, sum(cells.values()), not lost, lost))
-    return AssignmentCheck(
-        folder.name, sum(ref_cells.values()), max_score, sum(release_cells.values()), mutants,
-        ref_cells == again_cells, again_result.seconds, problems, warnings,
-        alternatives)
+def check_assignment(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> AssignmentCheck:
+    plan = plan_check(folder, options)
+    return plan.judge([grade(job) for job in plan.gradings])
 
 
 def check_assignments(folders: list[Path],
                       options: GradingOptions | Sequence[GradingOptions] = DEFAULT_OPTIONS,
-                      workers: int = 1) -> list[AssignmentCheck]:
+                      workers: int = 1,
+                      progress: Callable[[int, int], None] | None = None) -> list[AssignmentCheck]:
     """Check each folder; ``options`` is one ``GradingOptions`` for all of them, or one per
-    folder, in the same order."""
+    folder, in the same order. With several ``workers`` the pool grades single submissions,
+    whichever assignment they belong to, so one long assignment does not leave a worker idle
+    at the end; ``progress(done, total)`` is called as submissions are graded."""
     each = [options] * len(folders) if isinstance(options, GradingOptions) else list(options)
     if len(each) != len(folders):
         raise ValueError(f"{len(each)} grading options for {len(folders)} assignments")
-    if workers <= 1 or len(folders) <= 1:
+    if workers <= 1 and progress is None:
         return [check_assignment(folder, opts) for folder, opts in zip(folders, each)]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(check_assignment, folders, each))
+    plans = [plan_check(folder, opts) for folder, opts in zip(folders, each)]
+    jobs = [job for plan in plans for job in plan.gradings]
+    results: list[GradingResult | None] = [None] * len(jobs)
+    if progress is not None:
+        progress(0, len(jobs))
+    if workers <= 1:
+        for done, job in enumerate(jobs, start=1):
+            results[done - 1] = grade(job)
+            progress(done, len(jobs))
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(grade, job): i for i, job in enumerate(jobs)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(done, len(jobs))
+    checks, start = [], 0
+    for plan in plans:
+        checks.append(plan.judge(results[start:start + len(plan.gradings)]))
+        start += len(plan.gradings)
+    return checks

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import threading
@@ -16,7 +17,8 @@ from rich.markup import escape
 from course import calendar
 from course.errors import UserError
 
-__all__ = ["DISCOVERY", "PlainProgress", "acting_user", "err", "grade_with_progress",
+__all__ = ["DISCOVERY", "PlainProgress", "acting_user", "counted_progress", "err",
+           "grade_with_progress",
            "judged_at", "report_roster_change", "wide_console", "workspace"]
 
 err = Console(stderr=True)
@@ -84,6 +86,33 @@ def grade_with_progress(ws, assignment_id: str, students=None, console: Console 
     return outcomes
 
 
+@contextlib.contextmanager
+def counted_progress(what: str, verb: str, console: Console | None = None):
+    """A ``progress(done, total)`` callback for work that learns its total when it starts: a
+    bar on a terminal, plain lines (``PlainProgress``) elsewhere."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = console or err
+    if not console.is_terminal:
+        with contextlib.ExitStack() as stack:
+            plain: list[PlainProgress] = []
+
+            def advance(done: int, total: int) -> None:
+                if not plain:
+                    plain.append(stack.enter_context(
+                        PlainProgress(what, total, console, verb=verb)))
+                while plain[0].done < done:
+                    plain[0].advance()
+
+            yield advance
+        return
+    columns = [TextColumn(f"{verb} {{task.description}}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(what, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 class PlainProgress:
     """Grading progress as plain lines, for a console that is not a terminal (a log, a pipe,
     cron): ``grading 01-numpy: 3/40 done, 1 not graded, 25 s``, each time another tenth of the
@@ -92,8 +121,9 @@ class PlainProgress:
     ``on_result``); used as a context manager, which runs the timer."""
 
     def __init__(self, what: str, total: int, console: Console, *,
-                 every: float = PLAIN_PROGRESS_EVERY_S):
+                 every: float = PLAIN_PROGRESS_EVERY_S, verb: str = "grading"):
         self.what, self.total, self.console, self.every = what, total, console, every
+        self.verb = verb
         self.step = max(1, -(-total // 10))
         self.done = self.not_graded = 0
         self.started = self.last = time.monotonic()
@@ -110,10 +140,11 @@ class PlainProgress:
         self._stop.set()
         self._timer.join()
 
-    def advance(self, outcome) -> None:
+    def advance(self, outcome=None) -> None:
+        """One more done; ``outcome``, if given, says whether it was graded."""
         with self._lock:
             self.done += 1
-            self.not_graded += outcome.outcome != "success"
+            self.not_graded += outcome is not None and outcome.outcome != "success"
             due = self.done % self.step == 0 or self.done == self.total
         if due:
             self._line()
@@ -126,7 +157,7 @@ class PlainProgress:
     def _line(self) -> None:
         with self._lock:
             self.last = now = time.monotonic()
-            text = f"grading {self.what}: {self.done}/{self.total} done"
+            text = f"{self.verb} {self.what}: {self.done}/{self.total} done"
             if self.not_graded:
                 text += f", {self.not_graded} not graded"
             text += f", {now - self.started:.0f} s"

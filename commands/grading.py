@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from commands.console import err, wide_console
+from commands.console import counted_progress, err, wide_console
 from commands.console import workspace as _workspace
 from course.errors import UserError
 
@@ -54,9 +54,10 @@ def cmd_check_graders(args) -> int:
         if not (ws.source / assignment_id).is_dir():
             raise UserError(f"{ws.source / assignment_id}: no such assignment folder")
     options = [resolve_grading(ws.course, i).options() for i in ids]  # each its own
-    with err.status(f"checking graders of {len(ids)} assignments"):
+    what = f"{len(ids)} assignment{'s' * (len(ids) != 1)} (submissions graded)"
+    with counted_progress(what, "checking graders of", err) as progress:
         checks = check_assignments([ws.source / i for i in ids], options,
-                                   workers=args.workers or default_workers())
+                                   workers=args.workers or default_workers(), progress=progress)
     if args.json:
         print(json.dumps({"assignments": [c.to_json() for c in checks]}, indent=2))
     else:

@@ -131,3 +131,57 @@ def test_graders_carrying_other_points_than_their_cell_fail_the_check(tmp_path):
                                              grader_points=(2, 2)))
     assert not check.ok
     assert "test_double: the graders carry 4 points, the notebook's cell 2" in check.problems
+
+
+def test_a_pool_grades_submissions_of_any_assignment_and_reports_as_one_process_does(tmp_path):
+    """``check_assignments`` with workers hands single submissions to the pool (one long
+    assignment no longer keeps the other workers idle); each assignment's check is what
+    ``check_assignment`` says of it alone, in the folders' order, and progress counts every
+    submission once, from 0 to the total."""
+    from autograder.check_graders import check_assignments
+
+    folder = tmp_path / "01-numpy"
+    shutil.copytree(REPO / "assignments" / "01-numpy", folder)
+    for extra in sorted((folder / "mutants").glob("*.json"))[2:]:
+        extra.unlink()
+    (folder / "alternatives").mkdir()
+    (folder / "alternatives" / "np_dot.json").write_text(json.dumps({
+        "description": "np.dot instead of @", "cells": {
+            "matmul": "def matmul(A, B):\n    return np.dot(A, B)"}}))
+    empty = tmp_path / "02-empty"
+    empty.mkdir()
+    seen = []
+    pooled = check_assignments([folder, empty], workers=2,
+                               progress=lambda done, total: seen.append((done, total)))
+    alone = [check_assignment(folder), check_assignment(empty)]
+
+    def comparable(check):
+        data = check.to_json()
+        data.pop("seconds")
+        return data
+
+    assert [comparable(c) for c in pooled] == [comparable(c) for c in alone]
+    assert pooled[0].ok and [m.name for m in pooled[0].mutants] == [
+        p.stem for p in sorted((folder / "mutants").glob("*.json"))]
+    assert pooled[1].problems == [f"expected one notebook in {empty}, found 0"]
+    total = 3 + 2 + 1  # the reference twice, the release, two mutants, one alternative
+    assert seen == [(done, total) for done in range(total + 1)]
+
+
+def test_check_graders_says_how_far_it_is(tmp_path, capsys):
+    """It runs for many minutes: without a terminal (a CI log) it prints a line as each tenth
+    of the submissions is graded."""
+    from commands.main import main
+
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "assignments" / "01-numpy", course / "assignments" / "01-numpy")
+    for extra in sorted((course / "assignments" / "01-numpy" / "mutants").glob("*.json"))[1:]:
+        extra.unlink()
+    (course / "course.yml").write_text(
+        "id: c\ntitle: C\ntimezone: Europe/Berlin\nwithdrawal_deadline: 2030-02-01\n"
+        "assignments:\n  - {id: 01-numpy, due: 2030-01-06 18:00}\n")
+    assert main(["check-graders", "--course", str(course), "--workers", "2"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "done" in line]
+    assert [line.split(": ")[1].split(",")[0] for line in lines] == [
+        "0/4 done", "1/4 done", "2/4 done", "3/4 done", "4/4 done"]
+    assert lines[0].startswith("checking graders of 1 assignment (submissions graded): ")

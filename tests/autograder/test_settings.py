@@ -106,7 +106,7 @@ def test_check_graders_grades_each_assignment_under_its_own_options(ws, monkeypa
 
     seen = {}
 
-    def record(folders, options, workers=1):
+    def record(folders, options, workers=1, progress=None):
         seen.update({folder.name: opts for folder, opts in zip(folders, options, strict=True)})
         return []
 
