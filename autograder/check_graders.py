@@ -171,14 +171,15 @@ class CheckPlan:
     def judge(self, results: Sequence[GradingResult]) -> AssignmentCheck:
         if self.broken is not None:
             return self.broken
-        ref_result, again_result, release_result, *rest = results
-        mutant_results, alternative_results = rest[:len(self.mutants)], rest[len(self.mutants):]
+        graded = list(zip(self.gradings, results, strict=True))
+        (_, ref_result), (_, again_result), (released, release_result), *rest = graded
+        mutants_graded, alternatives_graded = rest[:len(self.mutants)], rest[len(self.mutants):]
         reference, max_score = self.reference, self.max_score
         ref_cells = _cell_scores(reference, ref_result)
         # graded again as in real grading (test cells skipped): the same scores also show
         # that running the visible tests first changes nothing the graders see
         again_cells = _cell_scores(reference, again_result)
-        release_cells = _cell_scores(self.gradings[2].notebook, release_result)
+        release_cells = _cell_scores(released.notebook, release_result)
         warnings, problems = split_problems(ref_result)
         if ref_result.notebook_error:
             problems.append(f"reference: {ref_result.notebook_error}")
@@ -191,9 +192,7 @@ class CheckPlan:
             problems.append(f"reference: cell(s) {', '.join(map(str, raised))} raised when run "
                             "with the visible tests")
         mutants = []
-        mutant_jobs = self.gradings[3:3 + len(self.mutants)]
-        for (name, spec), job, result in zip(self.mutants, mutant_jobs, mutant_results,
-                                             strict=True):
+        for (name, spec), (job, result) in zip(self.mutants, mutants_graded, strict=True):
             cells = _cell_scores(job.notebook, result)
             missed = [cell for cell in spec.get("must_fail", [])
                       if cells.get(cell, 0) >= ref_cells.get(cell, 0)]
@@ -210,8 +209,7 @@ class CheckPlan:
         if not mutants:
             problems.append("no mutants: nothing shows the graders tell right from wrong")
         alternatives = []
-        jobs = self.gradings[3 + len(self.mutants):]
-        for name, job, result in zip(self.alternatives, jobs, alternative_results, strict=True):
+        for name, (job, result) in zip(self.alternatives, alternatives_graded, strict=True):
             cells = _cell_scores(job.notebook, result)
             lost = sorted(cell for cell, points in ref_cells.items() if cells.get(cell, 0) < points)
             alternatives.append(AlternativeCheck(name, sum(cells.values()), not lost, lost))
