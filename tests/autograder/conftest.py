@@ -15,7 +15,7 @@ from small_courses import REPO
 
 @pytest.fixture(scope="session")
 def shipped_check(tmp_path_factory) -> dict:
-    """``course check-graders --json`` on every shipped assignment, run once (about 16 minutes
+    """``course check-graders --json`` on every shipped assignment, run once (20-25 minutes
     on two cores: the Keras assignments' mutants): ``{"report": the whole JSON, "returncode",
     "output": the end of its stdout and stderr, "by_id": {assignment: its part}, "not_ok":
     {assignment: why it failed}, "first_not_ok": the same of the first run}``.
