@@ -3,7 +3,9 @@
 Our own daemon listens only on a unix socket and keeps its images under a data-root that
 outlives the run (``COURSE_TEST_DOCKER_ROOT``, default ``/var/lib/course-test-docker``), so a
 second run on the same machine reuses the built images; a fresh CI machine builds them.
-It is stopped again when the test session ends. Needs root (CI and this machine run as root).
+It is stopped again when the test session ends; when it starts (or a killed run's is found still
+running) its containers and volumes are removed, its images kept. Needs root (CI and this
+machine run as root).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class DockerDaemon:
         ours = f"unix://{self.socket}"
         if _answers(ours):  # left by a run that was killed: reuse it, and stop it at the end
             self.host, self.leftover = ours, True
+            clear_leftovers(ours)
             return ours
         if not shutil.which("dockerd"):
             raise RuntimeError("dockerd is not installed (scripts/install-system-deps.sh)")
@@ -65,6 +68,7 @@ class DockerDaemon:
                 raise RuntimeError(f"dockerd exited ({self.proc.returncode}); see {log}")
             if _answers(ours):
                 self.host = ours
+                clear_leftovers(ours)  # a restart policy brings a killed run's containers back
                 return ours
             time.sleep(0.5)
         self.stop()
@@ -85,6 +89,19 @@ class DockerDaemon:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+
+def clear_leftovers(host: str) -> None:
+    """Remove every container and volume of our own daemon (never of a $DOCKER_HOST we were
+    given), keeping the images: a run killed mid-test leaves its stack running (restarted with
+    the daemon by its restart policy) and its PostgreSQL volume, whose password the next run's
+    ``course env`` no longer knows, and they would take the cores for the whole next run."""
+    containers = docker(host, "ps", "-aq").stdout.split()
+    if containers:
+        docker(host, "rm", "-f", "-v", *containers)
+    volumes = docker(host, "volume", "ls", "-q").stdout.split()
+    if volumes:  # by name: ``volume prune --all`` needs API 1.42, Debian's daemon has 1.41
+        docker(host, "volume", "rm", "-f", *volumes)
 
 
 def docker(host: str, *args: str, timeout: float = 300, check: bool = True,
