@@ -93,4 +93,5 @@ def test_roles_by_user_names_each_role_and_the_first_of_a_person_listed_twice(tm
     roster = course.roster.model_copy(update={"graders": [*course.roster.graders,
                                                           course.roster.students[0]]})
     twice = course.model_copy(update={"roster": roster})
-    assert roles_by_user(twice)["ada"] == Role("student")
+    assert roles_by_user(twice)["ada"] == Role("student") == role_in(twice, "ada")
+    assert all(role_in(twice, user) == role for user, role in roles_by_user(twice).items())
