@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -161,7 +161,6 @@ class CheckPlan:
     the reference again as in real grading, the release, each mutant, each alternative;
     ``judge`` turns their results into the assignment's check."""
     folder: Path
-    reference: nbformat.NotebookNode
     max_score: float
     gradings: list[Grading]
     mutants: list[tuple[str, dict]]  # (name, its file)
@@ -172,9 +171,9 @@ class CheckPlan:
         if self.broken is not None:
             return self.broken
         graded = list(zip(self.gradings, results, strict=True))
-        (_, ref_result), (_, again_result), (released, release_result), *rest = graded
+        (ref_job, ref_result), (_, again_result), (released, release_result), *rest = graded
         mutants_graded, alternatives_graded = rest[:len(self.mutants)], rest[len(self.mutants):]
-        reference, max_score = self.reference, self.max_score
+        reference, max_score = ref_job.notebook, self.max_score
         ref_cells = _cell_scores(reference, ref_result)
         # graded again as in real grading (test cells skipped): the same scores also show
         # that running the visible tests first changes nothing the graders see
@@ -225,7 +224,7 @@ def plan_check(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> Check
     if len(notebooks) != 1:
         broken = AssignmentCheck(folder.name, 0, 0, 0, [], False, 0.0,
                                  [f"expected one notebook in {folder}, found {len(notebooks)}"])
-        return CheckPlan(folder, nbformat.v4.new_notebook(), 0, [], [], [], broken)
+        return CheckPlan(folder, 0, [], [], [], broken)
     source = nbformat.read(notebooks[0], as_version=4)
     reference, released = _versions(source)
     graders, data = folder / "graders", folder / "data"
@@ -240,7 +239,7 @@ def plan_check(folder: Path, options: GradingOptions = DEFAULT_OPTIONS) -> Check
                 *(Grading(with_cells(reference, spec["cells"]), *given) for _, spec in mutants),
                 *(Grading(with_cells(reference, json.loads(path.read_text())["cells"]), *given)
                   for path in alternatives)]
-    return CheckPlan(folder, reference, max_score, gradings, mutants,
+    return CheckPlan(folder, max_score, gradings, mutants,
                      [path.stem for path in alternatives])
 
 
@@ -256,30 +255,30 @@ def check_assignments(folders: list[Path],
     """Check each folder; ``options`` is one ``GradingOptions`` for all of them, or one per
     folder, in the same order. With several ``workers`` the pool grades single submissions,
     whichever assignment they belong to, so one long assignment does not leave a worker idle
-    at the end; ``progress(done, total)`` is called as submissions are graded."""
+    at the end; ``progress(done, total)`` is called before the first and after each."""
     each = [options] * len(folders) if isinstance(options, GradingOptions) else list(options)
     if len(each) != len(folders):
         raise ValueError(f"{len(each)} grading options for {len(folders)} assignments")
-    if workers <= 1 and progress is None:
-        return [check_assignment(folder, opts) for folder, opts in zip(folders, each)]
     plans = [plan_check(folder, opts) for folder, opts in zip(folders, each)]
     jobs = [job for plan in plans for job in plan.gradings]
+    progress = progress or (lambda done, total: None)
+    progress(0, len(jobs))
     results: list[GradingResult | None] = [None] * len(jobs)
-    if progress is not None:
-        progress(0, len(jobs))
-    if workers <= 1:
-        for done, job in enumerate(jobs, start=1):
-            results[done - 1] = grade(job)
-            progress(done, len(jobs))
-    else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(grade, job): i for i, job in enumerate(jobs)}
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[futures[future]] = future.result()
-                if progress is not None:
-                    progress(done, len(jobs))
+    for done, (index, result) in enumerate(_graded(jobs, workers), start=1):
+        results[index] = result
+        progress(done, len(jobs))
     checks, start = [], 0
     for plan in plans:
         checks.append(plan.judge(results[start:start + len(plan.gradings)]))
         start += len(plan.gradings)
     return checks
+
+
+def _graded(jobs: list[Grading], workers: int) -> Iterator[tuple[int, GradingResult]]:
+    """(index, result) of each job as it is done: in this process, or in a pool."""
+    if workers <= 1:
+        yield from ((i, grade(job)) for i, job in enumerate(jobs))
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(grade, job): i for i, job in enumerate(jobs)}
+        yield from ((futures[future], future.result()) for future in as_completed(futures))

@@ -121,8 +121,13 @@ def test_check_assignments_takes_one_options_per_folder(tmp_path, monkeypatch):
     from autograder import check_graders
 
     calls = []
-    monkeypatch.setattr(check_graders, "check_assignment",
-                        lambda folder, options: calls.append((folder.name, options)))
+
+    def planned(folder, options):
+        calls.append((folder.name, options))
+        return check_graders.CheckPlan(folder, 0, [], [], [], broken=check_graders.AssignmentCheck(
+            folder.name, 0, 0, 0, [], False, 0.0))
+
+    monkeypatch.setattr(check_graders, "plan_check", planned)
     fast, slow = GradingOptions(total_seconds=10), GradingOptions(total_seconds=20)
     check_graders.check_assignments([tmp_path / "x", tmp_path / "y"], [fast, slow])
     assert calls == [("x", fast), ("y", slow)]
