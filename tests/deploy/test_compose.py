@@ -89,12 +89,20 @@ class Stack:
         out = docker(self.host, "ps", "-a", "--format", "{{.Names}}").stdout.split()
         return [n for n in out if n.startswith((self.env["COURSE_STACK"], "course-user-"))]
 
+    def secret(self, name: str) -> str:
+        """A value of the env file ``course env`` wrote for this stack."""
+        lines = self.env_file.read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines
+                    if "=" in line and not line.startswith("#"))[name]
+
     def clear(self) -> None:
         """Remove this stack, its volumes and the users' servers and homes.
 
-        Run before ``up`` as well as after: a run killed mid-test leaves its stack in the
-        daemon that the next run reuses, and ``up`` would then recreate the containers on the
-        old PostgreSQL volume, whose password is not the one this run's ``course env`` made.
+        Run before ``up`` as well as after. Our own daemon starts without a killed run's
+        containers and volumes (``docker_daemon.clear_leftovers``); a daemon we were given
+        ($DOCKER_HOST) is not ours to clear, but this stack's names are: ``up`` would recreate
+        a killed run's stack on its old PostgreSQL volume, whose password this run's
+        ``course env`` did not make.
         """
         for name in self.running():  # users' servers are DockerSpawner's, not compose's
             if name.startswith("course-user-"):
@@ -163,8 +171,7 @@ def stack(docker_host, images, tmp_path_factory):
     subprocess.run([str(Path(sys.executable).parent / "course"), "env", "--out", str(env_file)],
                    check=True, capture_output=True, timeout=60)
     stack = Stack(docker_host, images, root, env_file)
-    stack.password = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
-                          if "=" in line and not line.startswith("#"))["COURSE_HUB_PASSWORD"]
+    stack.password = stack.secret("COURSE_HUB_PASSWORD")
     stack.clear()
     started = time.monotonic()
     try:
@@ -266,14 +273,13 @@ def test_the_guides_password_change_runs_in_the_postgres_container(stack):
     """deploy/README.md, Secrets: the command that gives PostgreSQL's superuser a new password
     (here the same one, so the stack is unchanged), as the guide writes it."""
     readme = (REPO / "deploy" / "README.md").read_text()
-    line = next(line for line in readme.splitlines() if "ALTER ROLE course PASSWORD" in line)
-    secrets = dict(line.split("=", 1) for line in stack.env_file.read_text().splitlines()
-                   if "=" in line and not line.startswith("#"))
-    args = shlex.split(line.replace("NEW", secrets["POSTGRES_PASSWORD"]))
+    command = next(line for line in readme.splitlines() if "ALTER ROLE course PASSWORD" in line)
+    password = stack.secret("POSTGRES_PASSWORD")
+    args = shlex.split(command.replace("NEW", password))
     assert args[0] == "deploy/compose.sh"
     assert "ALTER ROLE" in stack.compose(*args[1:]).stdout
     login_over_tcp = stack.compose(
-        "exec", "-T", "-e", f"PGPASSWORD={secrets['POSTGRES_PASSWORD']}", "postgres", "psql",
+        "exec", "-T", "-e", f"PGPASSWORD={password}", "postgres", "psql",
         "--host=127.0.0.1", "-U", "course", "-d", "postgres", "-Atc", "SELECT 1")
     assert login_over_tcp.stdout.strip() == "1"
 

@@ -83,9 +83,8 @@ def stack(docker_host, images, tmp_path_factory):
     stack = Stack(docker_host, images, root, env_file)
     stack.env.update({"COURSE_STACK": STACK, "COURSES": "dl,ml",
                       "COMPOSE_FILE": f"{COMPOSE / 'compose.yml'}:{COMPOSE / 'courses.yml'}"})
-    stack.password = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
-                          if "=" in line and not line.startswith("#"))["COURSE_HUB_PASSWORD"]
-    stack.clear()  # a killed run's stack, with its old passwords, would be recreated
+    stack.password = stack.secret("COURSE_HUB_PASSWORD")
+    stack.clear()
     started = time.monotonic()
     try:
         stack.compose("up", "--wait", "--quiet-pull", timeout=600)
